@@ -1,0 +1,311 @@
+//! `load NAME PATH`: a cohort folder (with `cohort.toml`) or a CSV/Parquet
+//! table into a named frame, validated, hashed and recorded as a run.
+
+use std::path::{Path, PathBuf};
+
+use super::{ArgKind, Args, Command, Signature};
+use crate::core::cohort::{RawTable, Roles, type_and_validate};
+use crate::data::csv_table::read_csv;
+use crate::data::frame::{read_parquet_raw, to_dataframe};
+use crate::data::manifest::{MANIFEST_FILE, Manifest};
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::provenance::sha256_file;
+use crate::session::{Frame, FrameOrigin, Session};
+use crate::shell::parse::Token;
+use crate::store::ParamValue;
+
+pub struct Load;
+
+impl Command for Load {
+    fn signature(&self) -> Signature {
+        Signature::new(
+            "load",
+            "data",
+            "Load a cohort folder or a CSV/Parquet table into a named frame",
+        )
+        .required("NAME", ArgKind::NewName, "the frame's name in this session")
+        .required(
+            "PATH",
+            ArgKind::Path,
+            "a cohort folder with cohort.toml, or a .csv/.parquet file",
+        )
+        .named(
+            "id",
+            "COL",
+            ArgKind::Text,
+            "the patient id column (required for a plain table)",
+        )
+        .named(
+            "outcome",
+            "COL",
+            ArgKind::Text,
+            "the binary 0/1 outcome column (required for a plain table)",
+        )
+        .named(
+            "categorical",
+            "COLS",
+            ArgKind::Text,
+            "comma-separated categorical columns",
+        )
+        .named(
+            "continuous",
+            "COLS",
+            ArgKind::Text,
+            "comma-separated continuous columns (must be numbers)",
+        )
+        .switch(
+            "no-images",
+            "load the clinical table without checking the manifest's image files",
+        )
+        .example(
+            "load A data/sim/A",
+            "load cohort A from its folder (reads data/sim/A/cohort.toml)",
+        )
+        .example(
+            "load T data/sim/A/clinical.csv --id patient_id --outcome nn --continuous age",
+            "load a plain table, naming the id and outcome columns",
+        )
+    }
+
+    fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
+        let name = args.required(0)?;
+        check_frame_name(name)?;
+        let path_tok = args.required(1)?;
+        let path = PathBuf::from(&path_tok.text);
+        if !path.exists() {
+            return Err(Error::FileNotFound { path });
+        }
+        let manifest = if path.is_dir() {
+            let manifest_path = path.join(MANIFEST_FILE);
+            if !manifest_path.exists() {
+                return Err(Error::invalid(
+                    format!(
+                        "{}: a cohort folder needs a {MANIFEST_FILE}",
+                        path.display()
+                    ),
+                    Some(
+                        "load a table file directly with --id and --outcome, or add a cohort.toml",
+                    ),
+                ));
+            }
+            Some(Manifest::read(&path)?)
+        } else {
+            None
+        };
+        let table_path = match &manifest {
+            Some(m) => path.join(&m.clinical.path),
+            None => path.clone(),
+        };
+        let roles = roles_from(args, manifest.as_ref())?;
+
+        let run = session.begin_run(
+            args,
+            "load",
+            vec![
+                ("frame".into(), ParamValue::Text(name.text.clone())),
+                ("path".into(), ParamValue::Text(path_tok.text.clone())),
+            ],
+            None,
+        )?;
+        let sha256 = sha256_file(&table_path)?;
+        let raw = read_table(&table_path)?;
+        session.check_cancel()?;
+        let columns = type_and_validate(&raw, &roles)?;
+        if let (Some(m), false) = (&manifest, args.has("no-images")) {
+            check_images(&path, m, &raw, &roles)?;
+        }
+        let df = to_dataframe(&columns)?;
+
+        let store = session.store();
+        let rows = df.height() as i64;
+        let mut dataset_ids = vec![store.record_dataset(
+            run,
+            &name.text,
+            &table_path.display().to_string(),
+            &sha256,
+            Some(rows),
+        )?];
+        if manifest.is_some() {
+            let manifest_path = path.join(MANIFEST_FILE);
+            let sha = sha256_file(&manifest_path)?;
+            dataset_ids.push(store.record_dataset(
+                run,
+                &format!("{}:manifest", name.text),
+                &manifest_path.display().to_string(),
+                &sha,
+                None,
+            )?);
+        }
+        store.log_metric(run, "rows", rows as f64, None, None)?;
+
+        let summary = summarise(&name.text, &table_path, &df, &roles, manifest.as_ref(), run);
+        let origin = FrameOrigin {
+            path,
+            table_path,
+            sha256,
+            dataset_ids,
+            manifest,
+        };
+        session.insert_frame(
+            &name.text,
+            Frame {
+                df,
+                roles,
+                origin: Some(origin),
+            },
+        );
+        Ok(Output::Message(summary))
+    }
+}
+
+/// Frame names are single words usable in commands and file names.
+pub fn check_frame_name(tok: &Token) -> Result<()> {
+    let ok = tok
+        .text
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && tok
+            .text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidValue {
+            token: tok.text.clone(),
+            what: "a frame name".into(),
+            reason: "use letters, digits, `_` or `-`, starting with a letter".into(),
+            span: tok.span,
+        })
+    }
+}
+
+fn split_list(tok: Option<&Token>) -> Option<Vec<String>> {
+    tok.map(|t| {
+        t.text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+}
+
+fn roles_from(args: &Args, manifest: Option<&Manifest>) -> Result<Roles> {
+    let mut roles = manifest.map(Manifest::roles).unwrap_or_default();
+    if let Some(t) = args.value("id") {
+        roles.id = Some(t.text.clone());
+    }
+    if let Some(t) = args.value("outcome") {
+        roles.outcome = Some(t.text.clone());
+    }
+    if let Some(c) = split_list(args.value("categorical")) {
+        roles.categorical = c;
+    }
+    if let Some(c) = split_list(args.value("continuous")) {
+        roles.continuous = c;
+    }
+    if roles.id.is_none() || roles.outcome.is_none() {
+        return Err(Error::invalid(
+            "a plain table needs its id and outcome columns",
+            Some(
+                "add --id COL --outcome COL, e.g. `load A clinical.csv --id patient_id --outcome nn`",
+            ),
+        ));
+    }
+    Ok(roles)
+}
+
+fn read_table(path: &Path) -> Result<RawTable> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("parquet") | Some("pq") => read_parquet_raw(path),
+        Some("csv") | Some("txt") => read_csv(path),
+        _ => Err(Error::invalid(
+            format!("{}: unknown table format", path.display()),
+            Some("use a .csv or .parquet file"),
+        )),
+    }
+}
+
+/// Every image the manifest declares must exist for every patient.
+fn check_images(dir: &Path, manifest: &Manifest, raw: &RawTable, roles: &Roles) -> Result<()> {
+    let Some(id_col) = roles
+        .id
+        .as_ref()
+        .and_then(|id| raw.headers.iter().position(|h| h == id))
+    else {
+        return Ok(());
+    };
+    let mut missing = Vec::new();
+    for row in &raw.rows {
+        for role in manifest.images.keys() {
+            if let Some(p) = manifest.image_path(dir, role, &row[id_col]) {
+                if !p.exists() {
+                    missing.push((row[id_col].clone(), role.clone(), p));
+                }
+            }
+        }
+    }
+    match missing.first() {
+        None => Ok(()),
+        Some((patient, role, path)) => Err(Error::invalid(
+            format!(
+                "{} image file(s) declared in {} are missing, first: {} (patient {patient}, {role})",
+                missing.len(),
+                dir.join(MANIFEST_FILE).display(),
+                path.display()
+            ),
+            Some("fix the [images] paths, or add --no-images to load the clinical table alone"),
+        )),
+    }
+}
+
+fn summarise(
+    name: &str,
+    table_path: &Path,
+    df: &polars::prelude::DataFrame,
+    roles: &Roles,
+    manifest: Option<&Manifest>,
+    run: i64,
+) -> String {
+    let mut s = format!(
+        "loaded {name}: {} patients × {} columns from {}",
+        df.height(),
+        df.width(),
+        table_path.display()
+    );
+    if let Some(outcome) = roles.outcome.as_deref()
+        && let Some(col) = crate::data::frame::column(df, outcome)
+        && let Some(values) = col.values.as_f64()
+    {
+        let events = values.iter().flatten().filter(|v| **v == 1.0).count();
+        let pct = if df.height() > 0 {
+            100.0 * events as f64 / df.height() as f64
+        } else {
+            0.0
+        };
+        s.push_str(&format!(
+            "\n  outcome `{outcome}`: {events} events ({pct:.1}%)"
+        ));
+    }
+    if let Some(m) = manifest {
+        if !m.images.is_empty() {
+            s.push_str(&format!(
+                "\n  images: {}",
+                m.images.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if m.cohort.simulated {
+            s.push_str("\n  SIMULATED cohort (not real patients)");
+        }
+    }
+    s.push_str(&format!("\n  recorded as run {run}"));
+    s
+}

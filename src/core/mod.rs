@@ -1,0 +1,6 @@
+//! The pure, deterministic core: cohort typing and validation, summaries,
+//! statistics. No I/O, no clock; any seed is passed in.
+
+pub mod cohort;
+pub mod describe;
+pub mod stats;

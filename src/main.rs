@@ -1,0 +1,101 @@
+//! `radose`: parses the process arguments, opens the session, and hands it
+//! to the interactive shell or the script runner; maps results to exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use radose::session::CancelFlag;
+use radose::shell::{repl, script};
+
+/// A notebook-style shell and experiment tracker for radiomics + dose studies.
+#[derive(Parser)]
+#[command(name = "radose", version, about)]
+struct Cli {
+    /// The run database (created if missing); `:memory:` keeps nothing.
+    #[arg(long, global = true, default_value = "runs.db")]
+    db: PathBuf,
+    /// Run these commands (separated by `;`) and exit.
+    #[arg(short = 'c', value_name = "COMMANDS")]
+    commands: Option<String>,
+    #[command(subcommand)]
+    action: Option<Action>,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Run a script of shell commands (stops at the first error).
+    Run {
+        /// The script file.
+        file: PathBuf,
+        /// Continue after a failing command (exit status is still 1).
+        #[arg(long)]
+        keep_going: bool,
+    },
+}
+
+fn install_ctrl_c(flag: CancelFlag) {
+    let result = ctrlc::set_handler(move || {
+        if flag.is_cancelled() {
+            eprintln!("\ninterrupted");
+            std::process::exit(130);
+        }
+        flag.cancel();
+        eprintln!("\ncancelling… (Ctrl-C again to quit at once)");
+    });
+    if let Err(e) = result {
+        eprintln!("warning: Ctrl-C handling unavailable: {e}");
+    }
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|w: &usize| *w >= 20)
+        .unwrap_or(120)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.commands.is_some() && cli.action.is_some() {
+        eprintln!("error: give either -c COMMANDS or `run FILE`, not both");
+        return ExitCode::from(2);
+    }
+    let mut session = match radose::open_session(&cli.db) {
+        Ok(s) => s,
+        Err(e) => {
+            eprint!("{}", e.render(None));
+            return ExitCode::from(1);
+        }
+    };
+    session.width = terminal_width();
+    install_ctrl_c(session.cancel_flag());
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    let code = match (cli.commands, cli.action) {
+        (Some(text), _) => {
+            script::run_text(&mut session, &text, "-c", false, &mut out, &mut err).exit_code()
+        }
+        (None, Some(Action::Run { file, keep_going })) => {
+            script::run_file(&mut session, &file, keep_going, &mut out, &mut err).exit_code()
+        }
+        (None, None) => {
+            let history = history_path(&cli.db);
+            repl::run_shell(&mut session, &history)
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+/// The shell history lives beside the database.
+fn history_path(db: &std::path::Path) -> PathBuf {
+    if db == std::path::Path::new(":memory:") {
+        return std::env::temp_dir().join("radose_history");
+    }
+    db.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .join(".radose_history")
+}

@@ -1,0 +1,167 @@
+//! What commands return: messages and tables as plain values. Only the shell
+//! and the script runner print them; `render` turns them into text or files.
+
+/// One cell of a result table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bool(bool),
+}
+
+impl Cell {
+    /// Text for people: floats with six significant digits, nulls empty.
+    pub fn display(&self) -> String {
+        match self {
+            Cell::Null => String::new(),
+            Cell::Int(v) => v.to_string(),
+            Cell::Float(v) => format_sig(*v, 6),
+            Cell::Text(s) => s.clone(),
+            Cell::Bool(b) => b.to_string(),
+        }
+    }
+
+    /// Text for files: floats at full (shortest round-trip) precision.
+    pub fn exact(&self) -> String {
+        match self {
+            Cell::Float(v) if v.is_finite() => format!("{v}"),
+            other => other.display(),
+        }
+    }
+
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, Cell::Int(_) | Cell::Float(_))
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Self {
+        Cell::Text(s.to_string())
+    }
+}
+impl From<String> for Cell {
+    fn from(s: String) -> Self {
+        Cell::Text(s)
+    }
+}
+impl From<i64> for Cell {
+    fn from(v: i64) -> Self {
+        Cell::Int(v)
+    }
+}
+impl From<usize> for Cell {
+    fn from(v: usize) -> Self {
+        Cell::Int(v as i64)
+    }
+}
+impl From<f64> for Cell {
+    fn from(v: f64) -> Self {
+        if v.is_nan() {
+            Cell::Null
+        } else {
+            Cell::Float(v)
+        }
+    }
+}
+impl<T: Into<Cell>> From<Option<T>> for Cell {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Cell::Null, Into::into)
+    }
+}
+
+/// Formats `v` with `sig` significant digits, without trailing zeros, and
+/// switches to scientific notation for very small or large magnitudes.
+pub fn format_sig(v: f64, sig: usize) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let exp = v.abs().log10().floor() as i32;
+    if !(-4..15).contains(&exp) {
+        let s = format!("{:.*e}", sig.saturating_sub(1), v);
+        return match s.split_once('e') {
+            Some((m, e)) => format!("{}e{e}", trim_zeros(m)),
+            None => s,
+        };
+    }
+    let decimals = (sig as i32 - 1 - exp).max(0) as usize;
+    trim_zeros(&format!("{v:.decimals$}")).to_string()
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// A result table: named columns, rows of cells, and optional title and notes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Table {
+    pub title: Option<String>,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+    /// Lines printed under the table (e.g. "showing 10 of 97 rows").
+    pub notes: Vec<String>,
+}
+
+impl Table {
+    pub fn new(columns: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Table {
+            columns: columns.into_iter().map(Into::into).collect(),
+            ..Default::default()
+        }
+    }
+
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    pub fn push(&mut self, row: Vec<Cell>) {
+        debug_assert_eq!(row.len(), self.columns.len());
+        self.rows.push(row);
+    }
+}
+
+/// What a command produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Nothing,
+    Message(String),
+    Table(Table),
+    Many(Vec<Output>),
+}
+
+impl Output {
+    /// The first table in this output, for `--out`.
+    pub fn table(&self) -> Option<&Table> {
+        match self {
+            Output::Table(t) => Some(t),
+            Output::Many(items) => items.iter().find_map(Output::table),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn significant_digits() {
+        assert_eq!(format_sig(47.031251, 6), "47.0313");
+        assert_eq!(format_sig(1.0, 6), "1");
+        assert_eq!(format_sig(0.000012345, 3), "1.23e-5");
+        assert_eq!(format_sig(-170.2, 6), "-170.2");
+        assert_eq!(format_sig(123456789.0, 6), "123456789");
+    }
+}

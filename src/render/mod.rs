@@ -1,0 +1,21 @@
+//! Turning outputs into text (terminal) and bytes (files). Pure: nothing
+//! here writes files or prints.
+
+pub mod table;
+
+use crate::output::Output;
+
+/// Renders a command's output for a terminal `width` characters wide.
+pub fn output_text(out: &Output, width: usize) -> String {
+    match out {
+        Output::Nothing => String::new(),
+        Output::Message(m) => format!("{m}\n"),
+        Output::Table(t) => table::terminal(t, width),
+        Output::Many(items) => items
+            .iter()
+            .map(|o| output_text(o, width))
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}

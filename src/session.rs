@@ -1,0 +1,293 @@
+//! A session: the named frames, the run store, the command history and the
+//! cancel flag. Every statement — typed in the shell, given with `-c`, or
+//! read from a script — goes through [`Session::execute`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use polars::prelude::DataFrame;
+
+use crate::commands::{self, Args};
+use crate::core::cohort::Roles;
+use crate::data::frame;
+use crate::data::manifest::Manifest;
+use crate::error::{Error, Result, suggest};
+use crate::output::{Output, Table};
+use crate::provenance::{io_error, sha256_file};
+use crate::render;
+use crate::shell::parse::{Statement, Token};
+use crate::store::{NewRun, ParamValue, RunId, RunStatus, Store};
+
+/// Where a frame came from.
+#[derive(Debug, Clone)]
+pub struct FrameOrigin {
+    /// The path given to `load` (a cohort folder or a table file).
+    pub path: PathBuf,
+    /// The table file actually read.
+    pub table_path: PathBuf,
+    pub sha256: String,
+    /// The datasets rows recorded for this frame's inputs.
+    pub dataset_ids: Vec<i64>,
+    /// The manifest, when the frame is a cohort folder.
+    pub manifest: Option<Manifest>,
+}
+
+impl FrameOrigin {
+    pub fn simulated(&self) -> bool {
+        self.manifest.as_ref().is_some_and(|m| m.cohort.simulated)
+    }
+}
+
+/// A named table in the session, with the roles of its columns.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub df: DataFrame,
+    pub roles: Roles,
+    pub origin: Option<FrameOrigin>,
+}
+
+/// Shared flag set by Ctrl-C; long commands poll it.
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn reset(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// One executed statement, kept for `history`, `save` and notebooks.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub text: String,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub duration: Duration,
+    pub runs: Vec<RunId>,
+    pub replayable: bool,
+}
+
+/// The state behind a shell or script.
+pub struct Session {
+    frames: BTreeMap<String, Frame>,
+    store: Store,
+    history: Vec<HistoryEntry>,
+    cancel: CancelFlag,
+    current_runs: Vec<RunId>,
+    /// Terminal width for laying out tables.
+    pub width: usize,
+}
+
+impl Session {
+    pub fn new(store: Store) -> Self {
+        Session {
+            frames: BTreeMap::new(),
+            store,
+            history: Vec::new(),
+            cancel: CancelFlag::default(),
+            current_runs: Vec::new(),
+            width: 100,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    pub fn cancel_flag(&self) -> CancelFlag {
+        self.cancel.clone()
+    }
+
+    /// Fails with [`Error::Cancelled`] once Ctrl-C was pressed.
+    pub fn check_cancel(&self) -> Result<()> {
+        if self.cancel.is_cancelled() {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn history(&self) -> &[HistoryEntry] {
+        &self.history
+    }
+
+    pub fn frames(&self) -> &BTreeMap<String, Frame> {
+        &self.frames
+    }
+
+    pub fn insert_frame(&mut self, name: &str, frame: Frame) {
+        self.frames.insert(name.to_string(), frame);
+    }
+
+    pub fn remove_frame(&mut self, tok: &Token) -> Result<Frame> {
+        self.frame(tok)?;
+        self.frames
+            .remove(&tok.text)
+            .ok_or_else(|| self.unknown_frame(tok))
+    }
+
+    /// The frame a token names, or an error pointing at the token.
+    pub fn frame(&self, tok: &Token) -> Result<&Frame> {
+        self.frames
+            .get(&tok.text)
+            .ok_or_else(|| self.unknown_frame(tok))
+    }
+
+    fn unknown_frame(&self, tok: &Token) -> Error {
+        Error::UnknownFrame {
+            name: tok.text.clone(),
+            span: tok.span,
+            available: self.frames.keys().cloned().collect(),
+        }
+    }
+
+    /// Records a run of `kind` for the command being executed, before its
+    /// work starts. The session closes it when the command returns.
+    pub fn begin_run(
+        &mut self,
+        args: &Args,
+        kind: &str,
+        params: Vec<(String, ParamValue)>,
+        seed: Option<u64>,
+    ) -> Result<RunId> {
+        let run = NewRun {
+            kind: kind.to_string(),
+            command: args.statement.text.clone(),
+            parent: None,
+            experiment: None,
+            seed,
+            params,
+        };
+        let id = self.store.begin_run(&run)?;
+        self.current_runs.push(id);
+        Ok(id)
+    }
+
+    /// Runs one statement. Errors are returned (and kept in the history);
+    /// the session is always left usable.
+    pub fn execute(&mut self, statement: &Statement) -> Result<Output> {
+        let started = Instant::now();
+        let (result, replayable) = self.dispatch(statement);
+        self.cancel.reset();
+        let runs = std::mem::take(&mut self.current_runs);
+        let status = match &result {
+            Ok(_) => RunStatus::Finished,
+            Err(Error::Cancelled) => RunStatus::Cancelled,
+            Err(_) => RunStatus::Failed,
+        };
+        let message = result.as_ref().err().map(|e| e.to_string());
+        let mut result = result;
+        for &id in &runs {
+            if let Err(e) = self.store.finish_run(id, status, message.as_deref())
+                && result.is_ok()
+            {
+                result = Err(e);
+            }
+        }
+        self.history.push(HistoryEntry {
+            text: statement.text.clone(),
+            ok: result.is_ok(),
+            error: result.as_ref().err().map(|e| e.to_string()),
+            duration: started.elapsed(),
+            runs,
+            replayable,
+        });
+        result
+    }
+
+    fn dispatch(&mut self, statement: &Statement) -> (Result<Output>, bool) {
+        let Some(first) = statement.tokens.first() else {
+            return (Ok(Output::Nothing), false);
+        };
+        let Some(command) = commands::find(&first.text) else {
+            let names: Vec<&'static str> =
+                commands::all().iter().map(|c| c.signature().name).collect();
+            return (
+                Err(Error::UnknownCommand {
+                    name: first.text.clone(),
+                    span: first.span,
+                    suggestion: suggest(&first.text, names.iter().copied()),
+                }),
+                false,
+            );
+        };
+        let sig = command.signature();
+        let args = match Args::parse(&sig, statement) {
+            Ok(a) => a,
+            Err(e) => return (Err(e), false),
+        };
+        self.cancel.reset();
+        let result = command
+            .run(&args, self)
+            .and_then(|out| self.write_out(&sig, &args, out));
+        (result, sig.replayable)
+    }
+
+    /// Honours `--out FILE` for table-producing commands.
+    fn write_out(&mut self, sig: &commands::Signature, args: &Args, out: Output) -> Result<Output> {
+        let (true, Some(tok)) = (sig.table_output, args.value("out")) else {
+            return Ok(out);
+        };
+        let Some(table) = out.table() else {
+            return Ok(out);
+        };
+        let path = PathBuf::from(&tok.text);
+        write_table(table, &path, tok)?;
+        let sha = sha256_file(&path)?;
+        for &run in &self.current_runs {
+            self.store.log_artifact(run, &tok.text, &sha)?;
+        }
+        Ok(Output::Many(vec![
+            out,
+            Output::Message(format!("wrote {}", path.display())),
+        ]))
+    }
+}
+
+/// Table output formats by file extension.
+pub const TABLE_FORMATS: &[&str] = &["csv", "parquet", "md", "tex", "html", "json"];
+
+/// Writes a table to `path` in the format its extension names.
+pub fn write_table(table: &Table, path: &Path, tok: &Token) -> Result<()> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let text = match ext.as_str() {
+        "csv" => render::table::csv(table),
+        "md" => render::table::markdown(table),
+        "tex" => render::table::latex(table),
+        "html" => render::table::html(table),
+        "json" => render::table::json(table),
+        "parquet" => return frame::write_parquet(table, path),
+        _ => {
+            return Err(Error::InvalidValue {
+                token: tok.text.clone(),
+                what: "--out".into(),
+                reason: format!(
+                    "unknown table format `.{ext}`; use one of .{}",
+                    TABLE_FORMATS.join(" .")
+                ),
+                span: tok.span,
+            });
+        }
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+    }
+    std::fs::write(path, text).map_err(|e| io_error(path, e))
+}

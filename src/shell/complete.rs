@@ -1,0 +1,170 @@
+//! Tab completion: command names, flags, frame names, a frame's columns,
+//! and file paths, all driven by the command signatures.
+
+use std::collections::BTreeMap;
+
+use crate::commands::{ArgKind, Signature, all, find};
+
+/// What completion knows about the session: frames and their columns.
+#[derive(Debug, Clone, Default)]
+pub struct CompletionState {
+    pub frames: BTreeMap<String, Vec<String>>,
+}
+
+/// What the word under the cursor should be completed as.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Completion {
+    /// Replace from `start` with one of these words.
+    Words {
+        start: usize,
+        words: Vec<String>,
+    },
+    /// Complete a file path (the editor's file-name completer does it).
+    Path,
+    None,
+}
+
+/// Decides the completion for `line` with the cursor at `pos`.
+pub fn complete(state: &CompletionState, line: &str, pos: usize) -> Completion {
+    let pos = pos.min(line.len());
+    let before = &line[..pos];
+    let stmt_start = before.rfind(';').map_or(0, |i| i + 1);
+    let word_start = before[stmt_start..]
+        .rfind(char::is_whitespace)
+        .map_or(stmt_start, |i| stmt_start + i + 1);
+    let word = &line[word_start..pos];
+    let prior: Vec<&str> = line[stmt_start..word_start].split_whitespace().collect();
+    let filter = |cands: Vec<String>, prefix: &str, start: usize| {
+        let words: Vec<String> = cands
+            .into_iter()
+            .filter(|c| c.starts_with(prefix))
+            .collect();
+        Completion::Words { start, words }
+    };
+    let Some(first) = prior.first() else {
+        return filter(
+            all()
+                .iter()
+                .map(|c| c.signature().name.to_string())
+                .collect(),
+            word,
+            word_start,
+        );
+    };
+    let Some(cmd) = find(first) else {
+        return Completion::None;
+    };
+    let sig = cmd.signature();
+    if word.starts_with("--") {
+        return filter(
+            sig.flags.iter().map(|f| format!("--{}", f.name)).collect(),
+            word,
+            word_start,
+        );
+    }
+    let kind = match prior
+        .last()
+        .and_then(|p| p.strip_prefix("--"))
+        .and_then(|f| sig.flag(f))
+    {
+        Some(flag) => match flag.value {
+            Some((_, kind)) => Some(kind),
+            None => positional_kind(&sig, &prior),
+        },
+        None => positional_kind(&sig, &prior),
+    };
+    match kind {
+        Some(ArgKind::Frame) => filter(state.frames.keys().cloned().collect(), word, word_start),
+        Some(ArgKind::Command) => filter(
+            all()
+                .iter()
+                .map(|c| c.signature().name.to_string())
+                .collect(),
+            word,
+            word_start,
+        ),
+        Some(ArgKind::Path) => Completion::Path,
+        Some(ArgKind::Column) | Some(ArgKind::Columns) => {
+            let columns = frame_in(&sig, &prior)
+                .and_then(|f| state.frames.get(f))
+                .cloned()
+                .unwrap_or_else(|| {
+                    let mut all: Vec<String> = state.frames.values().flatten().cloned().collect();
+                    all.sort();
+                    all.dedup();
+                    all
+                });
+            // In a comma-separated list, complete the part after the last comma.
+            let offset = word.rfind(',').map_or(0, |i| i + 1);
+            filter(columns, &word[offset..], word_start + offset)
+        }
+        _ => Completion::None,
+    }
+}
+
+/// The kind of the next positional argument, given the words before it.
+fn positional_kind(sig: &Signature, prior: &[&str]) -> Option<ArgKind> {
+    sig.positionals
+        .get(positional_words(sig, prior).len())
+        .map(|p| p.kind)
+}
+
+/// The positional words among `prior` (skipping the command, flags and flag values).
+fn positional_words<'a>(sig: &Signature, prior: &[&'a str]) -> Vec<&'a str> {
+    let mut words = Vec::new();
+    let mut iter = prior.iter().skip(1);
+    while let Some(w) = iter.next() {
+        match w.strip_prefix("--") {
+            Some(name) => {
+                if sig.flag(name).is_some_and(|f| f.value.is_some()) && !name.contains('=') {
+                    iter.next();
+                }
+            }
+            None => words.push(*w),
+        }
+    }
+    words
+}
+
+/// The frame named by the command's first frame-typed positional argument.
+fn frame_in<'a>(sig: &Signature, prior: &[&'a str]) -> Option<&'a str> {
+    let words = positional_words(sig, prior);
+    sig.positionals
+        .iter()
+        .zip(words)
+        .find(|(p, _)| p.kind == ArgKind::Frame)
+        .map(|(_, w)| w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> CompletionState {
+        let mut frames = BTreeMap::new();
+        frames.insert("A".to_string(), vec!["age".to_string(), "sex".to_string()]);
+        frames.insert("B".to_string(), vec!["bmi".to_string()]);
+        CompletionState { frames }
+    }
+
+    fn words(line: &str) -> Vec<String> {
+        match complete(&state(), line, line.len()) {
+            Completion::Words { words, .. } => words,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn completes_commands_flags_frames() {
+        assert_eq!(words("sh"), vec!["show"]);
+        assert_eq!(words("frames; sh"), vec!["show"]);
+        assert_eq!(words("show A --he"), vec!["--head"]);
+        assert_eq!(words("show "), vec!["A", "B"]);
+        assert_eq!(words("help lo"), vec!["load"]);
+        assert_eq!(complete(&state(), "load A da", 9), Completion::Path);
+        assert_eq!(
+            complete(&state(), "describe A --out rep", 20),
+            Completion::Path
+        );
+    }
+}

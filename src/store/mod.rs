@@ -1,0 +1,700 @@
+//! The run tracker `runs.db`: the only module that touches SQLite.
+//!
+//! One [`Store`] owns the connection and has one method per query. The
+//! database is in WAL mode with a busy timeout, so several radose processes
+//! can record runs into one file at once. A run row is written before its
+//! work starts and finished after; [`Store::open`] marks runs whose process
+//! died as `interrupted`.
+
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::error::{Error, Result};
+use crate::provenance::{self, Provenance};
+
+/// A run's id in the database.
+pub type RunId = i64;
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Finished,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A typed parameter value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bool(bool),
+}
+
+impl ParamValue {
+    fn type_name(&self) -> &'static str {
+        match self {
+            ParamValue::Int(_) => "int",
+            ParamValue::Float(_) => "float",
+            ParamValue::Text(_) => "text",
+            ParamValue::Bool(_) => "bool",
+        }
+    }
+
+    pub fn display(&self) -> String {
+        match self {
+            ParamValue::Int(v) => v.to_string(),
+            ParamValue::Float(v) => v.to_string(),
+            ParamValue::Text(s) => s.clone(),
+            ParamValue::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// What is known about a run when it starts.
+#[derive(Debug, Clone, Default)]
+pub struct NewRun {
+    pub kind: String,
+    pub command: String,
+    pub parent: Option<RunId>,
+    pub experiment: Option<String>,
+    pub seed: Option<u64>,
+    pub params: Vec<(String, ParamValue)>,
+}
+
+/// One row of the run list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    pub id: RunId,
+    pub parent: Option<RunId>,
+    pub kind: String,
+    pub status: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub command: String,
+}
+
+/// A dataset a run read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetRecord {
+    pub id: i64,
+    pub name: String,
+    pub path: String,
+    pub sha256: String,
+    pub rows: Option<i64>,
+}
+
+/// A metric value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRecord {
+    pub key: String,
+    pub value: f64,
+    pub step: Option<i64>,
+    pub fold: Option<i64>,
+}
+
+/// Everything recorded for one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunDetail {
+    pub summary: RunSummary,
+    pub experiment: Option<String>,
+    pub seed: Option<i64>,
+    pub program_version: String,
+    pub git_commit: Option<String>,
+    pub host: String,
+    pub pid: i64,
+    pub error: Option<String>,
+    pub params: Vec<(String, ParamValue)>,
+    pub metrics: Vec<MetricRecord>,
+    pub datasets: Vec<DatasetRecord>,
+    pub predictions: i64,
+    pub artifacts: Vec<(String, String)>,
+    pub children: Vec<RunId>,
+}
+
+/// The run database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    provenance: Provenance,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, applies pending
+    /// migrations and marks runs of dead processes as interrupted.
+    pub fn open(path: &Path, provenance: Provenance) -> Result<Store> {
+        let conn = Connection::open(path).map_err(|e| store_error(path, e))?;
+        Store::init(conn, path, provenance)
+    }
+
+    /// A private in-memory database (for tests and `--db :memory:`).
+    pub fn open_in_memory(provenance: Provenance) -> Result<Store> {
+        let path = Path::new(":memory:");
+        let conn = Connection::open_in_memory().map_err(|e| store_error(path, e))?;
+        Store::init(conn, path, provenance)
+    }
+
+    fn init(conn: Connection, path: &Path, provenance: Provenance) -> Result<Store> {
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+            provenance,
+        };
+        store.configure().map_err(|e| store.err(e))?;
+        store.migrate()?;
+        store.mark_interrupted()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn provenance(&self) -> &Provenance {
+        &self.provenance
+    }
+
+    fn err(&self, e: rusqlite::Error) -> Error {
+        store_error(&self.path, e)
+    }
+
+    fn configure(&self) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(Duration::from_secs(30))?;
+        // journal_mode returns a row; WAL is refused for in-memory databases.
+        let _mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| store_error(&path, e))?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| store_error(&path, e))?;
+        let known = migrations::MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(Error::Store {
+                path,
+                message: format!(
+                    "schema version {version} is newer than this radose understands ({known}); upgrade radose"
+                ),
+            });
+        }
+        for (i, sql) in migrations::MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(version.max(0) as usize)
+        {
+            tx.execute_batch(sql).map_err(|e| store_error(&path, e))?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .map_err(|e| store_error(&path, e))?;
+        }
+        tx.commit().map_err(|e| store_error(&path, e))
+    }
+
+    /// The schema version (number of migrations applied).
+    pub fn schema_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Marks `running` runs whose process on this host is gone as
+    /// `interrupted`. Returns how many were marked.
+    pub fn mark_interrupted(&self) -> Result<usize> {
+        if !provenance::can_check_processes() {
+            return Ok(0);
+        }
+        let candidates: Vec<(RunId, u32, Option<String>)> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, pid, process_token FROM runs WHERE status = 'running' AND host = ?1")
+                .map_err(|e| self.err(e))?;
+            stmt.query_map([&self.provenance.host], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?
+        };
+        let mut marked = 0;
+        for (id, pid, token) in candidates {
+            let alive = match (provenance::process_token(pid), token) {
+                (Some(now), Some(then)) => now == then,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if !alive {
+                marked += self
+                    .conn
+                    .execute(
+                        "UPDATE runs SET status = 'interrupted', ended_at = ?2,
+                         error = 'the process recording this run ended before it finished'
+                         WHERE id = ?1 AND status = 'running'",
+                        params![id, provenance::now_iso()],
+                    )
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        Ok(marked)
+    }
+
+    fn experiment_id(&self, name: &str) -> rusqlite::Result<i64> {
+        self.conn.execute(
+            "INSERT INTO experiments (name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+            params![name, provenance::now_iso()],
+        )?;
+        self.conn
+            .query_row("SELECT id FROM experiments WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+    }
+
+    /// Records a run as `running`, with its parameters, before work starts.
+    pub fn begin_run(&mut self, run: &NewRun) -> Result<RunId> {
+        let p = self.provenance.clone();
+        let path = self.path.clone();
+        let result = (|| -> rusqlite::Result<RunId> {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let experiment = match &run.experiment {
+                Some(name) => {
+                    tx.execute(
+                        "INSERT INTO experiments (name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                        params![name, provenance::now_iso()],
+                    )?;
+                    Some(tx.query_row(
+                        "SELECT id FROM experiments WHERE name = ?1",
+                        [name],
+                        |r| r.get::<_, i64>(0),
+                    )?)
+                }
+                None => None,
+            };
+            tx.execute(
+                "INSERT INTO runs (experiment_id, parent_id, kind, command, status, started_at, seed,
+                                   program_version, git_commit, host, pid, process_token)
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    experiment,
+                    run.parent,
+                    run.kind,
+                    run.command,
+                    provenance::now_iso(),
+                    run.seed.map(|s| s as i64),
+                    p.version,
+                    p.git_commit,
+                    p.host,
+                    p.pid,
+                    p.process_token,
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            for (key, value) in &run.params {
+                insert_param(&tx, id, key, value)?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })();
+        result.map_err(|e| store_error(&path, e))
+    }
+
+    /// Closes a run with its final status (and the error, if it failed).
+    pub fn finish_run(&self, id: RunId, status: RunStatus, error: Option<&str>) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET status = ?2, ended_at = ?3, error = ?4 WHERE id = ?1",
+                params![id, status.as_str(), provenance::now_iso(), error],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Sets (or replaces) one parameter of a run.
+    pub fn log_param(&self, run: RunId, key: &str, value: &ParamValue) -> Result<()> {
+        insert_param(&self.conn, run, key, value).map_err(|e| self.err(e))
+    }
+
+    /// Appends a metric value.
+    pub fn log_metric(
+        &self,
+        run: RunId,
+        key: &str,
+        value: f64,
+        step: Option<i64>,
+        fold: Option<i64>,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO metrics (run_id, key, value, step, fold, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![run, key, value, step, fold, provenance::now_iso()],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records that `run` read a dataset (the same content is stored once).
+    pub fn record_dataset(
+        &self,
+        run: RunId,
+        name: &str,
+        path: &str,
+        sha256: &str,
+        rows: Option<i64>,
+    ) -> Result<i64> {
+        let result = (|| -> rusqlite::Result<i64> {
+            self.conn.execute(
+                "INSERT INTO datasets (name, path, sha256, rows) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(name, path, sha256) DO UPDATE SET rows = COALESCE(excluded.rows, rows)",
+                params![name, path, sha256, rows],
+            )?;
+            let id: i64 = self.conn.query_row(
+                "SELECT id FROM datasets WHERE name = ?1 AND path = ?2 AND sha256 = ?3",
+                params![name, path, sha256],
+                |r| r.get(0),
+            )?;
+            self.link_dataset_raw(run, id)?;
+            Ok(id)
+        })();
+        result.map_err(|e| self.err(e))
+    }
+
+    fn link_dataset_raw(&self, run: RunId, dataset: i64) -> rusqlite::Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO run_datasets (run_id, dataset_id) VALUES (?1, ?2)",
+                params![run, dataset],
+            )
+            .map(|_| ())
+    }
+
+    /// Records that `run` used an already recorded dataset.
+    pub fn link_dataset(&self, run: RunId, dataset: i64) -> Result<()> {
+        self.link_dataset_raw(run, dataset).map_err(|e| self.err(e))
+    }
+
+    /// Stores out-of-fold or test predictions of a run in one transaction.
+    pub fn log_predictions(
+        &mut self,
+        run: RunId,
+        fold: Option<i64>,
+        rows: &[(String, i64, f64)],
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let result = (|| -> rusqlite::Result<()> {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut stmt = tx.prepare(
+                    "INSERT INTO predictions (run_id, fold, patient_id, label, probability) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for (patient, label, probability) in rows {
+                    stmt.execute(params![run, fold, patient, label, probability])?;
+                }
+            }
+            tx.commit()
+        })();
+        result.map_err(|e| store_error(&path, e))
+    }
+
+    /// Records a file a run wrote.
+    pub fn log_artifact(&self, run: RunId, path: &str, sha256: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO artifacts (run_id, path, sha256) VALUES (?1, ?2, ?3)",
+                params![run, path, sha256],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The most recent runs first; `limit` of them.
+    pub fn list_runs(&self, limit: usize) -> Result<Vec<RunSummary>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, parent_id, kind, status, started_at, ended_at, command
+                 FROM runs ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([limit as i64], summary_from_row)
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Number of runs in the database.
+    pub fn count_runs(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Everything recorded for run `id`.
+    pub fn run_detail(&self, id: RunId) -> Result<RunDetail> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT r.id, r.parent_id, r.kind, r.status, r.started_at, r.ended_at, r.command,
+                        e.name, r.seed, r.program_version, r.git_commit, r.host, r.pid, r.error
+                 FROM runs r LEFT JOIN experiments e ON e.id = r.experiment_id WHERE r.id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        summary_from_row(r)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                        r.get(10)?,
+                        r.get(11)?,
+                        r.get(12)?,
+                        r.get(13)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some((summary, experiment, seed, program_version, git_commit, host, pid, error)) = row
+        else {
+            return Err(Error::UnknownRun { id });
+        };
+        Ok(RunDetail {
+            summary,
+            experiment,
+            seed,
+            program_version,
+            git_commit,
+            host,
+            pid,
+            error,
+            params: self.params(id)?,
+            metrics: self.metrics(id)?,
+            datasets: self.datasets(id)?,
+            predictions: self
+                .conn
+                .query_row(
+                    "SELECT COUNT(*) FROM predictions WHERE run_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.err(e))?,
+            artifacts: self.query_pairs(
+                "SELECT path, sha256 FROM artifacts WHERE run_id = ?1 ORDER BY id",
+                id,
+            )?,
+            children: {
+                let mut stmt = self
+                    .conn
+                    .prepare("SELECT id FROM runs WHERE parent_id = ?1 ORDER BY id")
+                    .map_err(|e| self.err(e))?;
+                stmt.query_map([id], |r| r.get(0))
+                    .and_then(|rows| rows.collect())
+                    .map_err(|e| self.err(e))?
+            },
+        })
+    }
+
+    fn query_pairs(&self, sql: &str, id: RunId) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The parameters of a run, by key.
+    pub fn params(&self, id: RunId) -> Result<Vec<(String, ParamValue)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, type, value FROM params WHERE run_id = ?1 ORDER BY key")
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([id], |r| {
+            let key: String = r.get(0)?;
+            let ty: String = r.get(1)?;
+            let value = match ty.as_str() {
+                "int" => ParamValue::Int(r.get(2)?),
+                "float" => ParamValue::Float(r.get(2)?),
+                "bool" => ParamValue::Bool(r.get::<_, i64>(2)? != 0),
+                _ => ParamValue::Text(r.get(2)?),
+            };
+            Ok((key, value))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
+    }
+
+    /// The metrics of a run in recording order.
+    pub fn metrics(&self, id: RunId) -> Result<Vec<MetricRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, value, step, fold FROM metrics WHERE run_id = ?1 ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([id], |r| {
+            Ok(MetricRecord {
+                key: r.get(0)?,
+                value: r.get(1)?,
+                step: r.get(2)?,
+                fold: r.get(3)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
+    }
+
+    /// The datasets a run read.
+    pub fn datasets(&self, id: RunId) -> Result<Vec<DatasetRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT d.id, d.name, d.path, d.sha256, d.rows FROM datasets d
+                 JOIN run_datasets rd ON rd.dataset_id = d.id WHERE rd.run_id = ?1 ORDER BY d.id",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([id], |r| {
+            Ok(DatasetRecord {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                path: r.get(2)?,
+                sha256: r.get(3)?,
+                rows: r.get(4)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
+    }
+
+    /// Creates the experiment if needed and returns its id.
+    pub fn ensure_experiment(&self, name: &str) -> Result<i64> {
+        self.experiment_id(name).map_err(|e| self.err(e))
+    }
+}
+
+fn insert_param(
+    conn: &Connection,
+    run: RunId,
+    key: &str,
+    value: &ParamValue,
+) -> rusqlite::Result<()> {
+    let sql = "INSERT OR REPLACE INTO params (run_id, key, type, value) VALUES (?1, ?2, ?3, ?4)";
+    let ty = value.type_name();
+    match value {
+        ParamValue::Int(v) => conn.execute(sql, params![run, key, ty, v]),
+        ParamValue::Float(v) => conn.execute(sql, params![run, key, ty, v]),
+        ParamValue::Text(v) => conn.execute(sql, params![run, key, ty, v]),
+        ParamValue::Bool(v) => conn.execute(sql, params![run, key, ty, i64::from(*v)]),
+    }
+    .map(|_| ())
+}
+
+fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
+    Ok(RunSummary {
+        id: r.get(0)?,
+        parent: r.get(1)?,
+        kind: r.get(2)?,
+        status: r.get(3)?,
+        started_at: r.get(4)?,
+        ended_at: r.get(5)?,
+        command: r.get(6)?,
+    })
+}
+
+fn store_error(path: &Path, e: rusqlite::Error) -> Error {
+    Error::Store {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prov() -> Provenance {
+        Provenance::gather()
+    }
+
+    #[test]
+    fn run_lifecycle_in_memory() {
+        let mut store = Store::open_in_memory(prov()).unwrap();
+        assert_eq!(
+            store.schema_version().unwrap(),
+            migrations::MIGRATIONS.len() as i64
+        );
+        let run = NewRun {
+            kind: "load".into(),
+            command: "load A x.csv".into(),
+            seed: Some(7),
+            params: vec![
+                ("n".into(), ParamValue::Int(3)),
+                ("lr".into(), ParamValue::Float(1e-3)),
+                ("flag".into(), ParamValue::Bool(true)),
+            ],
+            ..Default::default()
+        };
+        let id = store.begin_run(&run).unwrap();
+        store
+            .record_dataset(id, "A", "x.csv", "abc", Some(3))
+            .unwrap();
+        store.log_metric(id, "auc", 0.7, None, Some(1)).unwrap();
+        store
+            .log_predictions(id, Some(1), &[("P1".into(), 1, 0.8)])
+            .unwrap();
+        store.finish_run(id, RunStatus::Finished, None).unwrap();
+        let d = store.run_detail(id).unwrap();
+        assert_eq!(d.summary.status, "finished");
+        assert_eq!(d.seed, Some(7));
+        assert_eq!(d.params.len(), 3);
+        assert!(d.params.contains(&("flag".into(), ParamValue::Bool(true))));
+        assert_eq!(d.datasets[0].sha256, "abc");
+        assert_eq!(d.predictions, 1);
+        assert!(matches!(
+            store.run_detail(999),
+            Err(Error::UnknownRun { id: 999 })
+        ));
+    }
+
+    #[test]
+    fn dead_process_runs_become_interrupted() {
+        if !provenance::can_check_processes() {
+            return;
+        }
+        let mut p = prov();
+        // A pid that cannot be alive: larger than any pid_max.
+        p.pid = 4_194_999;
+        p.process_token = Some("gone".into());
+        let mut store = Store::open_in_memory(p).unwrap();
+        let id = store
+            .begin_run(&NewRun {
+                kind: "x".into(),
+                command: "x".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(store.mark_interrupted().unwrap(), 1);
+        assert_eq!(store.run_detail(id).unwrap().summary.status, "interrupted");
+    }
+}

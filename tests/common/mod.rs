@@ -1,0 +1,63 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use radose::session::Session;
+use radose::shell::script::{ScriptOutcome, run_text};
+
+/// The crate root (tests run with it as the working directory).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh session on a private in-memory database, 100 columns wide.
+pub fn session() -> Session {
+    let mut s = radose::open_session(Path::new(":memory:")).expect("in-memory session");
+    s.width = 100;
+    s
+}
+
+/// Runs `text` in `session`, continuing after errors; returns stdout and
+/// stderr interleaved per statement is not needed, so both separately.
+pub fn run(session: &mut Session, text: &str, keep_going: bool) -> (String, String, ScriptOutcome) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let outcome = run_text(session, text, "test", keep_going, &mut out, &mut err);
+    (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+        outcome,
+    )
+}
+
+/// Compares `actual` with the golden file `tests/golden/NAME`; with
+/// `UPDATE_GOLDEN=1` in the environment, rewrites the file instead.
+pub fn golden(name: &str, actual: &str) {
+    let path = root().join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden file {}; run with UPDATE_GOLDEN=1",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let diff_at = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b);
+        panic!(
+            "golden {name} differs (first differing line: {:?})\n--- expected\n{expected}\n--- actual\n{actual}",
+            diff_at.map(|i| i + 1)
+        );
+    }
+}
+
+/// The path of the `radose` binary built for these tests.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_radose"))
+}

@@ -1,0 +1,156 @@
+//! Golden tests for everything a person reads: help, tables, and the error
+//! message of each bad-input case (after each, the session still works).
+
+mod common;
+
+use common::{golden, run, session};
+use radose::commands::all;
+use radose::commands::help_text;
+
+#[test]
+fn help_output() {
+    let mut s = session();
+    let (out, err, _) = run(&mut s, "help", false);
+    assert!(err.is_empty(), "{err}");
+    let mut text = out;
+    for c in all() {
+        text.push_str("\n========\n");
+        text.push_str(&help_text(c.signature().name).unwrap());
+    }
+    golden("help.txt", &text);
+}
+
+#[test]
+fn table_rendering() {
+    let mut s = session();
+    let (out, err, _) = run(
+        &mut s,
+        "load C tests/fixtures/cohort\nframes\nshow C --head 4\nshow C --tail 2\ncolumns C\ndescribe C",
+        false,
+    );
+    assert!(err.is_empty(), "{err}");
+    golden("tables.txt", &out);
+}
+
+/// Each bad input gets its message, and the next command still succeeds.
+#[test]
+fn bad_input_messages() {
+    let cases = [
+        "load X tests/fixtures/nope.csv --id patient_id --outcome nn",
+        "load X tests/fixtures/cohort/clinical.csv --id pid --outcome nn",
+        "load X tests/fixtures/bad/duplicate_id.csv --id patient_id --outcome nn",
+        "load X tests/fixtures/bad/non_binary.csv --id patient_id --outcome nn",
+        "load X tests/fixtures/bad/malformed.csv --id patient_id --outcome nn",
+        "load X tests/fixtures/bad/bad_number.csv --id patient_id --outcome nn --continuous age",
+        "lod X tests/fixtures/cohort",
+        "show C --hed 3",
+        "show NOPE",
+        "show C --head many",
+        "load X",
+        "describe C --out reports/x.xlsx",
+        "run show 999",
+        "load 9x tests/fixtures/cohort",
+    ];
+    let mut s = session();
+    run(&mut s, "load C tests/fixtures/cohort", false);
+    let mut transcript = String::new();
+    for case in cases {
+        let (out, err, outcome) = run(&mut s, case, false);
+        assert_eq!(outcome.exit_code(), 1, "{case} should fail");
+        assert!(out.is_empty(), "{case} printed {out}");
+        transcript.push_str(&format!("> {case}\n{err}"));
+        let (out, err, outcome) = run(&mut s, "frames", false);
+        assert_eq!(outcome.exit_code(), 0, "session broken after {case}: {err}");
+        assert!(
+            out.contains("C    │   12"),
+            "frame C lost after {case}: {out}"
+        );
+    }
+    golden("errors.txt", &transcript);
+}
+
+#[test]
+fn script_stops_at_first_error_with_line_number() {
+    let mut s = session();
+    let (out, err, outcome) = run(&mut s, "frames\n\n# comment\nshow NOPE\nframes", false);
+    assert_eq!(outcome.exit_code(), 1);
+    assert!(
+        err.starts_with("test:4: error[E-FRAME]: no frame named `NOPE`"),
+        "{err}"
+    );
+    assert_eq!(
+        out.matches("no frames loaded").count(),
+        1,
+        "stopped after the error: {out}"
+    );
+
+    let (out, _, outcome) = run(&mut s, "show NOPE; frames", true);
+    assert_eq!(outcome.exit_code(), 1);
+    assert!(
+        out.contains("no frames loaded"),
+        "--keep-going continues: {out}"
+    );
+}
+
+#[test]
+fn table_out_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    run(&mut s, "load C tests/fixtures/cohort", false);
+    for ext in ["csv", "parquet", "md", "tex", "html", "json"] {
+        let path = dir.path().join(format!("d.{ext}"));
+        let (out, err, _) = run(
+            &mut s,
+            &format!("describe C --out {}", path.display()),
+            false,
+        );
+        assert!(err.is_empty(), "{err}");
+        assert!(out.contains("wrote"), "{out}");
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!bytes.is_empty());
+    }
+    let csv = std::fs::read_to_string(dir.path().join("d.csv")).unwrap();
+    assert!(
+        csv.starts_with("column,type,role,n,missing,mean,sd,min,q1,median,q3,max,levels\n"),
+        "{csv}"
+    );
+    // Exact, as numpy gives them: mean, sd(ddof=1), min, percentiles 25/50/75, max of age.
+    assert!(
+        csv.contains("age,float,continuous,12,0,49.5,13.076696830622021,29,40.25,48.5,58,73,"),
+        "{csv}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("d.json")).unwrap()).unwrap();
+    assert_eq!(json["rows"][1]["column"], "age");
+    // The parquet file loads back as a table.
+    let (_, err, _) = run(
+        &mut s,
+        &format!(
+            "load D {} --id column --outcome n",
+            dir.path().join("d.parquet").display()
+        ),
+        false,
+    );
+    assert!(
+        err.contains("row 1, column `n`: outcome must be 0 or 1, found `12`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn save_writes_a_replayable_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.radose");
+    let mut s = session();
+    let text = format!(
+        "load C tests/fixtures/cohort\nshow NOPE\ndescribe C\nframes\nsave {}",
+        script.display()
+    );
+    run(&mut s, &text, true);
+    let saved = std::fs::read_to_string(&script).unwrap();
+    let commands: Vec<&str> = saved.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(commands, vec!["load C tests/fixtures/cohort", "describe C"]);
+    let mut replay = session();
+    let (_, err, outcome) = run(&mut replay, &saved, false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+}

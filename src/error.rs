@@ -26,49 +26,22 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("unknown command `{name}`")]
-    UnknownCommand {
-        name: String,
-        span: Span,
-        suggestion: Option<String>,
-    },
+    UnknownCommand { name: String, span: Span, suggestion: Option<String> },
 
     #[error("unknown flag `{flag}` for `{command}`")]
-    UnknownFlag {
-        command: String,
-        flag: String,
-        span: Span,
-        suggestion: Option<String>,
-    },
+    UnknownFlag { command: String, flag: String, span: Span, suggestion: Option<String> },
 
     #[error("`{command}` is missing its argument {arg}")]
-    MissingArgument {
-        command: String,
-        arg: String,
-        span: Span,
-    },
+    MissingArgument { command: String, arg: String, span: Span },
 
     #[error("`{command}` takes at most {max} argument(s); `{token}` is one too many")]
-    ExtraArgument {
-        command: String,
-        token: String,
-        max: usize,
-        span: Span,
-    },
+    ExtraArgument { command: String, token: String, max: usize, span: Span },
 
     #[error("flag `{flag}` needs a value ({value})")]
-    MissingFlagValue {
-        flag: String,
-        value: String,
-        span: Span,
-    },
+    MissingFlagValue { flag: String, value: String, span: Span },
 
     #[error("invalid value `{token}` for {what}: {reason}")]
-    InvalidValue {
-        token: String,
-        what: String,
-        reason: String,
-        span: Span,
-    },
+    InvalidValue { token: String, what: String, reason: String, span: Span },
 
     #[error("syntax: {message}")]
     Syntax { message: String, span: Span },
@@ -80,71 +53,34 @@ pub enum Error {
     Io { path: PathBuf, message: String },
 
     #[error("{}: column `{column}` not found", path.display())]
-    UnknownColumn {
-        path: PathBuf,
-        column: String,
-        available: Vec<String>,
-    },
+    UnknownColumn { path: PathBuf, column: String, available: Vec<String> },
 
     #[error("{}: duplicate id `{id}` in column `{column}` ({first} and {second})", path.display())]
-    DuplicateId {
-        path: PathBuf,
-        column: String,
-        id: String,
-        first: String,
-        second: String,
-    },
+    DuplicateId { path: PathBuf, column: String, id: String, first: String, second: String },
 
     #[error("{}: {location}, column `{column}`: outcome must be 0 or 1, found `{value}`", path.display())]
-    NonBinaryOutcome {
-        path: PathBuf,
-        column: String,
-        location: String,
-        value: String,
-    },
+    NonBinaryOutcome { path: PathBuf, column: String, location: String, value: String },
 
     #[error("{}: {location}, column `{column}`: cannot read `{value}` as {expected}", path.display())]
-    Unparsable {
-        path: PathBuf,
-        location: String,
-        column: String,
-        value: String,
-        expected: String,
-    },
+    Unparsable { path: PathBuf, location: String, column: String, value: String, expected: String },
 
     #[error("{}: line {line}: malformed CSV row: {message}", path.display())]
-    MalformedRow {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
+    MalformedRow { path: PathBuf, line: usize, message: String },
 
     #[error("{}: {message}", path.display())]
     Manifest { path: PathBuf, message: String },
 
     #[error("no frame named `{name}`")]
-    UnknownFrame {
-        name: String,
-        span: Span,
-        available: Vec<String>,
-    },
+    UnknownFrame { name: String, span: Span, available: Vec<String> },
 
     #[error("frame `{frame}` has no column `{column}`")]
-    UnknownFrameColumn {
-        frame: String,
-        column: String,
-        span: Span,
-        available: Vec<String>,
-    },
+    UnknownFrameColumn { frame: String, column: String, span: Span, available: Vec<String> },
 
     #[error("no run with id {id}")]
     UnknownRun { id: i64 },
 
     #[error("{message}")]
-    Invalid {
-        message: String,
-        hint: Option<String>,
-    },
+    Invalid { message: String, hint: Option<String> },
 
     #[error("cancelled")]
     Cancelled,
@@ -156,10 +92,7 @@ pub enum Error {
 impl Error {
     /// Shorthand for a plain error with an optional hint.
     pub fn invalid(message: impl Into<String>, hint: Option<&str>) -> Self {
-        Error::Invalid {
-            message: message.into(),
-            hint: hint.map(str::to_string),
-        }
+        Error::Invalid { message: message.into(), hint: hint.map(str::to_string) }
     }
 
     /// A stable short code for each kind, printed as `error[CODE]`.
@@ -225,12 +158,16 @@ impl Error {
                 Some("no frames are loaded; `load NAME PATH` loads one".into())
             }
             Error::UnknownFrame { available, .. } => Some(format!("loaded frames: {}", list_names(available))),
-            Error::DuplicateId { .. } => Some("each patient must appear once; remove or merge the repeated rows".into()),
+            Error::DuplicateId { .. } => {
+                Some("each patient must appear once; remove or merge the repeated rows".into())
+            }
             Error::NonBinaryOutcome { .. } => Some("code the outcome as 0 (no event) and 1 (event)".into()),
             Error::Unparsable { .. } => {
                 Some("leave the cell empty (or write NA) for a missing value; use `.` as the decimal point".into())
             }
-            Error::MalformedRow { .. } => Some("every row needs as many fields as the header; quote fields containing commas".into()),
+            Error::MalformedRow { .. } => {
+                Some("every row needs as many fields as the header; quote fields containing commas".into())
+            }
             Error::UnknownRun { .. } => Some("`runs` lists the recorded runs".into()),
             Error::Invalid { hint, .. } => hint.clone(),
             _ => None,
@@ -246,11 +183,7 @@ impl Error {
             let end = span.end.clamp(start, line.len());
             let width = line[start..end].chars().count().max(1);
             let pad = line[..start].chars().count();
-            out.push_str(&format!(
-                "  | {line}\n  | {}{}\n",
-                " ".repeat(pad),
-                "^".repeat(width)
-            ));
+            out.push_str(&format!("  | {line}\n  | {}{}\n", " ".repeat(pad), "^".repeat(width)));
         }
         if let Some(hint) = self.hint() {
             out.push_str(&format!("  = hint: {hint}\n"));
@@ -261,12 +194,7 @@ impl Error {
 
 fn list_names(names: &[String]) -> String {
     const SHOWN: usize = 12;
-    let mut s = names
-        .iter()
-        .take(SHOWN)
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut s = names.iter().take(SHOWN).map(String::as_str).collect::<Vec<_>>().join(", ");
     if names.len() > SHOWN {
         s.push_str(&format!(", … ({} more)", names.len() - SHOWN));
     }
@@ -311,10 +239,7 @@ mod tests {
 
     #[test]
     fn underline_points_at_token() {
-        let e = Error::Syntax {
-            message: "x".into(),
-            span: Span::new(5, 8),
-        };
+        let e = Error::Syntax { message: "x".into(), span: Span::new(5, 8) };
         let r = e.render(Some("show abc"));
         assert!(r.contains("  | show abc\n  |      ^^^\n"), "{r}");
     }

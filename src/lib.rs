@@ -26,10 +26,7 @@ use store::Store;
 /// a session on it.
 pub fn open_session(db: &Path) -> Result<Session> {
     let provenance = provenance::Provenance::gather();
-    let store = if db == Path::new(":memory:") {
-        Store::open_in_memory(provenance)?
-    } else {
-        Store::open(db, provenance)?
-    };
+    let store =
+        if db == Path::new(":memory:") { Store::open_in_memory(provenance)? } else { Store::open(db, provenance)? };
     Ok(Session::new(store))
 }

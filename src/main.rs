@@ -50,11 +50,7 @@ fn install_ctrl_c(flag: CancelFlag) {
 }
 
 fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .filter(|w: &usize| *w >= 20)
-        .unwrap_or(120)
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|w: &usize| *w >= 20).unwrap_or(120)
 }
 
 fn main() -> ExitCode {
@@ -75,9 +71,7 @@ fn main() -> ExitCode {
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
     let code = match (cli.commands, cli.action) {
-        (Some(text), _) => {
-            script::run_text(&mut session, &text, "-c", false, &mut out, &mut err).exit_code()
-        }
+        (Some(text), _) => script::run_text(&mut session, &text, "-c", false, &mut out, &mut err).exit_code(),
         (None, Some(Action::Run { file, keep_going })) => {
             script::run_file(&mut session, &file, keep_going, &mut out, &mut err).exit_code()
         }
@@ -94,8 +88,5 @@ fn history_path(db: &std::path::Path) -> PathBuf {
     if db == std::path::Path::new(":memory:") {
         return std::env::temp_dir().join("radose_history");
     }
-    db.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."))
-        .join(".radose_history")
+    db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).join(".radose_history")
 }

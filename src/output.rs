@@ -58,11 +58,7 @@ impl From<usize> for Cell {
 }
 impl From<f64> for Cell {
     fn from(v: f64) -> Self {
-        if v.is_nan() {
-            Cell::Null
-        } else {
-            Cell::Float(v)
-        }
+        if v.is_nan() { Cell::Null } else { Cell::Float(v) }
     }
 }
 impl<T: Into<Cell>> From<Option<T>> for Cell {
@@ -96,11 +92,7 @@ pub fn format_sig(v: f64, sig: usize) -> String {
 }
 
 fn trim_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
-    }
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
 }
 
 /// A result table: named columns, rows of cells, and optional title and notes.
@@ -111,14 +103,37 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
     /// Lines printed under the table (e.g. "showing 10 of 97 rows").
     pub notes: Vec<String>,
+    /// In formats people read, show a first-column value only where it
+    /// changes (e.g. a variable name over its levels). Data formats (CSV,
+    /// JSON, Parquet) always repeat it.
+    pub merge_first_column: bool,
+}
+
+impl Table {
+    /// The cell texts as people read them (see `merge_first_column`).
+    pub fn display_rows(&self) -> Vec<Vec<String>> {
+        let mut prev: Option<&Cell> = None;
+        self.rows
+            .iter()
+            .map(|row| {
+                let mut texts: Vec<String> = row.iter().map(Cell::display).collect();
+                if self.merge_first_column {
+                    if let (Some(first), Some(p)) = (row.first(), prev)
+                        && first == p
+                    {
+                        texts[0].clear();
+                    }
+                    prev = row.first();
+                }
+                texts
+            })
+            .collect()
+    }
 }
 
 impl Table {
     pub fn new(columns: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Table {
-            columns: columns.into_iter().map(Into::into).collect(),
-            ..Default::default()
-        }
+        Table { columns: columns.into_iter().map(Into::into).collect(), ..Default::default() }
     }
 
     pub fn with_title(mut self, title: impl Into<String>) -> Self {

@@ -43,10 +43,7 @@ impl Provenance {
 /// The commit of the git checkout radose runs in, with `-dirty` when the
 /// tree has uncommitted changes; `None` outside a checkout or without git.
 fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()?;
+    let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).output().ok()?;
     if !out.status.success() {
         return None;
     }
@@ -90,9 +87,7 @@ pub fn can_check_processes() -> bool {
 
 /// Current UTC time as ISO-8601 with milliseconds, e.g. `2026-11-26T19:40:02.123Z`.
 pub fn now_iso() -> String {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     iso_from_unix_millis(d.as_millis() as i64)
 }
 
@@ -103,12 +98,7 @@ pub fn iso_from_unix_millis(ms: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
@@ -152,14 +142,9 @@ fn hex(bytes: &[u8]) -> String {
 /// Maps an I/O error on `path` to a diagnostic, singling out a missing file.
 pub fn io_error(path: &Path, e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::NotFound {
-        Error::FileNotFound {
-            path: path.to_path_buf(),
-        }
+        Error::FileNotFound { path: path.to_path_buf() }
     } else {
-        Error::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        }
+        Error::Io { path: path.to_path_buf(), message: e.to_string() }
     }
 }
 
@@ -170,22 +155,13 @@ mod tests {
     #[test]
     fn iso_dates() {
         assert_eq!(iso_from_unix_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            iso_from_unix_millis(951_782_400_000),
-            "2000-02-29T00:00:00.000Z"
-        );
-        assert_eq!(
-            iso_from_unix_millis(1_795_700_000_123),
-            "2026-11-26T13:33:20.123Z"
-        );
+        assert_eq!(iso_from_unix_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso_from_unix_millis(1_795_700_000_123), "2026-11-26T13:33:20.123Z");
     }
 
     #[test]
     fn sha256_of_abc() {
-        assert_eq!(
-            sha256_bytes(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_bytes(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

@@ -113,11 +113,7 @@ impl Session {
 
     /// Fails with [`Error::Cancelled`] once Ctrl-C was pressed.
     pub fn check_cancel(&self) -> Result<()> {
-        if self.cancel.is_cancelled() {
-            Err(Error::Cancelled)
-        } else {
-            Ok(())
-        }
+        if self.cancel.is_cancelled() { Err(Error::Cancelled) } else { Ok(()) }
     }
 
     pub fn history(&self) -> &[HistoryEntry] {
@@ -134,24 +130,16 @@ impl Session {
 
     pub fn remove_frame(&mut self, tok: &Token) -> Result<Frame> {
         self.frame(tok)?;
-        self.frames
-            .remove(&tok.text)
-            .ok_or_else(|| self.unknown_frame(tok))
+        self.frames.remove(&tok.text).ok_or_else(|| self.unknown_frame(tok))
     }
 
     /// The frame a token names, or an error pointing at the token.
     pub fn frame(&self, tok: &Token) -> Result<&Frame> {
-        self.frames
-            .get(&tok.text)
-            .ok_or_else(|| self.unknown_frame(tok))
+        self.frames.get(&tok.text).ok_or_else(|| self.unknown_frame(tok))
     }
 
     fn unknown_frame(&self, tok: &Token) -> Error {
-        Error::UnknownFrame {
-            name: tok.text.clone(),
-            span: tok.span,
-            available: self.frames.keys().cloned().collect(),
-        }
+        Error::UnknownFrame { name: tok.text.clone(), span: tok.span, available: self.frames.keys().cloned().collect() }
     }
 
     /// Records a run of `kind` for the command being executed, before its
@@ -213,8 +201,7 @@ impl Session {
             return (Ok(Output::Nothing), false);
         };
         let Some(command) = commands::find(&first.text) else {
-            let names: Vec<&'static str> =
-                commands::all().iter().map(|c| c.signature().name).collect();
+            let names: Vec<&'static str> = commands::all().iter().map(|c| c.signature().name).collect();
             return (
                 Err(Error::UnknownCommand {
                     name: first.text.clone(),
@@ -230,9 +217,7 @@ impl Session {
             Err(e) => return (Err(e), false),
         };
         self.cancel.reset();
-        let result = command
-            .run(&args, self)
-            .and_then(|out| self.write_out(&sig, &args, out));
+        let result = command.run(&args, self).and_then(|out| self.write_out(&sig, &args, out));
         (result, sig.replayable)
     }
 
@@ -250,10 +235,7 @@ impl Session {
         for &run in &self.current_runs {
             self.store.log_artifact(run, &tok.text, &sha)?;
         }
-        Ok(Output::Many(vec![
-            out,
-            Output::Message(format!("wrote {}", path.display())),
-        ]))
+        Ok(Output::Many(vec![out, Output::Message(format!("wrote {}", path.display()))]))
     }
 }
 
@@ -262,11 +244,7 @@ pub const TABLE_FORMATS: &[&str] = &["csv", "parquet", "md", "tex", "html", "jso
 
 /// Writes a table to `path` in the format its extension names.
 pub fn write_table(table: &Table, path: &Path, tok: &Token) -> Result<()> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let text = match ext.as_str() {
         "csv" => render::table::csv(table),
         "md" => render::table::markdown(table),
@@ -278,10 +256,7 @@ pub fn write_table(table: &Table, path: &Path, tok: &Token) -> Result<()> {
             return Err(Error::InvalidValue {
                 token: tok.text.clone(),
                 what: "--out".into(),
-                reason: format!(
-                    "unknown table format `.{ext}`; use one of .{}",
-                    TABLE_FORMATS.join(" .")
-                ),
+                reason: format!("unknown table format `.{ext}`; use one of .{}", TABLE_FORMATS.join(" .")),
                 span: tok.span,
             });
         }

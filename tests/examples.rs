@@ -27,16 +27,10 @@ fn every_example_runs() {
     for cmd in all() {
         for example in cmd.signature().examples {
             let mut s = common::session();
-            let (_, err, outcome) =
-                common::run(&mut s, "load A data/sim/A; load B data/sim/B", false);
+            let (_, err, outcome) = common::run(&mut s, "load A data/sim/A; load B data/sim/B", false);
             assert_eq!(outcome.exit_code(), 0, "{err}");
             let (_, err, outcome) = common::run(&mut s, example.command, false);
-            assert_eq!(
-                outcome.exit_code(),
-                0,
-                "example `{}` failed:\n{err}",
-                example.command
-            );
+            assert_eq!(outcome.exit_code(), 0, "example `{}` failed:\n{err}", example.command);
             count += 1;
         }
     }

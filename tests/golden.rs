@@ -61,10 +61,7 @@ fn bad_input_messages() {
         transcript.push_str(&format!("> {case}\n{err}"));
         let (out, err, outcome) = run(&mut s, "frames", false);
         assert_eq!(outcome.exit_code(), 0, "session broken after {case}: {err}");
-        assert!(
-            out.contains("C    │   12"),
-            "frame C lost after {case}: {out}"
-        );
+        assert!(out.contains("C    │   12"), "frame C lost after {case}: {out}");
     }
     golden("errors.txt", &transcript);
 }
@@ -74,22 +71,12 @@ fn script_stops_at_first_error_with_line_number() {
     let mut s = session();
     let (out, err, outcome) = run(&mut s, "frames\n\n# comment\nshow NOPE\nframes", false);
     assert_eq!(outcome.exit_code(), 1);
-    assert!(
-        err.starts_with("test:4: error[E-FRAME]: no frame named `NOPE`"),
-        "{err}"
-    );
-    assert_eq!(
-        out.matches("no frames loaded").count(),
-        1,
-        "stopped after the error: {out}"
-    );
+    assert!(err.starts_with("test:4: error[E-FRAME]: no frame named `NOPE`"), "{err}");
+    assert_eq!(out.matches("no frames loaded").count(), 1, "stopped after the error: {out}");
 
     let (out, _, outcome) = run(&mut s, "show NOPE; frames", true);
     assert_eq!(outcome.exit_code(), 1);
-    assert!(
-        out.contains("no frames loaded"),
-        "--keep-going continues: {out}"
-    );
+    assert!(out.contains("no frames loaded"), "--keep-going continues: {out}");
 }
 
 #[test]
@@ -99,42 +86,23 @@ fn table_out_formats() {
     run(&mut s, "load C tests/fixtures/cohort", false);
     for ext in ["csv", "parquet", "md", "tex", "html", "json"] {
         let path = dir.path().join(format!("d.{ext}"));
-        let (out, err, _) = run(
-            &mut s,
-            &format!("describe C --out {}", path.display()),
-            false,
-        );
+        let (out, err, _) = run(&mut s, &format!("describe C --out {}", path.display()), false);
         assert!(err.is_empty(), "{err}");
         assert!(out.contains("wrote"), "{out}");
         let bytes = std::fs::read(&path).unwrap();
         assert!(!bytes.is_empty());
     }
     let csv = std::fs::read_to_string(dir.path().join("d.csv")).unwrap();
-    assert!(
-        csv.starts_with("column,type,role,n,missing,mean,sd,min,q1,median,q3,max,levels\n"),
-        "{csv}"
-    );
+    assert!(csv.starts_with("column,type,role,n,missing,mean,sd,min,q1,median,q3,max,levels\n"), "{csv}");
     // Exact, as numpy gives them: mean, sd(ddof=1), min, percentiles 25/50/75, max of age.
-    assert!(
-        csv.contains("age,float,continuous,12,0,49.5,13.076696830622021,29,40.25,48.5,58,73,"),
-        "{csv}"
-    );
+    assert!(csv.contains("age,float,continuous,12,0,49.5,13.076696830622021,29,40.25,48.5,58,73,"), "{csv}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("d.json")).unwrap()).unwrap();
     assert_eq!(json["rows"][1]["column"], "age");
     // The parquet file loads back as a table.
-    let (_, err, _) = run(
-        &mut s,
-        &format!(
-            "load D {} --id column --outcome n",
-            dir.path().join("d.parquet").display()
-        ),
-        false,
-    );
-    assert!(
-        err.contains("row 1, column `n`: outcome must be 0 or 1, found `12`"),
-        "{err}"
-    );
+    let (_, err, _) =
+        run(&mut s, &format!("load D {} --id column --outcome n", dir.path().join("d.parquet").display()), false);
+    assert!(err.contains("row 1, column `n`: outcome must be 0 or 1, found `12`"), "{err}");
 }
 
 #[test]
@@ -142,10 +110,7 @@ fn save_writes_a_replayable_script() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("s.radose");
     let mut s = session();
-    let text = format!(
-        "load C tests/fixtures/cohort\nshow NOPE\ndescribe C\nframes\nsave {}",
-        script.display()
-    );
+    let text = format!("load C tests/fixtures/cohort\nshow NOPE\ndescribe C\nframes\nsave {}", script.display());
     run(&mut s, &text, true);
     let saved = std::fs::read_to_string(&script).unwrap();
     let commands: Vec<&str> = saved.lines().filter(|l| !l.starts_with('#')).collect();
@@ -153,4 +118,48 @@ fn save_writes_a_replayable_script() {
     let mut replay = session();
     let (_, err, outcome) = run(&mut replay, &saved, false);
     assert_eq!(outcome.exit_code(), 0, "{err}");
+}
+
+/// Table 1 on the small cohort in every output format.
+#[test]
+fn table1_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    let (out, err, _) = run(
+        &mut s,
+        "load C tests/fixtures/cohort\ntable1 C --by nn\ntable1 C --by sex --tests tableone --stat mean-sd --overall",
+        false,
+    );
+    assert!(err.is_empty(), "{err}");
+    let mut text = out;
+    for ext in ["csv", "md", "tex", "html", "json"] {
+        let path = dir.path().join(format!("t1.{ext}"));
+        let (_, err, _) = run(&mut s, &format!("table1 C --by nn --out {}", path.display()), false);
+        assert!(err.is_empty(), "{err}");
+        text.push_str(&format!("\n==== .{ext}\n{}", std::fs::read_to_string(&path).unwrap()));
+    }
+    golden("table1.txt", &text);
+}
+
+#[test]
+fn table1_bad_input_is_explained() {
+    let mut s = session();
+    run(&mut s, "load C tests/fixtures/cohort\nload D tests/fixtures/cohort", false);
+    let cases = [
+        ("table1 C D --continuous sex", "column `sex` of group `C` is not numeric (e.g. `male`)"),
+        ("table1 C", "one frame (`C`) needs --by COL"),
+        ("table1 C D --categorical sx", "frame `C` has no column `sx`"),
+        ("table1 C D --tests spss", "expected one of pearson, tableone, gtsummary"),
+        ("table1 C D --test age=fisher", "that test does not fit a continuous variable"),
+        ("fisher C D --on stage", "offered for 2×2 tables; `stage` has 3 level(s)"),
+    ];
+    for (case, message) in cases {
+        let (_, err, outcome) = run(&mut s, case, false);
+        assert_eq!(outcome.exit_code(), 1, "{case}");
+        assert!(err.contains(message), "{case}: {err}");
+    }
+    // A constant column: the row is kept, with no p-value and the reason.
+    let (out, err, _) = run(&mut s, "table1 C --by nn --continuous eqd2_gy --categorical chemo", false);
+    assert!(err.is_empty(), "{err}");
+    assert!(!out.contains("NaN"), "{out}");
 }

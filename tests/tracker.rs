@@ -27,19 +27,11 @@ fn wait_for_running(db: &Path, child: &mut Child) {
     loop {
         if db.exists() {
             let store = open(db);
-            if store
-                .list_runs(10)
-                .unwrap()
-                .iter()
-                .any(|r| r.status == "running")
-            {
+            if store.list_runs(10).unwrap().iter().any(|r| r.status == "running") {
                 return;
             }
         }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "radose exited before its run started"
-        );
+        assert!(child.try_wait().unwrap().is_none(), "radose exited before its run started");
         assert!(Instant::now() < deadline, "no running run appeared");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -50,52 +42,24 @@ fn script_records_finished_runs_with_dataset_hashes() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("runs.db");
     let script = dir.path().join("s.radose");
-    std::fs::write(
-        &script,
-        "load A tests/fixtures/cohort\nframes\nruns\ndescribe A\n",
-    )
-    .unwrap();
-    let out = radose(&db, &["run", script.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    std::fs::write(&script, "load A tests/fixtures/cohort\nframes\nruns\ndescribe A\n").unwrap();
+    let out = radose(&db, &["run", script.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("loaded A: 12 patients × 8 columns"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("loaded A: 12 patients × 8 columns"), "{stdout}");
 
     let store = open(&db);
     let runs = store.list_runs(10).unwrap();
-    assert_eq!(
-        runs.len(),
-        2,
-        "load and describe are runs; frames and runs are views"
-    );
+    assert_eq!(runs.len(), 2, "load and describe are runs; frames and runs are views");
     let load = runs.iter().find(|r| r.kind == "load").unwrap();
     assert_eq!(load.status, "finished");
     let detail = store.run_detail(load.id).unwrap();
     let clinical = root().join("tests/fixtures/cohort/clinical.csv");
     let expected = sha256_file(&clinical).unwrap();
-    assert!(
-        detail
-            .datasets
-            .iter()
-            .any(|d| d.sha256 == expected && d.rows == Some(12)),
-        "{:?}",
-        detail.datasets
-    );
+    assert!(detail.datasets.iter().any(|d| d.sha256 == expected && d.rows == Some(12)), "{:?}", detail.datasets);
     assert_eq!(detail.program_version, radose::provenance::VERSION);
     let describe = runs.iter().find(|r| r.kind == "describe").unwrap();
-    assert_eq!(
-        store.run_detail(describe.id).unwrap().datasets,
-        detail.datasets,
-        "describe cites the load's inputs"
-    );
+    assert_eq!(store.run_detail(describe.id).unwrap().datasets, detail.datasets, "describe cites the load's inputs");
 }
 
 #[test]
@@ -108,15 +72,10 @@ fn failing_script_exits_1_with_file_and_line() {
         "frames\nload A tests/fixtures/bad/duplicate_id.csv --id patient_id --outcome nn\nframes\n",
     )
     .unwrap();
-    let out = radose(&db, &["run", script.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = radose(&db, &["run", script.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.starts_with(&format!("{}:2: error[E-DUPID]", script.display())),
-        "{stderr}"
-    );
+    assert!(stderr.starts_with(&format!("{}:2: error[E-DUPID]", script.display())), "{stderr}");
     let store = open(&db);
     assert_eq!(store.list_runs(10).unwrap()[0].status, "failed");
 
@@ -145,11 +104,7 @@ fn two_processes_write_to_one_database() {
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let store = open(&db);
     let runs = store.list_runs(10 * PER_PROCESS).unwrap();
@@ -164,11 +119,7 @@ fn two_processes_write_to_one_database() {
 fn killed_process_leaves_an_interrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("runs.db");
-    let mut child = radose(&db, &["-c", "sleep 60"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = radose(&db, &["-c", "sleep 60"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     wait_for_running(&db, &mut child);
     // While it lives, opening the database does not touch its run.
     assert_eq!(open(&db).list_runs(1).unwrap()[0].status, "running");
@@ -180,43 +131,24 @@ fn killed_process_leaves_an_interrupted_run() {
     let store = open(&db);
     let run = &store.list_runs(1).unwrap()[0];
     assert_eq!(run.status, "interrupted");
-    assert!(
-        store
-            .run_detail(run.id)
-            .unwrap()
-            .error
-            .unwrap()
-            .contains("ended before it finished")
-    );
+    assert!(store.run_detail(run.id).unwrap().error.unwrap().contains("ended before it finished"));
 }
 
 #[test]
 fn ctrl_c_cancels_the_running_command() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("runs.db");
-    let mut child = radose(&db, &["-c", "sleep 60; frames"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        radose(&db, &["-c", "sleep 60; frames"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     wait_for_running(&db, &mut child);
     let started = Instant::now();
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "cancel took too long"
-    );
+    assert!(started.elapsed() < Duration::from_secs(20), "cancel took too long");
     assert_eq!(out.status.code(), Some(130));
     assert!(String::from_utf8_lossy(&out.stderr).contains("error[E-CANCEL]: cancelled"));
-    assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("no frames loaded"),
-        "script stopped after cancel"
-    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("no frames loaded"), "script stopped after cancel");
     let store = open(&db);
     assert_eq!(store.list_runs(1).unwrap()[0].status, "cancelled");
 }
@@ -226,12 +158,8 @@ fn interactive_shell_survives_errors_over_a_pipe() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("runs.db");
-    let mut child = radose(&db, &[])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        radose(&db, &[]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child
         .stdin
         .take()
@@ -244,12 +172,6 @@ fn interactive_shell_survives_errors_over_a_pipe() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no frame named `NOPE`"), "{stderr}");
     assert!(stdout.contains("loaded B"), "continued line: {stdout}");
-    assert!(
-        stdout.contains(" B    │   12"),
-        "frames after the error: {stdout}"
-    );
-    assert!(
-        dir.path().join(".radose_history").exists(),
-        "history is kept beside the database"
-    );
+    assert!(stdout.contains(" B    │   12"), "frames after the error: {stdout}");
+    assert!(dir.path().join(".radose_history").exists(), "history is kept beside the database");
 }

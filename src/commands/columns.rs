@@ -11,15 +11,11 @@ pub struct Columns;
 
 impl Command for Columns {
     fn signature(&self) -> Signature {
-        Signature::new(
-            "columns",
-            "data",
-            "List a frame's columns with type, role and missing count",
-        )
-        .required("NAME", ArgKind::Frame, "the frame")
-        .table()
-        .not_replayable()
-        .example("columns A", "the columns of A")
+        Signature::new("columns", "data", "List a frame's columns with type, role and missing count")
+            .required("NAME", ArgKind::Frame, "the frame")
+            .table()
+            .not_replayable()
+            .example("columns A", "the columns of A")
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {

@@ -9,13 +9,9 @@ pub struct Drop;
 
 impl Command for Drop {
     fn signature(&self) -> Signature {
-        Signature::new(
-            "drop",
-            "data",
-            "Remove a frame from the session (its files and runs are kept)",
-        )
-        .required("NAME", ArgKind::Frame, "the frame")
-        .example("drop A", "forget frame A")
+        Signature::new("drop", "data", "Remove a frame from the session (its files and runs are kept)")
+            .required("NAME", ArgKind::Frame, "the frame")
+            .example("drop A", "forget frame A")
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {

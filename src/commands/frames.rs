@@ -29,9 +29,7 @@ impl Command for Frames {
             ]);
         }
         if table.rows.is_empty() {
-            table
-                .notes
-                .push("no frames loaded; `load NAME PATH` loads one".into());
+            table.notes.push("no frames loaded; `load NAME PATH` loads one".into());
         }
         Ok(Output::Table(table))
     }

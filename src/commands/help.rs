@@ -57,18 +57,8 @@ pub fn overview() -> String {
 
 /// The full help of one command.
 pub fn command_help(sig: &Signature) -> String {
-    let mut out = format!(
-        "{} — {}\n\nUsage: {}\n",
-        sig.name,
-        sig.description,
-        sig.usage()
-    );
-    let pos_width = sig
-        .positionals
-        .iter()
-        .map(|p| p.name.len())
-        .max()
-        .unwrap_or(0);
+    let mut out = format!("{} — {}\n\nUsage: {}\n", sig.name, sig.description, sig.usage());
+    let pos_width = sig.positionals.iter().map(|p| p.name.len()).max().unwrap_or(0);
     if !sig.positionals.is_empty() {
         out.push_str("\nArguments:\n");
         for p in &sig.positionals {

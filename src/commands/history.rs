@@ -9,14 +9,10 @@ pub struct History;
 
 impl Command for History {
     fn signature(&self) -> Signature {
-        Signature::new(
-            "history",
-            "session",
-            "List this session's commands with their outcome, time and runs",
-        )
-        .table()
-        .not_replayable()
-        .example("history", "what was run so far")
+        Signature::new("history", "session", "List this session's commands with their outcome, time and runs")
+            .table()
+            .not_replayable()
+            .example("history", "what was run so far")
     }
 
     fn run(&self, _args: &Args, session: &mut Session) -> Result<Output> {

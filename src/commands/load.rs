@@ -19,53 +19,19 @@ pub struct Load;
 
 impl Command for Load {
     fn signature(&self) -> Signature {
-        Signature::new(
-            "load",
-            "data",
-            "Load a cohort folder or a CSV/Parquet table into a named frame",
-        )
-        .required("NAME", ArgKind::NewName, "the frame's name in this session")
-        .required(
-            "PATH",
-            ArgKind::Path,
-            "a cohort folder with cohort.toml, or a .csv/.parquet file",
-        )
-        .named(
-            "id",
-            "COL",
-            ArgKind::Text,
-            "the patient id column (required for a plain table)",
-        )
-        .named(
-            "outcome",
-            "COL",
-            ArgKind::Text,
-            "the binary 0/1 outcome column (required for a plain table)",
-        )
-        .named(
-            "categorical",
-            "COLS",
-            ArgKind::Text,
-            "comma-separated categorical columns",
-        )
-        .named(
-            "continuous",
-            "COLS",
-            ArgKind::Text,
-            "comma-separated continuous columns (must be numbers)",
-        )
-        .switch(
-            "no-images",
-            "load the clinical table without checking the manifest's image files",
-        )
-        .example(
-            "load A data/sim/A",
-            "load cohort A from its folder (reads data/sim/A/cohort.toml)",
-        )
-        .example(
-            "load T data/sim/A/clinical.csv --id patient_id --outcome nn --continuous age",
-            "load a plain table, naming the id and outcome columns",
-        )
+        Signature::new("load", "data", "Load a cohort folder or a CSV/Parquet table into a named frame")
+            .required("NAME", ArgKind::NewName, "the frame's name in this session")
+            .required("PATH", ArgKind::Path, "a cohort folder with cohort.toml, or a .csv/.parquet file")
+            .named("id", "COL", ArgKind::Text, "the patient id column (required for a plain table)")
+            .named("outcome", "COL", ArgKind::Text, "the binary 0/1 outcome column (required for a plain table)")
+            .named("categorical", "COLS", ArgKind::Text, "comma-separated categorical columns")
+            .named("continuous", "COLS", ArgKind::Text, "comma-separated continuous columns (must be numbers)")
+            .switch("no-images", "load the clinical table without checking the manifest's image files")
+            .example("load A data/sim/A", "load cohort A from its folder (reads data/sim/A/cohort.toml)")
+            .example(
+                "load T data/sim/A/clinical.csv --id patient_id --outcome nn --continuous age",
+                "load a plain table, naming the id and outcome columns",
+            )
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
@@ -80,13 +46,8 @@ impl Command for Load {
             let manifest_path = path.join(MANIFEST_FILE);
             if !manifest_path.exists() {
                 return Err(Error::invalid(
-                    format!(
-                        "{}: a cohort folder needs a {MANIFEST_FILE}",
-                        path.display()
-                    ),
-                    Some(
-                        "load a table file directly with --id and --outcome, or add a cohort.toml",
-                    ),
+                    format!("{}: a cohort folder needs a {MANIFEST_FILE}", path.display()),
+                    Some("load a table file directly with --id and --outcome, or add a cohort.toml"),
                 ));
             }
             Some(Manifest::read(&path)?)
@@ -119,13 +80,8 @@ impl Command for Load {
 
         let store = session.store();
         let rows = df.height() as i64;
-        let mut dataset_ids = vec![store.record_dataset(
-            run,
-            &name.text,
-            &table_path.display().to_string(),
-            &sha256,
-            Some(rows),
-        )?];
+        let mut dataset_ids =
+            vec![store.record_dataset(run, &name.text, &table_path.display().to_string(), &sha256, Some(rows))?];
         if manifest.is_some() {
             let manifest_path = path.join(MANIFEST_FILE);
             let sha = sha256_file(&manifest_path)?;
@@ -140,36 +96,16 @@ impl Command for Load {
         store.log_metric(run, "rows", rows as f64, None, None)?;
 
         let summary = summarise(&name.text, &table_path, &df, &roles, manifest.as_ref(), run);
-        let origin = FrameOrigin {
-            path,
-            table_path,
-            sha256,
-            dataset_ids,
-            manifest,
-        };
-        session.insert_frame(
-            &name.text,
-            Frame {
-                df,
-                roles,
-                origin: Some(origin),
-            },
-        );
+        let origin = FrameOrigin { path, table_path, sha256, dataset_ids, manifest };
+        session.insert_frame(&name.text, Frame { df, roles, origin: Some(origin) });
         Ok(Output::Message(summary))
     }
 }
 
 /// Frame names are single words usable in commands and file names.
 pub fn check_frame_name(tok: &Token) -> Result<()> {
-    let ok = tok
-        .text
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && tok
-            .text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let ok = tok.text.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && tok.text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if ok {
         Ok(())
     } else {
@@ -183,14 +119,7 @@ pub fn check_frame_name(tok: &Token) -> Result<()> {
 }
 
 fn split_list(tok: Option<&Token>) -> Option<Vec<String>> {
-    tok.map(|t| {
-        t.text
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    })
+    tok.map(|t| t.text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
 }
 
 fn roles_from(args: &Args, manifest: Option<&Manifest>) -> Result<Roles> {
@@ -210,21 +139,14 @@ fn roles_from(args: &Args, manifest: Option<&Manifest>) -> Result<Roles> {
     if roles.id.is_none() || roles.outcome.is_none() {
         return Err(Error::invalid(
             "a plain table needs its id and outcome columns",
-            Some(
-                "add --id COL --outcome COL, e.g. `load A clinical.csv --id patient_id --outcome nn`",
-            ),
+            Some("add --id COL --outcome COL, e.g. `load A clinical.csv --id patient_id --outcome nn`"),
         ));
     }
     Ok(roles)
 }
 
 fn read_table(path: &Path) -> Result<RawTable> {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("parquet") | Some("pq") => read_parquet_raw(path),
         Some("csv") | Some("txt") => read_csv(path),
         _ => Err(Error::invalid(
@@ -236,11 +158,7 @@ fn read_table(path: &Path) -> Result<RawTable> {
 
 /// Every image the manifest declares must exist for every patient.
 fn check_images(dir: &Path, manifest: &Manifest, raw: &RawTable, roles: &Roles) -> Result<()> {
-    let Some(id_col) = roles
-        .id
-        .as_ref()
-        .and_then(|id| raw.headers.iter().position(|h| h == id))
-    else {
+    let Some(id_col) = roles.id.as_ref().and_then(|id| raw.headers.iter().position(|h| h == id)) else {
         return Ok(());
     };
     let mut missing = Vec::new();
@@ -275,32 +193,19 @@ fn summarise(
     manifest: Option<&Manifest>,
     run: i64,
 ) -> String {
-    let mut s = format!(
-        "loaded {name}: {} patients × {} columns from {}",
-        df.height(),
-        df.width(),
-        table_path.display()
-    );
+    let mut s =
+        format!("loaded {name}: {} patients × {} columns from {}", df.height(), df.width(), table_path.display());
     if let Some(outcome) = roles.outcome.as_deref()
         && let Some(col) = crate::data::frame::column(df, outcome)
         && let Some(values) = col.values.as_f64()
     {
         let events = values.iter().flatten().filter(|v| **v == 1.0).count();
-        let pct = if df.height() > 0 {
-            100.0 * events as f64 / df.height() as f64
-        } else {
-            0.0
-        };
-        s.push_str(&format!(
-            "\n  outcome `{outcome}`: {events} events ({pct:.1}%)"
-        ));
+        let pct = if df.height() > 0 { 100.0 * events as f64 / df.height() as f64 } else { 0.0 };
+        s.push_str(&format!("\n  outcome `{outcome}`: {events} events ({pct:.1}%)"));
     }
     if let Some(m) = manifest {
         if !m.images.is_empty() {
-            s.push_str(&format!(
-                "\n  images: {}",
-                m.images.keys().cloned().collect::<Vec<_>>().join(", ")
-            ));
+            s.push_str(&format!("\n  images: {}", m.images.keys().cloned().collect::<Vec<_>>().join(", ")));
         }
         if m.cohort.simulated {
             s.push_str("\n  SIMULATED cohort (not real patients)");

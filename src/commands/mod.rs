@@ -6,6 +6,7 @@ mod columns;
 mod describe;
 mod drop;
 mod frames;
+mod groups;
 mod help;
 mod history;
 mod load;
@@ -14,6 +15,8 @@ mod runs;
 mod save;
 mod show;
 mod sleep;
+mod table1;
+mod tests_cmd;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -52,6 +55,8 @@ pub struct Positional {
     pub kind: ArgKind,
     pub required: bool,
     pub help: &'static str,
+    /// Takes every remaining positional word (only the last one may).
+    pub variadic: bool,
 }
 
 /// A `--flag`, with or without a value.
@@ -107,54 +112,33 @@ impl Signature {
     }
 
     pub fn required(mut self, name: &'static str, kind: ArgKind, help: &'static str) -> Self {
-        self.positionals.push(Positional {
-            name,
-            kind,
-            required: true,
-            help,
-        });
+        self.positionals.push(Positional { name, kind, required: true, help, variadic: false });
         self
     }
 
     pub fn optional(mut self, name: &'static str, kind: ArgKind, help: &'static str) -> Self {
-        self.positionals.push(Positional {
-            name,
-            kind,
-            required: false,
-            help,
-        });
+        self.positionals.push(Positional { name, kind, required: false, help, variadic: false });
+        self
+    }
+
+    /// Any number (zero or more) of further positional words.
+    pub fn rest(mut self, name: &'static str, kind: ArgKind, help: &'static str) -> Self {
+        self.positionals.push(Positional { name, kind, required: false, help, variadic: true });
         self
     }
 
     pub fn switch(mut self, name: &'static str, help: &'static str) -> Self {
-        self.flags.push(Flag {
-            name,
-            value: None,
-            help,
-        });
+        self.flags.push(Flag { name, value: None, help });
         self
     }
 
-    pub fn named(
-        mut self,
-        name: &'static str,
-        metavar: &'static str,
-        kind: ArgKind,
-        help: &'static str,
-    ) -> Self {
-        self.flags.push(Flag {
-            name,
-            value: Some((metavar, kind)),
-            help,
-        });
+    pub fn named(mut self, name: &'static str, metavar: &'static str, kind: ArgKind, help: &'static str) -> Self {
+        self.flags.push(Flag { name, value: Some((metavar, kind)), help });
         self
     }
 
     pub fn example(mut self, command: &'static str, description: &'static str) -> Self {
-        self.examples.push(Example {
-            command,
-            description,
-        });
+        self.examples.push(Example { command, description });
         self
     }
 
@@ -179,10 +163,10 @@ impl Signature {
     pub fn usage(&self) -> String {
         let mut parts = vec![self.name.to_string()];
         for p in &self.positionals {
-            parts.push(if p.required {
-                p.name.to_string()
-            } else {
-                format!("[{}]", p.name)
+            parts.push(match (p.required, p.variadic) {
+                (_, true) => format!("[{}…]", p.name),
+                (true, false) => p.name.to_string(),
+                (false, false) => format!("[{}]", p.name),
             });
         }
         for f in &self.flags {
@@ -210,6 +194,11 @@ pub fn all() -> Vec<&'static dyn Command> {
         &columns::Columns,
         &describe::Describe,
         &drop::Drop,
+        &table1::Table1,
+        &tests_cmd::ChiSquare,
+        &tests_cmd::Fisher,
+        &tests_cmd::MannWhitney,
+        &tests_cmd::TTest,
         &runs::Runs,
         &run::Run,
         &history::History,
@@ -245,11 +234,7 @@ impl Args {
         let mut flags = BTreeMap::new();
         let mut tokens = statement.tokens.iter().skip(1);
         while let Some(tok) = tokens.next() {
-            let Some(name) = tok
-                .text
-                .strip_prefix("--")
-                .filter(|_| !tok.quoted && tok.text.len() > 2)
-            else {
+            let Some(name) = tok.text.strip_prefix("--").filter(|_| !tok.quoted && tok.text.len() > 2) else {
                 positionals.push(tok.clone());
                 continue;
             };
@@ -262,8 +247,7 @@ impl Args {
                     command: sig.name.to_string(),
                     flag: format!("--{name}"),
                     span: tok.span,
-                    suggestion: suggest(name, sig.flags.iter().map(|f| f.name))
-                        .map(|s| format!("--{s}")),
+                    suggestion: suggest(name, sig.flags.iter().map(|f| f.name)).map(|s| format!("--{s}")),
                 });
             };
             let value = match (flag.value, inline) {
@@ -294,7 +278,7 @@ impl Args {
             };
             flags.insert(name.to_string(), (tok.clone(), value));
         }
-        let max = sig.positionals.len();
+        let max = if sig.positionals.last().is_some_and(|p| p.variadic) { usize::MAX } else { sig.positionals.len() };
         if positionals.len() > max {
             let extra = &positionals[max];
             return Err(Error::ExtraArgument {
@@ -304,12 +288,7 @@ impl Args {
                 span: extra.span,
             });
         }
-        if let Some(missing) = sig
-            .positionals
-            .iter()
-            .skip(positionals.len())
-            .find(|p| p.required)
-        {
+        if let Some(missing) = sig.positionals.iter().skip(positionals.len()).find(|p| p.required) {
             let end = statement.text.len();
             return Err(Error::MissingArgument {
                 command: sig.name.to_string(),
@@ -317,12 +296,7 @@ impl Args {
                 span: Span::new(end, end + 1),
             });
         }
-        Ok(Args {
-            command: sig.name.to_string(),
-            statement: statement.clone(),
-            positionals,
-            flags,
-        })
+        Ok(Args { command: sig.name.to_string(), statement: statement.clone(), positionals, flags })
     }
 
     /// The i-th positional argument, if given.
@@ -332,13 +306,11 @@ impl Args {
 
     /// The i-th positional argument, which the signature makes required.
     pub fn required(&self, i: usize) -> Result<&Token> {
-        self.positionals
-            .get(i)
-            .ok_or_else(|| Error::MissingArgument {
-                command: self.command.clone(),
-                arg: format!("#{}", i + 1),
-                span: Span::new(self.statement.text.len(), self.statement.text.len() + 1),
-            })
+        self.positionals.get(i).ok_or_else(|| Error::MissingArgument {
+            command: self.command.clone(),
+            arg: format!("#{}", i + 1),
+            span: Span::new(self.statement.text.len(), self.statement.text.len() + 1),
+        })
     }
 
     /// Whether a flag (switch or valued) was given.
@@ -353,9 +325,7 @@ impl Args {
 
     /// A valued flag parsed as `T`, with an error pointing at the value.
     pub fn parsed<T: FromStr>(&self, name: &str, what: &str) -> Result<Option<T>> {
-        self.value(name)
-            .map(|tok| parse_token(tok, &format!("--{name}"), what))
-            .transpose()
+        self.value(name).map(|tok| parse_token(tok, &format!("--{name}"), what)).transpose()
     }
 }
 
@@ -399,27 +369,12 @@ mod tests {
         assert_eq!(a.parsed::<usize>("head", "a count").unwrap(), Some(3));
         let a = Args::parse(&sig, &st("show A --head=4")).unwrap();
         assert_eq!(a.parsed::<usize>("head", "a count").unwrap(), Some(4));
-        assert!(matches!(
-            Args::parse(&sig, &st("show A --hed 3")),
-            Err(Error::UnknownFlag { .. })
-        ));
-        assert!(matches!(
-            Args::parse(&sig, &st("show A --head")),
-            Err(Error::MissingFlagValue { .. })
-        ));
-        assert!(matches!(
-            Args::parse(&sig, &st("show")),
-            Err(Error::MissingArgument { .. })
-        ));
-        assert!(matches!(
-            Args::parse(&sig, &st("show A B")),
-            Err(Error::ExtraArgument { .. })
-        ));
+        assert!(matches!(Args::parse(&sig, &st("show A --hed 3")), Err(Error::UnknownFlag { .. })));
+        assert!(matches!(Args::parse(&sig, &st("show A --head")), Err(Error::MissingFlagValue { .. })));
+        assert!(matches!(Args::parse(&sig, &st("show")), Err(Error::MissingArgument { .. })));
+        assert!(matches!(Args::parse(&sig, &st("show A B")), Err(Error::ExtraArgument { .. })));
         let bad = Args::parse(&sig, &st("show A --head x")).unwrap();
-        assert!(matches!(
-            bad.parsed::<usize>("head", "a count"),
-            Err(Error::InvalidValue { .. })
-        ));
+        assert!(matches!(bad.parsed::<usize>("head", "a count"), Err(Error::InvalidValue { .. })));
     }
 }
 

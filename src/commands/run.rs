@@ -14,10 +14,7 @@ impl Command for Run {
             .required("ID", ArgKind::Run, "the run id (see `runs`)")
             .table()
             .not_replayable()
-            .example(
-                "run show 1",
-                "parameters, metrics, datasets and provenance of run 1",
-            )
+            .example("run show 1", "parameters, metrics, datasets and provenance of run 1")
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
@@ -75,12 +72,7 @@ impl Command for Run {
         if !d.metrics.is_empty() {
             let mut t = Table::new(["metric", "value", "step", "fold"]).with_title("metrics");
             for m in &d.metrics {
-                t.push(vec![
-                    m.key.as_str().into(),
-                    m.value.into(),
-                    m.step.into(),
-                    m.fold.into(),
-                ]);
+                t.push(vec![m.key.as_str().into(), m.value.into(), m.step.into(), m.fold.into()]);
             }
             outputs.push(Output::Table(t));
         }

@@ -14,19 +14,14 @@ impl Command for Runs {
             .table()
             .not_replayable()
             .example("runs", "the 20 most recent runs")
-            .example(
-                "runs --limit 100 --out reports/runs.csv",
-                "more of them, also as CSV",
-            )
+            .example("runs --limit 100 --out reports/runs.csv", "more of them, also as CSV")
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let limit: usize = args.parsed("limit", "a number of runs")?.unwrap_or(20);
         let runs = session.store().list_runs(limit)?;
         let total = session.store().count_runs()?;
-        let mut table = Table::new([
-            "id", "parent", "kind", "status", "started", "ended", "command",
-        ]);
+        let mut table = Table::new(["id", "parent", "kind", "status", "started", "ended", "command"]);
         for r in &runs {
             table.push(vec![
                 r.id.into(),
@@ -38,11 +33,7 @@ impl Command for Runs {
                 r.command.as_str().into(),
             ]);
         }
-        table.notes.push(format!(
-            "{} of {total} runs in {}",
-            runs.len(),
-            session.store().path().display()
-        ));
+        table.notes.push(format!("{} of {total} runs in {}", runs.len(), session.store().path().display()));
         Ok(Output::Table(table))
     }
 }

@@ -13,22 +13,11 @@ pub struct Save;
 
 impl Command for Save {
     fn signature(&self) -> Signature {
-        Signature::new(
-            "save",
-            "session",
-            "Write this session's successful commands as a replayable script",
-        )
-        .required(
-            "FILE",
-            ArgKind::Path,
-            "the script to write (e.g. experiments/today.radose)",
-        )
-        .switch("force", "overwrite FILE if it exists")
-        .not_replayable()
-        .example(
-            "save experiments/today.radose",
-            "replay later with `radose run experiments/today.radose`",
-        )
+        Signature::new("save", "session", "Write this session's successful commands as a replayable script")
+            .required("FILE", ArgKind::Path, "the script to write (e.g. experiments/today.radose)")
+            .switch("force", "overwrite FILE if it exists")
+            .not_replayable()
+            .example("save experiments/today.radose", "replay later with `radose run experiments/today.radose`")
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
@@ -40,17 +29,10 @@ impl Command for Save {
                 Some("add --force to overwrite it, or choose another name"),
             ));
         }
-        let lines: Vec<&str> = session
-            .history()
-            .iter()
-            .filter(|h| h.ok && h.replayable)
-            .map(|h| h.text.as_str())
-            .collect();
-        let mut text = format!(
-            "# radose {VERSION} session saved {}\n# replay: radose run {}\n",
-            now_iso(),
-            path.display()
-        );
+        let lines: Vec<&str> =
+            session.history().iter().filter(|h| h.ok && h.replayable).map(|h| h.text.as_str()).collect();
+        let mut text =
+            format!("# radose {VERSION} session saved {}\n# replay: radose run {}\n", now_iso(), path.display());
         for line in &lines {
             text.push_str(line);
             text.push('\n');
@@ -59,10 +41,6 @@ impl Command for Save {
             std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         }
         std::fs::write(&path, text).map_err(|e| io_error(&path, e))?;
-        Ok(Output::Message(format!(
-            "saved {} command(s) to {}",
-            lines.len(),
-            path.display()
-        )))
+        Ok(Output::Message(format!("saved {} command(s) to {}", lines.len(), path.display())))
     }
 }

@@ -31,10 +31,7 @@ impl Command for Show {
         let tail: Option<usize> = args.parsed("tail", "a number of rows")?;
         let (start, end) = match (head, tail, args.has("all")) {
             (Some(_), Some(_), _) | (Some(_), _, true) | (_, Some(_), true) => {
-                return Err(Error::invalid(
-                    "give only one of --head, --tail and --all",
-                    Some("see `help show`"),
-                ));
+                return Err(Error::invalid("give only one of --head, --tail and --all", Some("see `help show`")));
             }
             (_, _, true) => (0, rows),
             (_, Some(n), _) => (rows.saturating_sub(n), rows),
@@ -47,19 +44,11 @@ impl Command for Show {
             frame.df.width()
         ));
         if end - start < rows {
-            let shown = if end > start {
-                format!("rows {}–{end}", start + 1)
-            } else {
-                "no rows".into()
-            };
-            table.notes.push(format!(
-                "showing {shown} of {rows}; --head N, --tail N or --all for others"
-            ));
+            let shown = if end > start { format!("rows {}–{end}", start + 1) } else { "no rows".into() };
+            table.notes.push(format!("showing {shown} of {rows}; --head N, --tail N or --all for others"));
         }
         if frame.origin.as_ref().is_some_and(|o| o.simulated()) {
-            table
-                .notes
-                .push("SIMULATED cohort (not real patients)".into());
+            table.notes.push("SIMULATED cohort (not real patients)".into());
         }
         Ok(Output::Table(table))
     }

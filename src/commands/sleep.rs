@@ -13,13 +13,9 @@ pub struct Sleep;
 
 impl Command for Sleep {
     fn signature(&self) -> Signature {
-        Signature::new(
-            "sleep",
-            "session",
-            "Wait SECONDS (a recorded run; Ctrl-C cancels it)",
-        )
-        .required("SECONDS", ArgKind::Float, "how long to wait")
-        .example("sleep 0.1", "wait a tenth of a second")
+        Signature::new("sleep", "session", "Wait SECONDS (a recorded run; Ctrl-C cancels it)")
+            .required("SECONDS", ArgKind::Float, "how long to wait")
+            .example("sleep 0.1", "wait a tenth of a second")
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
@@ -33,18 +29,11 @@ impl Command for Sleep {
                 span: tok.span,
             });
         }
-        session.begin_run(
-            args,
-            "sleep",
-            vec![("seconds".into(), ParamValue::Float(seconds))],
-            None,
-        )?;
+        session.begin_run(args, "sleep", vec![("seconds".into(), ParamValue::Float(seconds))], None)?;
         let until = Instant::now() + Duration::from_secs_f64(seconds);
         while Instant::now() < until {
             session.check_cancel()?;
-            std::thread::sleep(
-                Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
-            );
+            std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
         }
         Ok(Output::Nothing)
     }

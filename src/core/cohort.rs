@@ -29,18 +29,8 @@ pub struct Roles {
 impl Roles {
     /// Every column a role names, in declaration order.
     pub fn named_columns(&self) -> Vec<&str> {
-        let mut cols: Vec<&str> = self
-            .id
-            .iter()
-            .chain(self.outcome.iter())
-            .map(String::as_str)
-            .collect();
-        cols.extend(
-            self.categorical
-                .iter()
-                .chain(self.continuous.iter())
-                .map(String::as_str),
-        );
+        let mut cols: Vec<&str> = self.id.iter().chain(self.outcome.iter()).map(String::as_str).collect();
+        cols.extend(self.categorical.iter().chain(self.continuous.iter()).map(String::as_str));
         cols
     }
 }
@@ -139,11 +129,7 @@ pub fn type_and_validate(raw: &RawTable, roles: &Roles) -> Result<Vec<TypedColum
     }
     let mut columns = Vec::with_capacity(raw.headers.len());
     for (c, name) in raw.headers.iter().enumerate() {
-        let cells: Vec<&str> = raw
-            .rows
-            .iter()
-            .map(|r| r.get(c).map_or("", String::as_str))
-            .collect();
+        let cells: Vec<&str> = raw.rows.iter().map(|r| r.get(c).map_or("", String::as_str)).collect();
         let values = if roles.id.as_deref() == Some(name) {
             id_column(raw, name, &cells)?
         } else if roles.outcome.as_deref() == Some(name) {
@@ -151,19 +137,11 @@ pub fn type_and_validate(raw: &RawTable, roles: &Roles) -> Result<Vec<TypedColum
         } else if roles.continuous.iter().any(|x| x == name) {
             float_column(raw, name, &cells)?
         } else if roles.categorical.iter().any(|x| x == name) {
-            Values::Text(
-                cells
-                    .iter()
-                    .map(|s| (!is_missing(s)).then(|| s.to_string()))
-                    .collect(),
-            )
+            Values::Text(cells.iter().map(|s| (!is_missing(s)).then(|| s.to_string())).collect())
         } else {
             infer_column(&cells)
         };
-        columns.push(TypedColumn {
-            name: name.clone(),
-            values,
-        });
+        columns.push(TypedColumn { name: name.clone(), values });
     }
     Ok(columns)
 }
@@ -172,19 +150,12 @@ fn check_headers(raw: &RawTable) -> Result<()> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, h) in raw.headers.iter().enumerate() {
         if h.is_empty() {
-            return Err(manifest_like(
-                &raw.path,
-                format!("header: column {} has no name", i + 1),
-            ));
+            return Err(manifest_like(&raw.path, format!("header: column {} has no name", i + 1)));
         }
         if let Some(prev) = seen.insert(h.as_str(), i) {
             return Err(manifest_like(
                 &raw.path,
-                format!(
-                    "header: column name `{h}` appears twice (columns {} and {})",
-                    prev + 1,
-                    i + 1
-                ),
+                format!("header: column name `{h}` appears twice (columns {} and {})", prev + 1, i + 1),
             ));
         }
     }
@@ -192,10 +163,7 @@ fn check_headers(raw: &RawTable) -> Result<()> {
 }
 
 fn manifest_like(path: &Path, message: String) -> Error {
-    Error::Io {
-        path: path.to_path_buf(),
-        message,
-    }
+    Error::Io { path: path.to_path_buf(), message }
 }
 
 fn id_column(raw: &RawTable, name: &str, cells: &[&str]) -> Result<Values> {
@@ -221,9 +189,7 @@ fn id_column(raw: &RawTable, name: &str, cells: &[&str]) -> Result<Values> {
         }
         first_seen.insert(s, r);
     }
-    Ok(Values::Text(
-        cells.iter().map(|s| Some(s.to_string())).collect(),
-    ))
+    Ok(Values::Text(cells.iter().map(|s| Some(s.to_string())).collect()))
 }
 
 fn outcome_column(raw: &RawTable, name: &str, cells: &[&str]) -> Result<Values> {
@@ -237,11 +203,7 @@ fn outcome_column(raw: &RawTable, name: &str, cells: &[&str]) -> Result<Values> 
                     path: raw.path.clone(),
                     column: name.to_string(),
                     location: raw.locations[r].clone(),
-                    value: if s.is_empty() {
-                        "(empty)".into()
-                    } else {
-                        s.to_string()
-                    },
+                    value: if s.is_empty() { "(empty)".into() } else { s.to_string() },
                 });
             }
         }
@@ -282,27 +244,12 @@ fn infer_column(cells: &[&str]) -> Values {
         return Values::Int(cells.iter().map(|s| s.parse().ok()).collect());
     }
     if present().all(|s| s.parse::<f64>().is_ok_and(f64::is_finite)) {
-        return Values::Float(
-            cells
-                .iter()
-                .map(|s| s.parse().ok().filter(|v: &f64| v.is_finite()))
-                .collect(),
-        );
+        return Values::Float(cells.iter().map(|s| s.parse().ok().filter(|v: &f64| v.is_finite())).collect());
     }
     if present().all(|s| matches!(*s, "true" | "false" | "TRUE" | "FALSE" | "True" | "False")) {
-        return Values::Bool(
-            cells
-                .iter()
-                .map(|s| (!is_missing(s)).then(|| s.eq_ignore_ascii_case("true")))
-                .collect(),
-        );
+        return Values::Bool(cells.iter().map(|s| (!is_missing(s)).then(|| s.eq_ignore_ascii_case("true"))).collect());
     }
-    Values::Text(
-        cells
-            .iter()
-            .map(|s| (!is_missing(s)).then(|| s.to_string()))
-            .collect(),
-    )
+    Values::Text(cells.iter().map(|s| (!is_missing(s)).then(|| s.to_string())).collect())
 }
 
 #[cfg(test)]
@@ -313,10 +260,7 @@ mod tests {
         RawTable {
             path: PathBuf::from("c.csv"),
             headers: headers.iter().map(|s| s.to_string()).collect(),
-            rows: rows
-                .iter()
-                .map(|r| r.iter().map(|s| s.to_string()).collect())
-                .collect(),
+            rows: rows.iter().map(|r| r.iter().map(|s| s.to_string()).collect()).collect(),
             locations: (0..rows.len()).map(|i| format!("line {}", i + 2)).collect(),
         }
     }
@@ -334,10 +278,7 @@ mod tests {
     fn types_columns_by_role_and_inference() {
         let t = raw(
             &["id", "y", "sex", "age", "n", "note"],
-            &[
-                &["P1", "1", "m", "40.5", "3", "x"],
-                &["P2", "0", "NA", "", "4", ""],
-            ],
+            &[&["P1", "1", "m", "40.5", "3", "x"], &["P2", "0", "NA", "", "4", ""]],
         );
         let cols = type_and_validate(&t, &roles()).unwrap();
         assert_eq!(cols[1].values, Values::Int(vec![Some(1), Some(0)]));
@@ -349,26 +290,15 @@ mod tests {
 
     #[test]
     fn duplicate_id_names_both_rows() {
-        let t = raw(
-            &["id", "y", "sex", "age"],
-            &[&["P1", "1", "m", "1"], &["P1", "0", "f", "2"]],
-        );
+        let t = raw(&["id", "y", "sex", "age"], &[&["P1", "1", "m", "1"], &["P1", "0", "f", "2"]]);
         let e = type_and_validate(&t, &roles()).unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "c.csv: duplicate id `P1` in column `id` (line 2 and line 3)"
-        );
+        assert_eq!(e, "c.csv: duplicate id `P1` in column `id` (line 2 and line 3)");
     }
 
     #[test]
     fn non_binary_outcome_and_bad_number() {
         let t = raw(&["id", "y", "sex", "age"], &[&["P1", "2", "m", "1"]]);
-        assert!(
-            type_and_validate(&t, &roles())
-                .unwrap_err()
-                .to_string()
-                .contains("outcome must be 0 or 1, found `2`")
-        );
+        assert!(type_and_validate(&t, &roles()).unwrap_err().to_string().contains("outcome must be 0 or 1, found `2`"));
         let t = raw(&["id", "y", "sex", "age"], &[&["P1", "1", "m", "4o"]]);
         assert_eq!(
             type_and_validate(&t, &roles()).unwrap_err().to_string(),
@@ -379,8 +309,6 @@ mod tests {
     #[test]
     fn missing_role_column() {
         let t = raw(&["id", "y", "sex"], &[]);
-        assert!(
-            matches!(type_and_validate(&t, &roles()), Err(Error::UnknownColumn { column, .. }) if column == "age")
-        );
+        assert!(matches!(type_and_validate(&t, &roles()), Err(Error::UnknownColumn { column, .. }) if column == "age"));
     }
 }

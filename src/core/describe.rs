@@ -35,21 +35,13 @@ pub fn mean_sd(x: &[f64]) -> (f64, f64) {
     let n = x.len() as f64;
     let mean = x.iter().sum::<f64>() / n;
     let ss: f64 = x.iter().map(|v| (v - mean).powi(2)).sum();
-    (
-        mean,
-        if x.len() > 1 {
-            (ss / (n - 1.0)).sqrt()
-        } else {
-            f64::NAN
-        },
-    )
+    (mean, if x.len() > 1 { (ss / (n - 1.0)).sqrt() } else { f64::NAN })
 }
 
 /// The `describe` table: one row per column.
 pub fn describe(columns: &[TypedColumn], roles: &Roles) -> Table {
     let mut table = Table::new([
-        "column", "type", "role", "n", "missing", "mean", "sd", "min", "q1", "median", "q3", "max",
-        "levels",
+        "column", "type", "role", "n", "missing", "mean", "sd", "min", "q1", "median", "q3", "max", "levels",
     ]);
     for col in columns {
         let role = role_of(roles, &col.name);
@@ -62,9 +54,7 @@ pub fn describe(columns: &[TypedColumn], roles: &Roles) -> Table {
             col.values.missing().into(),
         ];
         let numeric = match &col.values {
-            Values::Int(_) | Values::Float(_) if role != "id" && role != "categorical" => {
-                col.values.as_f64()
-            }
+            Values::Int(_) | Values::Float(_) if role != "id" && role != "categorical" => col.values.as_f64(),
             _ => None,
         };
         match numeric {
@@ -112,11 +102,7 @@ fn levels_summary(values: &[Option<String>], is_id: bool) -> String {
     }
     let mut levels: Vec<(&str, usize)> = counts.into_iter().collect();
     levels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    levels
-        .iter()
-        .map(|(l, n)| format!("{l} {n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    levels.iter().map(|(l, n)| format!("{l} {n}")).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -142,11 +128,7 @@ mod tests {
 
     #[test]
     fn levels_are_sorted_by_count() {
-        let v: Vec<Option<String>> = ["m", "f", "m", "m"]
-            .iter()
-            .map(|s| Some(s.to_string()))
-            .chain([None])
-            .collect();
+        let v: Vec<Option<String>> = ["m", "f", "m", "m"].iter().map(|s| Some(s.to_string())).chain([None]).collect();
         assert_eq!(levels_summary(&v, false), "m 3, f 1");
     }
 }

@@ -4,3 +4,4 @@
 pub mod cohort;
 pub mod describe;
 pub mod stats;
+pub mod table1;

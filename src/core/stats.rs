@@ -7,7 +7,7 @@
 //! because statrs lacks a contingency-table chi-square and Yates' correction,
 //! and its Mann-Whitney does not follow scipy's exact/asymptotic rules.
 
-use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
+use statrs::distribution::{ChiSquared, ContinuousCDF, FisherSnedecor, Normal};
 use statrs::function::beta::beta_reg;
 use statrs::function::factorial::ln_factorial;
 
@@ -49,17 +49,13 @@ pub fn chi_square(table: &[Vec<f64>], yates: bool) -> Result<ChiSquareResult> {
     let r = table.len();
     let c = table.first().map_or(0, Vec::len);
     if r == 0 || c == 0 || table.iter().any(|row| row.len() != c) {
-        return Err(bad(
-            "chi-square needs a rectangular table with at least one row and column",
-        ));
+        return Err(bad("chi-square needs a rectangular table with at least one row and column"));
     }
     if table.iter().flatten().any(|v| !v.is_finite() || *v < 0.0) {
         return Err(bad("chi-square needs non-negative counts"));
     }
     let row_sums: Vec<f64> = table.iter().map(|row| row.iter().sum()).collect();
-    let col_sums: Vec<f64> = (0..c)
-        .map(|j| table.iter().map(|row| row[j]).sum())
-        .collect();
+    let col_sums: Vec<f64> = (0..c).map(|j| table.iter().map(|row| row[j]).sum()).collect();
     let total: f64 = row_sums.iter().sum();
     if let Some(i) = row_sums.iter().position(|s| *s == 0.0) {
         return Err(bad(format!(
@@ -73,16 +69,10 @@ pub fn chi_square(table: &[Vec<f64>], yates: bool) -> Result<ChiSquareResult> {
             j + 1
         )));
     }
-    let expected: Vec<Vec<f64>> = row_sums
-        .iter()
-        .map(|rs| col_sums.iter().map(|cs| rs * cs / total).collect())
-        .collect();
+    let expected: Vec<Vec<f64>> =
+        row_sums.iter().map(|rs| col_sums.iter().map(|cs| rs * cs / total).collect()).collect();
     let df = ((r - 1) * (c - 1)) as f64;
-    let min_expected = expected
-        .iter()
-        .flatten()
-        .copied()
-        .fold(f64::INFINITY, f64::min);
+    let min_expected = expected.iter().flatten().copied().fold(f64::INFINITY, f64::min);
     let cells_below_5 = expected.iter().flatten().filter(|e| **e < 5.0).count();
     let corrected = yates && df == 1.0;
     let (statistic, p_value) = if df == 0.0 {
@@ -102,19 +92,9 @@ pub fn chi_square(table: &[Vec<f64>], yates: bool) -> Result<ChiSquareResult> {
         }
         (stat, chi2_sf(stat, df))
     };
-    let method = if corrected {
-        "chi-square with Yates' correction"
-    } else {
-        "Pearson chi-square"
-    };
+    let method = if corrected { "chi-square with Yates' correction" } else { "Pearson chi-square" };
     Ok(ChiSquareResult {
-        test: TestResult {
-            statistic,
-            df: Some(df),
-            p_value,
-            method: method.into(),
-            n: total as usize,
-        },
+        test: TestResult { statistic, df: Some(df), p_value, method: method.into(), n: total as usize },
         expected,
         min_expected,
         cells_below_5,
@@ -141,19 +121,9 @@ pub fn fisher_exact(table: [[u64; 2]; 2]) -> TestResult {
     let [[a, b], [c, d]] = table;
     let n = (a + b + c + d) as usize;
     let method = "Fisher's exact test".to_string();
-    let odds_ratio = if c > 0 && b > 0 {
-        (a * d) as f64 / (b * c) as f64
-    } else {
-        f64::INFINITY
-    };
+    let odds_ratio = if c > 0 && b > 0 { (a * d) as f64 / (b * c) as f64 } else { f64::INFINITY };
     if a + b == 0 || c + d == 0 || a + c == 0 || b + d == 0 {
-        return TestResult {
-            statistic: f64::NAN,
-            df: None,
-            p_value: 1.0,
-            method,
-            n,
-        };
+        return TestResult { statistic: f64::NAN, df: None, p_value: 1.0, method, n };
     }
     let row1 = a + b;
     let total = a + b + c + d;
@@ -162,17 +132,8 @@ pub fn fisher_exact(table: [[u64; 2]; 2]) -> TestResult {
     let hi = col1.min(row1);
     let observed = ln_hypergeom_pmf(a, total, row1, col1).exp();
     let threshold = observed * (1.0 + 1e-14);
-    let p: f64 = (lo..=hi)
-        .map(|x| ln_hypergeom_pmf(x, total, row1, col1).exp())
-        .filter(|p| *p <= threshold)
-        .sum();
-    TestResult {
-        statistic: odds_ratio,
-        df: None,
-        p_value: p.min(1.0),
-        method,
-        n,
-    }
+    let p: f64 = (lo..=hi).map(|x| ln_hypergeom_pmf(x, total, row1, col1).exp()).filter(|p| *p <= threshold).sum();
+    TestResult { statistic: odds_ratio, df: None, p_value: p.min(1.0), method, n }
 }
 
 /// Average ranks (1-based, ties share their mean rank) and the sizes of the
@@ -203,9 +164,7 @@ fn check_sample(x: &[f64], name: &str) -> Result<()> {
         return Err(bad(format!("{name} has no observations")));
     }
     if x.iter().any(|v| !v.is_finite()) {
-        return Err(bad(format!(
-            "{name} contains a missing or non-finite value"
-        )));
+        return Err(bad(format!("{name} contains a missing or non-finite value")));
     }
     Ok(())
 }
@@ -241,30 +200,17 @@ pub fn mann_whitney(x: &[f64], y: &[f64], method: MwuMethod) -> Result<TestResul
         MwuMethod::Auto => !(n1 > 8 && n2 > 8) && !has_ties,
     };
     let (p, name) = if exact {
-        (
-            2.0 * mwu_exact_sf(u.round() as u64, n1.min(n2) as u64, n1.max(n2) as u64),
-            "Mann-Whitney U (exact)",
-        )
+        (2.0 * mwu_exact_sf(u.round() as u64, n1.min(n2) as u64, n1.max(n2) as u64), "Mann-Whitney U (exact)")
     } else {
         let n = (n1 + n2) as f64;
         let mu = (n1 * n2) as f64 / 2.0;
         let tie_term: f64 = ties.iter().map(|&t| (t as f64).powi(3) - t as f64).sum();
         let s = ((n1 * n2) as f64 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)))).sqrt();
         let z = (u - mu - 0.5) / s;
-        let p = if s > 0.0 {
-            2.0 * Normal::standard().sf(z)
-        } else {
-            f64::NAN
-        };
+        let p = if s > 0.0 { 2.0 * Normal::standard().sf(z) } else { f64::NAN };
         (p, "Mann-Whitney U (normal approximation)")
     };
-    Ok(TestResult {
-        statistic: u1,
-        df: None,
-        p_value: p.clamp(0.0, 1.0),
-        method: name.into(),
-        n: n1 + n2,
-    })
+    Ok(TestResult { statistic: u1, df: None, p_value: p.clamp(0.0, 1.0), method: name.into(), n: n1 + n2 })
 }
 
 /// P(U ≥ k) under the null for samples of sizes m ≤ n, from the exact
@@ -339,9 +285,7 @@ pub fn kruskal_wallis(groups: &[&[f64]]) -> Result<TestResult> {
     let tie_term: f64 = ties.iter().map(|&t| (t as f64).powi(3) - t as f64).sum();
     let correction = 1.0 - tie_term / (n * n * n - n);
     if correction <= 0.0 {
-        return Err(bad(
-            "Kruskal-Wallis: all values are identical, so there is nothing to rank",
-        ));
+        return Err(bad("Kruskal-Wallis: all values are identical, so there is nothing to rank"));
     }
     let h = h / correction;
     let df = (groups.len() - 1) as f64;
@@ -376,9 +320,7 @@ pub fn t_test(x: &[f64], y: &[f64], equal_var: bool) -> Result<TestResult> {
     check_sample(x, "the first sample")?;
     check_sample(y, "the second sample")?;
     if x.len() < 2 || y.len() < 2 {
-        return Err(bad(
-            "a t-test needs at least two observations in each group",
-        ));
+        return Err(bad("a t-test needs at least two observations in each group"));
     }
     let (n1, n2) = (x.len() as f64, y.len() as f64);
     let (m1, v1) = mean_var(x);
@@ -386,20 +328,14 @@ pub fn t_test(x: &[f64], y: &[f64], equal_var: bool) -> Result<TestResult> {
     let (t, df, method) = if equal_var {
         let df = n1 + n2 - 2.0;
         let pooled = ((n1 - 1.0) * v1 + (n2 - 1.0) * v2) / df;
-        (
-            (m1 - m2) / (pooled * (1.0 / n1 + 1.0 / n2)).sqrt(),
-            df,
-            "Student's t-test",
-        )
+        ((m1 - m2) / (pooled * (1.0 / n1 + 1.0 / n2)).sqrt(), df, "Student's t-test")
     } else {
         let (a, b) = (v1 / n1, v2 / n2);
         let df = (a + b).powi(2) / (a * a / (n1 - 1.0) + b * b / (n2 - 1.0));
         ((m1 - m2) / (a + b).sqrt(), df, "Welch's t-test")
     };
     if !t.is_finite() {
-        return Err(bad(
-            "t-test: both groups are constant, so the test is undefined",
-        ));
+        return Err(bad("t-test: both groups are constant, so the test is undefined"));
     }
     Ok(TestResult {
         statistic: t,
@@ -408,6 +344,37 @@ pub fn t_test(x: &[f64], y: &[f64], equal_var: bool) -> Result<TestResult> {
         method: method.into(),
         n: x.len() + y.len(),
     })
+}
+
+/// One-way analysis of variance, as `scipy.stats.f_oneway`. With two
+/// groups its p-value equals Student's t-test's.
+pub fn one_way_anova(groups: &[&[f64]]) -> Result<TestResult> {
+    if groups.len() < 2 {
+        return Err(bad("ANOVA needs at least two groups"));
+    }
+    for (i, g) in groups.iter().enumerate() {
+        check_sample(g, &format!("group {}", i + 1))?;
+    }
+    let n: usize = groups.iter().map(|g| g.len()).sum();
+    let k = groups.len();
+    if n <= k {
+        return Err(bad("ANOVA needs more observations than groups"));
+    }
+    let grand = groups.iter().flat_map(|g| g.iter()).sum::<f64>() / n as f64;
+    let mut between = 0.0;
+    let mut within = 0.0;
+    for g in groups {
+        let m = g.iter().sum::<f64>() / g.len() as f64;
+        between += g.len() as f64 * (m - grand).powi(2);
+        within += g.iter().map(|v| (v - m).powi(2)).sum::<f64>();
+    }
+    let (df1, df2) = ((k - 1) as f64, (n - k) as f64);
+    if within == 0.0 {
+        return Err(bad("ANOVA: every group is constant, so the test is undefined"));
+    }
+    let f = (between / df1) / (within / df2);
+    let p = FisherSnedecor::new(df1, df2).map_or(f64::NAN, |d| d.sf(f));
+    Ok(TestResult { statistic: f, df: Some(df1), p_value: p, method: "one-way ANOVA".into(), n })
 }
 
 /// Standardized mean difference of a continuous variable:
@@ -419,11 +386,7 @@ pub fn smd_continuous(x: &[f64], y: &[f64]) -> f64 {
     let (m1, v1) = mean_var(x);
     let (m2, v2) = mean_var(y);
     let denom = ((v1 + v2) / 2.0).sqrt();
-    if denom == 0.0 {
-        if m1 == m2 { 0.0 } else { f64::INFINITY }
-    } else {
-        (m1 - m2) / denom
-    }
+    if denom == 0.0 { if m1 == m2 { 0.0 } else { f64::INFINITY } } else { (m1 - m2) / denom }
 }
 
 /// Standardized difference of a categorical variable between two groups
@@ -442,11 +405,7 @@ pub fn smd_categorical(p1: &[f64], p2: &[f64]) -> f64 {
             (0..k - 1)
                 .map(|j| {
                     let cov = |p: &[f64]| {
-                        if i == j {
-                            p[i] * (1.0 - p[i])
-                        } else {
-                            -p[i] * p[j]
-                        }
+                        if i == j { p[i] * (1.0 - p[i]) } else { -p[i] * p[j] }
                     };
                     (cov(p1) + cov(p2)) / 2.0
                 })
@@ -454,13 +413,7 @@ pub fn smd_categorical(p1: &[f64], p2: &[f64]) -> f64 {
         })
         .collect();
     match solve(s, d.clone()) {
-        Some(x) => d
-            .iter()
-            .zip(&x)
-            .map(|(a, b)| a * b)
-            .sum::<f64>()
-            .max(0.0)
-            .sqrt(),
+        Some(x) => d.iter().zip(&x).map(|(a, b)| a * b).sum::<f64>().max(0.0).sqrt(),
         None => f64::NAN,
     }
 }

@@ -16,19 +16,11 @@ pub fn read_csv(path: &Path) -> Result<RawTable> {
 /// Parses CSV bytes; `path` is only used in error messages.
 pub fn parse_csv(path: &Path, bytes: &[u8]) -> Result<RawTable> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(bytes);
     // The csv crate's line counter skips blank lines; count them ourselves
     // from each record's byte offset.
-    let newlines: Vec<usize> = bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .map(|(i, _)| i)
-        .collect();
+    let newlines: Vec<usize> = bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i).collect();
     let line_at = |byte: u64| {
         // A record's offset may point at blank lines skipped before it.
         let mut at = byte as usize;
@@ -40,16 +32,9 @@ pub fn parse_csv(path: &Path, bytes: &[u8]) -> Result<RawTable> {
     let mut records = reader.records();
     let headers: Vec<String> = match records.next() {
         None => {
-            return Err(Error::Io {
-                path: path.to_path_buf(),
-                message: "the file is empty (no header row)".into(),
-            });
+            return Err(Error::Io { path: path.to_path_buf(), message: "the file is empty (no header row)".into() });
         }
-        Some(rec) => rec
-            .map_err(|e| csv_error(path, e, &line_at))?
-            .iter()
-            .map(str::to_string)
-            .collect(),
+        Some(rec) => rec.map_err(|e| csv_error(path, e, &line_at))?.iter().map(str::to_string).collect(),
     };
     let mut rows = Vec::new();
     let mut locations = Vec::new();
@@ -63,22 +48,13 @@ pub fn parse_csv(path: &Path, bytes: &[u8]) -> Result<RawTable> {
             return Err(Error::MalformedRow {
                 path: path.to_path_buf(),
                 line,
-                message: format!(
-                    "expected {} fields (as in the header), found {}",
-                    headers.len(),
-                    rec.len()
-                ),
+                message: format!("expected {} fields (as in the header), found {}", headers.len(), rec.len()),
             });
         }
         rows.push(rec.iter().map(str::to_string).collect());
         locations.push(format!("line {line}"));
     }
-    Ok(RawTable {
-        path: path.to_path_buf(),
-        headers,
-        rows,
-        locations,
-    })
+    Ok(RawTable { path: path.to_path_buf(), headers, rows, locations })
 }
 
 fn csv_error(path: &Path, e: csv::Error, line_at: &dyn Fn(u64) -> usize) -> Error {
@@ -88,11 +64,7 @@ fn csv_error(path: &Path, e: csv::Error, line_at: &dyn Fn(u64) -> usize) -> Erro
         csv::ErrorKind::Io(io) => io.to_string(),
         _ => e.to_string(),
     };
-    Error::MalformedRow {
-        path: path.to_path_buf(),
-        line,
-        message,
-    }
+    Error::MalformedRow { path: path.to_path_buf(), line, message }
 }
 
 #[cfg(test)]
@@ -110,9 +82,6 @@ mod tests {
     #[test]
     fn short_row_is_reported_with_its_line() {
         let e = parse_csv(Path::new("x.csv"), b"a,b\n1,2\n3\n").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "x.csv: line 3: malformed CSV row: expected 2 fields (as in the header), found 1"
-        );
+        assert_eq!(e.to_string(), "x.csv: line 3: malformed CSV row: expected 2 fields (as in the header), found 1");
     }
 }

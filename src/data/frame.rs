@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use polars::prelude::{
-    Column, DataFrame, DataType, ParquetReader, ParquetWriter, PlSmallStr, SerReader,
-};
+use polars::prelude::{Column, DataFrame, DataType, ParquetReader, ParquetWriter, PlSmallStr, SerReader};
 
 use crate::core::cohort::{RawTable, TypedColumn, Values};
 use crate::error::{Error, Result};
@@ -14,10 +12,7 @@ use crate::output::{Cell, Table};
 use crate::provenance::io_error;
 
 fn polars_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
+    Error::Io { path: path.to_path_buf(), message: e.to_string() }
 }
 
 fn internal(e: impl std::fmt::Display) -> Error {
@@ -53,29 +48,14 @@ pub fn column(df: &DataFrame, name: &str) -> Option<TypedColumn> {
         Values::Int(c.i64().ok()?.iter().collect())
     } else if dtype.is_float() {
         let c = s.cast(&DataType::Float64).ok()?;
-        Values::Float(
-            c.f64()
-                .ok()?
-                .iter()
-                .map(|v| v.filter(|x| !x.is_nan()))
-                .collect(),
-        )
+        Values::Float(c.f64().ok()?.iter().map(|v| v.filter(|x| !x.is_nan())).collect())
     } else if dtype == DataType::Boolean {
         Values::Bool(s.bool().ok()?.iter().collect())
     } else {
         let c = s.cast(&DataType::String).ok()?;
-        Values::Text(
-            c.str()
-                .ok()?
-                .iter()
-                .map(|v| v.map(str::to_string))
-                .collect(),
-        )
+        Values::Text(c.str().ok()?.iter().map(|v| v.map(str::to_string)).collect())
     };
-    Some(TypedColumn {
-        name: name.to_string(),
-        values,
-    })
+    Some(TypedColumn { name: name.to_string(), values })
 }
 
 /// Column names in order.
@@ -85,17 +65,12 @@ pub fn column_names(df: &DataFrame) -> Vec<String> {
 
 /// Every column, typed.
 pub fn columns(df: &DataFrame) -> Vec<TypedColumn> {
-    column_names(df)
-        .iter()
-        .filter_map(|n| column(df, n))
-        .collect()
+    column_names(df).iter().filter_map(|n| column(df, n)).collect()
 }
 
 /// The polars dtype of a column, as polars names it.
 pub fn dtype_name(df: &DataFrame, name: &str) -> String {
-    df.column(name)
-        .map(|c| c.dtype().to_string())
-        .unwrap_or_default()
+    df.column(name).map(|c| c.dtype().to_string()).unwrap_or_default()
 }
 
 /// Rows `start..end` of a frame as a result table.
@@ -121,27 +96,13 @@ fn cell(values: &Values, r: usize) -> Cell {
 /// CSV. Rows are located as "row N" (1-based).
 pub fn read_parquet_raw(path: &Path) -> Result<RawTable> {
     let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
-    let df = ParquetReader::new(file)
-        .finish()
-        .map_err(|e| polars_error(path, e))?;
+    let df = ParquetReader::new(file).finish().map_err(|e| polars_error(path, e))?;
     let cols = columns(&df);
     let headers = cols.iter().map(|c| c.name.clone()).collect();
     let texts: Vec<Vec<Option<String>>> = cols.iter().map(|c| c.values.as_text()).collect();
-    let rows = (0..df.height())
-        .map(|r| {
-            texts
-                .iter()
-                .map(|t| t[r].clone().unwrap_or_default())
-                .collect()
-        })
-        .collect();
+    let rows = (0..df.height()).map(|r| texts.iter().map(|t| t[r].clone().unwrap_or_default()).collect()).collect();
     let locations = (1..=df.height()).map(|r| format!("row {r}")).collect();
-    Ok(RawTable {
-        path: path.to_path_buf(),
-        headers,
-        rows,
-        locations,
-    })
+    Ok(RawTable { path: path.to_path_buf(), headers, rows, locations })
 }
 
 /// Turns a result table into a frame: a column is integer, float, boolean
@@ -152,21 +113,10 @@ pub fn table_to_dataframe(table: &Table) -> Result<DataFrame> {
         .iter()
         .enumerate()
         .map(|(c, name)| {
-            let cells: Vec<&Cell> = table
-                .rows
-                .iter()
-                .map(|r| r.get(c).unwrap_or(&Cell::Null))
-                .collect();
+            let cells: Vec<&Cell> = table.rows.iter().map(|r| r.get(c).unwrap_or(&Cell::Null)).collect();
             let all = |f: fn(&Cell) -> bool| cells.iter().all(|x| **x == Cell::Null || f(x));
-            let values = if all(|x| matches!(x, Cell::Int(_)))
-                && cells.iter().any(|x| **x != Cell::Null)
-            {
-                Values::Int(
-                    cells
-                        .iter()
-                        .map(|x| if let Cell::Int(v) = x { Some(*v) } else { None })
-                        .collect(),
-                )
+            let values = if all(|x| matches!(x, Cell::Int(_))) && cells.iter().any(|x| **x != Cell::Null) {
+                Values::Int(cells.iter().map(|x| if let Cell::Int(v) = x { Some(*v) } else { None }).collect())
             } else if all(Cell::is_numeric) && cells.iter().any(|x| **x != Cell::Null) {
                 Values::Float(
                     cells
@@ -178,32 +128,12 @@ pub fn table_to_dataframe(table: &Table) -> Result<DataFrame> {
                         })
                         .collect(),
                 )
-            } else if all(|x| matches!(x, Cell::Bool(_))) && cells.iter().any(|x| **x != Cell::Null)
-            {
-                Values::Bool(
-                    cells
-                        .iter()
-                        .map(|x| {
-                            if let Cell::Bool(b) = x {
-                                Some(*b)
-                            } else {
-                                None
-                            }
-                        })
-                        .collect(),
-                )
+            } else if all(|x| matches!(x, Cell::Bool(_))) && cells.iter().any(|x| **x != Cell::Null) {
+                Values::Bool(cells.iter().map(|x| if let Cell::Bool(b) = x { Some(*b) } else { None }).collect())
             } else {
-                Values::Text(
-                    cells
-                        .iter()
-                        .map(|x| (**x != Cell::Null).then(|| x.exact()))
-                        .collect(),
-                )
+                Values::Text(cells.iter().map(|x| (**x != Cell::Null).then(|| x.exact())).collect())
             };
-            TypedColumn {
-                name: name.clone(),
-                values,
-            }
+            TypedColumn { name: name.clone(), values }
         })
         .collect();
     to_dataframe(&typed)
@@ -213,9 +143,7 @@ pub fn table_to_dataframe(table: &Table) -> Result<DataFrame> {
 pub fn write_parquet(table: &Table, path: &Path) -> Result<()> {
     let mut df = table_to_dataframe(table)?;
     let file = std::fs::File::create(path).map_err(|e| io_error(path, e))?;
-    ParquetWriter::new(file)
-        .finish(&mut df)
-        .map_err(|e| polars_error(path, e))?;
+    ParquetWriter::new(file).finish(&mut df).map_err(|e| polars_error(path, e))?;
     Ok(())
 }
 
@@ -226,18 +154,9 @@ mod tests {
     #[test]
     fn typed_columns_round_trip_through_polars() {
         let cols = vec![
-            TypedColumn {
-                name: "id".into(),
-                values: Values::Text(vec![Some("a".into()), Some("b".into())]),
-            },
-            TypedColumn {
-                name: "x".into(),
-                values: Values::Float(vec![Some(1.5), None]),
-            },
-            TypedColumn {
-                name: "n".into(),
-                values: Values::Int(vec![None, Some(3)]),
-            },
+            TypedColumn { name: "id".into(), values: Values::Text(vec![Some("a".into()), Some("b".into())]) },
+            TypedColumn { name: "x".into(), values: Values::Float(vec![Some(1.5), None]) },
+            TypedColumn { name: "n".into(), values: Values::Int(vec![None, Some(3)]) },
         ];
         let df = to_dataframe(&cols).unwrap();
         assert_eq!(columns(&df), cols);

@@ -80,22 +80,14 @@ impl Manifest {
     /// Parses manifest text; `path` is used in error messages.
     pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
         let manifest: Manifest = toml::from_str(text).map_err(|e| {
-            let at = e
-                .span()
-                .map(|s| line_col(text, s.start))
-                .map(|(l, c)| format!("line {l}, column {c}: "));
-            Error::Manifest {
-                path: path.to_path_buf(),
-                message: format!("{}{}", at.unwrap_or_default(), e.message()),
-            }
+            let at = e.span().map(|s| line_col(text, s.start)).map(|(l, c)| format!("line {l}, column {c}: "));
+            Error::Manifest { path: path.to_path_buf(), message: format!("{}{}", at.unwrap_or_default(), e.message()) }
         })?;
         for (role, template) in &manifest.images {
             if !template.contains("{id}") {
                 return Err(Error::Manifest {
                     path: path.to_path_buf(),
-                    message: format!(
-                        "[images] {role} = \"{template}\" must contain {{id}} (the patient id)"
-                    ),
+                    message: format!("[images] {role} = \"{template}\" must contain {{id}} (the patient id)"),
                 });
             }
         }
@@ -116,9 +108,7 @@ impl Manifest {
 
     /// The path of one image of one patient, relative to the cohort folder `dir`.
     pub fn image_path(&self, dir: &Path, role: &str, patient_id: &str) -> Option<PathBuf> {
-        self.images
-            .get(role)
-            .map(|t| dir.join(t.replace("{id}", patient_id)))
+        self.images.get(role).map(|t| dir.join(t.replace("{id}", patient_id)))
     }
 }
 
@@ -154,22 +144,14 @@ T1 = "images/{id}/T1.nii.gz"
         let m = Manifest::parse(Path::new("cohort.toml"), GOOD).unwrap();
         assert!(m.cohort.simulated);
         assert_eq!(m.roles().continuous, vec!["age"]);
-        assert_eq!(
-            m.image_path(Path::new("d"), "T1", "P7").unwrap(),
-            PathBuf::from("d/images/P7/T1.nii.gz")
-        );
+        assert_eq!(m.image_path(Path::new("d"), "T1", "P7").unwrap(), PathBuf::from("d/images/P7/T1.nii.gz"));
         assert_eq!(Manifest::parse(Path::new("x"), &m.to_toml()).unwrap(), m);
     }
 
     #[test]
     fn typo_in_key_names_line() {
         let bad = GOOD.replace("outcome =", "outcom =");
-        let e = Manifest::parse(Path::new("cohort.toml"), &bad)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.starts_with("cohort.toml: line 9, column 1: unknown field `outcom`"),
-            "{e}"
-        );
+        let e = Manifest::parse(Path::new("cohort.toml"), &bad).unwrap_err().to_string();
+        assert!(e.starts_with("cohort.toml: line 9, column 1: unknown field `outcom`"), "{e}");
     }
 }

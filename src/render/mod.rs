@@ -11,11 +11,8 @@ pub fn output_text(out: &Output, width: usize) -> String {
         Output::Nothing => String::new(),
         Output::Message(m) => format!("{m}\n"),
         Output::Table(t) => table::terminal(t, width),
-        Output::Many(items) => items
-            .iter()
-            .map(|o| output_text(o, width))
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Output::Many(items) => {
+            items.iter().map(|o| output_text(o, width)).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("\n")
+        }
     }
 }

@@ -12,28 +12,15 @@ pub fn terminal(table: &Table, width: usize) -> String {
         out.push_str(title);
         out.push('\n');
     }
-    let cells: Vec<Vec<String>> = table
-        .rows
-        .iter()
-        .map(|r| r.iter().map(Cell::display).collect())
-        .collect();
+    let cells = table.display_rows();
     let widths: Vec<usize> = (0..table.columns.len())
         .map(|c| {
-            let body = cells
-                .iter()
-                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
-                .max()
-                .unwrap_or(0);
+            let body = cells.iter().map(|r| r.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0);
             body.max(table.columns[c].chars().count())
         })
         .collect();
     let numeric: Vec<bool> = (0..table.columns.len())
-        .map(|c| {
-            table
-                .rows
-                .iter()
-                .all(|r| r.get(c).is_none_or(|v| v.is_numeric() || *v == Cell::Null))
-        })
+        .map(|c| table.rows.iter().all(|r| r.get(c).is_none_or(|v| v.is_numeric() || *v == Cell::Null)))
         .collect();
 
     let blocks = column_blocks(&widths, width);
@@ -42,17 +29,11 @@ pub fn terminal(table: &Table, width: usize) -> String {
             let shown = if b == 0 { &block[..] } else { &block[1..] };
             let first = shown.first().map_or(0, |c| c + 1);
             let last = shown.last().map_or(0, |c| c + 1);
-            out.push_str(&format!(
-                "(columns {first}–{last} of {})\n",
-                table.columns.len()
-            ));
+            out.push_str(&format!("(columns {first}–{last} of {})\n", table.columns.len()));
         }
         let line = |texts: &[&str], header: bool| -> String {
-            let parts: Vec<String> = block
-                .iter()
-                .zip(texts)
-                .map(|(&c, t)| pad(t, widths[c], numeric[c] && !header))
-                .collect();
+            let parts: Vec<String> =
+                block.iter().zip(texts).map(|(&c, t)| pad(t, widths[c], numeric[c] && !header)).collect();
             format!(" {} ", parts.join(" │ ")).trim_end().to_string() + "\n"
         };
         let header: Vec<&str> = block.iter().map(|&c| table.columns[c].as_str()).collect();
@@ -61,10 +42,7 @@ pub fn terminal(table: &Table, width: usize) -> String {
         out.push_str(&rule.join("┼"));
         out.push('\n');
         for row in &cells {
-            let texts: Vec<&str> = block
-                .iter()
-                .map(|&c| row.get(c).map_or("", String::as_str))
-                .collect();
+            let texts: Vec<&str> = block.iter().map(|&c| row.get(c).map_or("", String::as_str)).collect();
             out.push_str(&line(&texts, false));
         }
         if b + 1 < blocks.len() {
@@ -89,10 +67,7 @@ fn column_blocks(widths: &[usize], width: usize) -> Vec<Vec<usize>> {
     let mut current: Vec<usize> = Vec::new();
     let mut used = 0;
     for c in 0..widths.len() {
-        if !current.is_empty()
-            && used + cost(c) > width
-            && current.len() > usize::from(!blocks.is_empty())
-        {
+        if !current.is_empty() && used + cost(c) > width && current.len() > usize::from(!blocks.is_empty()) {
             blocks.push(std::mem::take(&mut current));
             current.push(0);
             used = cost(0);
@@ -108,24 +83,13 @@ fn column_blocks(widths: &[usize], width: usize) -> Vec<Vec<usize>> {
 
 fn pad(s: &str, width: usize, right: bool) -> String {
     let fill = width.saturating_sub(s.chars().count());
-    if right {
-        format!("{}{s}", " ".repeat(fill))
-    } else {
-        format!("{s}{}", " ".repeat(fill))
-    }
+    if right { format!("{}{s}", " ".repeat(fill)) } else { format!("{s}{}", " ".repeat(fill)) }
 }
 
 /// RFC 4180 CSV with full-precision numbers.
 pub fn csv(table: &Table) -> String {
     let mut out = String::new();
-    let line = |fields: Vec<String>| {
-        fields
-            .iter()
-            .map(|f| csv_field(f))
-            .collect::<Vec<_>>()
-            .join(",")
-            + "\n"
-    };
+    let line = |fields: Vec<String>| fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",") + "\n";
     out.push_str(&line(table.columns.clone()));
     for row in &table.rows {
         out.push_str(&line(row.iter().map(Cell::exact).collect()));
@@ -149,25 +113,11 @@ pub fn markdown(table: &Table) -> String {
     }
     let esc: Vec<String> = table.columns.iter().map(|c| md_escape(c)).collect();
     out.push_str(&format!("| {} |\n", esc.join(" | ")));
-    let align: Vec<&str> = (0..table.columns.len())
-        .map(|c| {
-            if column_is_numeric(table, c) {
-                "---:"
-            } else {
-                "---"
-            }
-        })
-        .collect();
-    out.push_str(&format!(
-        "|{}|\n",
-        align
-            .iter()
-            .map(|a| format!(" {a} "))
-            .collect::<Vec<_>>()
-            .join("|")
-    ));
-    for row in &table.rows {
-        let cells: Vec<String> = row.iter().map(|c| md_escape(&c.display())).collect();
+    let align: Vec<&str> =
+        (0..table.columns.len()).map(|c| if column_is_numeric(table, c) { "---:" } else { "---" }).collect();
+    out.push_str(&format!("|{}|\n", align.iter().map(|a| format!(" {a} ")).collect::<Vec<_>>().join("|")));
+    for row in table.display_rows() {
+        let cells: Vec<String> = row.iter().map(|c| md_escape(c)).collect();
         out.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
     for note in &table.notes {
@@ -181,24 +131,12 @@ fn md_escape(s: &str) -> String {
 }
 
 fn column_is_numeric(table: &Table, c: usize) -> bool {
-    !table.rows.is_empty()
-        && table
-            .rows
-            .iter()
-            .all(|r| r.get(c).is_none_or(|v| v.is_numeric() || *v == Cell::Null))
+    !table.rows.is_empty() && table.rows.iter().all(|r| r.get(c).is_none_or(|v| v.is_numeric() || *v == Cell::Null))
 }
 
 /// A LaTeX `tabular` using booktabs rules.
 pub fn latex(table: &Table) -> String {
-    let spec: String = (0..table.columns.len())
-        .map(|c| {
-            if column_is_numeric(table, c) {
-                'r'
-            } else {
-                'l'
-            }
-        })
-        .collect();
+    let spec: String = (0..table.columns.len()).map(|c| if column_is_numeric(table, c) { 'r' } else { 'l' }).collect();
     let mut out = String::new();
     if let Some(title) = &table.title {
         out.push_str(&format!("% {}\n", title.replace('\n', " ")));
@@ -206,8 +144,8 @@ pub fn latex(table: &Table) -> String {
     out.push_str(&format!("\\begin{{tabular}}{{{spec}}}\n\\toprule\n"));
     let head: Vec<String> = table.columns.iter().map(|c| tex_escape(c)).collect();
     out.push_str(&format!("{} \\\\\n\\midrule\n", head.join(" & ")));
-    for row in &table.rows {
-        let cells: Vec<String> = row.iter().map(|c| tex_escape(&c.display())).collect();
+    for row in table.display_rows() {
+        let cells: Vec<String> = row.iter().map(|c| tex_escape(c)).collect();
         out.push_str(&format!("{} \\\\\n", cells.join(" & ")));
     }
     out.push_str("\\bottomrule\n\\end{tabular}\n");
@@ -246,15 +184,11 @@ pub fn html(table: &Table) -> String {
         out.push_str(&format!("<th>{}</th>", html_escape(c)));
     }
     out.push_str("</tr></thead>\n<tbody>\n");
-    for row in &table.rows {
+    for (row, texts) in table.rows.iter().zip(table.display_rows()) {
         out.push_str("<tr>");
-        for cell in row {
-            let class = if cell.is_numeric() {
-                " class=\"num\""
-            } else {
-                ""
-            };
-            out.push_str(&format!("<td{class}>{}</td>", html_escape(&cell.display())));
+        for (cell, text) in row.iter().zip(&texts) {
+            let class = if cell.is_numeric() { " class=\"num\"" } else { "" };
+            out.push_str(&format!("<td{class}>{}</td>", html_escape(text)));
         }
         out.push_str("</tr>\n");
     }
@@ -262,11 +196,7 @@ pub fn html(table: &Table) -> String {
     if !table.notes.is_empty() {
         out.push_str("<tfoot>");
         for note in &table.notes {
-            out.push_str(&format!(
-                "<tr><td colspan=\"{}\">{}</td></tr>",
-                table.columns.len(),
-                html_escape(note)
-            ));
+            out.push_str(&format!("<tr><td colspan=\"{}\">{}</td></tr>", table.columns.len(), html_escape(note)));
         }
         out.push_str("</tfoot>\n");
     }
@@ -276,10 +206,7 @@ pub fn html(table: &Table) -> String {
 
 /// Escapes text for HTML element content and attribute values.
 pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// JSON: `{"title":…, "columns":[…], "rows":[{column: value,…},…]}`.
@@ -288,12 +215,8 @@ pub fn json(table: &Table) -> String {
         .rows
         .iter()
         .map(|row| {
-            let map: serde_json::Map<String, serde_json::Value> = table
-                .columns
-                .iter()
-                .zip(row)
-                .map(|(c, v)| (c.clone(), json_value(v)))
-                .collect();
+            let map: serde_json::Map<String, serde_json::Value> =
+                table.columns.iter().zip(row).map(|(c, v)| (c.clone(), json_value(v))).collect();
             serde_json::Value::Object(map)
         })
         .collect();
@@ -310,8 +233,7 @@ fn json_value(cell: &Cell) -> serde_json::Value {
     match cell {
         Cell::Null => serde_json::Value::Null,
         Cell::Int(v) => (*v).into(),
-        Cell::Float(v) => serde_json::Number::from_f64(*v)
-            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Cell::Float(v) => serde_json::Number::from_f64(*v).map_or(serde_json::Value::Null, serde_json::Value::Number),
         Cell::Text(s) => s.clone().into(),
         Cell::Bool(b) => (*b).into(),
     }

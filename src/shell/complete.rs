@@ -29,44 +29,24 @@ pub fn complete(state: &CompletionState, line: &str, pos: usize) -> Completion {
     let pos = pos.min(line.len());
     let before = &line[..pos];
     let stmt_start = before.rfind(';').map_or(0, |i| i + 1);
-    let word_start = before[stmt_start..]
-        .rfind(char::is_whitespace)
-        .map_or(stmt_start, |i| stmt_start + i + 1);
+    let word_start = before[stmt_start..].rfind(char::is_whitespace).map_or(stmt_start, |i| stmt_start + i + 1);
     let word = &line[word_start..pos];
     let prior: Vec<&str> = line[stmt_start..word_start].split_whitespace().collect();
     let filter = |cands: Vec<String>, prefix: &str, start: usize| {
-        let words: Vec<String> = cands
-            .into_iter()
-            .filter(|c| c.starts_with(prefix))
-            .collect();
+        let words: Vec<String> = cands.into_iter().filter(|c| c.starts_with(prefix)).collect();
         Completion::Words { start, words }
     };
     let Some(first) = prior.first() else {
-        return filter(
-            all()
-                .iter()
-                .map(|c| c.signature().name.to_string())
-                .collect(),
-            word,
-            word_start,
-        );
+        return filter(all().iter().map(|c| c.signature().name.to_string()).collect(), word, word_start);
     };
     let Some(cmd) = find(first) else {
         return Completion::None;
     };
     let sig = cmd.signature();
     if word.starts_with("--") {
-        return filter(
-            sig.flags.iter().map(|f| format!("--{}", f.name)).collect(),
-            word,
-            word_start,
-        );
+        return filter(sig.flags.iter().map(|f| format!("--{}", f.name)).collect(), word, word_start);
     }
-    let kind = match prior
-        .last()
-        .and_then(|p| p.strip_prefix("--"))
-        .and_then(|f| sig.flag(f))
-    {
+    let kind = match prior.last().and_then(|p| p.strip_prefix("--")).and_then(|f| sig.flag(f)) {
         Some(flag) => match flag.value {
             Some((_, kind)) => Some(kind),
             None => positional_kind(&sig, &prior),
@@ -75,25 +55,17 @@ pub fn complete(state: &CompletionState, line: &str, pos: usize) -> Completion {
     };
     match kind {
         Some(ArgKind::Frame) => filter(state.frames.keys().cloned().collect(), word, word_start),
-        Some(ArgKind::Command) => filter(
-            all()
-                .iter()
-                .map(|c| c.signature().name.to_string())
-                .collect(),
-            word,
-            word_start,
-        ),
+        Some(ArgKind::Command) => {
+            filter(all().iter().map(|c| c.signature().name.to_string()).collect(), word, word_start)
+        }
         Some(ArgKind::Path) => Completion::Path,
         Some(ArgKind::Column) | Some(ArgKind::Columns) => {
-            let columns = frame_in(&sig, &prior)
-                .and_then(|f| state.frames.get(f))
-                .cloned()
-                .unwrap_or_else(|| {
-                    let mut all: Vec<String> = state.frames.values().flatten().cloned().collect();
-                    all.sort();
-                    all.dedup();
-                    all
-                });
+            let columns = frame_in(&sig, &prior).and_then(|f| state.frames.get(f)).cloned().unwrap_or_else(|| {
+                let mut all: Vec<String> = state.frames.values().flatten().cloned().collect();
+                all.sort();
+                all.dedup();
+                all
+            });
             // In a comma-separated list, complete the part after the last comma.
             let offset = word.rfind(',').map_or(0, |i| i + 1);
             filter(columns, &word[offset..], word_start + offset)
@@ -104,9 +76,8 @@ pub fn complete(state: &CompletionState, line: &str, pos: usize) -> Completion {
 
 /// The kind of the next positional argument, given the words before it.
 fn positional_kind(sig: &Signature, prior: &[&str]) -> Option<ArgKind> {
-    sig.positionals
-        .get(positional_words(sig, prior).len())
-        .map(|p| p.kind)
+    let n = positional_words(sig, prior).len();
+    sig.positionals.get(n).or_else(|| sig.positionals.last().filter(|p| p.variadic)).map(|p| p.kind)
 }
 
 /// The positional words among `prior` (skipping the command, flags and flag values).
@@ -129,11 +100,13 @@ fn positional_words<'a>(sig: &Signature, prior: &[&'a str]) -> Vec<&'a str> {
 /// The frame named by the command's first frame-typed positional argument.
 fn frame_in<'a>(sig: &Signature, prior: &[&'a str]) -> Option<&'a str> {
     let words = positional_words(sig, prior);
-    sig.positionals
+    let variadic = sig.positionals.last().filter(|p| p.variadic).map(|p| p.kind);
+    let kinds = sig
+        .positionals
         .iter()
-        .zip(words)
-        .find(|(p, _)| p.kind == ArgKind::Frame)
-        .map(|(_, w)| w)
+        .map(|p| p.kind)
+        .chain(std::iter::repeat_n(variadic.unwrap_or(ArgKind::Text), words.len()));
+    kinds.zip(words).find(|(k, _)| *k == ArgKind::Frame).map(|(_, w)| w)
 }
 
 #[cfg(test)]
@@ -162,9 +135,6 @@ mod tests {
         assert_eq!(words("show "), vec!["A", "B"]);
         assert_eq!(words("help lo"), vec!["load"]);
         assert_eq!(complete(&state(), "load A da", 9), Completion::Path);
-        assert_eq!(
-            complete(&state(), "describe A --out rep", 20),
-            Completion::Path
-        );
+        assert_eq!(complete(&state(), "describe A --out rep", 20), Completion::Path);
     }
 }

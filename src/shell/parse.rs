@@ -44,11 +44,7 @@ impl Builder {
 
     fn end_word(&mut self) {
         if let Some((text, start, quoted)) = self.word.take() {
-            self.tokens.push(Token {
-                text,
-                span: Span::new(start, self.text.len()),
-                quoted,
-            });
+            self.tokens.push(Token { text, span: Span::new(start, self.text.len()), quoted });
         }
     }
 
@@ -63,11 +59,7 @@ impl Builder {
         self.end_word();
         if !self.tokens.is_empty() {
             let text = self.text.trim_end().to_string();
-            self.statements.push(Statement {
-                text,
-                line: self.line,
-                tokens: std::mem::take(&mut self.tokens),
-            });
+            self.statements.push(Statement { text, line: self.line, tokens: std::mem::take(&mut self.tokens) });
         }
         self.text.clear();
     }
@@ -76,10 +68,7 @@ impl Builder {
 /// Splits `input` into statements. `first_line` is the line number of the
 /// input's first line (1 for a file).
 pub fn parse(input: &str, first_line: usize) -> Result<Vec<Statement>> {
-    let mut b = Builder {
-        line: first_line,
-        ..Default::default()
-    };
+    let mut b = Builder { line: first_line, ..Default::default() };
     let mut line = first_line;
     let mut chars = input.chars().peekable();
     while let Some(c) = chars.next() {
@@ -101,10 +90,7 @@ pub fn parse(input: &str, first_line: usize) -> Result<Vec<Statement>> {
             '\\' => {
                 // A backslash before the end of the line (spaces allowed) continues it.
                 let mut rest = chars.clone();
-                while rest
-                    .peek()
-                    .is_some_and(|&n| n == ' ' || n == '\t' || n == '\r')
-                {
+                while rest.peek().is_some_and(|&n| n == ' ' || n == '\t' || n == '\r') {
                     rest.next();
                 }
                 match rest.peek() {
@@ -175,11 +161,7 @@ mod tests {
     use super::*;
 
     fn words(s: &str) -> Vec<Vec<String>> {
-        parse(s, 1)
-            .unwrap()
-            .into_iter()
-            .map(|st| st.tokens.into_iter().map(|t| t.text).collect())
-            .collect()
+        parse(s, 1).unwrap().into_iter().map(|st| st.tokens.into_iter().map(|t| t.text).collect()).collect()
     }
 
     #[test]

@@ -30,27 +30,15 @@ struct ShellHelper {
 impl Completer for ShellHelper {
     type Candidate = Pair;
 
-    fn complete(
-        &self,
-        line: &str,
-        pos: usize,
-        _ctx: &Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
         let decision = match self.state.lock() {
             Ok(state) => complete(&state, line, pos),
             Err(_) => Completion::None,
         };
         match decision {
-            Completion::Words { start, words } => Ok((
-                start,
-                words
-                    .into_iter()
-                    .map(|w| Pair {
-                        display: w.clone(),
-                        replacement: w,
-                    })
-                    .collect(),
-            )),
+            Completion::Words { start, words } => {
+                Ok((start, words.into_iter().map(|w| Pair { display: w.clone(), replacement: w }).collect()))
+            }
             Completion::Path => self.files.complete_path(line, pos),
             Completion::None => Ok((pos, Vec::new())),
         }
@@ -62,22 +50,14 @@ impl Hinter for ShellHelper {
 }
 
 impl Highlighter for ShellHelper {
-    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
-        &'s self,
-        prompt: &'p str,
-        _default: bool,
-    ) -> Cow<'b, str> {
+    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(&'s self, prompt: &'p str, _default: bool) -> Cow<'b, str> {
         Cow::Borrowed(prompt)
     }
 }
 
 impl Validator for ShellHelper {
     fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        Ok(if is_incomplete(ctx.input()) {
-            ValidationResult::Incomplete
-        } else {
-            ValidationResult::Valid(None)
-        })
+        Ok(if is_incomplete(ctx.input()) { ValidationResult::Incomplete } else { ValidationResult::Valid(None) })
     }
 }
 
@@ -85,11 +65,7 @@ impl Helper for ShellHelper {}
 
 fn refresh_completion(state: &Arc<Mutex<CompletionState>>, session: &Session) {
     if let Ok(mut s) = state.lock() {
-        s.frames = session
-            .frames()
-            .iter()
-            .map(|(name, f)| (name.clone(), column_names(&f.df)))
-            .collect();
+        s.frames = session.frames().iter().map(|(name, f)| (name.clone(), column_names(&f.df))).collect();
     }
 }
 
@@ -109,10 +85,7 @@ pub fn run_shell(session: &mut Session, history_path: &Path) -> i32 {
         }
     };
     let state = Arc::new(Mutex::new(CompletionState::default()));
-    editor.set_helper(Some(ShellHelper {
-        state: state.clone(),
-        files: FilenameCompleter::new(),
-    }));
+    editor.set_helper(Some(ShellHelper { state: state.clone(), files: FilenameCompleter::new() }));
     let _ = editor.load_history(history_path);
 
     println!(

@@ -83,14 +83,7 @@ pub fn run_file(
     err: &mut dyn Write,
 ) -> ScriptOutcome {
     match std::fs::read_to_string(path) {
-        Ok(text) => run_text(
-            session,
-            &text,
-            &path.display().to_string(),
-            keep_going,
-            out,
-            err,
-        ),
+        Ok(text) => run_text(session, &text, &path.display().to_string(), keep_going, out, err),
         Err(e) => {
             let _ = write!(err, "{}", crate::provenance::io_error(path, e).render(None));
             ScriptOutcome::Failed

@@ -154,11 +154,7 @@ impl Store {
     }
 
     fn init(conn: Connection, path: &Path, provenance: Provenance) -> Result<Store> {
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
-            provenance,
-        };
+        let mut store = Store { conn, path: path.to_path_buf(), provenance };
         store.configure().map_err(|e| store.err(e))?;
         store.migrate()?;
         store.mark_interrupted()?;
@@ -180,22 +176,15 @@ impl Store {
     fn configure(&self) -> rusqlite::Result<()> {
         self.conn.busy_timeout(Duration::from_secs(30))?;
         // journal_mode returns a row; WAL is refused for in-memory databases.
-        let _mode: String = self
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        self.conn
-            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        let _mode: String = self.conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        self.conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
     }
 
     fn migrate(&mut self) -> Result<()> {
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| store_error(&path, e))?;
-        let version: i64 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| store_error(&path, e))?;
+        let tx =
+            self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| store_error(&path, e))?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| store_error(&path, e))?;
         let known = migrations::MIGRATIONS.len() as i64;
         if version > known {
             return Err(Error::Store {
@@ -205,23 +194,16 @@ impl Store {
                 ),
             });
         }
-        for (i, sql) in migrations::MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(version.max(0) as usize)
-        {
+        for (i, sql) in migrations::MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
             tx.execute_batch(sql).map_err(|e| store_error(&path, e))?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)
-                .map_err(|e| store_error(&path, e))?;
+            tx.pragma_update(None, "user_version", i as i64 + 1).map_err(|e| store_error(&path, e))?;
         }
         tx.commit().map_err(|e| store_error(&path, e))
     }
 
     /// The schema version (number of migrations applied).
     pub fn schema_version(&self) -> Result<i64> {
-        self.conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
+        self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| self.err(e))
     }
 
     /// Marks `running` runs whose process on this host is gone as
@@ -235,11 +217,9 @@ impl Store {
                 .conn
                 .prepare("SELECT id, pid, process_token FROM runs WHERE status = 'running' AND host = ?1")
                 .map_err(|e| self.err(e))?;
-            stmt.query_map([&self.provenance.host], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))?
+            stmt.query_map([&self.provenance.host], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .and_then(|rows| rows.collect())
+                .map_err(|e| self.err(e))?
         };
         let mut marked = 0;
         for (id, pid, token) in candidates {
@@ -268,10 +248,7 @@ impl Store {
             "INSERT INTO experiments (name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
             params![name, provenance::now_iso()],
         )?;
-        self.conn
-            .query_row("SELECT id FROM experiments WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
+        self.conn.query_row("SELECT id FROM experiments WHERE name = ?1", [name], |r| r.get(0))
     }
 
     /// Records a run as `running`, with its parameters, before work starts.
@@ -279,20 +256,14 @@ impl Store {
         let p = self.provenance.clone();
         let path = self.path.clone();
         let result = (|| -> rusqlite::Result<RunId> {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let experiment = match &run.experiment {
                 Some(name) => {
                     tx.execute(
                         "INSERT INTO experiments (name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
                         params![name, provenance::now_iso()],
                     )?;
-                    Some(tx.query_row(
-                        "SELECT id FROM experiments WHERE name = ?1",
-                        [name],
-                        |r| r.get::<_, i64>(0),
-                    )?)
+                    Some(tx.query_row("SELECT id FROM experiments WHERE name = ?1", [name], |r| r.get::<_, i64>(0))?)
                 }
                 None => None,
             };
@@ -341,14 +312,7 @@ impl Store {
     }
 
     /// Appends a metric value.
-    pub fn log_metric(
-        &self,
-        run: RunId,
-        key: &str,
-        value: f64,
-        step: Option<i64>,
-        fold: Option<i64>,
-    ) -> Result<()> {
+    pub fn log_metric(&self, run: RunId, key: &str, value: f64, step: Option<i64>, fold: Option<i64>) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO metrics (run_id, key, value, step, fold, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -359,14 +323,7 @@ impl Store {
     }
 
     /// Records that `run` read a dataset (the same content is stored once).
-    pub fn record_dataset(
-        &self,
-        run: RunId,
-        name: &str,
-        path: &str,
-        sha256: &str,
-        rows: Option<i64>,
-    ) -> Result<i64> {
+    pub fn record_dataset(&self, run: RunId, name: &str, path: &str, sha256: &str, rows: Option<i64>) -> Result<i64> {
         let result = (|| -> rusqlite::Result<i64> {
             self.conn.execute(
                 "INSERT INTO datasets (name, path, sha256, rows) VALUES (?1, ?2, ?3, ?4)
@@ -386,10 +343,7 @@ impl Store {
 
     fn link_dataset_raw(&self, run: RunId, dataset: i64) -> rusqlite::Result<()> {
         self.conn
-            .execute(
-                "INSERT OR IGNORE INTO run_datasets (run_id, dataset_id) VALUES (?1, ?2)",
-                params![run, dataset],
-            )
+            .execute("INSERT OR IGNORE INTO run_datasets (run_id, dataset_id) VALUES (?1, ?2)", params![run, dataset])
             .map(|_| ())
     }
 
@@ -399,17 +353,10 @@ impl Store {
     }
 
     /// Stores out-of-fold or test predictions of a run in one transaction.
-    pub fn log_predictions(
-        &mut self,
-        run: RunId,
-        fold: Option<i64>,
-        rows: &[(String, i64, f64)],
-    ) -> Result<()> {
+    pub fn log_predictions(&mut self, run: RunId, fold: Option<i64>, rows: &[(String, i64, f64)]) -> Result<()> {
         let path = self.path.clone();
         let result = (|| -> rusqlite::Result<()> {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut stmt = tx.prepare(
                     "INSERT INTO predictions (run_id, fold, patient_id, label, probability) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -426,10 +373,7 @@ impl Store {
     /// Records a file a run wrote.
     pub fn log_artifact(&self, run: RunId, path: &str, sha256: &str) -> Result<()> {
         self.conn
-            .execute(
-                "INSERT INTO artifacts (run_id, path, sha256) VALUES (?1, ?2, ?3)",
-                params![run, path, sha256],
-            )
+            .execute("INSERT INTO artifacts (run_id, path, sha256) VALUES (?1, ?2, ?3)", params![run, path, sha256])
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
@@ -443,16 +387,12 @@ impl Store {
                  FROM runs ORDER BY id DESC LIMIT ?1",
             )
             .map_err(|e| self.err(e))?;
-        stmt.query_map([limit as i64], summary_from_row)
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))
+        stmt.query_map([limit as i64], summary_from_row).and_then(|rows| rows.collect()).map_err(|e| self.err(e))
     }
 
     /// Number of runs in the database.
     pub fn count_runs(&self) -> Result<i64> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
+        self.conn.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0)).map_err(|e| self.err(e))
     }
 
     /// Everything recorded for run `id`.
@@ -479,8 +419,7 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.err(e))?;
-        let Some((summary, experiment, seed, program_version, git_commit, host, pid, error)) = row
-        else {
+        let Some((summary, experiment, seed, program_version, git_commit, host, pid, error)) = row else {
             return Err(Error::UnknownRun { id });
         };
         Ok(RunDetail {
@@ -497,33 +436,22 @@ impl Store {
             datasets: self.datasets(id)?,
             predictions: self
                 .conn
-                .query_row(
-                    "SELECT COUNT(*) FROM predictions WHERE run_id = ?1",
-                    [id],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT COUNT(*) FROM predictions WHERE run_id = ?1", [id], |r| r.get(0))
                 .map_err(|e| self.err(e))?,
-            artifacts: self.query_pairs(
-                "SELECT path, sha256 FROM artifacts WHERE run_id = ?1 ORDER BY id",
-                id,
-            )?,
+            artifacts: self.query_pairs("SELECT path, sha256 FROM artifacts WHERE run_id = ?1 ORDER BY id", id)?,
             children: {
                 let mut stmt = self
                     .conn
                     .prepare("SELECT id FROM runs WHERE parent_id = ?1 ORDER BY id")
                     .map_err(|e| self.err(e))?;
-                stmt.query_map([id], |r| r.get(0))
-                    .and_then(|rows| rows.collect())
-                    .map_err(|e| self.err(e))?
+                stmt.query_map([id], |r| r.get(0)).and_then(|rows| rows.collect()).map_err(|e| self.err(e))?
             },
         })
     }
 
     fn query_pairs(&self, sql: &str, id: RunId) -> Result<Vec<(String, String)>> {
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
-        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))
+        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?))).and_then(|rows| rows.collect()).map_err(|e| self.err(e))
     }
 
     /// The parameters of a run, by key.
@@ -554,12 +482,7 @@ impl Store {
             .prepare("SELECT key, value, step, fold FROM metrics WHERE run_id = ?1 ORDER BY id")
             .map_err(|e| self.err(e))?;
         stmt.query_map([id], |r| {
-            Ok(MetricRecord {
-                key: r.get(0)?,
-                value: r.get(1)?,
-                step: r.get(2)?,
-                fold: r.get(3)?,
-            })
+            Ok(MetricRecord { key: r.get(0)?, value: r.get(1)?, step: r.get(2)?, fold: r.get(3)? })
         })
         .and_then(|rows| rows.collect())
         .map_err(|e| self.err(e))
@@ -575,13 +498,7 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         stmt.query_map([id], |r| {
-            Ok(DatasetRecord {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                path: r.get(2)?,
-                sha256: r.get(3)?,
-                rows: r.get(4)?,
-            })
+            Ok(DatasetRecord { id: r.get(0)?, name: r.get(1)?, path: r.get(2)?, sha256: r.get(3)?, rows: r.get(4)? })
         })
         .and_then(|rows| rows.collect())
         .map_err(|e| self.err(e))
@@ -593,12 +510,7 @@ impl Store {
     }
 }
 
-fn insert_param(
-    conn: &Connection,
-    run: RunId,
-    key: &str,
-    value: &ParamValue,
-) -> rusqlite::Result<()> {
+fn insert_param(conn: &Connection, run: RunId, key: &str, value: &ParamValue) -> rusqlite::Result<()> {
     let sql = "INSERT OR REPLACE INTO params (run_id, key, type, value) VALUES (?1, ?2, ?3, ?4)";
     let ty = value.type_name();
     match value {
@@ -623,10 +535,7 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
 }
 
 fn store_error(path: &Path, e: rusqlite::Error) -> Error {
-    Error::Store {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
+    Error::Store { path: path.to_path_buf(), message: e.to_string() }
 }
 
 #[cfg(test)]
@@ -640,10 +549,7 @@ mod tests {
     #[test]
     fn run_lifecycle_in_memory() {
         let mut store = Store::open_in_memory(prov()).unwrap();
-        assert_eq!(
-            store.schema_version().unwrap(),
-            migrations::MIGRATIONS.len() as i64
-        );
+        assert_eq!(store.schema_version().unwrap(), migrations::MIGRATIONS.len() as i64);
         let run = NewRun {
             kind: "load".into(),
             command: "load A x.csv".into(),
@@ -656,13 +562,9 @@ mod tests {
             ..Default::default()
         };
         let id = store.begin_run(&run).unwrap();
-        store
-            .record_dataset(id, "A", "x.csv", "abc", Some(3))
-            .unwrap();
+        store.record_dataset(id, "A", "x.csv", "abc", Some(3)).unwrap();
         store.log_metric(id, "auc", 0.7, None, Some(1)).unwrap();
-        store
-            .log_predictions(id, Some(1), &[("P1".into(), 1, 0.8)])
-            .unwrap();
+        store.log_predictions(id, Some(1), &[("P1".into(), 1, 0.8)]).unwrap();
         store.finish_run(id, RunStatus::Finished, None).unwrap();
         let d = store.run_detail(id).unwrap();
         assert_eq!(d.summary.status, "finished");
@@ -671,10 +573,7 @@ mod tests {
         assert!(d.params.contains(&("flag".into(), ParamValue::Bool(true))));
         assert_eq!(d.datasets[0].sha256, "abc");
         assert_eq!(d.predictions, 1);
-        assert!(matches!(
-            store.run_detail(999),
-            Err(Error::UnknownRun { id: 999 })
-        ));
+        assert!(matches!(store.run_detail(999), Err(Error::UnknownRun { id: 999 })));
     }
 
     #[test]
@@ -687,13 +586,7 @@ mod tests {
         p.pid = 4_194_999;
         p.process_token = Some("gone".into());
         let mut store = Store::open_in_memory(p).unwrap();
-        let id = store
-            .begin_run(&NewRun {
-                kind: "x".into(),
-                command: "x".into(),
-                ..Default::default()
-            })
-            .unwrap();
+        let id = store.begin_run(&NewRun { kind: "x".into(), command: "x".into(), ..Default::default() }).unwrap();
         assert_eq!(store.mark_interrupted().unwrap(), 1);
         assert_eq!(store.run_detail(id).unwrap().summary.status, "interrupted");
     }

@@ -24,11 +24,7 @@ pub fn run(session: &mut Session, text: &str, keep_going: bool) -> (String, Stri
     let mut out = Vec::new();
     let mut err = Vec::new();
     let outcome = run_text(session, text, "test", keep_going, &mut out, &mut err);
-    (
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-        outcome,
-    )
+    (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap(), outcome)
 }
 
 /// Compares `actual` with the golden file `tests/golden/NAME`; with
@@ -39,17 +35,10 @@ pub fn golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "missing golden file {}; run with UPDATE_GOLDEN=1",
-            path.display()
-        )
-    });
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden file {}; run with UPDATE_GOLDEN=1", path.display()));
     if expected != actual {
-        let diff_at = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(a, b)| a != b);
+        let diff_at = expected.lines().zip(actual.lines()).position(|(a, b)| a != b);
         panic!(
             "golden {name} differs (first differing line: {:?})\n--- expected\n{expected}\n--- actual\n{actual}",
             diff_at.map(|i| i + 1)

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod core;
 pub mod data;
 pub mod error;
+pub mod imaging;
 pub mod output;
 pub mod provenance;
 pub mod render;

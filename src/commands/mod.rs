@@ -14,6 +14,7 @@ mod run;
 mod runs;
 mod save;
 mod show;
+mod simulate;
 mod sleep;
 mod table1;
 mod tests_cmd;
@@ -188,6 +189,7 @@ pub trait Command: Sync {
 /// Every command, in the order `help` lists them.
 pub fn all() -> Vec<&'static dyn Command> {
     vec![
+        &simulate::Simulate,
         &load::Load,
         &frames::Frames,
         &show::Show,

@@ -5,3 +5,6 @@ pub mod cohort;
 pub mod describe;
 pub mod stats;
 pub mod table1;
+pub mod rng;
+pub mod volume;
+pub mod simulate;

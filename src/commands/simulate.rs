@@ -1,0 +1,325 @@
+//! `simulate --out DIR`: writes the built-in simulated cohorts A and B —
+//! clinical tables with the paper's Table 1 structure, per-patient NIfTI
+//! images, and the generating latent variables (`truth.csv`) — as folders
+//! that `load` reads. See docs/simulation.md for the generative model.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use super::{ArgKind, Args, Command, Signature};
+use crate::core::simulate::{
+    ClinicalRow, ImageTruth, Latent, SEQUENCES, SizeProfile, auc, paper_cohort, simulate_clinical, simulate_images,
+};
+use crate::data::manifest::{Clinical, CohortInfo, MANIFEST_FILE, Manifest};
+use crate::error::{Error, Result};
+use crate::imaging::nifti::{self, StoredType};
+use crate::output::Output;
+use crate::provenance::{io_error, sha256_bytes, sha256_file};
+use crate::session::{CancelFlag, Session};
+use crate::store::ParamValue;
+
+pub struct Simulate;
+
+/// The seed used when none is given.
+pub const DEFAULT_SEED: u64 = 7;
+
+impl Command for Simulate {
+    fn signature(&self) -> Signature {
+        Signature::new("simulate", "data", "Write the built-in simulated cohorts A and B (clinical table + NIfTI images)")
+            .named("out", "DIR", ArgKind::Path, "the folder to write DIR/A and DIR/B into (required)")
+            .named("seed", "N", ArgKind::Int, "random seed (default 7); the same seed gives byte-identical files")
+            .named("size", "SIZE", ArgKind::Text, "small (tiny volumes, seconds) or paper (1 mm MR; default small)")
+            .named("n-a", "N", ArgKind::Int, "patients in cohort A (default 97; counts scale with it)")
+            .named("n-b", "N", ArgKind::Int, "patients in cohort B (default 20)")
+            .switch("force", "replace DIR/A and DIR/B if DIR is not empty")
+            .example("simulate --out data/sim2 --seed 7", "the paper-shaped cohorts with small volumes")
+            .example("simulate --out data/sim3 --n-a 30 --n-b 10", "smaller cohorts with proportional counts")
+    }
+
+    fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
+        let Some(out_tok) = args.value("out") else {
+            return Err(Error::invalid("`simulate` needs --out DIR", Some("e.g. `simulate --out data/sim`")));
+        };
+        let out = PathBuf::from(&out_tok.text);
+        let seed: u64 = args.parsed("seed", "a non-negative whole number")?.unwrap_or(DEFAULT_SEED);
+        let profile = match args.value("size").map(|t| (t, t.text.as_str())) {
+            None | Some((_, "small")) => SizeProfile::Small,
+            Some((_, "paper")) => SizeProfile::Paper,
+            Some((tok, _)) => {
+                return Err(Error::InvalidValue {
+                    token: tok.text.clone(),
+                    what: "--size".into(),
+                    reason: "expected small or paper".into(),
+                    span: tok.span,
+                });
+            }
+        };
+        let specs = [paper_cohort("A", args.parsed("n-a", "a number of patients")?)?, paper_cohort(
+            "B",
+            args.parsed("n-b", "a number of patients")?,
+        )?];
+        prepare_folder(&out, args.has("force"))?;
+        let size_name = if profile == SizeProfile::Paper { "paper" } else { "small" };
+        let run = session.begin_run(
+            args,
+            "simulate",
+            vec![
+                ("out".into(), ParamValue::Text(out_tok.text.clone())),
+                ("size".into(), ParamValue::Text(size_name.into())),
+                ("n_a".into(), ParamValue::Int(specs[0].n as i64)),
+                ("n_b".into(), ParamValue::Int(specs[1].n as i64)),
+            ],
+            Some(seed),
+        )?;
+        let started = Instant::now();
+        let total: usize = specs.iter().map(|s| s.n).sum();
+        let progress = progress_bar(total as u64);
+        let mut summary = Vec::new();
+        let mut bytes_written = 0u64;
+        for spec in &specs {
+            let dir = out.join(&spec.name);
+            let (rows, latents) = simulate_clinical(seed, spec)?;
+            write_text(&dir.join("clinical.csv"), &clinical_csv(&rows))?;
+            let manifest = manifest(&spec.name, seed, size_name);
+            write_text(&dir.join(MANIFEST_FILE), &manifest.to_toml())?;
+            let images = write_images(&dir, seed, &spec.name, &rows, &latents, profile, &session.cancel_flag(), &progress)?;
+            write_text(&dir.join("truth.csv"), &truth_csv(&rows, &latents, &images.truths))?;
+            bytes_written += images.bytes;
+            for file in ["clinical.csv", MANIFEST_FILE, "truth.csv"] {
+                let path = dir.join(file);
+                session.store().log_artifact(run, &path.display().to_string(), &sha256_file(&path)?)?;
+            }
+            session.store().log_param(
+                run,
+                &format!("images_sha256_{}", spec.name),
+                &ParamValue::Text(sha256_bytes(images.hashes.join("\n").as_bytes())),
+            )?;
+            let risk: Vec<f64> = latents.iter().map(|l| l.risk).collect();
+            let nn: Vec<u8> = rows.iter().map(|r| r.nn).collect();
+            let ceiling = auc(&risk, &nn);
+            session.store().log_metric(run, &format!("risk_auc_{}", spec.name), ceiling, None, None)?;
+            summary.push(format!(
+                "  {}: {} patients, {} with NN; true-risk AUC (the ceiling) {ceiling:.3}",
+                dir.display(),
+                spec.n,
+                spec.nn_events
+            ));
+        }
+        progress.finish_and_clear();
+        let seconds = started.elapsed().as_secs_f64();
+        session.store().log_metric(run, "seconds", seconds, None, None)?;
+        session.store().log_metric(run, "image_bytes", bytes_written as f64, None, None)?;
+        Ok(Output::Message(format!(
+            "simulated cohorts (seed {seed}, {size_name} volumes) in {seconds:.1} s, images {:.1} MB:\n{}\n  SIMULATED data, not real patients; load with `load A {}`",
+            bytes_written as f64 / 1e6,
+            summary.join("\n"),
+            out.join("A").display()
+        )))
+    }
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} patients, {elapsed} (eta {eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message("simulating");
+    bar
+}
+
+fn prepare_folder(out: &Path, force: bool) -> Result<()> {
+    let non_empty = std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(false);
+    if non_empty && !force {
+        return Err(Error::invalid(
+            format!("{} exists and is not empty", out.display()),
+            Some("choose another --out, or add --force to replace its A and B folders"),
+        ));
+    }
+    for cohort in ["A", "B"] {
+        let dir = out.join(cohort);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+        }
+        std::fs::create_dir_all(dir.join("images")).map_err(|e| io_error(&dir, e))?;
+    }
+    Ok(())
+}
+
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| io_error(path, e))
+}
+
+/// A number with at most `decimals` decimals, without trailing zeros.
+fn fixed(x: f64, decimals: usize) -> String {
+    let s = format!("{x:.decimals$}");
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+}
+
+fn clinical_csv(rows: &[ClinicalRow]) -> String {
+    let mut s = String::from("patient_id,age,sex,stage,chemo,tumor_ml,eqd2_gy,nn\n");
+    for r in rows {
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\n",
+            r.patient_id,
+            fixed(r.age, 0),
+            r.sex,
+            r.stage,
+            r.chemo,
+            fixed(r.tumor_ml, 2),
+            fixed(r.eqd2_gy, 1),
+            r.nn
+        ));
+    }
+    s
+}
+
+fn truth_csv(rows: &[ClinicalRow], latents: &[Latent], truths: &[ImageTruth]) -> String {
+    let mut s = String::from(
+        "# SIMULATION GROUND TRUTH: the latent variables that generated this cohort. Never a model input.\n\
+         patient_id,nn,risk,latent_dose,latent_texture,texture_T1,texture_T1C,texture_T2,latent_clinical,gtv_ml_image,hotspot_gain,hotspot_offset_mm,v105_ptv\n",
+    );
+    for ((r, l), t) in rows.iter().zip(latents).zip(truths) {
+        s.push_str(&format!(
+            "{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.4},{:.6},{:.4},{:.6}\n",
+            r.patient_id,
+            r.nn,
+            l.risk,
+            l.dose,
+            l.texture,
+            l.texture_seen[0],
+            l.texture_seen[1],
+            l.texture_seen[2],
+            l.clinical,
+            t.gtv_ml,
+            t.hotspot_gain,
+            t.hotspot_offset_mm,
+            t.v105
+        ));
+    }
+    s
+}
+
+fn manifest(name: &str, seed: u64, size: &str) -> Manifest {
+    let mut images = std::collections::BTreeMap::new();
+    for role in SEQUENCES.iter().copied().chain(["rgtv", "dose"]) {
+        images.insert(role.to_string(), format!("images/{{id}}/{role}.nii.gz"));
+    }
+    Manifest {
+        cohort: CohortInfo {
+            name: Some(name.to_string()),
+            simulated: true,
+            description: Some(format!(
+                "SIMULATED cohort {name} written by radose simulate (seed {seed}, {size} volumes); not real patients"
+            )),
+            seed: Some(seed),
+        },
+        clinical: Clinical {
+            path: "clinical.csv".into(),
+            id: "patient_id".into(),
+            outcome: "nn".into(),
+            categorical: vec!["sex".into(), "stage".into(), "chemo".into()],
+            continuous: vec!["age".into(), "tumor_ml".into(), "eqd2_gy".into()],
+        },
+        images,
+    }
+}
+
+struct WrittenImages {
+    truths: Vec<ImageTruth>,
+    /// sha256 of every image file, in patient order.
+    hashes: Vec<String>,
+    bytes: u64,
+}
+
+/// Generates and writes every patient's images, on all cores; each patient's
+/// numbers depend only on (seed, cohort, patient), so threads do not change them.
+#[allow(clippy::too_many_arguments)]
+fn write_images(
+    dir: &Path,
+    seed: u64,
+    cohort: &str,
+    rows: &[ClinicalRow],
+    latents: &[Latent],
+    profile: SizeProfile,
+    cancel: &CancelFlag,
+    progress: &indicatif::ProgressBar,
+) -> Result<WrittenImages> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<(ImageTruth, Vec<String>, u64)>>> = Mutex::new(vec![None; rows.len()]);
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(rows.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= rows.len() || cancel.is_cancelled() || failure.lock().map_or(true, |f| f.is_some()) {
+                        break;
+                    }
+                    match write_patient(dir, seed, cohort, i, &rows[i], &latents[i], profile) {
+                        Ok(done) => {
+                            if let Ok(mut r) = results.lock() {
+                                r[i] = Some(done);
+                            }
+                            progress.inc(1);
+                        }
+                        Err(e) => {
+                            if let Ok(mut f) = failure.lock() {
+                                f.get_or_insert(e);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let mut out = WrittenImages { truths: Vec::new(), hashes: Vec::new(), bytes: 0 };
+    for item in results.into_inner().unwrap_or_default() {
+        let Some((truth, hashes, bytes)) = item else {
+            return Err(Error::invalid("a patient's images were not written", None));
+        };
+        out.truths.push(truth);
+        out.hashes.extend(hashes);
+        out.bytes += bytes;
+    }
+    Ok(out)
+}
+
+fn write_patient(
+    dir: &Path,
+    seed: u64,
+    cohort: &str,
+    index: usize,
+    row: &ClinicalRow,
+    latent: &Latent,
+    profile: SizeProfile,
+) -> Result<(ImageTruth, Vec<String>, u64)> {
+    let images = simulate_images(seed, cohort, index, row, latent, profile);
+    let folder = dir.join("images").join(&row.patient_id);
+    std::fs::create_dir_all(&folder).map_err(|e| io_error(&folder, e))?;
+    let mut hashes = Vec::new();
+    let mut bytes = 0;
+    let files = [
+        ("T1", &images.mr[0], StoredType::I16),
+        ("T1C", &images.mr[1], StoredType::I16),
+        ("T2", &images.mr[2], StoredType::I16),
+        ("rgtv", &images.rgtv, StoredType::U8),
+        ("dose", &images.dose, StoredType::F32),
+    ];
+    for (role, volume, stored) in files {
+        let path = folder.join(format!("{role}.nii.gz"));
+        let description = format!("radose simulated {role} (SIMULATED, not a patient)");
+        let content = nifti::write(&path, volume, stored, &description)?;
+        bytes += content.len() as u64;
+        hashes.push(sha256_bytes(&content));
+    }
+    Ok((images.truth, hashes, bytes))
+}

@@ -1,0 +1,386 @@
+//! NIfTI-1 single-file images (`.nii`, `.nii.gz`): a reader and a writer.
+//!
+//! Written here rather than taken from the `nifti` crate because radose needs
+//! byte-identical output for a seed (gzip header without a timestamp), direct
+//! control of qform/sform, and errors that name the file and the field. The
+//! `nifti` crate is used in the tests as an independent reader.
+//!
+//! Geometry: NIfTI stores a RAS affine; radose's [`Volume`] is LPS like ITK,
+//! so the first two rows are negated on the way in and out.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+
+use crate::core::volume::Volume;
+use crate::error::{Error, Result};
+use crate::provenance::io_error;
+
+const HEADER_SIZE: usize = 348;
+const VOX_OFFSET: usize = 352;
+/// The most voxels radose will allocate for one image.
+pub const MAX_VOXELS: usize = 1 << 30;
+
+/// How voxel values are stored on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredType {
+    U8,
+    I16,
+    F32,
+}
+
+impl StoredType {
+    fn code(self) -> i16 {
+        match self {
+            StoredType::U8 => 2,
+            StoredType::I16 => 4,
+            StoredType::F32 => 16,
+        }
+    }
+    fn bytes(self) -> usize {
+        match self {
+            StoredType::U8 => 1,
+            StoredType::I16 => 2,
+            StoredType::F32 => 4,
+        }
+    }
+}
+
+fn put_i16(buf: &mut [u8], at: usize, v: i16) {
+    buf[at..at + 2].copy_from_slice(&v.to_le_bytes());
+}
+fn put_i32(buf: &mut [u8], at: usize, v: i32) {
+    buf[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+fn put_f32(buf: &mut [u8], at: usize, v: f32) {
+    buf[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// The RAS affine (3×4, row-major) of a volume.
+fn ras_affine(v: &Volume) -> [[f64; 4]; 3] {
+    let mut m = [[0.0; 4]; 3];
+    for r in 0..3 {
+        let sign = if r < 2 { -1.0 } else { 1.0 };
+        for c in 0..3 {
+            m[r][c] = sign * v.direction[r * 3 + c] * v.spacing[c];
+        }
+        m[r][3] = sign * v.origin[r];
+    }
+    m
+}
+
+/// Quaternion (b, c, d) and qfac of a rotation matrix, as nifti1_io's
+/// `nifti_mat44_to_quatern` computes them.
+fn quaternion(rot: [[f64; 3]; 3]) -> ([f64; 3], f64) {
+    let mut r = rot;
+    let det = r[0][0] * (r[1][1] * r[2][2] - r[1][2] * r[2][1]) - r[0][1] * (r[1][0] * r[2][2] - r[1][2] * r[2][0])
+        + r[0][2] * (r[1][0] * r[2][1] - r[1][1] * r[2][0]);
+    let qfac = if det < 0.0 { -1.0 } else { 1.0 };
+    if qfac < 0.0 {
+        for row in &mut r {
+            row[2] = -row[2];
+        }
+    }
+    let a = r[0][0] + r[1][1] + r[2][2] + 1.0;
+    let (a, b, c, d) = if a > 0.5 {
+        let a = 0.5 * a.sqrt();
+        (a, 0.25 * (r[2][1] - r[1][2]) / a, 0.25 * (r[0][2] - r[2][0]) / a, 0.25 * (r[1][0] - r[0][1]) / a)
+    } else {
+        let xd = 1.0 + r[0][0] - (r[1][1] + r[2][2]);
+        let yd = 1.0 + r[1][1] - (r[0][0] + r[2][2]);
+        let zd = 1.0 + r[2][2] - (r[0][0] + r[1][1]);
+        if xd > 1.0 {
+            let b = 0.5 * xd.sqrt();
+            (0.25 * (r[2][1] - r[1][2]) / b, b, 0.25 * (r[0][1] + r[1][0]) / b, 0.25 * (r[0][2] + r[2][0]) / b)
+        } else if yd > 1.0 {
+            let c = 0.5 * yd.sqrt();
+            (0.25 * (r[0][2] - r[2][0]) / c, 0.25 * (r[0][1] + r[1][0]) / c, c, 0.25 * (r[1][2] + r[2][1]) / c)
+        } else {
+            let d = 0.5 * zd.sqrt();
+            (0.25 * (r[1][0] - r[0][1]) / d, 0.25 * (r[0][2] + r[2][0]) / d, 0.25 * (r[1][2] + r[2][1]) / d, d)
+        }
+    };
+    // nifti keeps a ≥ 0.
+    let s = if a < 0.0 { -1.0 } else { 1.0 };
+    ([s * b, s * c, s * d], qfac)
+}
+
+/// Encodes a volume as NIfTI-1 bytes (uncompressed), storing voxels as `stored`.
+pub fn encode(v: &Volume, stored: StoredType, description: &str) -> Vec<u8> {
+    let n = v.len();
+    let mut buf = vec![0u8; VOX_OFFSET + n * stored.bytes()];
+    put_i32(&mut buf, 0, HEADER_SIZE as i32);
+    buf[38] = b'r';
+    let dims = [3i16, v.size[0] as i16, v.size[1] as i16, v.size[2] as i16, 1, 1, 1, 1];
+    for (i, d) in dims.iter().enumerate() {
+        put_i16(&mut buf, 40 + 2 * i, *d);
+    }
+    put_i16(&mut buf, 70, stored.code());
+    put_i16(&mut buf, 72, (stored.bytes() * 8) as i16);
+    let affine = ras_affine(v);
+    let rot = [0, 1, 2].map(|r| [0, 1, 2].map(|c| affine[r][c] / v.spacing[c]));
+    let (q, qfac) = quaternion(rot);
+    let pixdim = [qfac as f32, v.spacing[0] as f32, v.spacing[1] as f32, v.spacing[2] as f32, 0.0, 0.0, 0.0, 0.0];
+    for (i, p) in pixdim.iter().enumerate() {
+        put_f32(&mut buf, 76 + 4 * i, *p);
+    }
+    put_f32(&mut buf, 108, VOX_OFFSET as f32);
+    put_f32(&mut buf, 112, 1.0); // scl_slope
+    buf[123] = 2; // xyzt_units: millimetres
+    let desc = description.as_bytes();
+    let len = desc.len().min(79);
+    buf[148..148 + len].copy_from_slice(&desc[..len]);
+    put_i16(&mut buf, 252, 1); // qform_code: scanner anatomical
+    put_i16(&mut buf, 254, 1); // sform_code: scanner anatomical
+    for (i, value) in q.iter().chain(&[affine[0][3], affine[1][3], affine[2][3]]).enumerate() {
+        put_f32(&mut buf, 256 + 4 * i, *value as f32);
+    }
+    for (r, row) in affine.iter().enumerate() {
+        for (c, value) in row.iter().enumerate() {
+            put_f32(&mut buf, 280 + 16 * r + 4 * c, *value as f32);
+        }
+    }
+    buf[344..348].copy_from_slice(b"n+1\0");
+    let body = &mut buf[VOX_OFFSET..];
+    match stored {
+        StoredType::U8 => {
+            for (dst, &x) in body.iter_mut().zip(&v.data) {
+                *dst = x.round().clamp(0.0, 255.0) as u8;
+            }
+        }
+        StoredType::I16 => {
+            for (dst, &x) in body.chunks_exact_mut(2).zip(&v.data) {
+                dst.copy_from_slice(&(x.round().clamp(-32768.0, 32767.0) as i16).to_le_bytes());
+            }
+        }
+        StoredType::F32 => {
+            for (dst, &x) in body.chunks_exact_mut(4).zip(&v.data) {
+                dst.copy_from_slice(&x.to_le_bytes());
+            }
+        }
+    }
+    buf
+}
+
+/// Writes `path` (gzip-compressed when it ends in `.gz`, with no timestamp,
+/// so the same volume always gives the same bytes). Returns the bytes written.
+pub fn write(path: &Path, v: &Volume, stored: StoredType, description: &str) -> Result<Vec<u8>> {
+    let bytes = encode(v, stored, description);
+    let out = if path.extension().is_some_and(|e| e == "gz") {
+        let mut gz = flate2::GzBuilder::new().mtime(0).write(Vec::with_capacity(bytes.len() / 2), Compression::new(6));
+        gz.write_all(&bytes).map_err(|e| io_error(path, e))?;
+        gz.finish().map_err(|e| io_error(path, e))?
+    } else {
+        bytes
+    };
+    std::fs::write(path, &out).map_err(|e| io_error(path, e))?;
+    Ok(out)
+}
+
+fn bad(path: &Path, message: impl Into<String>) -> Error {
+    Error::Io { path: path.to_path_buf(), message: format!("not a readable NIfTI-1 image: {}", message.into()) }
+}
+
+/// Reads a `.nii` or `.nii.gz` file into a volume (values as f32 after the
+/// scaling slope and intercept).
+pub fn read(path: &Path) -> Result<Volume> {
+    let raw = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        // Never inflate more than the largest image we accept plus its header.
+        GzDecoder::new(&raw[..])
+            .take((MAX_VOXELS * 8 + 4096) as u64)
+            .read_to_end(&mut out)
+            .map_err(|e| bad(path, format!("gzip: {e}")))?;
+        out
+    } else {
+        raw
+    };
+    decode(path, &bytes)
+}
+
+/// Decodes NIfTI-1 bytes; `path` names the source in errors.
+pub fn decode(path: &Path, bytes: &[u8]) -> Result<Volume> {
+    if bytes.len() < HEADER_SIZE {
+        return Err(bad(path, format!("{} bytes is shorter than the 348-byte header", bytes.len())));
+    }
+    let little = i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) == HEADER_SIZE as i32;
+    let big = i32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) == HEADER_SIZE as i32;
+    if !little && !big {
+        return Err(bad(path, "sizeof_hdr is not 348"));
+    }
+    let i16_at = |at: usize| {
+        let b = [bytes[at], bytes[at + 1]];
+        if little { i16::from_le_bytes(b) } else { i16::from_be_bytes(b) }
+    };
+    let f32_at = |at: usize| {
+        let b = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
+        if little { f32::from_le_bytes(b) } else { f32::from_be_bytes(b) }
+    };
+    if &bytes[344..347] != b"n+1" {
+        return Err(bad(path, "only single-file NIfTI-1 (magic n+1) is supported"));
+    }
+    let ndim = i16_at(40);
+    if !(1..=7).contains(&ndim) {
+        return Err(bad(path, format!("dim[0] = {ndim} is out of range")));
+    }
+    let mut size = [1usize; 3];
+    for (i, s) in size.iter_mut().enumerate().take((ndim as usize).min(3)) {
+        let d = i16_at(42 + 2 * i);
+        if d < 1 {
+            return Err(bad(path, format!("dim[{}] = {d}", i + 1)));
+        }
+        *s = d as usize;
+    }
+    for i in 3..ndim as usize {
+        if i16_at(42 + 2 * i) > 1 {
+            return Err(bad(path, "images with more than three dimensions are not supported"));
+        }
+    }
+    let n = size.iter().product::<usize>();
+    if n > MAX_VOXELS {
+        return Err(bad(path, format!("{n} voxels exceeds the limit of {MAX_VOXELS}")));
+    }
+    let datatype = i16_at(70);
+    let width = match datatype {
+        2 | 256 => 1,
+        4 | 512 => 2,
+        8 | 16 | 768 => 4,
+        64 => 8,
+        other => return Err(bad(path, format!("datatype {other} is not supported"))),
+    };
+    let offset = f32_at(108).max(VOX_OFFSET as f32) as usize;
+    let end = offset + n * width;
+    if bytes.len() < end {
+        return Err(bad(path, format!("the header promises {n} voxels but the file ends after {} bytes", bytes.len())));
+    }
+    let body = &bytes[offset..end];
+    let mut data: Vec<f32> = Vec::with_capacity(n);
+    for chunk in body.chunks_exact(width) {
+        let mut b = [0u8; 8];
+        b[..width].copy_from_slice(chunk);
+        if !little {
+            b[..width].reverse();
+        }
+        data.push(match datatype {
+            2 => b[0] as f32,
+            256 => b[0] as i8 as f32,
+            4 => i16::from_le_bytes([b[0], b[1]]) as f32,
+            512 => u16::from_le_bytes([b[0], b[1]]) as f32,
+            8 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32,
+            768 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32,
+            16 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            _ => f64::from_le_bytes(b) as f32,
+        });
+    }
+    let (slope, inter) = (f32_at(112), f32_at(116));
+    if slope != 0.0 && (slope != 1.0 || inter != 0.0) {
+        for x in &mut data {
+            *x = *x * slope + inter;
+        }
+    }
+    let pixdim = [f32_at(80) as f64, f32_at(84) as f64, f32_at(88) as f64];
+    let affine = if i16_at(254) > 0 {
+        let row = |r: usize| [0, 1, 2, 3].map(|c| f32_at(280 + 16 * r + 4 * c) as f64);
+        [row(0), row(1), row(2)]
+    } else if i16_at(252) > 0 {
+        qform_affine([f32_at(256) as f64, f32_at(260) as f64, f32_at(264) as f64], [
+            f32_at(268) as f64,
+            f32_at(272) as f64,
+            f32_at(276) as f64,
+        ], pixdim, f32_at(76) as f64)
+    } else {
+        [[pixdim[0], 0.0, 0.0, 0.0], [0.0, pixdim[1], 0.0, 0.0], [0.0, 0.0, pixdim[2], 0.0]]
+    };
+    let mut spacing = [0.0; 3];
+    let mut direction = [0.0; 9];
+    let mut origin = [0.0; 3];
+    for c in 0..3 {
+        let norm = (0..3).map(|r| affine[r][c].powi(2)).sum::<f64>().sqrt();
+        if norm == 0.0 || !norm.is_finite() {
+            return Err(bad(path, format!("axis {} has zero or invalid spacing", c + 1)));
+        }
+        spacing[c] = norm;
+        for r in 0..3 {
+            let sign = if r < 2 { -1.0 } else { 1.0 };
+            direction[r * 3 + c] = sign * affine[r][c] / norm;
+        }
+    }
+    for r in 0..3 {
+        origin[r] = if r < 2 { -affine[r][3] } else { affine[r][3] };
+    }
+    Ok(Volume { size, spacing, origin, direction, data })
+}
+
+fn qform_affine(q: [f64; 3], offset: [f64; 3], pixdim: [f64; 3], qfac: f64) -> [[f64; 4]; 3] {
+    let [b, c, d] = q;
+    let a = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
+    let r = [
+        [a * a + b * b - c * c - d * d, 2.0 * (b * c - a * d), 2.0 * (b * d + a * c)],
+        [2.0 * (b * c + a * d), a * a + c * c - b * b - d * d, 2.0 * (c * d - a * b)],
+        [2.0 * (b * d - a * c), 2.0 * (c * d + a * b), a * a + d * d - c * c - b * b],
+    ];
+    let qfac = if qfac < 0.0 { -1.0 } else { 1.0 };
+    let scale = [pixdim[0], pixdim[1], pixdim[2] * qfac];
+    [0, 1, 2].map(|i| [r[i][0] * scale[0], r[i][1] * scale[1], r[i][2] * scale[2], offset[i]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::volume::IDENTITY;
+
+    #[test]
+    fn round_trip_geometry_and_values() {
+        let mut v = Volume::zeros([3, 4, 5], [0.9, 1.1, 2.5], [-10.0, 20.5, 3.0]);
+        for (i, x) in v.data.iter_mut().enumerate() {
+            *x = i as f32 * 0.5;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for (name, ty) in [("a.nii.gz", StoredType::F32), ("b.nii", StoredType::I16)] {
+            let path = dir.path().join(name);
+            write(&path, &v, ty, "test").unwrap();
+            let back = read(&path).unwrap();
+            assert_eq!(back.size, v.size);
+            for k in 0..3 {
+                assert!((back.spacing[k] - v.spacing[k]).abs() < 1e-6);
+                assert!((back.origin[k] - v.origin[k]).abs() < 1e-5);
+            }
+            for (a, b) in back.direction.iter().zip(IDENTITY) {
+                assert!((a - b).abs() < 1e-6);
+            }
+            if ty == StoredType::F32 {
+                assert_eq!(back.data, v.data);
+            }
+        }
+    }
+
+    #[test]
+    fn qform_alone_gives_the_same_geometry() {
+        let v = Volume::zeros([2, 2, 2], [1.5, 1.5, 3.0], [5.0, -7.0, 11.0]);
+        let mut bytes = encode(&v, StoredType::U8, "");
+        put_i16(&mut bytes, 254, 0); // drop the sform
+        let back = decode(Path::new("q.nii"), &bytes).unwrap();
+        for k in 0..3 {
+            assert!((back.origin[k] - v.origin[k]).abs() < 1e-5, "{:?}", back.origin);
+            assert!((back.spacing[k] - v.spacing[k]).abs() < 1e-6);
+        }
+        for (a, b) in back.direction.iter().zip(IDENTITY) {
+            assert!((a - b).abs() < 1e-6, "{:?}", back.direction);
+        }
+    }
+
+    #[test]
+    fn truncated_and_absurd_headers_are_refused() {
+        let v = Volume::zeros([2, 2, 2], [1.0; 3], [0.0; 3]);
+        let bytes = encode(&v, StoredType::I16, "");
+        assert!(decode(Path::new("t.nii"), &bytes[..bytes.len() - 1]).unwrap_err().to_string().contains("file ends"));
+        let mut huge = bytes.clone();
+        for i in 0..3 {
+            put_i16(&mut huge, 42 + 2 * i, 30000);
+        }
+        assert!(decode(Path::new("h.nii"), &huge).unwrap_err().to_string().contains("exceeds the limit"));
+    }
+}

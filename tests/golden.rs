@@ -163,3 +163,26 @@ fn table1_bad_input_is_explained() {
     assert!(err.is_empty(), "{err}");
     assert!(!out.contains("NaN"), "{out}");
 }
+
+/// The paper's Table 1 on the simulated cohorts (seed 7), as the terminal
+/// and Markdown show it.
+#[test]
+fn table1_on_the_simulated_cohorts() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("t1.md");
+    let mut s = session();
+    let script = format!(
+        "load A tests/fixtures/sim7/A_clinical.csv --id patient_id --outcome nn --categorical sex,stage,chemo --continuous age,tumor_ml,eqd2_gy\n\
+         load B tests/fixtures/sim7/B_clinical.csv --id patient_id --outcome nn --categorical sex,stage,chemo --continuous age,tumor_ml,eqd2_gy\n\
+         table1 A B --decimals 2 --out {}",
+        md.display()
+    );
+    let (out, err, _) = run(&mut s, &script, false);
+    assert!(err.is_empty(), "{err}");
+    let table = out.split("Table 1").nth(1).unwrap();
+    let text = format!(
+        "Table 1{table}\n==== .md\n{}",
+        std::fs::read_to_string(&md).unwrap().replace(&md.display().to_string(), "t1.md")
+    );
+    golden("table1_sim7.txt", &text);
+}

@@ -40,7 +40,11 @@ fn numbers(values: &[String]) -> Vec<f64> {
 /// (mean, min, max) as printed in METHOD.md's cohort table.
 fn summary(values: &[String]) -> (f64, f64, f64) {
     let x = numbers(values);
-    (x.iter().sum::<f64>() / x.len() as f64, x.iter().copied().fold(f64::MAX, f64::min), x.iter().copied().fold(f64::MIN, f64::max))
+    (
+        x.iter().sum::<f64>() / x.len() as f64,
+        x.iter().copied().fold(f64::MAX, f64::min),
+        x.iter().copied().fold(f64::MIN, f64::max),
+    )
 }
 
 fn assert_printed(actual: (f64, f64, f64), mean: f64, decimals: i32, min: f64, max: f64, what: &str) {
@@ -61,7 +65,9 @@ fn dir_hash(root: &Path) -> String {
     files.sort();
     let listing: String = files
         .iter()
-        .map(|f| format!("{} {}\n", f.strip_prefix(root).unwrap().display(), radose::provenance::sha256_file(f).unwrap()))
+        .map(|f| {
+            format!("{} {}\n", f.strip_prefix(root).unwrap().display(), radose::provenance::sha256_file(f).unwrap())
+        })
         .collect();
     radose::provenance::sha256_bytes(listing.as_bytes())
 }
@@ -118,8 +124,11 @@ fn same_seed_same_bytes_and_refuses_to_overwrite() {
     let (_, err, outcome) = common::run(&mut s, &format!("simulate --out {} --seed 11", one.path().display()), false);
     assert_eq!(outcome.exit_code(), 1);
     assert!(err.contains("exists and is not empty") && err.contains("--force"), "{err}");
-    let (_, err, outcome) =
-        common::run(&mut s, &format!("simulate --out {} --seed 11 --n-a 12 --n-b 6 --force", one.path().display()), false);
+    let (_, err, outcome) = common::run(
+        &mut s,
+        &format!("simulate --out {} --seed 11 --n-a 12 --n-b 6 --force", one.path().display()),
+        false,
+    );
     assert_eq!(outcome.exit_code(), 0, "{err}");
     assert_eq!(dir_hash(one.path()), dir_hash(two.path()));
 }
@@ -160,7 +169,10 @@ fn images_have_geometry_masks_and_dose_where_they_should() {
                 for i in 0..nx {
                     if mask.data[mask.index(i, j, k)] > 0.0 {
                         inside += 1;
-                        assert!(i > 0 && j > 0 && k > 0 && i + 1 < nx && j + 1 < ny && k + 1 < nz, "{id}: mask on the border");
+                        assert!(
+                            i > 0 && j > 0 && k > 0 && i + 1 < nx && j + 1 < ny && k + 1 < nz,
+                            "{id}: mask on the border"
+                        );
                     }
                 }
             }
@@ -173,7 +185,8 @@ fn images_have_geometry_masks_and_dose_where_they_should() {
             for j in 0..dose.size[1] {
                 for i in 0..dose.size[0] {
                     let p = dose.position(i, j, k);
-                    let idx: Vec<isize> = (0..3).map(|a| ((p[a] - mask.origin[a]) / mask.spacing[a]).round() as isize).collect();
+                    let idx: Vec<isize> =
+                        (0..3).map(|a| ((p[a] - mask.origin[a]) / mask.spacing[a]).round() as isize).collect();
                     let in_mask = (0..3).all(|a| idx[a] >= 0 && (idx[a] as usize) < mask.size[a])
                         && mask.data[mask.index(idx[0] as usize, idx[1] as usize, idx[2] as usize)] > 0.0;
                     let d = dose.data[dose.index(i, j, k)] as f64;

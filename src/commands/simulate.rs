@@ -27,15 +27,19 @@ pub const DEFAULT_SEED: u64 = 7;
 
 impl Command for Simulate {
     fn signature(&self) -> Signature {
-        Signature::new("simulate", "data", "Write the built-in simulated cohorts A and B (clinical table + NIfTI images)")
-            .named("out", "DIR", ArgKind::Path, "the folder to write DIR/A and DIR/B into (required)")
-            .named("seed", "N", ArgKind::Int, "random seed (default 7); the same seed gives byte-identical files")
-            .named("size", "SIZE", ArgKind::Text, "small (tiny volumes, seconds) or paper (1 mm MR; default small)")
-            .named("n-a", "N", ArgKind::Int, "patients in cohort A (default 97; counts scale with it)")
-            .named("n-b", "N", ArgKind::Int, "patients in cohort B (default 20)")
-            .switch("force", "replace DIR/A and DIR/B if DIR is not empty")
-            .example("simulate --out data/sim2 --seed 7", "the paper-shaped cohorts with small volumes")
-            .example("simulate --out data/sim3 --n-a 30 --n-b 10", "smaller cohorts with proportional counts")
+        Signature::new(
+            "simulate",
+            "data",
+            "Write the built-in simulated cohorts A and B (clinical table + NIfTI images)",
+        )
+        .named("out", "DIR", ArgKind::Path, "the folder to write DIR/A and DIR/B into (required)")
+        .named("seed", "N", ArgKind::Int, "random seed (default 7); the same seed gives byte-identical files")
+        .named("size", "SIZE", ArgKind::Text, "small (tiny volumes, seconds) or paper (1 mm MR; default small)")
+        .named("n-a", "N", ArgKind::Int, "patients in cohort A (default 97; counts scale with it)")
+        .named("n-b", "N", ArgKind::Int, "patients in cohort B (default 20)")
+        .switch("force", "replace DIR/A and DIR/B if DIR is not empty")
+        .example("simulate --out data/sim2 --seed 7", "the paper-shaped cohorts with small volumes")
+        .example("simulate --out data/sim3 --n-a 30 --n-b 10", "smaller cohorts with proportional counts")
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
@@ -56,10 +60,10 @@ impl Command for Simulate {
                 });
             }
         };
-        let specs = [paper_cohort("A", args.parsed("n-a", "a number of patients")?)?, paper_cohort(
-            "B",
-            args.parsed("n-b", "a number of patients")?,
-        )?];
+        let specs = [
+            paper_cohort("A", args.parsed("n-a", "a number of patients")?)?,
+            paper_cohort("B", args.parsed("n-b", "a number of patients")?)?,
+        ];
         prepare_folder(&out, args.has("force"))?;
         let size_name = if profile == SizeProfile::Paper { "paper" } else { "small" };
         let run = session.begin_run(
@@ -84,7 +88,8 @@ impl Command for Simulate {
             write_text(&dir.join("clinical.csv"), &clinical_csv(&rows))?;
             let manifest = manifest(&spec.name, seed, size_name);
             write_text(&dir.join(MANIFEST_FILE), &manifest.to_toml())?;
-            let images = write_images(&dir, seed, &spec.name, &rows, &latents, profile, &session.cancel_flag(), &progress)?;
+            let images =
+                write_images(&dir, seed, &spec.name, &rows, &latents, profile, &session.cancel_flag(), &progress)?;
             write_text(&dir.join("truth.csv"), &truth_csv(&rows, &latents, &images.truths))?;
             bytes_written += images.bytes;
             for file in ["clinical.csv", MANIFEST_FILE, "truth.csv"] {
@@ -122,7 +127,9 @@ impl Command for Simulate {
 
 fn progress_bar(total: u64) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(total);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} patients, {elapsed} (eta {eta})") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} patients, {elapsed} (eta {eta})")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message("simulating");

@@ -37,6 +37,7 @@ impl Command for Table1 {
         .named("stat", "STAT", ArgKind::Text, "continuous summary: mean-range (default), mean-sd, median-iqr")
         .named("decimals", "N", ArgKind::Int, "decimals of continuous summaries (default 1)")
         .switch("overall", "add a column for all groups together")
+        .switch("smd", "add the standardized mean difference (two groups; tableone's definition)")
         .table()
         .example("table1 A B", "the paper's Table 1: A vs B, chi-square and Mann-Whitney")
         .example("table1 A --by nn --tests tableone --stat median-iqr", "patients with and without NN in cohort A")
@@ -149,6 +150,7 @@ fn spec_from(args: &Args, grouping: &Grouping) -> Result<Table1Spec> {
         stat,
         overall: args.has("overall"),
         decimals,
+        smd: args.has("smd"),
     })
 }
 
@@ -161,6 +163,7 @@ fn params(args: &Args, grouping: &Grouping, spec: &Table1Spec) -> Vec<(String, P
         ("continuous".to_string(), text(spec.continuous.join(","))),
         ("stat".to_string(), text(ContinuousStat::NAMES[spec.stat as usize].to_string())),
         ("overall".to_string(), ParamValue::Bool(spec.overall)),
+        ("smd".to_string(), ParamValue::Bool(spec.smd)),
     ];
     if let Some(by) = &grouping.by {
         p.push(("by".into(), text(by.clone())));

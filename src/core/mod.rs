@@ -3,8 +3,8 @@
 
 pub mod cohort;
 pub mod describe;
+pub mod rng;
+pub mod simulate;
 pub mod stats;
 pub mod table1;
-pub mod rng;
 pub mod volume;
-pub mod simulate;

@@ -48,7 +48,8 @@ pub fn scale_counts(counts: &[(&'static str, usize)], n: usize) -> Vec<(&'static
         return counts.to_vec();
     }
     let exact: Vec<f64> = counts.iter().map(|c| c.1 as f64 * n as f64 / total as f64).collect();
-    let mut out: Vec<(&'static str, usize)> = counts.iter().zip(&exact).map(|(c, e)| (c.0, e.floor() as usize)).collect();
+    let mut out: Vec<(&'static str, usize)> =
+        counts.iter().zip(&exact).map(|(c, e)| (c.0, e.floor() as usize)).collect();
     let mut order: Vec<usize> = (0..counts.len()).collect();
     order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())).then(a.cmp(&b)));
     let missing = n - out.iter().map(|c| c.1).sum::<usize>();
@@ -112,8 +113,9 @@ pub fn fit_marginal(rng: &mut Rng, n: usize, mg: &Marginal) -> Result<Vec<f64>> 
     let unit = 10f64.powi(-mg.value_decimals);
     let snap = |x: f64| ((x / unit).round() * unit).clamp(mg.min, mg.max);
     let p = ((mg.mean - mg.min) / (mg.max - mg.min)).clamp(0.02, 0.98);
-    let mut x: Vec<f64> =
-        (0..n).map(|_| mg.min + (mg.max - mg.min) * rng.beta(p * mg.concentration, (1.0 - p) * mg.concentration)).collect();
+    let mut x: Vec<f64> = (0..n)
+        .map(|_| mg.min + (mg.max - mg.min) * rng.beta(p * mg.concentration, (1.0 - p) * mg.concentration))
+        .collect();
     x[0] = mg.min;
     x[1] = mg.max;
     let target = mg.mean * n as f64;
@@ -143,9 +145,8 @@ pub fn fit_marginal(rng: &mut Rng, n: usize, mg: &Marginal) -> Result<Vec<f64>> 
             return Ok(x);
         }
         let up = mean < mg.mean;
-        let best = (2..n)
-            .filter(|&i| if up { x[i] + unit <= mg.max } else { x[i] - unit >= mg.min })
-            .max_by(|&a, &b| {
+        let best =
+            (2..n).filter(|&i| if up { x[i] + unit <= mg.max } else { x[i] - unit >= mg.min }).max_by(|&a, &b| {
                 let ra = if up { mg.max - x[a] } else { x[a] - mg.min };
                 let rb = if up { mg.max - x[b] } else { x[b] - mg.min };
                 ra.total_cmp(&rb)
@@ -322,7 +323,14 @@ fn sigmoid(x: f64) -> f64 {
 pub const PTV_MARGIN_MM: f64 = 3.0;
 
 /// Generates one patient's images from their clinical row and latents.
-pub fn simulate_images(seed: u64, cohort: &str, index: usize, row: &ClinicalRow, latent: &Latent, profile: SizeProfile) -> PatientImages {
+pub fn simulate_images(
+    seed: u64,
+    cohort: &str,
+    index: usize,
+    row: &ClinicalRow,
+    latent: &Latent,
+    profile: SizeProfile,
+) -> PatientImages {
     let (mr_size, mr_spacing, dose_size, dose_spacing) = grids(profile);
     let mut rng = Rng::derive(seed, &[cohort, "images", &index.to_string()]);
     let fov: [f64; 3] = [0, 1, 2].map(|k| mr_size[k] as f64 * mr_spacing[k]);
@@ -356,13 +364,16 @@ pub fn simulate_images(seed: u64, cohort: &str, index: usize, row: &ClinicalRow,
     }
     if gtv_voxels == 0 {
         // A tumour smaller than a voxel still marks the voxel at its centre.
-        let idx = [0, 1, 2].map(|k| (((tumour.centre[k] - mr_origin[k]) / mr_spacing[k]).round().max(0.0) as usize).min(mr_size[k] - 1));
+        let idx = [0, 1, 2].map(|k| {
+            (((tumour.centre[k] - mr_origin[k]) / mr_spacing[k]).round().max(0.0) as usize).min(mr_size[k] - 1)
+        });
         let at = rgtv.index(idx[0], idx[1], idx[2]);
         rgtv.data[at] = 1.0;
         gtv_voxels = 1;
     }
 
-    let mr = [0, 1, 2].map(|s| mr_volume(seed, cohort, index, s, latent, &tumour, &inside_head, mr_size, mr_spacing, fov));
+    let mr =
+        [0, 1, 2].map(|s| mr_volume(seed, cohort, index, s, latent, &tumour, &inside_head, mr_size, mr_spacing, fov));
 
     // Dose on its own (coarser) grid.
     let mut dose = Volume::zeros(dose_size, dose_spacing, centred_origin(dose_size, dose_spacing));
@@ -374,7 +385,9 @@ pub fn simulate_images(seed: u64, cohort: &str, index: usize, row: &ClinicalRow,
     let cold_dir = [rng.normal(), rng.normal(), rng.normal()];
     let cold_norm = cold_dir.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-9);
     let cold = [0, 1, 2].map(|k| tumour.centre[k] + 0.5 * tumour.axes[k] * cold_dir[k] / cold_norm);
-    let gauss = |p: [f64; 3], c: [f64; 3], sd: f64| (-(0..3).map(|k| (p[k] - c[k]).powi(2)).sum::<f64>() / (2.0 * sd * sd)).exp();
+    let gauss = |p: [f64; 3], c: [f64; 3], sd: f64| {
+        (-(0..3).map(|k| (p[k] - c[k]).powi(2)).sum::<f64>() / (2.0 * sd * sd)).exp()
+    };
     let (mut ptv_voxels, mut hot_voxels) = (0usize, 0usize);
     for k in 0..dose_size[2] {
         for j in 0..dose_size[1] {
@@ -385,7 +398,11 @@ pub fn simulate_images(seed: u64, cohort: &str, index: usize, row: &ClinicalRow,
                 }
                 let d = tumour.distance(p) - PTV_MARGIN_MM;
                 let ripple = 0.015 * (p[0] / 7.0).sin() * (p[1] / 9.0).sin();
-                let falloff = if d <= 0.0 { 1.0 + ripple } else { 0.82 / (1.0 + ((d - 2.0) / 2.0).exp()) + 0.18 * (-d / 25.0).exp() };
+                let falloff = if d <= 0.0 {
+                    1.0 + ripple
+                } else {
+                    0.82 / (1.0 + ((d - 2.0) / 2.0).exp()) + 0.18 * (-d / 25.0).exp()
+                };
                 let value = rx * (falloff + gain * gauss(p, hot, hot_sd) - 0.06 * gauss(p, cold, 4.0));
                 let at = dose.index(i, j, k);
                 dose.data[at] = value.max(0.0) as f32;
@@ -471,7 +488,9 @@ fn mr_volume(
                     v.data[at] = noise.abs() as f32;
                     continue;
                 }
-                let head_rho = (p[0] / (0.45 * fov[0])).powi(2) + (p[1] / (0.47 * fov[1])).powi(2) + (p[2] / (0.46 * fov[2])).powi(2);
+                let head_rho = (p[0] / (0.45 * fov[0])).powi(2)
+                    + (p[1] / (0.47 * fov[1])).powi(2)
+                    + (p[2] / (0.46 * fov[2])).powi(2);
                 let near_skin = (1.0 - head_rho.sqrt()) * 0.45 * fov[0] < head_margin;
                 let mut level = if near_skin { fat } else { tissue };
                 let d = tumour.distance(p);
@@ -532,7 +551,13 @@ pub fn auc(score: &[f64], label: &[u8]) -> f64 {
     let mut wins = 0.0;
     for p in &pos {
         for n in &neg {
-            wins += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+            wins += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
         }
     }
     wins / (pos.len() * neg.len()) as f64

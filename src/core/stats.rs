@@ -377,8 +377,9 @@ pub fn one_way_anova(groups: &[&[f64]]) -> Result<TestResult> {
     Ok(TestResult { statistic: f, df: Some(df1), p_value: p, method: "one-way ANOVA".into(), n })
 }
 
-/// Standardized mean difference of a continuous variable:
-/// (mean₁ − mean₂) / √((s₁² + s₂²)/2), as tableone reports it.
+/// Standardized mean difference of a continuous variable between groups x
+/// and y: (mean_y − mean_x) / √((s_x² + s_y²)/2), with tableone's sign
+/// (second group minus first).
 pub fn smd_continuous(x: &[f64], y: &[f64]) -> f64 {
     if x.len() < 2 || y.len() < 2 {
         return f64::NAN;
@@ -386,7 +387,7 @@ pub fn smd_continuous(x: &[f64], y: &[f64]) -> f64 {
     let (m1, v1) = mean_var(x);
     let (m2, v2) = mean_var(y);
     let denom = ((v1 + v2) / 2.0).sqrt();
-    if denom == 0.0 { if m1 == m2 { 0.0 } else { f64::INFINITY } } else { (m1 - m2) / denom }
+    if denom == 0.0 { if m1 == m2 { 0.0 } else { f64::INFINITY } } else { (m2 - m1) / denom }
 }
 
 /// Standardized difference of a categorical variable between two groups

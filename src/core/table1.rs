@@ -6,10 +6,11 @@
 //! - `pearson` (the paper's footnote): Pearson chi-square without continuity
 //!   correction for categorical variables; Mann-Whitney U (two groups) or
 //!   Kruskal-Wallis (more) for continuous ones.
-//! - `tableone` (Python tableone's defaults): chi-square with Yates'
+//! - `tableone` (Python tableone 0.9's defaults): chi-square with Yates'
 //!   correction on 2×2 tables, Fisher's exact test on 2×2 tables with an
-//!   expected count below 5; one-way ANOVA for normal continuous variables,
-//!   Kruskal-Wallis for those listed as non-normal.
+//!   expected count below 5; Welch's t-test (two groups) or one-way ANOVA
+//!   (more) for normal continuous variables, Kruskal-Wallis for those listed
+//!   as non-normal. Checked against tableone in tests/table1_tableone.rs.
 //! - `gtsummary` (R gtsummary's defaults): chi-square without correction, or
 //!   Fisher's exact test when an expected count is below 5; Wilcoxon rank-sum
 //!   (exact when both groups have < 50 observations and no ties, as R's
@@ -127,6 +128,8 @@ pub struct Table1Spec {
     pub stat: ContinuousStat,
     pub overall: bool,
     pub decimals: usize,
+    /// Add a standardized mean difference column (two groups only).
+    pub smd: bool,
 }
 
 /// One group: a name and its columns (all the same length).
@@ -153,6 +156,8 @@ pub struct VariableTest {
     pub result: Option<TestResult>,
     /// Why no p-value was computed, when it was not.
     pub reason: Option<String>,
+    /// Standardized mean difference between two groups, when asked for.
+    pub smd: Option<f64>,
 }
 
 /// The finished table and the tests behind it.
@@ -207,6 +212,10 @@ pub fn table1(groups: &[Group], spec: &Table1Spec) -> Result<Table1> {
     if spec.overall {
         columns.push("overall".into());
     }
+    let smd = spec.smd && groups.len() == 2;
+    if smd {
+        columns.push("smd".into());
+    }
     columns.extend(["p_value".to_string(), "test".to_string()]);
     let mut table = Table::new(columns);
     table.merge_first_column = true;
@@ -216,7 +225,7 @@ pub fn table1(groups: &[Group], spec: &Table1Spec) -> Result<Table1> {
     if spec.overall {
         n_row.push(Cell::Int(groups.iter().map(Group::rows).sum::<usize>() as i64));
     }
-    n_row.extend([Cell::Null, Cell::Null]);
+    n_row.extend(std::iter::repeat_n(Cell::Null, 2 + usize::from(smd)));
     table.push(n_row);
 
     let mut tests = Vec::new();
@@ -224,17 +233,20 @@ pub fn table1(groups: &[Group], spec: &Table1Spec) -> Result<Table1> {
     for name in &spec.categorical {
         let columns: Vec<&TypedColumn> = groups.iter().filter_map(|g| g.column(name)).collect();
         let (rows, test) = categorical_rows(name, &columns, spec, &mut fallbacks);
-        push_variable(&mut table, width, rows, &test);
+        push_variable(&mut table, width, rows, &test, smd);
         tests.push(test);
     }
     for name in &spec.continuous {
         let columns: Vec<&TypedColumn> = groups.iter().filter_map(|g| g.column(name)).collect();
         let (rows, test) =
             continuous_rows(name, &columns, spec, &groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>())?;
-        push_variable(&mut table, width, rows, &test);
+        push_variable(&mut table, width, rows, &test, smd);
         tests.push(test);
     }
 
+    if spec.smd && !smd {
+        table.notes.push("smd: shown for two groups only".into());
+    }
     table.notes.push(format!(
         "categorical: n (% of the column total); continuous: {}; test policy: {}",
         spec.stat.label(),
@@ -249,9 +261,12 @@ pub fn table1(groups: &[Group], spec: &Table1Spec) -> Result<Table1> {
     Ok(Table1 { table, tests })
 }
 
-/// Adds a variable's rows; its p-value and test go on its first row.
-fn push_variable(table: &mut Table, width: usize, rows: Vec<Vec<Cell>>, test: &VariableTest) {
+/// Adds a variable's rows; its SMD, p-value and test go on its first row.
+fn push_variable(table: &mut Table, width: usize, rows: Vec<Vec<Cell>>, test: &VariableTest, smd: bool) {
     for (i, mut row) in rows.into_iter().enumerate() {
+        if smd {
+            row.push(if i == 0 { test.smd.map_or(Cell::Null, |v| Cell::from(v)) } else { Cell::Null });
+        }
         if i == 0 {
             match &test.result {
                 Some(r) => row.extend([Cell::Float(r.p_value), Cell::Text(r.method.clone())]),
@@ -304,7 +319,14 @@ fn categorical_rows(
 
     // Levels × groups contingency table.
     let observed: Vec<Vec<f64>> = (0..levels.len()).map(|li| counts.iter().map(|c| c[li] as f64).collect()).collect();
-    let test = categorical_test(name, &observed, spec, fallbacks);
+    let mut test = categorical_test(name, &observed, spec, fallbacks);
+    if spec.smd && counts.len() == 2 {
+        let share = |c: &Vec<u64>| {
+            let total: u64 = c.iter().sum();
+            c.iter().map(|n| if total > 0 { *n as f64 / total as f64 } else { f64::NAN }).collect::<Vec<f64>>()
+        };
+        test.smd = Some(stats::smd_categorical(&share(&counts[0]), &share(&counts[1]))).filter(|v| v.is_finite());
+    }
     (rows, test)
 }
 
@@ -321,7 +343,7 @@ fn push_missing_row(rows: &mut Vec<Vec<Cell>>, name: &str, missing: &[usize], ov
 }
 
 fn categorical_test(name: &str, observed: &[Vec<f64>], spec: &Table1Spec, fallbacks: &mut Vec<String>) -> VariableTest {
-    let none = |reason: String| VariableTest { variable: name.into(), result: None, reason: Some(reason) };
+    let none = |reason: String| VariableTest { variable: name.into(), result: None, reason: Some(reason), smd: None };
     if observed.len() < 2 {
         return none("the variable has a single level".into());
     }
@@ -353,7 +375,7 @@ fn categorical_test(name: &str, observed: &[Vec<f64>], spec: &Table1Spec, fallba
         _ => Ok(plain.test.clone()),
     };
     match result {
-        Ok(r) => VariableTest { variable: name.into(), result: Some(r), reason: None },
+        Ok(r) => VariableTest { variable: name.into(), result: Some(r), reason: None, smd: None },
         Err(e) => none(e.to_string()),
     }
 }
@@ -410,11 +432,15 @@ fn continuous_rows(
     }
     let mut rows = vec![row];
     push_missing_row(&mut rows, name, &missing, spec.overall);
-    Ok((rows, continuous_test(name, &samples, spec)))
+    let mut test = continuous_test(name, &samples, spec);
+    if spec.smd && samples.len() == 2 {
+        test.smd = Some(stats::smd_continuous(&samples[0], &samples[1])).filter(|v| v.is_finite());
+    }
+    Ok((rows, test))
 }
 
 fn continuous_test(name: &str, samples: &[Vec<f64>], spec: &Table1Spec) -> VariableTest {
-    let none = |reason: String| VariableTest { variable: name.into(), result: None, reason: Some(reason) };
+    let none = |reason: String| VariableTest { variable: name.into(), result: None, reason: Some(reason), smd: None };
     if let Some(i) = samples.iter().position(Vec::is_empty) {
         return none(format!("group {} has no non-missing values", i + 1));
     }
@@ -428,6 +454,7 @@ fn continuous_test(name: &str, samples: &[Vec<f64>], spec: &Table1Spec) -> Varia
         Policy::Pearson | Policy::Gtsummary if two => TestChoice::MannWhitney,
         Policy::Pearson | Policy::Gtsummary => TestChoice::Kruskal,
         Policy::TableOne if nonnormal => TestChoice::Kruskal,
+        Policy::TableOne if two => TestChoice::Welch,
         Policy::TableOne => TestChoice::Anova,
     });
     let refs: Vec<&[f64]> = samples.iter().map(Vec::as_slice).collect();
@@ -459,7 +486,7 @@ fn continuous_test(name: &str, samples: &[Vec<f64>], spec: &Table1Spec) -> Varia
         _ => stats::one_way_anova(&refs),
     };
     match result {
-        Ok(r) => VariableTest { variable: name.into(), result: Some(r), reason: None },
+        Ok(r) => VariableTest { variable: name.into(), result: Some(r), reason: None, smd: None },
         Err(e) => none(e.to_string()),
     }
 }
@@ -486,6 +513,7 @@ mod tests {
             stat: ContinuousStat::MeanRange,
             overall: false,
             decimals: 1,
+            smd: false,
         }
     }
 
@@ -508,7 +536,7 @@ mod tests {
         assert_eq!(t.tests[1].result.as_ref().unwrap().method, "Mann-Whitney U (exact)");
         let t = table1(&groups(), &spec(Policy::TableOne)).unwrap();
         assert_eq!(t.tests[0].result.as_ref().unwrap().method, "Fisher's exact test");
-        assert_eq!(t.tests[1].result.as_ref().unwrap().method, "one-way ANOVA");
+        assert_eq!(t.tests[1].result.as_ref().unwrap().method, "Welch's t-test");
     }
 
     #[test]

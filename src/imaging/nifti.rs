@@ -286,11 +286,12 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<Volume> {
         let row = |r: usize| [0, 1, 2, 3].map(|c| f32_at(280 + 16 * r + 4 * c) as f64);
         [row(0), row(1), row(2)]
     } else if i16_at(252) > 0 {
-        qform_affine([f32_at(256) as f64, f32_at(260) as f64, f32_at(264) as f64], [
-            f32_at(268) as f64,
-            f32_at(272) as f64,
-            f32_at(276) as f64,
-        ], pixdim, f32_at(76) as f64)
+        qform_affine(
+            [f32_at(256) as f64, f32_at(260) as f64, f32_at(264) as f64],
+            [f32_at(268) as f64, f32_at(272) as f64, f32_at(276) as f64],
+            pixdim,
+            f32_at(76) as f64,
+        )
     } else {
         [[pixdim[0], 0.0, 0.0, 0.0], [0.0, pixdim[1], 0.0, 0.0], [0.0, 0.0, pixdim[2], 0.0]]
     };

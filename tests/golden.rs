@@ -179,8 +179,14 @@ fn table1_on_the_simulated_cohorts() {
     );
     let (out, err, _) = run(&mut s, &script, false);
     assert!(err.is_empty(), "{err}");
-    let table: String =
-        out.split("Table 1").nth(1).unwrap().lines().filter(|l| !l.starts_with("wrote ")).map(|l| format!("{l}\n")).collect();
+    let table: String = out
+        .split("Table 1")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("wrote "))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let text = format!(
         "Table 1{table}\n==== .md\n{}",
         std::fs::read_to_string(&md).unwrap().replace(&md.display().to_string(), "t1.md")

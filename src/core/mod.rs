@@ -3,6 +3,7 @@
 
 pub mod cohort;
 pub mod describe;
+pub mod learn;
 pub mod rng;
 pub mod simulate;
 pub mod stats;

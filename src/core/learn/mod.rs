@@ -1,0 +1,10 @@
+//! Learning on feature tables: matrices, CV splits, fitted selection and
+//! preprocessing steps, L1 models, classifiers, metrics, and the
+//! leakage-safe pipeline that fits every step inside the training fold.
+
+pub mod classifiers;
+pub mod cv;
+pub mod lasso;
+pub mod matrix;
+pub mod metrics;
+pub mod steps;

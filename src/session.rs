@@ -79,6 +79,8 @@ pub struct HistoryEntry {
 /// The state behind a shell or script.
 pub struct Session {
     frames: BTreeMap<String, Frame>,
+    /// Declared learning pipelines by name.
+    pub pipelines: BTreeMap<String, crate::core::learn::pipeline::Pipeline>,
     store: Store,
     history: Vec<HistoryEntry>,
     cancel: CancelFlag,
@@ -91,6 +93,7 @@ impl Session {
     pub fn new(store: Store) -> Self {
         Session {
             frames: BTreeMap::new(),
+            pipelines: BTreeMap::new(),
             store,
             history: Vec::new(),
             cancel: CancelFlag::default(),

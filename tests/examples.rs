@@ -1,33 +1,24 @@
-//! Every command's help examples run, each in a fresh session that has
-//! cohorts A and B loaded from `data/sim/{A,B}` in a scratch directory.
-//! (Own test binary: it changes the working directory.)
+//! Every command's help examples run, each in a fresh session that has the
+//! simulated cohorts A and B loaded from `data/sim/{A,B}` in a scratch
+//! directory and the pipeline P1 declared. (Own test binary: it changes the
+//! working directory.)
 
 mod common;
 
-use std::path::Path;
-
 use radose::commands::all;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
-}
 
 #[test]
 fn every_example_runs() {
-    let fixture = common::root().join("tests/fixtures/cohort");
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture, &dir.path().join("data/sim/A"));
-    copy_dir(&fixture, &dir.path().join("data/sim/B"));
     std::env::set_current_dir(dir.path()).unwrap();
+    let (_, err, outcome) = common::run(&mut common::session(), "simulate --out data/sim --n-a 40 --n-b 12", false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
     let mut count = 0;
     for cmd in all() {
         for example in cmd.signature().examples {
             let mut s = common::session();
-            let (_, err, outcome) = common::run(&mut s, "load A data/sim/A; load B data/sim/B", false);
+            let setup = "load A data/sim/A; load B data/sim/B; pipeline P1 = standardize | logistic";
+            let (_, err, outcome) = common::run(&mut s, setup, false);
             assert_eq!(outcome.exit_code(), 0, "{err}");
             let (_, err, outcome) = common::run(&mut s, example.command, false);
             assert_eq!(outcome.exit_code(), 0, "example `{}` failed:\n{err}", example.command);

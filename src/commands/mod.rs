@@ -3,19 +3,25 @@
 //! `help`, completion and argument checking are generated from signatures.
 
 mod columns;
+mod cv;
 mod describe;
 mod drop;
+mod features;
 mod frames;
 mod groups;
 mod help;
 mod history;
 mod load;
+mod pca;
+mod pipeline;
 mod run;
 mod runs;
 mod save;
+mod select;
 mod show;
 mod simulate;
 mod sleep;
+mod smote;
 mod table1;
 mod tests_cmd;
 
@@ -201,6 +207,11 @@ pub fn all() -> Vec<&'static dyn Command> {
         &tests_cmd::Fisher,
         &tests_cmd::MannWhitney,
         &tests_cmd::TTest,
+        &pipeline::PipelineCmd,
+        &cv::Cv,
+        &select::Select,
+        &pca::Pca,
+        &smote::Smote,
         &runs::Runs,
         &run::Run,
         &history::History,

@@ -7,4 +7,5 @@ pub mod cv;
 pub mod lasso;
 pub mod matrix;
 pub mod metrics;
+pub mod pipeline;
 pub mod steps;

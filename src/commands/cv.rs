@@ -1,0 +1,239 @@
+//! `cv PIPELINE on FRAMES…`: stratified K-fold cross-validation of a
+//! pipeline, every fitted step inside the training folds. Recorded as a
+//! parent run with one child run per fold (metrics, selected features) and
+//! every patient's out-of-fold probability.
+
+use std::collections::BTreeMap;
+
+use super::features::joined_inputs;
+use super::{ArgKind, Args, Command, Signature};
+use crate::core::learn::cv::{Fold, stratified_kfold};
+use crate::core::learn::matrix::Matrix;
+use crate::core::learn::metrics::{accuracy, auc, f1};
+use crate::core::learn::pipeline::cross_validate;
+use crate::core::rng::Rng;
+use crate::error::{Error, Result};
+use crate::output::{Cell, Output, Table, format_sig};
+use crate::session::Session;
+use crate::store::{NewRun, ParamValue, RunStatus};
+
+pub struct Cv;
+
+fn mean_sd(x: &[f64]) -> (f64, f64) {
+    let v: Vec<f64> = x.iter().copied().filter(|v| v.is_finite()).collect();
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let sd = (v.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+    (mean, sd)
+}
+
+impl Command for Cv {
+    fn signature(&self) -> Signature {
+        Signature::new(
+            "cv",
+            "learning",
+            "Cross-validate a pipeline on feature frames (all fitting inside training folds)",
+        )
+        .required("PIPELINE", ArgKind::Text, "a pipeline declared with `pipeline`")
+        .rest("on FRAMES", ArgKind::Frame, "`on` and one or more feature frames over the same patients")
+        .named("folds", "K", ArgKind::Int, "number of folds (default 5)")
+        .named("repeats", "R", ArgKind::Int, "repeat with R different shuffles (default 1)")
+        .named("seed", "N", ArgKind::Int, "seed for the splits and every fitted step (default 7)")
+        .table()
+        .example("cv P1 on A --folds 5 --seed 7", "five-fold CV of P1 on frame A")
+    }
+
+    fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
+        let name = args.required(0)?;
+        let Some(pipeline) = session.pipelines.get(&name.text).cloned() else {
+            return Err(Error::InvalidValue {
+                token: name.text.clone(),
+                what: "PIPELINE".into(),
+                reason: "no pipeline has that name; declare it with `pipeline NAME = …` (`pipeline` lists them)".into(),
+                span: name.span,
+            });
+        };
+        let frames: Vec<_> = args.positionals[1..].iter().filter(|t| t.text != "on").cloned().collect();
+        let k: usize = args.parsed("folds", "a number of folds")?.unwrap_or(5);
+        let repeats: usize = args.parsed("repeats", "a number of repeats")?.unwrap_or(1).max(1);
+        let seed: u64 = args.parsed("seed", "a non-negative whole number")?.unwrap_or(7);
+        let inputs = joined_inputs(session, &frames)?;
+        let y = inputs[0].y.clone();
+        let ids = inputs[0].ids.clone();
+        let splits: Vec<Vec<Fold>> = (0..repeats)
+            .map(|r| stratified_kfold(&y, k, Some(Rng::derive(seed, &["cv", &r.to_string()]).next_u64())))
+            .collect::<Result<_>>()?;
+        let labelled: Vec<(String, Matrix, Vec<String>)> =
+            inputs.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
+
+        let parent = session.begin_run(
+            args,
+            "cv",
+            vec![
+                ("pipeline".into(), ParamValue::Text(name.text.clone())),
+                ("steps".into(), ParamValue::Text(pipeline.text.clone())),
+                ("pipeline_json".into(), ParamValue::Text(pipeline.to_json())),
+                (
+                    "inputs".into(),
+                    ParamValue::Text(frames.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(",")),
+                ),
+                ("folds".into(), ParamValue::Int(k as i64)),
+                ("repeats".into(), ParamValue::Int(repeats as i64)),
+                ("patients".into(), ParamValue::Int(y.len() as i64)),
+            ],
+            Some(seed),
+        )?;
+        for input in &inputs {
+            for &d in &input.dataset_ids {
+                session.store().link_dataset(parent, d)?;
+            }
+        }
+        let progress = indicatif::ProgressBar::new((k * repeats) as u64);
+        progress.set_message(format!("cv {}", name.text));
+        let cancel = session.cancel_flag();
+        let command = args.statement.text.clone();
+        let mut rows = Table::new(["repeat", "fold", "train", "test", "events", "auc", "acc", "f1", "selected"]);
+        let mut fold_aucs = Vec::new();
+        let mut selections: Vec<Vec<String>> = Vec::new();
+        let mut pooled: Vec<(f64, u8)> = Vec::new();
+        for (r, folds) in splits.iter().enumerate() {
+            let store = session.store_mut();
+            let results = cross_validate(
+                &pipeline,
+                &labelled,
+                &y,
+                folds,
+                seed.wrapping_add(r as u64),
+                &|| cancel.is_cancelled(),
+                &mut |res| {
+                    let fold_index = (r * k + res.fold) as i64;
+                    let child = store.begin_run(&NewRun {
+                        kind: "cv-fold".into(),
+                        command: command.clone(),
+                        parent: Some(parent),
+                        experiment: None,
+                        seed: Some(seed),
+                        params: vec![
+                            ("repeat".into(), ParamValue::Int(r as i64)),
+                            ("fold".into(), ParamValue::Int(res.fold as i64)),
+                            ("train".into(), ParamValue::Int(res.train as i64)),
+                            ("test".into(), ParamValue::Int(res.test.len() as i64)),
+                            (
+                                "selected".into(),
+                                ParamValue::Text(serde_json::to_string(&res.selected).unwrap_or_default()),
+                            ),
+                        ],
+                    })?;
+                    for (key, value) in [("auc", res.auc), ("acc", res.accuracy), ("f1", res.f1)] {
+                        store.log_metric(child, key, value, None, Some(fold_index))?;
+                    }
+                    let preds: Vec<(String, i64, f64)> = res
+                        .test
+                        .iter()
+                        .zip(&res.probability)
+                        .map(|(&i, &p)| (ids[i].clone(), i64::from(y[i]), p))
+                        .collect();
+                    store.log_predictions(parent, Some(fold_index), &preds)?;
+                    store.finish_run(child, RunStatus::Finished, None)?;
+                    progress.inc(1);
+                    Ok(())
+                },
+            )?;
+            let mut oof = vec![f64::NAN; y.len()];
+            for res in &results {
+                let events = res.test.iter().filter(|&&i| y[i] == 1).count();
+                rows.push(vec![
+                    (r + 1).into(),
+                    (res.fold + 1).into(),
+                    res.train.into(),
+                    res.test.len().into(),
+                    events.into(),
+                    res.auc.into(),
+                    res.accuracy.into(),
+                    res.f1.into(),
+                    res.selected.len().into(),
+                ]);
+                fold_aucs.push(res.auc);
+                selections.push(res.selected.clone());
+                for (&i, &p) in res.test.iter().zip(&res.probability) {
+                    oof[i] = p;
+                }
+            }
+            pooled.extend(oof.iter().zip(&y).map(|(p, t)| (*p, *t)));
+        }
+        progress.finish_and_clear();
+        let (probs, truth): (Vec<f64>, Vec<u8>) = pooled.into_iter().unzip();
+        let (auc_mean, auc_sd) = mean_sd(&fold_aucs);
+        let summary = [
+            ("auc_mean", auc_mean),
+            ("auc_sd", auc_sd),
+            ("auc_pooled", auc(&probs, &truth)),
+            ("acc_pooled", accuracy(&probs, &truth, 0.5)),
+            ("f1_pooled", f1(&probs, &truth, 0.5)),
+            ("selection_jaccard", mean_jaccard(&selections)),
+        ];
+        for (key, value) in summary {
+            session.store().log_metric(parent, key, value, None, None)?;
+        }
+        rows.title = Some(format!(
+            "cv {} on {} — {k} folds × {repeats}, seed {seed}, run {parent}",
+            name.text,
+            frames.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join("+")
+        ));
+        rows.notes.push(format!(
+            "AUC mean ± SD of folds {} ± {}; pooled out-of-fold AUC {}, accuracy {}, F1 {} (threshold 0.5)",
+            format_sig(auc_mean, 3),
+            format_sig(auc_sd, 3),
+            format_sig(summary[2].1, 3),
+            format_sig(summary[3].1, 3),
+            format_sig(summary[4].1, 3)
+        ));
+        rows.notes
+            .push("every step was fitted on the training folds only; SMOTE rows never reach a held-out fold".into());
+        let skipped: Vec<String> =
+            inputs.iter().flat_map(|i| i.skipped.iter().map(move |s| format!("{}:{s}", i.label))).collect();
+        if !skipped.is_empty() {
+            rows.notes.push(format!("non-numeric columns left out: {}", skipped.join(", ")));
+        }
+        Ok(Output::Many(vec![Output::Table(rows), Output::Table(stability(&selections))]))
+    }
+}
+
+/// Mean Jaccard index over all pairs of folds' selections.
+fn mean_jaccard(sets: &[Vec<String>]) -> f64 {
+    let mut total = 0.0;
+    let mut pairs = 0;
+    for i in 0..sets.len() {
+        for j in i + 1..sets.len() {
+            let inter = sets[i].iter().filter(|s| sets[j].contains(s)).count();
+            let union = sets[i].len() + sets[j].len() - inter;
+            total += if union == 0 { 1.0 } else { inter as f64 / union as f64 };
+            pairs += 1;
+        }
+    }
+    if pairs == 0 { f64::NAN } else { total / pairs as f64 }
+}
+
+/// How often each feature was selected across folds.
+fn stability(selections: &[Vec<String>]) -> Table {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in selections {
+        for f in s {
+            *counts.entry(f.as_str()).or_default() += 1;
+        }
+    }
+    let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut t = Table::new(["feature", "folds", "share"]).with_title("selection stability");
+    for (f, c) in ranked.iter().take(20) {
+        t.push(vec![(*f).into(), (*c).into(), Cell::Float(*c as f64 / selections.len().max(1) as f64)]);
+    }
+    if ranked.len() > 20 {
+        t.notes.push(format!("{} more features were selected in some fold", ranked.len() - 20));
+    }
+    t.notes.push(format!(
+        "mean pairwise Jaccard index of the folds' selections: {}",
+        format_sig(mean_jaccard(selections), 3)
+    ));
+    t
+}

@@ -1,0 +1,128 @@
+//! Feature tables for learning: a frame's numeric columns (other than the id
+//! and the outcome) as a matrix, checked for missing and constant values,
+//! and several frames joined by patient id.
+
+use crate::core::cohort::Values;
+use crate::core::learn::matrix::Matrix;
+use crate::data::frame;
+use crate::error::{Error, Result};
+use crate::session::Session;
+use crate::shell::parse::Token;
+
+/// One input: a frame's features with its patients and outcome.
+pub struct FeatureInput {
+    pub label: String,
+    pub ids: Vec<String>,
+    pub y: Vec<u8>,
+    pub x: Matrix,
+    pub names: Vec<String>,
+    pub dataset_ids: Vec<i64>,
+    /// Non-numeric columns that were left out.
+    pub skipped: Vec<String>,
+}
+
+/// The features of one frame.
+pub fn feature_input(session: &Session, tok: &Token) -> Result<FeatureInput> {
+    let f = session.frame(tok)?;
+    let (Some(id_col), Some(outcome_col)) = (f.roles.id.clone(), f.roles.outcome.clone()) else {
+        return Err(Error::invalid(format!("frame `{}` has no id or outcome column", tok.text), None));
+    };
+    let ids: Vec<String> = frame::column(&f.df, &id_col)
+        .map(|c| c.values.as_text().into_iter().map(Option::unwrap_or_default).collect())
+        .unwrap_or_default();
+    let y: Vec<u8> = frame::column(&f.df, &outcome_col)
+        .and_then(|c| c.values.as_f64())
+        .map(|v| v.into_iter().map(|o| u8::from(o == Some(1.0))).collect())
+        .unwrap_or_default();
+    let mut names = Vec::new();
+    let mut columns: Vec<Vec<f64>> = Vec::new();
+    let mut skipped = Vec::new();
+    for col in frame::columns(&f.df) {
+        if col.name == id_col || col.name == outcome_col {
+            continue;
+        }
+        let numeric = match &col.values {
+            Values::Int(_) | Values::Float(_) => col.values.as_f64(),
+            _ => None,
+        };
+        let Some(values) = numeric.filter(|_| !f.roles.categorical.contains(&col.name)) else {
+            skipped.push(col.name.clone());
+            continue;
+        };
+        if let Some(row) = values.iter().position(Option::is_none) {
+            return Err(Error::invalid(
+                format!("feature `{}` of `{}` is missing for patient {}", col.name, tok.text, ids[row]),
+                Some("impute it before learning, or drop the column"),
+            ));
+        }
+        let values: Vec<f64> = values.into_iter().flatten().collect();
+        if values.iter().all(|v| *v == values[0]) {
+            return Err(Error::invalid(
+                format!(
+                    "feature `{}` of `{}` is constant ({}), so it carries no information",
+                    col.name, tok.text, values[0]
+                ),
+                Some("drop the column before learning"),
+            ));
+        }
+        names.push(col.name.clone());
+        columns.push(values);
+    }
+    if names.is_empty() {
+        return Err(Error::invalid(format!("frame `{}` has no numeric feature columns", tok.text), None));
+    }
+    let rows: Vec<Vec<f64>> = (0..ids.len()).map(|r| columns.iter().map(|c| c[r]).collect()).collect();
+    Ok(FeatureInput {
+        label: tok.text.clone(),
+        ids,
+        y,
+        x: Matrix::from_rows(&rows),
+        names,
+        dataset_ids: f.origin.as_ref().map(|o| o.dataset_ids.clone()).unwrap_or_default(),
+        skipped,
+    })
+}
+
+/// Several frames as inputs over the same patients, rows aligned to the first.
+pub fn joined_inputs(session: &Session, toks: &[Token]) -> Result<Vec<FeatureInput>> {
+    if toks.is_empty() {
+        return Err(Error::invalid("name at least one feature frame", Some("e.g. `cv P on T1`")));
+    }
+    let mut inputs: Vec<FeatureInput> = toks.iter().map(|t| feature_input(session, t)).collect::<Result<_>>()?;
+    let first_ids = inputs[0].ids.clone();
+    let first_y = inputs[0].y.clone();
+    for input in inputs.iter_mut().skip(1) {
+        let mut order = Vec::with_capacity(first_ids.len());
+        for id in &first_ids {
+            let Some(r) = input.ids.iter().position(|i| i == id) else {
+                return Err(Error::invalid(
+                    format!("patient {id} of `{}` is missing from `{}`", toks[0].text, input.label),
+                    Some("every input frame must hold the same patients"),
+                ));
+            };
+            order.push(r);
+        }
+        if input.ids.len() != first_ids.len() {
+            return Err(Error::invalid(
+                format!(
+                    "`{}` has {} patients, `{}` has {}",
+                    input.label,
+                    input.ids.len(),
+                    toks[0].text,
+                    first_ids.len()
+                ),
+                Some("every input frame must hold the same patients"),
+            ));
+        }
+        input.x = input.x.select_rows(&order);
+        input.y = order.iter().map(|&r| input.y[r]).collect();
+        input.ids = first_ids.clone();
+        if input.y != first_y {
+            return Err(Error::invalid(
+                format!("the outcome of `{}` disagrees with `{}`", input.label, toks[0].text),
+                None,
+            ));
+        }
+    }
+    Ok(inputs)
+}

@@ -1,0 +1,81 @@
+//! `smote FRAME --into NAME`: a copy of a feature frame with SMOTE's
+//! synthetic minority patients added (exploratory: oversampling before a
+//! split puts synthetic copies of test patients into training — inside `cv`
+//! a pipeline's `smote` step only ever sees training folds).
+
+use super::features::feature_input;
+use super::{ArgKind, Args, Command, Signature};
+use crate::core::cohort::{Roles, TypedColumn, Values};
+use crate::core::learn::steps::smote;
+use crate::data::frame::to_dataframe;
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::session::{Frame, Session};
+use crate::store::ParamValue;
+
+pub struct Smote;
+
+impl Command for Smote {
+    fn signature(&self) -> Signature {
+        Signature::new("smote", "learning", "Add SMOTE synthetic minority rows to a copy of a frame (exploratory)")
+            .required("FRAME", ArgKind::Frame, "a feature frame")
+            .named("into", "NAME", ArgKind::NewName, "the new frame (required)")
+            .named("k", "N", ArgKind::Int, "nearest minority neighbours (default 5)")
+            .named("ratio", "R", ArgKind::Float, "target minority/majority ratio in (0, 1] (default 1)")
+            .named("seed", "N", ArgKind::Int, "random seed (default 7)")
+            .example("smote A --into A_balanced --k 5 --seed 7", "a balanced copy of A for exploration")
+    }
+
+    fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
+        let frame = args.required(0)?;
+        let Some(into) = args.value("into") else {
+            return Err(Error::invalid("`smote` needs --into NAME for the new frame", None));
+        };
+        super::load::check_frame_name(into)?;
+        let input = feature_input(session, frame)?;
+        // A derived frame keeps its source's origin (and so its SIMULATED label).
+        let origin = session.frame(frame)?.origin.clone();
+        let k: usize = args.parsed("k", "a number of neighbours")?.unwrap_or(5);
+        let ratio: f64 = args.parsed("ratio", "a ratio in (0, 1]")?.unwrap_or(1.0);
+        let seed: u64 = args.parsed("seed", "a whole number")?.unwrap_or(7);
+        let run = session.begin_run(
+            args,
+            "smote",
+            vec![
+                ("frame".into(), ParamValue::Text(frame.text.clone())),
+                ("k".into(), ParamValue::Int(k as i64)),
+                ("ratio".into(), ParamValue::Float(ratio)),
+            ],
+            Some(seed),
+        )?;
+        for &d in &input.dataset_ids {
+            session.store().link_dataset(run, d)?;
+        }
+        let (extra, labels) = smote(&input.x, &input.y, k, ratio, seed)?;
+        let x = input.x.vstack(&extra);
+        let mut ids = input.ids.clone();
+        ids.extend((1..=extra.rows).map(|i| format!("synthetic-{i:04}")));
+        let y: Vec<u8> = input.y.iter().copied().chain(labels).collect();
+        let mut columns = vec![
+            TypedColumn { name: "patient_id".into(), values: Values::Text(ids.into_iter().map(Some).collect()) },
+            TypedColumn {
+                name: "outcome".into(),
+                values: Values::Int(y.iter().map(|&v| Some(i64::from(v))).collect()),
+            },
+        ];
+        for (c, name) in input.names.iter().enumerate() {
+            columns.push(TypedColumn {
+                name: name.clone(),
+                values: Values::Float(x.column(c).into_iter().map(Some).collect()),
+            });
+        }
+        let roles = Roles { id: Some("patient_id".into()), outcome: Some("outcome".into()), ..Default::default() };
+        session.insert_frame(&into.text, Frame { df: to_dataframe(&columns)?, roles, origin });
+        Ok(Output::Message(format!(
+            "{}: {} patients + {} synthetic minority rows (k = {k}, ratio {ratio})\n  EXPLORATORY: never split or test on an oversampled frame; put `smote` in a pipeline for `cv`",
+            into.text,
+            input.y.len(),
+            extra.rows
+        )))
+    }
+}

@@ -1,0 +1,526 @@
+//! The leakage-safe pipeline: per-input steps (e.g. selection per MR
+//! sequence), concatenation, combined steps (e.g. PCA, SMOTE), a classifier.
+//! Every step is fitted on the training rows of a fold only and applied to
+//! the held-out rows as fitted; SMOTE adds rows to the training data only.
+//!
+//! Text form (the `pipeline` command):
+//! `standardize | chi2 k=64 bins=10 | lassocv keep=32 then pca n=32 | smote ratio=1 | logistic C=1`
+//! Steps before `then` apply to each input separately; the rest to the
+//! concatenation. Without `then`, every step applies to the concatenation.
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::learn::classifiers::{FittedClassifier, bagged_trees, l2_logistic};
+use crate::core::learn::cv::Fold;
+use crate::core::learn::lasso::{Scoring, default_cs, l1_logistic_cv, lasso_cv};
+use crate::core::learn::matrix::Matrix;
+use crate::core::learn::metrics;
+use crate::core::learn::steps::{
+    BinStrategy, Fitted, chi2_scores, fit_discretize, fit_minmax, fit_pca, fit_standardize, mann_whitney_scores, smote,
+    top_k,
+};
+use crate::error::{Error, Result};
+
+/// One step, validated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Step {
+    Standardize,
+    MinMax,
+    Discretize {
+        bins: usize,
+        strategy: BinStrategy,
+    },
+    /// scikit-learn `SelectKBest(chi2, k)`; with `bins`, scores are computed
+    /// on quantile-binned values (the selected columns keep their values).
+    Chi2 {
+        k: usize,
+        bins: Option<usize>,
+    },
+    /// Mann-Whitney screen: the `k` smallest p-values, or all below `p`.
+    MannWhitney {
+        k: Option<usize>,
+        p: Option<f64>,
+    },
+    /// `LassoCV` on the 0/1 outcome; keeps non-zero (or the `keep` largest |coef|).
+    LassoCv {
+        keep: Option<usize>,
+        folds: usize,
+    },
+    /// `LogisticRegressionCV(penalty='l1')`; keeps non-zero (or the `keep` largest |coef|).
+    LassoLogistic {
+        keep: Option<usize>,
+        folds: usize,
+        cs: usize,
+        scoring: Scoring,
+    },
+    Pca {
+        n: usize,
+    },
+    /// imbalanced-learn `SMOTE(k_neighbors=k)` to minority = ratio × majority.
+    Smote {
+        k: usize,
+        ratio: f64,
+    },
+}
+
+/// The final classifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Classifier {
+    /// L2 logistic regression with inverse penalty C.
+    Logistic { c: f64 },
+    /// Bagged smartcore decision trees.
+    Trees { n: usize, depth: u16 },
+}
+
+/// A validated pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub per_input: Vec<Step>,
+    pub combined: Vec<Step>,
+    pub classifier: Classifier,
+    /// The text it was declared with.
+    pub text: String,
+}
+
+fn bad(message: impl Into<String>, hint: Option<&str>) -> Error {
+    Error::invalid(message, hint)
+}
+
+/// The step names `parse` accepts.
+pub const STEP_NAMES: &[&str] =
+    &["standardize", "minmax", "discretize", "chi2", "mannwhitney", "lassocv", "lasso-logistic", "pca", "smote"];
+
+struct Options<'a> {
+    step: &'a str,
+    pairs: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Options<'a> {
+    fn take<T: std::str::FromStr>(&mut self, key: &str) -> Result<Option<T>> {
+        let Some(pos) = self.pairs.iter().position(|(k, _)| k.eq_ignore_ascii_case(key)) else {
+            return Ok(None);
+        };
+        let (_, v) = self.pairs.remove(pos);
+        v.parse::<T>().map(Some).map_err(|_| bad(format!("`{}`: {key}={v} is not a valid value", self.step), None))
+    }
+
+    fn finish(self) -> Result<()> {
+        match self.pairs.first() {
+            None => Ok(()),
+            Some((k, _)) => Err(bad(
+                format!("`{}` has no option `{k}`", self.step),
+                Some("see `help pipeline` for each step's options"),
+            )),
+        }
+    }
+}
+
+fn parse_step(words: &[&str]) -> Result<Step> {
+    let (name, rest) = words.split_first().ok_or_else(|| bad("an empty step between `|`", None))?;
+    let mut pairs = Vec::new();
+    for w in rest {
+        let (k, v) =
+            w.split_once('=').ok_or_else(|| bad(format!("`{name}`: write options as key=value, not `{w}`"), None))?;
+        pairs.push((k, v));
+    }
+    let mut o = Options { step: name, pairs };
+    let step = match *name {
+        "standardize" => Step::Standardize,
+        "minmax" => Step::MinMax,
+        "discretize" => {
+            let strategy = match o.take::<String>("strategy")?.as_deref() {
+                None | Some("quantile") => BinStrategy::Quantile,
+                Some("uniform") => BinStrategy::Uniform,
+                Some(other) => {
+                    return Err(bad(format!("`discretize`: strategy={other}; use quantile or uniform"), None));
+                }
+            };
+            Step::Discretize { bins: o.take("bins")?.unwrap_or(10), strategy }
+        }
+        "chi2" => Step::Chi2 { k: o.take("k")?.ok_or_else(|| bad("`chi2` needs k=N", None))?, bins: o.take("bins")? },
+        "mannwhitney" => {
+            let (k, p) = (o.take("k")?, o.take("p")?);
+            if k.is_none() && p.is_none() {
+                return Err(bad("`mannwhitney` needs k=N or p=THRESHOLD", None));
+            }
+            Step::MannWhitney { k, p }
+        }
+        "lassocv" => Step::LassoCv { keep: o.take("keep")?, folds: o.take("folds")?.unwrap_or(5) },
+        "lasso-logistic" => {
+            let scoring = match o.take::<String>("scoring")?.as_deref() {
+                None | Some("accuracy") => Scoring::Accuracy,
+                Some("auc") => Scoring::Auc,
+                Some(other) => {
+                    return Err(bad(format!("`lasso-logistic`: scoring={other}; use accuracy or auc"), None));
+                }
+            };
+            Step::LassoLogistic {
+                keep: o.take("keep")?,
+                folds: o.take("folds")?.unwrap_or(5),
+                cs: o.take("cs")?.unwrap_or(10),
+                scoring,
+            }
+        }
+        "pca" => Step::Pca { n: o.take("n")?.ok_or_else(|| bad("`pca` needs n=COMPONENTS", None))? },
+        "smote" => {
+            let ratio: f64 = o.take("ratio")?.unwrap_or(1.0);
+            if !(ratio > 0.0 && ratio <= 1.0) {
+                return Err(bad(format!("`smote`: ratio={ratio} must be in (0, 1]"), None));
+            }
+            Step::Smote { k: o.take("k")?.unwrap_or(5), ratio }
+        }
+        other => {
+            return Err(bad(
+                format!("unknown step `{other}`"),
+                Some(
+                    "steps: standardize minmax discretize chi2 mannwhitney lassocv lasso-logistic pca smote; classifiers: logistic trees",
+                ),
+            ));
+        }
+    };
+    o.finish()?;
+    Ok(step)
+}
+
+fn parse_classifier(words: &[&str]) -> Result<Option<Classifier>> {
+    let Some((name, rest)) = words.split_first() else { return Ok(None) };
+    let mut pairs = Vec::new();
+    for w in rest {
+        let (k, v) =
+            w.split_once('=').ok_or_else(|| bad(format!("`{name}`: write options as key=value, not `{w}`"), None))?;
+        pairs.push((k, v));
+    }
+    let mut o = Options { step: name, pairs };
+    let c = match *name {
+        "logistic" => {
+            let c: f64 = o.take("c")?.unwrap_or(1.0);
+            if c <= 0.0 {
+                return Err(bad("`logistic`: C must be positive", None));
+            }
+            Classifier::Logistic { c }
+        }
+        "trees" => Classifier::Trees { n: o.take("n")?.unwrap_or(200), depth: o.take("depth")?.unwrap_or(4) },
+        _ => return Ok(None),
+    };
+    o.finish()?;
+    Ok(Some(c))
+}
+
+impl Pipeline {
+    /// Parses and validates the text form (see the module doc).
+    pub fn parse(text: &str) -> Result<Pipeline> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let (before, after) = match words.iter().position(|w| *w == "then") {
+            Some(i) => (&words[..i], &words[i + 1..]),
+            None => (&words[..0], &words[..]),
+        };
+        let split = |ws: &[&'_ str]| -> Vec<Vec<String>> {
+            ws.split(|w| *w == "|")
+                .map(|g| g.iter().map(|s| s.to_string()).collect())
+                .filter(|g: &Vec<String>| !g.is_empty())
+                .collect()
+        };
+        let per_input_groups = split(before);
+        let mut combined_groups = split(after);
+        let last =
+            combined_groups.pop().ok_or_else(|| bad("a pipeline ends with a classifier (logistic or trees)", None))?;
+        let last_refs: Vec<&str> = last.iter().map(String::as_str).collect();
+        let classifier = parse_classifier(&last_refs)?.ok_or_else(|| {
+            bad(
+                format!("the last step `{}` is not a classifier", last[0]),
+                Some("end with `logistic C=1` or `trees n=200 depth=4`"),
+            )
+        })?;
+        let parse_all = |groups: &[Vec<String>]| -> Result<Vec<Step>> {
+            groups.iter().map(|g| parse_step(&g.iter().map(String::as_str).collect::<Vec<_>>())).collect()
+        };
+        let per_input = parse_all(&per_input_groups)?;
+        let combined = parse_all(&combined_groups)?;
+        if per_input.iter().any(|s| matches!(s, Step::Smote { .. })) {
+            return Err(bad("SMOTE balances the combined training data; put it after `then`", None));
+        }
+        Ok(Pipeline { per_input, combined, classifier, text: words.join(" ") })
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A step as fitted on one fold's training rows (`None` for SMOTE, which
+/// has nothing to apply to new rows).
+type FittedStep = Option<Fitted>;
+
+/// A pipeline fitted on training rows.
+pub struct FittedPipeline {
+    per_input: Vec<Vec<FittedStep>>,
+    combined: Vec<FittedStep>,
+    classifier: FittedClassifier,
+    /// The features each selection kept, by name, as they entered PCA or
+    /// the classifier.
+    pub selected: Vec<String>,
+}
+
+fn keep_top(scores: &[f64], keep: Option<usize>, nonzero_only: bool) -> Vec<usize> {
+    let nonzero: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] != 0.0 || !nonzero_only).collect();
+    match keep {
+        Some(k) => {
+            let masked: Vec<f64> =
+                (0..scores.len()).map(|i| if nonzero.contains(&i) { scores[i] } else { f64::NAN }).collect();
+            top_k(&masked, k.min(nonzero.len()))
+        }
+        None => nonzero,
+    }
+}
+
+/// Fits one step; returns the fitted step and the training data after it.
+fn fit_step(
+    step: &Step,
+    x: Matrix,
+    y: Vec<u8>,
+    names: Vec<String>,
+    seed: u64,
+) -> Result<(FittedStep, Matrix, Vec<u8>, Vec<String>)> {
+    let need = |k: usize, what: &str| -> Result<()> {
+        if k > x.cols {
+            Err(bad(
+                format!("`{what}` asks for {k} features but only {} reach it", x.cols),
+                Some("lower k, or select less before"),
+            ))
+        } else if k == 0 {
+            Err(bad(format!("`{what}` must keep at least one feature"), None))
+        } else {
+            Ok(())
+        }
+    };
+    let select = |keep: Vec<usize>, scores: Vec<f64>, x: Matrix, y: Vec<u8>, names: Vec<String>| {
+        if keep.is_empty() {
+            return Err(bad(
+                "a selection step kept no features in this training fold",
+                Some("use keep=N to force the N strongest"),
+            ));
+        }
+        let fitted = Fitted::Select { keep: keep.clone(), scores };
+        let out = fitted.transform(&x);
+        let names = keep.iter().map(|&i| names[i].clone()).collect();
+        Ok((Some(fitted), out, y, names))
+    };
+    match step {
+        Step::Standardize | Step::MinMax => {
+            let fitted = if *step == Step::Standardize { fit_standardize(&x) } else { fit_minmax(&x) };
+            let out = fitted.transform(&x);
+            Ok((Some(fitted), out, y, names))
+        }
+        Step::Discretize { bins, strategy } => {
+            let fitted = fit_discretize(&x, *bins, *strategy)?;
+            let out = fitted.transform(&x);
+            Ok((Some(fitted), out, y, names))
+        }
+        Step::Chi2 { k, bins } => {
+            need(*k, "chi2")?;
+            let scored = match bins {
+                Some(b) => fit_discretize(&x, *b, BinStrategy::Quantile)?.transform(&x),
+                None => x.clone(),
+            };
+            let (scores, _) = chi2_scores(&scored, &y, &names)?;
+            select(top_k(&scores, *k), scores, x, y, names)
+        }
+        Step::MannWhitney { k, p } => {
+            let scores = mann_whitney_scores(&x, &y)?;
+            let keep = match (k, p) {
+                (Some(k), _) => {
+                    need(*k, "mannwhitney")?;
+                    top_k(&scores, *k)
+                }
+                (None, Some(p)) => (0..scores.len()).filter(|&i| 1.0 - scores[i] < *p).collect(),
+                (None, None) => (0..scores.len()).collect(),
+            };
+            select(keep, scores, x, y, names)
+        }
+        Step::LassoCv { keep, folds } => {
+            if let Some(k) = keep {
+                need(*k, "lassocv")?;
+            }
+            let yf: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+            let fit = lasso_cv(&x, &yf, *folds, 1e-6)?;
+            let scores: Vec<f64> = fit.model.coef.iter().map(|c| c.abs()).collect();
+            select(keep_top(&scores, *keep, true), scores, x, y, names)
+        }
+        Step::LassoLogistic { keep, folds, cs, scoring } => {
+            if let Some(k) = keep {
+                need(*k, "lasso-logistic")?;
+            }
+            let (model, _) = l1_logistic_cv(&x, &y, &default_cs(*cs), *folds, *scoring, seed, 1e-8)?;
+            let scores: Vec<f64> = model.coef.iter().map(|c| c.abs()).collect();
+            select(keep_top(&scores, *keep, true), scores, x, y, names)
+        }
+        Step::Pca { n } => {
+            let fitted = fit_pca(&x, *n)?;
+            let out = fitted.transform(&x);
+            Ok((Some(fitted), out, y, (1..=*n).map(|i| format!("PC{i}")).collect()))
+        }
+        Step::Smote { k, ratio } => {
+            let (extra, labels) = smote(&x, &y, *k, *ratio, seed)?;
+            let mut y = y;
+            y.extend(labels);
+            Ok((None, x.vstack(&extra), y, names))
+        }
+    }
+}
+
+fn apply(steps: &[FittedStep], x: &Matrix) -> Matrix {
+    steps.iter().flatten().fold(x.clone(), |m, f| f.transform(&m))
+}
+
+/// Names as they stand before the first PCA (what selection kept).
+fn track_selected(steps: &[Step], names_after: &[Vec<String>]) -> Vec<String> {
+    let before_pca = steps.iter().position(|s| matches!(s, Step::Pca { .. })).unwrap_or(steps.len());
+    if before_pca == 0 { names_after.first().cloned().unwrap_or_default() } else { names_after[before_pca].clone() }
+}
+
+impl Pipeline {
+    /// Fits on the training rows of every input (same rows, same order).
+    pub fn fit(&self, inputs: &[(String, Matrix, Vec<String>)], y: &[u8], seed: u64) -> Result<FittedPipeline> {
+        let multi = inputs.len() > 1;
+        let mut per_input = Vec::with_capacity(inputs.len());
+        let mut blocks: Vec<Matrix> = Vec::new();
+        let mut block_names: Vec<String> = Vec::new();
+        let mut selected = Vec::new();
+        for (i, (label, x, names)) in inputs.iter().enumerate() {
+            let names: Vec<String> =
+                if multi { names.iter().map(|n| format!("{label}:{n}")).collect() } else { names.clone() };
+            let (mut cur, mut cur_y, mut cur_names) = (x.clone(), y.to_vec(), names);
+            let mut fitted = Vec::new();
+            let mut history = vec![cur_names.clone()];
+            for (s, step) in self.per_input.iter().enumerate() {
+                let step_seed = seed.wrapping_add(1000 * i as u64 + s as u64);
+                let (f, out, out_y, out_names) = fit_step(step, cur, cur_y, cur_names, step_seed)?;
+                fitted.push(f);
+                cur = out;
+                cur_y = out_y;
+                cur_names = out_names;
+                history.push(cur_names.clone());
+            }
+            if !self.per_input.is_empty() {
+                selected.extend(history.last().cloned().unwrap_or_default());
+            }
+            block_names.extend(cur_names);
+            blocks.push(cur);
+            per_input.push(fitted);
+        }
+        let mut x = blocks.iter().skip(1).fold(blocks[0].clone(), |acc, b| acc.hstack(b));
+        let (mut cur_y, mut names) = (y.to_vec(), block_names);
+        let mut combined = Vec::new();
+        let mut history = vec![names.clone()];
+        for (s, step) in self.combined.iter().enumerate() {
+            let (f, out, out_y, out_names) = fit_step(step, x, cur_y, names, seed.wrapping_add(100_000 + s as u64))?;
+            combined.push(f);
+            x = out;
+            cur_y = out_y;
+            names = out_names;
+            history.push(names.clone());
+        }
+        if self.per_input.is_empty() {
+            selected = track_selected(&self.combined, &history);
+        }
+        let classifier = match &self.classifier {
+            Classifier::Logistic { c } => FittedClassifier::Linear(l2_logistic(&x, &cur_y, *c)?),
+            Classifier::Trees { n, depth } => bagged_trees(&x, &cur_y, *n, *depth, seed.wrapping_add(200_000))?,
+        };
+        Ok(FittedPipeline { per_input, combined, classifier, selected })
+    }
+}
+
+impl FittedPipeline {
+    /// Probability of the positive class for rows of every input.
+    pub fn predict(&self, inputs: &[Matrix]) -> Result<Vec<f64>> {
+        let blocks: Vec<Matrix> = inputs.iter().zip(&self.per_input).map(|(x, steps)| apply(steps, x)).collect();
+        let x = blocks.iter().skip(1).fold(blocks[0].clone(), |acc, b| acc.hstack(b));
+        self.classifier.predict_proba(&apply(&self.combined, &x))
+    }
+}
+
+/// One fold's outcome.
+#[derive(Debug, Clone)]
+pub struct FoldResult {
+    pub fold: usize,
+    pub train: usize,
+    pub test: Vec<usize>,
+    pub probability: Vec<f64>,
+    pub auc: f64,
+    pub accuracy: f64,
+    pub f1: f64,
+    pub selected: Vec<String>,
+}
+
+/// Fits on each fold's training rows and predicts its held-out rows.
+/// `cancelled` is polled between folds.
+pub fn cross_validate(
+    pipeline: &Pipeline,
+    inputs: &[(String, Matrix, Vec<String>)],
+    y: &[u8],
+    folds: &[Fold],
+    seed: u64,
+    cancelled: &dyn Fn() -> bool,
+    on_fold: &mut dyn FnMut(&FoldResult) -> Result<()>,
+) -> Result<Vec<FoldResult>> {
+    let mut results = Vec::with_capacity(folds.len());
+    for (f, fold) in folds.iter().enumerate() {
+        if cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let train_inputs: Vec<(String, Matrix, Vec<String>)> =
+            inputs.iter().map(|(l, x, n)| (l.clone(), x.select_rows(&fold.train), n.clone())).collect();
+        let ytr: Vec<u8> = fold.train.iter().map(|&i| y[i]).collect();
+        let fitted = pipeline.fit(&train_inputs, &ytr, seed.wrapping_add(f as u64 * 7919))?;
+        let test_inputs: Vec<Matrix> = inputs.iter().map(|(_, x, _)| x.select_rows(&fold.test)).collect();
+        let probability = fitted.predict(&test_inputs)?;
+        let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();
+        let result = FoldResult {
+            fold: f,
+            train: fold.train.len(),
+            test: fold.test.clone(),
+            auc: metrics::auc(&probability, &truth),
+            accuracy: metrics::accuracy(&probability, &truth, 0.5),
+            f1: metrics::f1(&probability, &truth, 0.5),
+            probability,
+            selected: fitted.selected,
+        };
+        on_fold(&result)?;
+        results.push(result);
+    }
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_text_form() {
+        let p = Pipeline::parse(
+            "standardize | chi2 k=64 bins=10 | lassocv keep=32 then pca n=32 | smote ratio=1 | logistic C=0.5",
+        )
+        .unwrap();
+        assert_eq!(p.per_input.len(), 3);
+        assert_eq!(p.combined, vec![Step::Pca { n: 32 }, Step::Smote { k: 5, ratio: 1.0 }]);
+        assert_eq!(p.classifier, Classifier::Logistic { c: 0.5 });
+        let q: Pipeline = serde_json::from_str(&p.to_json()).unwrap();
+        assert_eq!(q, p);
+    }
+
+    #[test]
+    fn bad_pipelines_are_explained() {
+        for (text, msg) in [
+            ("standardize", "is not a classifier"),
+            ("chi2 | logistic", "needs k=N"),
+            ("chi2 k=x | logistic", "k=x is not a valid value"),
+            ("foo | logistic", "unknown step `foo`"),
+            ("smote then logistic", "put it after `then`"),
+            ("pca n=3 depth=2 | logistic", "has no option `depth`"),
+        ] {
+            let e = Pipeline::parse(text).unwrap_err().to_string();
+            assert!(e.contains(msg), "{text}: {e}");
+        }
+    }
+}

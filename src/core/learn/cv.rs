@@ -137,3 +137,36 @@ mod tests {
         assert_eq!(f[2].test, vec![5, 6]);
     }
 }
+
+/// Nested cross-validation splits: for each outer stratified fold, inner
+/// stratified folds over its training rows only (as original row indices),
+/// for tuning inside the outer training data.
+pub fn nested_stratified_kfold(y: &[u8], outer: usize, inner: usize, seed: u64) -> Result<Vec<(Fold, Vec<Fold>)>> {
+    stratified_kfold(y, outer, Some(seed))?
+        .into_iter()
+        .enumerate()
+        .map(|(i, fold)| {
+            let y_train: Vec<u8> = fold.train.iter().map(|&r| y[r]).collect();
+            let inner_folds = stratified_kfold(&y_train, inner, Some(seed.wrapping_add(1 + i as u64)))?;
+            let lifted = lift(inner_folds, &fold.train);
+            Ok((fold, lifted))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod nested_tests {
+    use super::*;
+
+    #[test]
+    fn inner_folds_never_touch_the_outer_test_rows() {
+        let y: Vec<u8> = (0..50).map(|i| u8::from(i % 3 == 0)).collect();
+        for (outer, inner) in nested_stratified_kfold(&y, 5, 3, 9).unwrap() {
+            assert_eq!(inner.len(), 3);
+            for f in &inner {
+                assert!(f.train.iter().chain(&f.test).all(|r| outer.train.contains(r) && !outer.test.contains(r)));
+                assert_eq!(f.train.len() + f.test.len(), outer.train.len());
+            }
+        }
+    }
+}

@@ -1,6 +1,11 @@
 //! Fitted preprocessing and selection steps with one shape: `fit` on a
 //! training fold returns a [`Fitted`] that transforms any rows the same way.
 //! Semantics follow scikit-learn / imbalanced-learn (named on each function).
+//!
+//! Written here rather than taken from smartcore/linfa: neither has SMOTE or
+//! a chi-square screen; smartcore's PCA does not follow scikit-learn's sign
+//! rule and linfa's needs ndarray 0.16 beside the ndarray 0.17 of the rest of
+//! the tree, and both would add a matrix conversion at every step.
 
 use crate::core::learn::matrix::{Matrix, symmetric_eigen};
 use crate::core::rng::Rng;

@@ -18,8 +18,12 @@ fn main() {
         }
     };
     let s = &doc["synthetic_97x321"];
-    let rows: Vec<Vec<f64>> =
-        s["X"].as_array().into_iter().flatten().map(|r| r.as_array().into_iter().flatten().filter_map(|v| v.as_f64()).collect()).collect();
+    let rows: Vec<Vec<f64>> = s["X"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r.as_array().into_iter().flatten().filter_map(|v| v.as_f64()).collect())
+        .collect();
     let x = Matrix::from_rows(&rows);
     let x = fit_standardize(&x).transform(&x);
     let y: Vec<f64> = s["y"].as_array().into_iter().flatten().filter_map(|v| v.as_f64()).collect();
@@ -38,6 +42,9 @@ fn main() {
             times.push(t.elapsed().as_secs_f64());
         }
         times.sort_by(f64::total_cmp);
-        println!("radose lasso_cv 97x321 tol={tol:e}: median {:.4} s (min {:.4}, max {:.4}) over 7 runs, alpha {alpha:.6}", times[3], times[0], times[6]);
+        println!(
+            "radose lasso_cv 97x321 tol={tol:e}: median {:.4} s (min {:.4}, max {:.4}) over 7 runs, alpha {alpha:.6}",
+            times[3], times[0], times[6]
+        );
     }
 }

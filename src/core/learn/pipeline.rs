@@ -96,6 +96,17 @@ struct Options<'a> {
 }
 
 impl<'a> Options<'a> {
+    /// The `key=value` words after a step's name.
+    fn new(step: &'a str, words: &[&'a str]) -> Result<Options<'a>> {
+        let pairs = words
+            .iter()
+            .map(|w| {
+                w.split_once('=').ok_or_else(|| bad(format!("`{step}`: write options as key=value, not `{w}`"), None))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Options { step, pairs })
+    }
+
     fn take<T: std::str::FromStr>(&mut self, key: &str) -> Result<Option<T>> {
         let Some(pos) = self.pairs.iter().position(|(k, _)| k.eq_ignore_ascii_case(key)) else {
             return Ok(None);
@@ -117,13 +128,7 @@ impl<'a> Options<'a> {
 
 fn parse_step(words: &[&str]) -> Result<Step> {
     let (name, rest) = words.split_first().ok_or_else(|| bad("an empty step between `|`", None))?;
-    let mut pairs = Vec::new();
-    for w in rest {
-        let (k, v) =
-            w.split_once('=').ok_or_else(|| bad(format!("`{name}`: write options as key=value, not `{w}`"), None))?;
-        pairs.push((k, v));
-    }
-    let mut o = Options { step: name, pairs };
+    let mut o = Options::new(name, rest)?;
     let step = match *name {
         "standardize" => Step::Standardize,
         "minmax" => Step::MinMax,
@@ -184,13 +189,7 @@ fn parse_step(words: &[&str]) -> Result<Step> {
 
 fn parse_classifier(words: &[&str]) -> Result<Option<Classifier>> {
     let Some((name, rest)) = words.split_first() else { return Ok(None) };
-    let mut pairs = Vec::new();
-    for w in rest {
-        let (k, v) =
-            w.split_once('=').ok_or_else(|| bad(format!("`{name}`: write options as key=value, not `{w}`"), None))?;
-        pairs.push((k, v));
-    }
-    let mut o = Options { step: name, pairs };
+    let mut o = Options::new(name, rest)?;
     let c = match *name {
         "logistic" => {
             let c: f64 = o.take("c")?.unwrap_or(1.0);

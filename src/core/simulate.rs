@@ -89,8 +89,8 @@ pub fn paper_cohort(name: &str, n: Option<usize>) -> Result<CohortSpec> {
     let Some(n) = n.filter(|&n| n != spec.n) else {
         return Ok(spec);
     };
-    if n < 6 {
-        return Err(Error::invalid(format!("cohort {name} needs at least 6 patients, not {n}"), None));
+    if !(6..=10_000).contains(&n) {
+        return Err(Error::invalid(format!("cohort {name} can have 6 to 10000 patients, not {n}"), None));
     }
     let events = ((spec.nn_events as f64 * n as f64 / spec.n as f64).round() as usize).clamp(1, n - 1);
     Ok(CohortSpec {

@@ -199,6 +199,11 @@ pub fn mann_whitney(x: &[f64], y: &[f64], method: MwuMethod) -> Result<TestResul
         MwuMethod::Asymptotic => false,
         MwuMethod::Auto => !(n1 > 8 && n2 > 8) && !has_ties,
     };
+    if exact && n1 * n2 > 20_000_000 {
+        return Err(bad(format!(
+            "the exact Mann-Whitney distribution for {n1} × {n2} observations is too large to tabulate; use the normal approximation"
+        )));
+    }
     let (p, name) = if exact {
         (2.0 * mwu_exact_sf(u.round() as u64, n1.min(n2) as u64, n1.max(n2) as u64), "Mann-Whitney U (exact)")
     } else {

@@ -24,6 +24,7 @@ mod sleep;
 mod smote;
 mod table1;
 mod tests_cmd;
+mod volume;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -197,6 +198,7 @@ pub fn all() -> Vec<&'static dyn Command> {
     vec![
         &simulate::Simulate,
         &load::Load,
+        &volume::VolumeCmd,
         &frames::Frames,
         &show::Show,
         &columns::Columns,

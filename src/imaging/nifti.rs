@@ -186,6 +186,11 @@ fn bad(path: &Path, message: impl Into<String>) -> Error {
 /// Reads a `.nii` or `.nii.gz` file into a volume (values as f32 after the
 /// scaling slope and intercept).
 pub fn read(path: &Path) -> Result<Volume> {
+    read_typed(path).map(|(v, _)| v)
+}
+
+/// Reads an image and names its stored voxel type.
+pub fn read_typed(path: &Path) -> Result<(Volume, &'static str)> {
     let raw = std::fs::read(path).map_err(|e| io_error(path, e))?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -198,7 +203,20 @@ pub fn read(path: &Path) -> Result<Volume> {
     } else {
         raw
     };
-    decode(path, &bytes)
+    let volume = decode(path, &bytes)?;
+    let datatype = i16::from_le_bytes([bytes[70], bytes[71]]);
+    let datatype = if bytes[0] == 0 { i16::from_be_bytes([bytes[70], bytes[71]]) } else { datatype };
+    let name = match datatype {
+        2 => "uint8",
+        256 => "int8",
+        4 => "int16",
+        512 => "uint16",
+        8 => "int32",
+        768 => "uint32",
+        16 => "float32",
+        _ => "float64",
+    };
+    Ok((volume, name))
 }
 
 /// Decodes NIfTI-1 bytes; `path` names the source in errors.

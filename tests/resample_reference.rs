@@ -50,3 +50,17 @@ fn linear_and_nearest_match_simpleitk() {
     assert_eq!(got_mask.data, want_mask.data, "nearest neighbour must be exact");
     assert_eq!(got_mask.data.iter().filter(|&&x| x == 1.0).count(), 16529);
 }
+
+#[test]
+fn bspline_matches_simpleitk() {
+    let image = nrrd::read(&reference("data/brain1_image.nrrd")).unwrap();
+    let want = nrrd::read(&reference("preprocessing/brain1_resampled_2mm_bspline_image.nrrd")).unwrap();
+    let got = resample_cast(&image, &Grid::of(&want), Interpolator::BSpline, 0.0, Cast::TruncateInt16);
+    let max_err = got.data.iter().zip(&want.data).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+    let differ = got.data.iter().zip(&want.data).filter(|(g, w)| g != w).count();
+    assert!(
+        max_err <= 1.0 && differ * 1000 < got.len(),
+        "B-spline: max |error| {max_err}, {differ} of {} voxels differ",
+        got.len()
+    );
+}

@@ -154,31 +154,44 @@ fn residual_cd(c: &Centred, alpha: f64, w: &mut [f64], tol: f64, max_iter: usize
     }
     let y_norm2: f64 = c.y.iter().map(|v| v * v).sum();
     let gap_tol = tol * y_norm2;
-    let all: Vec<usize> = (0..c.cols.len()).collect();
-    // Active-set strategy (as glmnet): a full sweep, then sweeps over the
-    // non-zero coefficients until they settle, then a full sweep again. The
-    // duality gap over all columns decides when to stop.
+    let p = c.cols.len();
+    let correlations =
+        |r: &[f64]| -> Vec<f64> { c.cols.iter().map(|col| col.iter().zip(r).map(|(x, ri)| x * ri).sum()).collect() };
+    // Working set (a strong-rule screen): the non-zero coefficients and the
+    // columns already close to entering. Optimality is checked over every
+    // column (KKT and the duality gap), and violators join the set.
+    let mut xtr = correlations(&r);
+    let mut working: Vec<usize> = (0..p).filter(|&j| w[j] != 0.0 || xtr[j].abs() >= 0.5 * l1).collect();
     let mut sweeps = 0;
     while sweeps < max_iter {
-        let (max_step, max_w) = sweep(c, l1, w, &mut r, &all);
-        sweeps += 1;
-        // The gap costs a sweep: check it when a full sweep barely moved.
-        if max_w == 0.0 || max_step / max_w < tol {
-            let xtr: Vec<f64> = c.cols.iter().map(|col| col.iter().zip(&r).map(|(x, ri)| x * ri).sum()).collect();
+        // Solve on the working set, with active-set inner passes.
+        loop {
+            let (max_step, max_w) = sweep(c, l1, w, &mut r, &working);
+            sweeps += 1;
+            if max_w == 0.0 || max_step / max_w < tol || sweeps >= max_iter {
+                break;
+            }
+            let active: Vec<usize> = working.iter().copied().filter(|&j| w[j] != 0.0).collect();
+            for _ in 0..1000 {
+                let (step, big) = sweep(c, l1, w, &mut r, &active);
+                sweeps += 1;
+                if big == 0.0 || step / big < tol || sweeps >= max_iter {
+                    break;
+                }
+            }
+        }
+        xtr = correlations(&r);
+        let outside: Vec<usize> =
+            (0..p).filter(|&j| xtr[j].abs() > l1 && c.norms[j] > 0.0 && !working.contains(&j)).collect();
+        if outside.is_empty() {
             let r2: f64 = r.iter().map(|v| v * v).sum();
             let ry: f64 = r.iter().zip(&c.y).map(|(a, b)| a * b).sum();
             if duality_gap(r2, &xtr, ry, w, l1) < gap_tol {
                 return;
             }
         }
-        let active: Vec<usize> = all.iter().copied().filter(|&j| w[j] != 0.0).collect();
-        for _ in 0..1000 {
-            let (max_step, max_w) = sweep(c, l1, w, &mut r, &active);
-            sweeps += 1;
-            if max_w == 0.0 || max_step / max_w < tol * 0.1 || sweeps >= max_iter {
-                break;
-            }
-        }
+        working.extend(outside);
+        working.sort_unstable();
     }
 }
 

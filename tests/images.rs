@@ -64,3 +64,22 @@ fn volume_command_reports_json() {
     let (_, err, _) = common::run(&mut s, "volume tests/fixtures/cohort/clinical.csv", false);
     assert!(err.contains("unknown image format"), "{err}");
 }
+
+/// A NIfTI-2 file written by nibabel (tests/fixtures/gen/nifti2_fixture.py).
+#[test]
+fn nifti2_reads_like_nibabel() {
+    let dir = common::root().join("tests/fixtures/images");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("small_nifti2.json")).unwrap()).unwrap();
+    let img = read_image(&dir.join("small_nifti2.nii.gz")).unwrap();
+    let v = &img.volume;
+    assert_eq!(img.dtype, "int16");
+    assert_eq!(serde_json::json!(v.size), doc["size"]);
+    for k in 0..3 {
+        assert!((v.spacing[k] - doc["spacing"][k].as_f64().unwrap()).abs() < 1e-12);
+        assert!((v.origin[k] - doc["origin_lps"][k].as_f64().unwrap()).abs() < 1e-12);
+    }
+    let want: Vec<f64> = doc["values_x_fastest"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let got: Vec<f64> = v.data.iter().map(|&x| f64::from(x)).collect();
+    assert_eq!(got, want);
+}

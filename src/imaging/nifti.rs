@@ -1,4 +1,5 @@
-//! NIfTI-1 single-file images (`.nii`, `.nii.gz`): a reader and a writer.
+//! NIfTI single-file images (`.nii`, `.nii.gz`): a reader for NIfTI-1 and
+//! NIfTI-2 and a NIfTI-1 writer.
 //!
 //! Written here rather than taken from the `nifti` crate because radose needs
 //! byte-identical output for a seed (gzip header without a timestamp), direct
@@ -183,8 +184,8 @@ fn bad(path: &Path, message: impl Into<String>) -> Error {
     Error::Io { path: path.to_path_buf(), message: format!("not a readable NIfTI-1 image: {}", message.into()) }
 }
 
-/// Reads a `.nii` or `.nii.gz` file into a volume (values as f32 after the
-/// scaling slope and intercept).
+/// Reads a `.nii` or `.nii.gz` file (NIfTI-1 or NIfTI-2) into a volume
+/// (values as f32 after the scaling slope and intercept).
 pub fn read(path: &Path) -> Result<Volume> {
     read_typed(path).map(|(v, _)| v)
 }
@@ -203,86 +204,150 @@ pub fn read_typed(path: &Path) -> Result<(Volume, &'static str)> {
     } else {
         raw
     };
-    let volume = decode(path, &bytes)?;
-    let datatype = i16::from_le_bytes([bytes[70], bytes[71]]);
-    let datatype = if bytes[0] == 0 { i16::from_be_bytes([bytes[70], bytes[71]]) } else { datatype };
-    let name = match datatype {
-        2 => "uint8",
-        256 => "int8",
-        4 => "int16",
-        512 => "uint16",
-        8 => "int32",
-        768 => "uint32",
-        16 => "float32",
-        _ => "float64",
-    };
-    Ok((volume, name))
+    decode_typed(path, &bytes)
 }
 
-/// Decodes NIfTI-1 bytes; `path` names the source in errors.
-pub fn decode(path: &Path, bytes: &[u8]) -> Result<Volume> {
-    if bytes.len() < HEADER_SIZE {
-        return Err(bad(path, format!("{} bytes is shorter than the 348-byte header", bytes.len())));
+/// The header fields radose uses, from a NIfTI-1 or NIfTI-2 header.
+struct Header {
+    little: bool,
+    ndim: i64,
+    dims: [i64; 7],
+    datatype: i16,
+    vox_offset: usize,
+    slope: f64,
+    inter: f64,
+    /// qfac, then the three spacings.
+    pixdim: [f64; 4],
+    qform_code: i64,
+    sform_code: i64,
+    quatern: [f64; 3],
+    qoffset: [f64; 3],
+    srow: [[f64; 4]; 3],
+}
+
+fn header(path: &Path, bytes: &[u8]) -> Result<Header> {
+    if bytes.len() < 4 {
+        return Err(bad(path, "the file is too short for a header"));
     }
-    let little = i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) == HEADER_SIZE as i32;
-    let big = i32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) == HEADER_SIZE as i32;
-    if !little && !big {
-        return Err(bad(path, "sizeof_hdr is not 348"));
+    let first = [bytes[0], bytes[1], bytes[2], bytes[3]];
+    let (version, little) = match (i32::from_le_bytes(first), i32::from_be_bytes(first)) {
+        (348, _) => (1, true),
+        (_, 348) => (1, false),
+        (540, _) => (2, true),
+        (_, 540) => (2, false),
+        _ => return Err(bad(path, "sizeof_hdr is neither 348 (NIfTI-1) nor 540 (NIfTI-2)")),
+    };
+    let size = if version == 1 { HEADER_SIZE } else { 540 };
+    if bytes.len() < size {
+        return Err(bad(path, format!("{} bytes is shorter than the {size}-byte header", bytes.len())));
     }
-    let i16_at = |at: usize| {
-        let b = [bytes[at], bytes[at + 1]];
-        if little { i16::from_le_bytes(b) } else { i16::from_be_bytes(b) }
+    let take = |at: usize, n: usize| -> [u8; 8] {
+        let mut b = [0u8; 8];
+        b[..n].copy_from_slice(&bytes[at..at + n]);
+        if !little {
+            b[..n].reverse();
+        }
+        b
+    };
+    let i16_at = |at: usize| i16::from_le_bytes([take(at, 2)[0], take(at, 2)[1]]);
+    let i32_at = |at: usize| {
+        let b = take(at, 4);
+        i32::from_le_bytes([b[0], b[1], b[2], b[3]])
     };
     let f32_at = |at: usize| {
-        let b = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
-        if little { f32::from_le_bytes(b) } else { f32::from_be_bytes(b) }
+        let b = take(at, 4);
+        f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     };
-    if &bytes[344..347] != b"n+1" {
-        return Err(bad(path, "only single-file NIfTI-1 (magic n+1) is supported"));
-    }
-    let ndim = i16_at(40);
-    if !(1..=7).contains(&ndim) {
-        return Err(bad(path, format!("dim[0] = {ndim} is out of range")));
+    let i64_at = |at: usize| i64::from_le_bytes(take(at, 8));
+    let f64_at = |at: usize| f64::from_le_bytes(take(at, 8));
+    Ok(if version == 1 {
+        if &bytes[344..347] != b"n+1" {
+            return Err(bad(path, "only single-file NIfTI-1 (magic n+1) is supported"));
+        }
+        Header {
+            little,
+            ndim: i64::from(i16_at(40)),
+            dims: [0, 1, 2, 3, 4, 5, 6].map(|k| i64::from(i16_at(42 + 2 * k))),
+            datatype: i16_at(70),
+            vox_offset: f32_at(108).max(VOX_OFFSET as f64) as usize,
+            slope: f32_at(112),
+            inter: f32_at(116),
+            pixdim: [f32_at(76), f32_at(80), f32_at(84), f32_at(88)],
+            qform_code: i64::from(i16_at(252)),
+            sform_code: i64::from(i16_at(254)),
+            quatern: [f32_at(256), f32_at(260), f32_at(264)],
+            qoffset: [f32_at(268), f32_at(272), f32_at(276)],
+            srow: [0, 1, 2].map(|r| [0, 1, 2, 3].map(|c| f32_at(280 + 16 * r + 4 * c))),
+        }
+    } else {
+        if &bytes[4..7] != b"n+2" {
+            return Err(bad(path, "only single-file NIfTI-2 (magic n+2) is supported"));
+        }
+        Header {
+            little,
+            ndim: i64_at(16),
+            dims: [0, 1, 2, 3, 4, 5, 6].map(|k| i64_at(24 + 8 * k)),
+            datatype: i16_at(12),
+            vox_offset: usize::try_from(i64_at(168)).unwrap_or(0).max(544),
+            slope: f64_at(176),
+            inter: f64_at(184),
+            pixdim: [f64_at(104), f64_at(112), f64_at(120), f64_at(128)],
+            qform_code: i64::from(i32_at(344)),
+            sform_code: i64::from(i32_at(348)),
+            quatern: [f64_at(352), f64_at(360), f64_at(368)],
+            qoffset: [f64_at(376), f64_at(384), f64_at(392)],
+            srow: [0, 1, 2].map(|r| [0, 1, 2, 3].map(|c| f64_at(400 + 32 * r + 8 * c))),
+        }
+    })
+}
+
+/// Decodes NIfTI-1 or NIfTI-2 bytes; `path` names the source in errors.
+pub fn decode(path: &Path, bytes: &[u8]) -> Result<Volume> {
+    decode_typed(path, bytes).map(|(v, _)| v)
+}
+
+fn decode_typed(path: &Path, bytes: &[u8]) -> Result<(Volume, &'static str)> {
+    let h = header(path, bytes)?;
+    if !(1..=7).contains(&h.ndim) {
+        return Err(bad(path, format!("dim[0] = {} is out of range", h.ndim)));
     }
     let mut size = [1usize; 3];
-    for (i, s) in size.iter_mut().enumerate().take((ndim as usize).min(3)) {
-        let d = i16_at(42 + 2 * i);
+    for (i, s) in size.iter_mut().enumerate().take((h.ndim as usize).min(3)) {
+        let d = h.dims[i];
         if d < 1 {
             return Err(bad(path, format!("dim[{}] = {d}", i + 1)));
         }
-        *s = d as usize;
+        *s = usize::try_from(d).map_err(|_| bad(path, format!("dim[{}] = {d}", i + 1)))?;
     }
-    for i in 3..ndim as usize {
-        if i16_at(42 + 2 * i) > 1 {
-            return Err(bad(path, "images with more than three dimensions are not supported"));
-        }
+    if (3..h.ndim as usize).any(|i| h.dims[i] > 1) {
+        return Err(bad(path, "images with more than three dimensions are not supported"));
     }
-    let n = size.iter().product::<usize>();
-    if n > MAX_VOXELS {
-        return Err(bad(path, format!("{n} voxels exceeds the limit of {MAX_VOXELS}")));
-    }
-    let datatype = i16_at(70);
-    let width = match datatype {
-        2 | 256 => 1,
-        4 | 512 => 2,
-        8 | 16 | 768 => 4,
-        64 => 8,
+    let n = size.iter().try_fold(1usize, |a, s| a.checked_mul(*s)).filter(|n| *n <= MAX_VOXELS).ok_or_else(|| {
+        bad(path, format!("{} × {} × {} voxels exceeds the limit of {MAX_VOXELS}", size[0], size[1], size[2]))
+    })?;
+    let (width, name) = match h.datatype {
+        2 => (1, "uint8"),
+        256 => (1, "int8"),
+        4 => (2, "int16"),
+        512 => (2, "uint16"),
+        8 => (4, "int32"),
+        768 => (4, "uint32"),
+        16 => (4, "float32"),
+        64 => (8, "float64"),
         other => return Err(bad(path, format!("datatype {other} is not supported"))),
     };
-    let offset = f32_at(108).max(VOX_OFFSET as f32) as usize;
-    let end = offset + n * width;
+    let end = h.vox_offset + n * width;
     if bytes.len() < end {
         return Err(bad(path, format!("the header promises {n} voxels but the file ends after {} bytes", bytes.len())));
     }
-    let body = &bytes[offset..end];
     let mut data: Vec<f32> = Vec::with_capacity(n);
-    for chunk in body.chunks_exact(width) {
+    for chunk in bytes[h.vox_offset..end].chunks_exact(width) {
         let mut b = [0u8; 8];
         b[..width].copy_from_slice(chunk);
-        if !little {
+        if !h.little {
             b[..width].reverse();
         }
-        data.push(match datatype {
+        data.push(match h.datatype {
             2 => b[0] as f32,
             256 => b[0] as i8 as f32,
             4 => i16::from_le_bytes([b[0], b[1]]) as f32,
@@ -293,23 +358,16 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<Volume> {
             _ => f64::from_le_bytes(b) as f32,
         });
     }
-    let (slope, inter) = (f32_at(112), f32_at(116));
-    if slope != 0.0 && (slope != 1.0 || inter != 0.0) {
+    if h.slope != 0.0 && (h.slope != 1.0 || h.inter != 0.0) {
         for x in &mut data {
-            *x = *x * slope + inter;
+            *x = (f64::from(*x) * h.slope + h.inter) as f32;
         }
     }
-    let pixdim = [f32_at(80) as f64, f32_at(84) as f64, f32_at(88) as f64];
-    let affine = if i16_at(254) > 0 {
-        let row = |r: usize| [0, 1, 2, 3].map(|c| f32_at(280 + 16 * r + 4 * c) as f64);
-        [row(0), row(1), row(2)]
-    } else if i16_at(252) > 0 {
-        qform_affine(
-            [f32_at(256) as f64, f32_at(260) as f64, f32_at(264) as f64],
-            [f32_at(268) as f64, f32_at(272) as f64, f32_at(276) as f64],
-            pixdim,
-            f32_at(76) as f64,
-        )
+    let pixdim = [h.pixdim[1], h.pixdim[2], h.pixdim[3]];
+    let affine = if h.sform_code > 0 {
+        h.srow
+    } else if h.qform_code > 0 {
+        qform_affine(h.quatern, h.qoffset, pixdim, h.pixdim[0])
     } else {
         [[pixdim[0], 0.0, 0.0, 0.0], [0.0, pixdim[1], 0.0, 0.0], [0.0, 0.0, pixdim[2], 0.0]]
     };
@@ -330,7 +388,7 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<Volume> {
     for r in 0..3 {
         origin[r] = if r < 2 { -affine[r][3] } else { affine[r][3] };
     }
-    Ok(Volume { size, spacing, origin, direction, data })
+    Ok((Volume { size, spacing, origin, direction, data }, name))
 }
 
 fn qform_affine(q: [f64; 3], offset: [f64; 3], pixdim: [f64; 3], qfac: f64) -> [[f64; 4]; 3] {

@@ -15,7 +15,7 @@ pub struct VolumeCmd;
 impl Command for VolumeCmd {
     fn signature(&self) -> Signature {
         Signature::new("volume", "data", "Show an image's size, spacing, origin, direction, type and value range")
-            .required("FILE", ArgKind::Path, "a .nii, .nii.gz, .nrrd or .nhdr image")
+            .required("FILE", ArgKind::Path, "a .nii, .nii.gz, .nrrd or .nhdr image, or a DICOM RT Dose .dcm")
             .switch("json", "print one JSON object (size, spacing, origin, direction, dtype, min, max, mean, units)")
             .table()
             .example("volume data/sim/A/images/A001/dose.nii.gz", "the dose grid of patient A001")

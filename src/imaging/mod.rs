@@ -2,6 +2,7 @@
 //! [`crate::core::volume::Volume`]s and back; the format comes from the file
 //! name.
 
+pub mod dicom;
 pub mod nifti;
 pub mod nrrd;
 
@@ -11,6 +12,7 @@ use crate::core::volume::Volume;
 use crate::error::{Error, Result};
 
 /// An image as read: its voxels and geometry, and what the file stored.
+#[derive(Debug)]
 pub struct LoadedImage {
     pub volume: Volume,
     /// The stored voxel type (`int16`, `float32`, …).
@@ -19,17 +21,20 @@ pub struct LoadedImage {
     pub units: Option<String>,
 }
 
-/// Reads `.nii`, `.nii.gz`, `.nrrd` or `.nhdr`.
+/// Reads `.nii`, `.nii.gz`, `.nrrd`, `.nhdr` or a DICOM RT Dose `.dcm`.
 pub fn read_image(path: &Path) -> Result<LoadedImage> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
     let (volume, dtype) = if name.ends_with(".nii") || name.ends_with(".nii.gz") {
         nifti::read_typed(path)?
     } else if name.ends_with(".nrrd") || name.ends_with(".nhdr") {
         nrrd::read_typed(path)?
+    } else if name.ends_with(".dcm") {
+        let (volume, dtype, units) = dicom::read_rtdose(path)?;
+        return Ok(LoadedImage { volume, dtype, units });
     } else {
         return Err(Error::invalid(
             format!("{}: unknown image format", path.display()),
-            Some("radose reads .nii, .nii.gz, .nrrd and .nhdr"),
+            Some("radose reads .nii, .nii.gz, .nrrd, .nhdr and DICOM RT Dose (.dcm)"),
         ));
     };
     Ok(LoadedImage { volume, dtype, units: None })

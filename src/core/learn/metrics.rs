@@ -72,3 +72,58 @@ mod tests {
         assert_eq!(f1(&p, &t, 0.5), 0.5);
     }
 }
+
+/// A ROC curve as scikit-learn's `roc_curve(y, score)` returns it
+/// (`drop_intermediate=True`): points at each distinct score from the
+/// highest down, collinear points dropped, starting at (0, 0) with an
+/// infinite threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Roc {
+    pub fpr: Vec<f64>,
+    pub tpr: Vec<f64>,
+    pub thresholds: Vec<f64>,
+}
+
+/// The ROC curve of `score` for 0/1 `truth`; `None` when a class is absent.
+pub fn roc_curve(score: &[f64], truth: &[u8]) -> Option<Roc> {
+    let mut order: Vec<usize> = (0..score.len()).collect();
+    // Descending by score; among ties, the later index first (as numpy's
+    // stable ascending mergesort reversed).
+    order.sort_by(|&a, &b| score[a].total_cmp(&score[b]).then(a.cmp(&b)));
+    order.reverse();
+    let (mut tps, mut fps, mut thresholds) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut tp, mut fp) = (0.0, 0.0);
+    for (pos, &i) in order.iter().enumerate() {
+        if truth[i] == 1 {
+            tp += 1.0
+        } else {
+            fp += 1.0
+        }
+        let last_of_value = order.get(pos + 1).is_none_or(|&next| score[next] != score[i]);
+        if last_of_value {
+            tps.push(tp);
+            fps.push(fp);
+            thresholds.push(score[i]);
+        }
+    }
+    let (p, n) = (tp, fp);
+    if p == 0.0 || n == 0.0 {
+        return None;
+    }
+    // Drop points where both the FP and TP sequences are locally linear.
+    let keep: Vec<usize> = (0..tps.len())
+        .filter(|&k| {
+            k == 0 || k + 1 == tps.len() || {
+                let d2 = |v: &[f64]| v[k + 1] - 2.0 * v[k] + v[k - 1];
+                d2(&fps) != 0.0 || d2(&tps) != 0.0
+            }
+        })
+        .collect();
+    let mut roc = Roc { fpr: vec![0.0], tpr: vec![0.0], thresholds: vec![f64::INFINITY] };
+    for k in keep {
+        roc.fpr.push(fps[k] / n);
+        roc.tpr.push(tps[k] / p);
+        roc.thresholds.push(thresholds[k]);
+    }
+    Some(roc)
+}

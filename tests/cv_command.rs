@@ -54,6 +54,8 @@ fn cv_records_folds_and_out_of_fold_predictions() {
     assert_eq!(detail.predictions, 60, "one out-of-fold prediction per patient");
     assert!(detail.params.iter().any(|(k, _)| k == "pipeline_json"));
     assert!(detail.metrics.iter().any(|m| m.key == "auc_pooled"));
+    assert!(detail.metrics.iter().any(|m| m.key == "auc_pooled_ci_low"));
+    assert!(out.contains("pooled AUC 95% CI (DeLong)"), "{out}");
     assert_eq!(detail.datasets.len(), 2, "both inputs are cited");
     for child in &detail.children {
         let c = store.run_detail(*child).unwrap();

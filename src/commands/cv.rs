@@ -9,7 +9,7 @@ use super::features::joined_inputs;
 use super::{ArgKind, Args, Command, Signature};
 use crate::core::learn::cv::{Fold, stratified_kfold};
 use crate::core::learn::matrix::Matrix;
-use crate::core::learn::metrics::{accuracy, auc, f1};
+use crate::core::learn::metrics::{accuracy, auc, delong, f1};
 use crate::core::learn::pipeline::cross_validate;
 use crate::core::rng::Rng;
 use crate::error::{Error, Result};
@@ -188,6 +188,13 @@ impl Command for Cv {
             format_sig(summary[3].1, 3),
             format_sig(summary[4].1, 3)
         ));
+        // DeLong's interval needs each patient once: only without repeats.
+        if let Some(d) = delong(&probs, &truth).filter(|_| repeats == 1) {
+            let (lo, hi) = d.ci(0.95);
+            session.store().log_metric(parent, "auc_pooled_ci_low", lo, None, None)?;
+            session.store().log_metric(parent, "auc_pooled_ci_high", hi, None, None)?;
+            rows.notes.push(format!("pooled AUC 95% CI (DeLong) {}–{}", format_sig(lo, 3), format_sig(hi, 3)));
+        }
         rows.notes
             .push("every step was fitted on the training folds only; SMOTE rows never reach a held-out fold".into());
         let skipped: Vec<String> =

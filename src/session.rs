@@ -132,8 +132,10 @@ impl Session {
     }
 
     pub fn remove_frame(&mut self, tok: &Token) -> Result<Frame> {
-        self.frame(tok)?;
-        self.frames.remove(&tok.text).ok_or_else(|| self.unknown_frame(tok))
+        match self.frames.remove(&tok.text) {
+            Some(frame) => Ok(frame),
+            None => Err(self.unknown_frame(tok)),
+        }
     }
 
     /// The frame a token names, or an error pointing at the token.

@@ -159,8 +159,13 @@ fn table1_bad_input_is_explained() {
         assert!(err.contains(message), "{case}: {err}");
     }
     // A constant column: the row is kept, with no p-value and the reason.
-    let (out, err, _) = run(&mut s, "table1 C --by nn --continuous eqd2_gy --categorical chemo", false);
-    assert!(err.is_empty(), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("constant.csv");
+    std::fs::write(&csv, "id,y,site,age\nP1,0,1,40\nP2,1,1,50\nP3,0,1,45\nP4,1,1,60\n").unwrap();
+    let script = format!("load K {} --id id --outcome y\ntable1 K --by y --continuous site,age", csv.display());
+    let (out, err, outcome) = run(&mut s, &script, false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    assert!(out.contains("site: no p-value — the column is constant"), "{out}");
     assert!(!out.contains("NaN"), "{out}");
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use nifti::{NiftiObject, ReaderOptions};
 use radose::core::cohort::is_missing;
-use radose::core::simulate::auc;
+use radose::core::learn::metrics::auc;
 use radose::data::csv_table::read_csv;
 use radose::imaging::nifti::read;
 

@@ -19,12 +19,10 @@ use crate::store::{NewRun, ParamValue, RunStatus};
 
 pub struct Cv;
 
+/// Mean and SD of the finite values (a fold with one class has no AUC).
 fn mean_sd(x: &[f64]) -> (f64, f64) {
-    let v: Vec<f64> = x.iter().copied().filter(|v| v.is_finite()).collect();
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let sd = (v.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
-    (mean, sd)
+    let finite: Vec<f64> = x.iter().copied().filter(|v| v.is_finite()).collect();
+    crate::core::describe::mean_sd(&finite)
 }
 
 impl Command for Cv {

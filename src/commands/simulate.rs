@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::{ArgKind, Args, Command, Signature};
+use crate::core::learn::metrics::auc;
 use crate::core::simulate::{
-    ClinicalRow, ImageTruth, Latent, SEQUENCES, SizeProfile, auc, paper_cohort, simulate_clinical, simulate_images,
+    ClinicalRow, ImageTruth, Latent, SEQUENCES, SizeProfile, paper_cohort, simulate_clinical, simulate_images,
 };
 use crate::data::manifest::{Clinical, CohortInfo, MANIFEST_FILE, Manifest};
 use crate::error::{Error, Result};

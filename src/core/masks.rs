@@ -3,6 +3,7 @@
 //! PTV as the rGTV grown by a margin in millimetres, bounding boxes, and the
 //! crop-and-resize that turns a dose grid into the CNN's fixed input.
 
+use crate::core::resample::{Grid, Interpolator, resample};
 use crate::core::volume::Volume;
 use crate::error::{Error, Result};
 
@@ -121,37 +122,6 @@ pub struct CropTransform {
     pub shape: [usize; 3],
 }
 
-/// Trilinear sample of `v` at a physical point (identity-direction grids);
-/// `outside` beyond the image.
-pub fn sample_linear(v: &Volume, p: [f64; 3], outside: f32) -> f32 {
-    let mut base = [0usize; 3];
-    let mut frac = [0.0f64; 3];
-    for a in 0..3 {
-        let c = (p[a] - v.origin[a]) / v.spacing[a];
-        if c < -0.5 || c > v.size[a] as f64 - 0.5 {
-            return outside;
-        }
-        let c = c.clamp(0.0, (v.size[a] - 1) as f64);
-        let b = (c.floor() as usize).min(v.size[a].saturating_sub(2));
-        base[a] = b;
-        frac[a] = if v.size[a] > 1 { c - b as f64 } else { 0.0 };
-    }
-    let mut acc = 0.0;
-    for corner in 0..8 {
-        let off = [corner & 1, (corner >> 1) & 1, (corner >> 2) & 1];
-        let mut w = 1.0;
-        let mut idx = [0usize; 3];
-        for a in 0..3 {
-            w *= if off[a] == 1 { frac[a] } else { 1.0 - frac[a] };
-            idx[a] = (base[a] + off[a]).min(v.size[a] - 1);
-        }
-        if w != 0.0 {
-            acc += w * f64::from(v.data[v.index(idx[0], idx[1], idx[2])]);
-        }
-    }
-    acc as f32
-}
-
 /// Crops `volume` to the box spanned by the mask's bounding box (mask and
 /// volume may be on different grids; both must have identity directions) and
 /// resamples that region linearly to `shape` (x, y, z). Returns the crop and
@@ -175,16 +145,8 @@ pub fn crop_to_mask(volume: &Volume, mask: &Volume, shape: [usize; 3]) -> Result
     let end: [f64; 3] = [0, 1, 2].map(|a| mask.origin[a] + (hi[a] as f64 + 0.5) * mask.spacing[a]);
     let spacing: [f64; 3] = [0, 1, 2].map(|a| (end[a] - start[a]) / shape[a] as f64);
     let origin: [f64; 3] = [0, 1, 2].map(|a| start[a] + 0.5 * spacing[a]);
-    let mut out = Volume::zeros(shape, spacing, origin);
-    for k in 0..shape[2] {
-        for j in 0..shape[1] {
-            for i in 0..shape[0] {
-                let p = out.position(i, j, k);
-                let at = out.index(i, j, k);
-                out.data[at] = sample_linear(volume, p, 0.0);
-            }
-        }
-    }
+    let grid = Grid { size: shape, spacing, origin, direction: crate::core::volume::IDENTITY };
+    let out = resample(volume, &grid, Interpolator::Linear, 0.0);
     Ok((out, CropTransform { origin, spacing, shape }))
 }
 

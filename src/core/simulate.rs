@@ -542,27 +542,6 @@ fn blur_axis(data: &mut [f64], size: [usize; 3], axis: usize, sigma: f64) {
     }
 }
 
-/// Area under the ROC curve of `score` for the 0/1 `label` (ties count half).
-pub fn auc(score: &[f64], label: &[u8]) -> f64 {
-    let (mut pos, mut neg) = (Vec::new(), Vec::new());
-    for (s, l) in score.iter().zip(label) {
-        if *l == 1 { pos.push(*s) } else { neg.push(*s) }
-    }
-    let mut wins = 0.0;
-    for p in &pos {
-        for n in &neg {
-            wins += if p > n {
-                1.0
-            } else if p == n {
-                0.5
-            } else {
-                0.0
-            };
-        }
-    }
-    wins / (pos.len() * neg.len()) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -243,30 +243,13 @@ impl Store {
         Ok(marked)
     }
 
-    fn experiment_id(&self, name: &str) -> rusqlite::Result<i64> {
-        self.conn.execute(
-            "INSERT INTO experiments (name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
-            params![name, provenance::now_iso()],
-        )?;
-        self.conn.query_row("SELECT id FROM experiments WHERE name = ?1", [name], |r| r.get(0))
-    }
-
     /// Records a run as `running`, with its parameters, before work starts.
     pub fn begin_run(&mut self, run: &NewRun) -> Result<RunId> {
         let p = self.provenance.clone();
         let path = self.path.clone();
         let result = (|| -> rusqlite::Result<RunId> {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let experiment = match &run.experiment {
-                Some(name) => {
-                    tx.execute(
-                        "INSERT INTO experiments (name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
-                        params![name, provenance::now_iso()],
-                    )?;
-                    Some(tx.query_row("SELECT id FROM experiments WHERE name = ?1", [name], |r| r.get::<_, i64>(0))?)
-                }
-                None => None,
-            };
+            let experiment = run.experiment.as_deref().map(|name| experiment_id(&tx, name)).transpose()?;
             tx.execute(
                 "INSERT INTO runs (experiment_id, parent_id, kind, command, status, started_at, seed,
                                    program_version, git_commit, host, pid, process_token)
@@ -503,11 +486,15 @@ impl Store {
         .and_then(|rows| rows.collect())
         .map_err(|e| self.err(e))
     }
+}
 
-    /// Creates the experiment if needed and returns its id.
-    pub fn ensure_experiment(&self, name: &str) -> Result<i64> {
-        self.experiment_id(name).map_err(|e| self.err(e))
-    }
+/// The id of the named experiment, created on first use.
+fn experiment_id(conn: &Connection, name: &str) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO experiments (name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+        params![name, provenance::now_iso()],
+    )?;
+    conn.query_row("SELECT id FROM experiments WHERE name = ?1", [name], |r| r.get(0))
 }
 
 fn insert_param(conn: &Connection, run: RunId, key: &str, value: &ParamValue) -> rusqlite::Result<()> {
@@ -568,6 +555,12 @@ mod tests {
         store.finish_run(id, RunStatus::Finished, None).unwrap();
         let d = store.run_detail(id).unwrap();
         assert_eq!(d.summary.status, "finished");
+        let grouped =
+            NewRun { kind: "cv".into(), command: "cv".into(), experiment: Some("paper".into()), ..Default::default() };
+        let a = store.begin_run(&grouped).unwrap();
+        let b = store.begin_run(&grouped).unwrap();
+        assert_eq!(store.run_detail(a).unwrap().experiment.as_deref(), Some("paper"));
+        assert_eq!(store.run_detail(b).unwrap().experiment.as_deref(), Some("paper"));
         assert_eq!(d.seed, Some(7));
         assert_eq!(d.params.len(), 3);
         assert!(d.params.contains(&("flag".into(), ParamValue::Bool(true))));

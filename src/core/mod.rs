@@ -5,6 +5,7 @@ pub mod cohort;
 pub mod describe;
 pub mod learn;
 pub mod masks;
+pub mod n4;
 pub mod resample;
 pub mod rng;
 pub mod simulate;

@@ -1,0 +1,46 @@
+//! N4 with SimpleITK's defaults on the reference input (brain1 float32,
+//! shrunk 4 × 4 × 1 = 64 × 64 × 25, Otsu mask), the input SimpleITK 2.5.7
+//! took 34.03 s on (preprocessing_reference_params.json, "wall_seconds").
+//! Run: cargo bench --bench n4
+
+use std::path::Path;
+use std::time::Instant;
+
+use radose::core::n4::{N4Params, n4, otsu_mask};
+use radose::imaging::nrrd;
+
+fn main() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/pyradiomics/preprocessing");
+    let input = match nrrd::read(&dir.join("brain1_n4_input_shrink441_float32.nrrd")) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    let mut times = Vec::new();
+    let mut iterations = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let Some(mask) = otsu_mask(&input, 200) else {
+            eprintln!("flat input");
+            std::process::exit(1);
+        };
+        match n4(&input, &mask, &N4Params::default(), &|| false) {
+            Ok(r) => iterations = r.iterations,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "n4 64x64x25 (Otsu mask + N4, defaults): median {:.3} s, min {:.3} s over {} runs; iterations per level {:?}",
+        times[times.len() / 2],
+        times[0],
+        times.len(),
+        iterations
+    );
+}

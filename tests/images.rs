@@ -98,6 +98,7 @@ fn rtdose_in_every_native_transfer_syntax() {
         let v = &img.volume;
         assert_eq!(serde_json::json!(v.size), doc["size"], "{file}");
         assert_eq!(img.units.as_deref(), Some("GY"), "{file}");
+        assert_eq!(img.frame_of_reference.as_deref(), Some("1.2.826.0.1.3680043.10.1234.1"), "{file}");
         for k in 0..3 {
             assert!((v.spacing[k] - doc["spacing"][k].as_f64().unwrap()).abs() < 1e-9, "{file}: {:?}", v.spacing);
             assert!((v.origin[k] - doc["origin"][k].as_f64().unwrap()).abs() < 1e-9, "{file}: {:?}", v.origin);
@@ -123,5 +124,81 @@ fn rtdose_in_every_native_transfer_syntax() {
     let text = String::from_utf8_lossy(&bytes);
     for identifier in ["Doe^Jane", "RADOSE-TEST-123", "19600101"] {
         assert!(!text.contains(identifier), "{identifier} leaked into runs.db");
+    }
+}
+
+/// Write → read gives the same voxels and geometry, for every format and
+/// stored type radose writes (values representable in the type).
+#[test]
+fn writers_round_trip_every_stored_type() {
+    use radose::core::volume::Volume;
+    use radose::imaging::nifti::{self, StoredType};
+    use radose::imaging::nrrd;
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = Volume::zeros([5, 4, 3], [0.7, 1.1, 2.5], [-12.5, 30.25, -7.0]);
+    // An oblique direction (rotation about z by 30°, then a flipped y axis).
+    let (c, s) = (30f64.to_radians().cos(), 30f64.to_radians().sin());
+    v.direction = [c, s, 0.0, s, -c, 0.0, 0.0, 0.0, 1.0];
+    for (stored, values) in [
+        (StoredType::U8, (0..60).map(|i| (i * 4 % 256) as f32).collect::<Vec<_>>()),
+        (StoredType::I16, (0..60).map(|i| (i * 997 % 60000) as f32 - 30000.0).collect()),
+        (StoredType::F32, (0..60).map(|i| i as f32 * 0.37 - 5.125).collect()),
+    ] {
+        v.data = values;
+        for file in ["v.nii", "v.nii.gz", "v.nrrd"] {
+            let path = dir.path().join(file);
+            if file.ends_with(".nrrd") {
+                nrrd::write_typed(&path, &v, stored).unwrap();
+            } else {
+                nifti::write(&path, &v, stored, "round trip").unwrap();
+            }
+            let back = read_image(&path).unwrap();
+            let b = &back.volume;
+            assert_eq!(b.size, v.size, "{file} {stored:?}");
+            assert_eq!(b.data, v.data, "{file} {stored:?}");
+            for k in 0..3 {
+                assert!((b.spacing[k] - v.spacing[k]).abs() < 1e-5, "{file} {stored:?}: spacing {:?}", b.spacing);
+                assert!((b.origin[k] - v.origin[k]).abs() < 1e-4, "{file} {stored:?}: origin {:?}", b.origin);
+            }
+            for k in 0..9 {
+                assert!((b.direction[k] - v.direction[k]).abs() < 1e-5, "{file} {stored:?}: direction {:?}", b.direction);
+            }
+            let want_type = match stored {
+                StoredType::U8 => "uint8",
+                StoredType::I16 => "int16",
+                StoredType::F32 => "float32",
+            };
+            assert_eq!(back.dtype, want_type, "{file}");
+        }
+    }
+}
+
+/// Truncated and wrong-magic files, for each reader, are errors naming the file.
+#[test]
+fn corrupt_files_are_refused_by_name() {
+    use radose::core::volume::Volume;
+    use radose::imaging::nifti::{self, StoredType};
+    let dir = tempfile::tempdir().unwrap();
+    let v = Volume::zeros([8, 8, 8], [1.0; 3], [0.0; 3]);
+    let good = dir.path().join("good.nii");
+    nifti::write(&good, &v, StoredType::F32, "x").unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated.nii", bytes[..bytes.len() / 2].to_vec()),
+        ("header_only.nii", bytes[..200].to_vec()),
+        ("magic.nii", {
+            let mut b = bytes.clone();
+            b[344..348].copy_from_slice(b"xyz\0");
+            b
+        }),
+        ("garbage.nii.gz", vec![0x1f, 0x8b, 1, 2, 3, 4]),
+        ("empty.nrrd", Vec::new()),
+        ("text.dcm", b"not dicom at all".to_vec()),
+    ];
+    for (name, content) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, content).unwrap();
+        let e = read_image(&p).unwrap_err().to_string();
+        assert!(e.contains(name), "{name}: {e}");
     }
 }

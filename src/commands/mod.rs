@@ -14,6 +14,7 @@ mod history;
 mod load;
 mod pca;
 mod pipeline;
+mod preprocess;
 mod run;
 mod runs;
 mod save;
@@ -199,6 +200,7 @@ pub fn all() -> Vec<&'static dyn Command> {
         &simulate::Simulate,
         &load::Load,
         &volume::VolumeCmd,
+        &preprocess::Preprocess,
         &frames::Frames,
         &show::Show,
         &columns::Columns,

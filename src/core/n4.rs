@@ -144,6 +144,28 @@ pub fn n4(input: &Volume, mask: &[bool], params: &N4Params, cancelled: &dyn Fn()
     Ok(N4Result { corrected, log_bias, lattice, iterations, final_convergence: convergence })
 }
 
+/// N4 as it is run on a full image: fitted on the image shrunk by `shrink`
+/// within its Otsu foreground (200 bins), the bias field then evaluated on
+/// the full grid and divided out of every voxel.
+pub fn correct(input: &Volume, shrink_factors: [usize; 3], params: &N4Params, cancelled: &dyn Fn() -> bool) -> Result<N4Result> {
+    let small = shrink(input, shrink_factors);
+    let mask = otsu_mask(&small, 200).ok_or_else(|| Error::Invalid {
+        message: "N4: the image is flat, so there is no foreground to fit".into(),
+        hint: None,
+    })?;
+    let fit = n4(&small, &mask, params, cancelled)?;
+    if small.size == input.size {
+        return Ok(fit);
+    }
+    let log_bias = fit.lattice.evaluate(input.size);
+    let corrected = Volume {
+        data: input.data.iter().zip(&log_bias).map(|(&x, &b)| (f64::from(x) / b.exp()) as f32).collect(),
+        ..input.clone()
+    };
+    let log_bias = Volume { data: log_bias.iter().map(|&b| b as f32).collect(), ..input.clone() };
+    Ok(N4Result { corrected, log_bias, ..fit })
+}
+
 /// Coefficient of variation (sample SD / mean) of exp(a − b) over the used voxels.
 fn convergence_measure(a: &[f64], b: &[f64], used: &[bool]) -> f64 {
     let (mut n, mut mu, mut ss) = (0.0, 0.0, 0.0);

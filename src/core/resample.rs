@@ -39,6 +39,24 @@ impl Grid {
         [0, 1, 2].map(|r| self.origin[r] + (0..3).map(|c| self.direction[r * 3 + c] * s[c]).sum::<f64>())
     }
 
+    /// The same physical extent at a new spacing: the first voxel's outer
+    /// corner stays where it was, the size is the extent over the spacing
+    /// (rounded, at least 1).
+    pub fn with_spacing(&self, spacing: [f64; 3]) -> Grid {
+        let size = [0, 1, 2].map(|a| ((self.size[a] as f64 * self.spacing[a] / spacing[a]).round() as usize).max(1));
+        let centre = [0, 1, 2].map(|a| 0.5 * (spacing[a] / self.spacing[a] - 1.0));
+        Grid { size, spacing, origin: self.point(centre), direction: self.direction }
+    }
+
+    /// Whether two grids are the same to within 1e-4 mm.
+    pub fn same_as(&self, other: &Grid) -> bool {
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4);
+        self.size == other.size
+            && close(&self.spacing, &other.spacing)
+            && close(&self.origin, &other.origin)
+            && close(&self.direction, &other.direction)
+    }
+
     /// Continuous index of a physical point (directions are orthonormal).
     pub fn index_of(&self, p: [f64; 3]) -> [f64; 3] {
         let d = [0, 1, 2].map(|r| p[r] - self.origin[r]);
@@ -255,6 +273,16 @@ pub fn pyradiomics_grid(mask: &Volume, spacing: [f64; 3], pad: f64) -> Result<Gr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_spacing_keeps_the_extent() {
+        let g = Grid { size: [10, 4, 3], spacing: [1.0, 2.0, 3.0], origin: [0.0; 3], direction: crate::core::volume::IDENTITY };
+        let h = g.with_spacing([2.0, 1.0, 3.0]);
+        assert_eq!(h.size, [5, 8, 3]);
+        // Outer corners: −0.5 · spacing on both grids.
+        assert_eq!(h.origin, [0.5, -0.5, 0.0]);
+        assert!(g.same_as(&g.with_spacing(g.spacing)));
+    }
 
     #[test]
     fn identity_resampling_is_exact() {

@@ -39,8 +39,18 @@ fn int(obj: &DefaultDicomObject, path: &Path, tag: Tag, name: &str) -> Result<i6
         .map_err(|_| bad(path, format!("{name} is not an integer")))
 }
 
-/// Reads an RT Dose file: the dose grid in its units (usually Gy) and the units.
-pub fn read_rtdose(path: &Path) -> Result<(Volume, &'static str, Option<String>)> {
+/// An RT Dose file as read.
+pub struct RtDose {
+    /// The dose grid in its units (usually Gy).
+    pub volume: Volume,
+    pub dtype: &'static str,
+    pub units: Option<String>,
+    /// Frame of Reference UID (0020,0052), the coordinate system the grid lives in.
+    pub frame_of_reference: Option<String>,
+}
+
+/// Reads an RT Dose file.
+pub fn read_rtdose(path: &Path) -> Result<RtDose> {
     let obj = open_file(path).map_err(|e| bad(path, e.to_string()))?;
     let ts = obj.meta().transfer_syntax().trim_end_matches('\0').trim().to_string();
     let big = match ts.as_str() {
@@ -89,6 +99,12 @@ pub fn read_rtdose(path: &Path) -> Result<(Volume, &'static str, Option<String>)
     }
     let scaling = obj.element(tags::DOSE_GRID_SCALING).ok().and_then(|e| e.to_float64().ok()).unwrap_or(1.0);
     let units = obj.element(tags::DOSE_UNITS).ok().and_then(|e| e.to_str().ok()).map(|s| s.trim().to_string());
+    let frame_of_reference = obj
+        .element(tags::FRAME_OF_REFERENCE_UID)
+        .ok()
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim_end_matches('\0').trim().to_string())
+        .filter(|s| !s.is_empty());
 
     let row_dir = [orientation[0], orientation[1], orientation[2]];
     let col_dir = [orientation[3], orientation[4], orientation[5]];
@@ -157,5 +173,5 @@ pub fn read_rtdose(path: &Path) -> Result<(Volume, &'static str, Option<String>)
     } else {
         "uint16"
     };
-    Ok((Volume { size, spacing, origin, direction, data }, dtype, units))
+    Ok(RtDose { volume: Volume { size, spacing, origin, direction, data }, dtype, units, frame_of_reference })
 }

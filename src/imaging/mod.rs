@@ -5,6 +5,7 @@
 pub mod dicom;
 pub mod nifti;
 pub mod nrrd;
+pub mod preprocess;
 
 use std::path::Path;
 
@@ -19,6 +20,8 @@ pub struct LoadedImage {
     pub dtype: &'static str,
     /// Physical units of the values, when the format says (RT Dose: `GY`).
     pub units: Option<String>,
+    /// The DICOM Frame of Reference UID, when the format carries one.
+    pub frame_of_reference: Option<String>,
 }
 
 /// Reads `.nii`, `.nii.gz`, `.nrrd`, `.nhdr` or a DICOM RT Dose `.dcm`.
@@ -29,13 +32,13 @@ pub fn read_image(path: &Path) -> Result<LoadedImage> {
     } else if name.ends_with(".nrrd") || name.ends_with(".nhdr") {
         nrrd::read_typed(path)?
     } else if name.ends_with(".dcm") {
-        let (volume, dtype, units) = dicom::read_rtdose(path)?;
-        return Ok(LoadedImage { volume, dtype, units });
+        let d = dicom::read_rtdose(path)?;
+        return Ok(LoadedImage { volume: d.volume, dtype: d.dtype, units: d.units, frame_of_reference: d.frame_of_reference });
     } else {
         return Err(Error::invalid(
             format!("{}: unknown image format", path.display()),
             Some("radose reads .nii, .nii.gz, .nrrd, .nhdr and DICOM RT Dose (.dcm)"),
         ));
     };
-    Ok(LoadedImage { volume, dtype, units: None })
+    Ok(LoadedImage { volume, dtype, units: None, frame_of_reference: None })
 }

@@ -176,7 +176,7 @@ pub fn write(path: &Path, v: &Volume, stored: StoredType, description: &str) -> 
     } else {
         bytes
     };
-    std::fs::write(path, &out).map_err(|e| io_error(path, e))?;
+    crate::provenance::write_atomic(path, &out)?;
     Ok(out)
 }
 

@@ -14,7 +14,7 @@ use flate2::read::GzDecoder;
 
 use crate::core::volume::Volume;
 use crate::error::{Error, Result};
-use crate::imaging::nifti::MAX_VOXELS;
+use crate::imaging::nifti::{MAX_VOXELS, StoredType};
 use crate::provenance::io_error;
 
 fn bad(path: &Path, message: impl Into<String>) -> Error {
@@ -253,8 +253,14 @@ pub fn read_typed(path: &Path) -> Result<(Volume, &'static str)> {
     Ok((Volume { size, spacing, origin, direction, data }, kind.name()))
 }
 
-/// Writes a gzip-encoded NRRD (float voxels, LPS space).
+/// Writes a gzip-encoded NRRD of float voxels (LPS space).
 pub fn write(path: &Path, v: &Volume) -> Result<()> {
+    write_typed(path, v, StoredType::F32)
+}
+
+/// Writes a gzip-encoded NRRD (LPS space) storing the voxels as `stored`;
+/// integer types round to the nearest value and clamp to the type's range.
+pub fn write_typed(path: &Path, v: &Volume, stored: StoredType) -> Result<()> {
     let dir = |c: usize| {
         format!(
             "({},{},{})",
@@ -263,8 +269,13 @@ pub fn write(path: &Path, v: &Volume) -> Result<()> {
             v.direction[6 + c] * v.spacing[c]
         )
     };
+    let type_name = match stored {
+        StoredType::U8 => "uchar",
+        StoredType::I16 => "short",
+        StoredType::F32 => "float",
+    };
     let header = format!(
-        "NRRD0004\n# written by radose\ntype: float\ndimension: 3\nspace: left-posterior-superior\nsizes: {} {} {}\nspace directions: {} {} {}\nkinds: domain domain domain\nendian: little\nencoding: gzip\nspace origin: ({},{},{})\n\n",
+        "NRRD0004\n# written by radose\ntype: {type_name}\ndimension: 3\nspace: left-posterior-superior\nsizes: {} {} {}\nspace directions: {} {} {}\nkinds: domain domain domain\nendian: little\nencoding: gzip\nspace origin: ({},{},{})\n\n",
         v.size[0],
         v.size[1],
         v.size[2],
@@ -275,14 +286,20 @@ pub fn write(path: &Path, v: &Volume) -> Result<()> {
         v.origin[1],
         v.origin[2]
     );
-    let mut gz = flate2::GzBuilder::new().mtime(0).write(Vec::new(), Compression::new(6));
-    for x in &v.data {
-        gz.write_all(&x.to_le_bytes()).map_err(|e| io_error(path, e))?;
+    let mut raw = Vec::with_capacity(v.len() * 4);
+    for &x in &v.data {
+        match stored {
+            StoredType::U8 => raw.push(x.round().clamp(0.0, 255.0) as u8),
+            StoredType::I16 => raw.extend((x.round().clamp(-32768.0, 32767.0) as i16).to_le_bytes()),
+            StoredType::F32 => raw.extend(x.to_le_bytes()),
+        }
     }
+    let mut gz = flate2::GzBuilder::new().mtime(0).write(Vec::new(), Compression::new(6));
+    gz.write_all(&raw).map_err(|e| io_error(path, e))?;
     let body = gz.finish().map_err(|e| io_error(path, e))?;
     let mut out = header.into_bytes();
     out.extend(body);
-    std::fs::write(path, out).map_err(|e| io_error(path, e))
+    crate::provenance::write_atomic(path, &out)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod describe;
 pub mod learn;
 pub mod masks;
 pub mod n4;
+pub mod radiomics;
 pub mod resample;
 pub mod rng;
 pub mod simulate;

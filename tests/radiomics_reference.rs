@@ -1,0 +1,89 @@
+//! Radiomics against PyRadiomics' own expected values for brain1/brain2
+//! (../shared/reference/pyradiomics: brain_baseline_long.csv, settings in
+//! brain_baseline_configs.csv; PyRadiomics 3.1.0 reproduces them to ~1e-9
+//! except brain1 shape, made with 2.0.1b1, ~1e-3).
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use radose::core::radiomics::{ParamFile, extract};
+use radose::imaging::read_image;
+
+fn reference(rel: &str) -> std::path::PathBuf {
+    let p = common::root().join("../shared/reference/pyradiomics").join(rel);
+    assert!(p.exists(), "reference data {} is missing", p.display());
+    p
+}
+
+#[test]
+fn brain_baselines_match_pyradiomics() {
+    // (config) → (settings JSON, classes), and expected values.
+    let mut configs: BTreeMap<String, (String, String, Vec<String>)> = BTreeMap::new();
+    let mut rdr = csv::Reader::from_path(reference("brain_baseline_configs.csv")).unwrap();
+    for row in rdr.records() {
+        let row = row.unwrap();
+        let (config, class, case, settings) = (&row[0], &row[1], &row[2], &row[3]);
+        let e = configs.entry(config.to_string()).or_insert((case.to_string(), settings.to_string(), Vec::new()));
+        assert_eq!(e.1, settings, "{config}: settings differ between classes");
+        e.2.push(class.to_string());
+    }
+    let mut expected: BTreeMap<String, Vec<(String, String, f64)>> = BTreeMap::new();
+    let mut rdr = csv::Reader::from_path(reference("brain_baseline_long.csv")).unwrap();
+    for row in rdr.records() {
+        let row = row.unwrap();
+        expected.entry(row[0].to_string()).or_default().push((row[2].to_string(), row[4].to_string(), row[5].parse().unwrap()));
+    }
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (config, (case, settings, classes)) in &configs {
+        if case.ends_with("_2D") {
+            continue; // its single-slice masks are not in the reference folder
+        }
+        let image = read_image(&reference(&format!("data/{case}_image.nrrd"))).unwrap();
+        let mask = read_image(&reference(&format!("data/{case}_label.nrrd"))).unwrap().volume;
+        let want = &expected[config];
+        let mut doc: serde_json::Value = serde_json::from_str(settings).unwrap();
+        let mut fc = serde_json::Map::new();
+        for class in classes {
+            let names: Vec<serde_json::Value> = want
+                .iter()
+                .filter(|(c, _, _)| c == class)
+                .map(|(_, n, _)| serde_json::Value::String(n.rsplit('_').next().unwrap().to_string()))
+                .collect();
+            fc.insert(class.clone(), serde_json::Value::Array(names));
+        }
+        // Settings PyRadiomics records but radose need not act on.
+        if let Some(m) = doc.as_object_mut() {
+            m.remove("resegmentShape");
+        }
+        let params = ParamFile::from_value(&serde_json::json!({"setting": doc, "featureClass": fc})).unwrap();
+        let got = match extract(&image.volume, image.dtype == "int16", &mask, &params, false) {
+            Ok(x) => x,
+            Err(e) => {
+                failures.push(format!("{config}: extraction failed: {e}"));
+                continue;
+            }
+        };
+        let got: BTreeMap<&str, f64> = got.features.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        for (class, name, value) in want {
+            let tol = if class == "shape" { 1e-3 } else { 1e-6 };
+            checked += 1;
+            match got.get(name.as_str()) {
+                None => failures.push(format!("{config}: {name} missing")),
+                Some(g) => {
+                    let ok = (g - value).abs() <= tol * value.abs().max(1e-12) || (*g == 0.0 && *value == 0.0);
+                    if !ok {
+                        failures.push(format!("{config}: {name} = {g} vs {value} (rel {:.2e})", (g - value).abs() / value.abs()));
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("checked {checked} values, {} failed", failures.len());
+    for f in failures.iter().take(80) {
+        eprintln!("  {f}");
+    }
+    assert!(failures.is_empty(), "{} of {checked} values differ", failures.len());
+    assert_eq!(checked, 1330);
+}

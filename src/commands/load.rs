@@ -105,14 +105,14 @@ impl Command for Load {
 /// Frame names are single words usable in commands and file names.
 pub fn check_frame_name(tok: &Token) -> Result<()> {
     let ok = tok.text.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && tok.text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && tok.text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
     if ok {
         Ok(())
     } else {
         Err(Error::InvalidValue {
             token: tok.text.clone(),
             what: "a frame name".into(),
-            reason: "use letters, digits, `_` or `-`, starting with a letter".into(),
+            reason: "use letters, digits, `_`, `-` or `.`, starting with a letter".into(),
             span: tok.span,
         })
     }

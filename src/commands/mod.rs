@@ -6,6 +6,7 @@ mod columns;
 mod cv;
 mod describe;
 mod drop;
+mod extract;
 mod features;
 mod frames;
 mod groups;
@@ -14,6 +15,7 @@ mod history;
 mod load;
 mod pca;
 mod pipeline;
+mod radiomics;
 mod preprocess;
 mod run;
 mod runs;
@@ -201,6 +203,8 @@ pub fn all() -> Vec<&'static dyn Command> {
         &load::Load,
         &volume::VolumeCmd,
         &preprocess::Preprocess,
+        &radiomics::Radiomics,
+        &extract::Extract,
         &frames::Frames,
         &show::Show,
         &columns::Columns,

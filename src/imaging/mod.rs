@@ -6,6 +6,7 @@ pub mod dicom;
 pub mod nifti;
 pub mod nrrd;
 pub mod preprocess;
+pub mod radiomics;
 
 use std::path::Path;
 

@@ -6,7 +6,32 @@ use crate::output::{Cell, Table};
 
 /// Lays out `table` for a terminal `width` characters wide. Columns that do
 /// not fit are continued in further blocks, each repeating the first column.
+/// A single row too wide for the screen is shown as `column | value` lines.
 pub fn terminal(table: &Table, width: usize) -> String {
+    if table.rows.len() == 1 {
+        let total: usize = table.columns.iter().zip(&table.rows[0]).map(|(c, v)| c.chars().count().max(v.display().chars().count()) + 3).sum();
+        if total > width {
+            let mut long = Table::new(["column", "value"]);
+            long.title = table.title.clone();
+            long.notes = table.notes.clone();
+            // Long values continue on further lines rather than off screen.
+            let name_width = table.columns.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+            let room = width.saturating_sub(name_width + 6).max(20);
+            for (c, v) in table.columns.iter().zip(&table.rows[0]) {
+                let text = v.display();
+                if text.chars().count() <= room {
+                    long.push(vec![Cell::Text(c.clone()), v.clone()]);
+                    continue;
+                }
+                let chars: Vec<char> = text.chars().collect();
+                for (i, piece) in chars.chunks(room).enumerate() {
+                    let name = if i == 0 { c.clone() } else { String::new() };
+                    long.push(vec![Cell::Text(name), Cell::Text(piece.iter().collect())]);
+                }
+            }
+            return terminal(&long, width);
+        }
+    }
     let mut out = String::new();
     if let Some(title) = &table.title {
         out.push_str(title);

@@ -1,0 +1,73 @@
+//! `radiomics --image FILE --mask FILE [--params FILE] [--label N] [--ibsi]`:
+//! one case's features under PyRadiomics' names, as one row.
+
+use std::path::PathBuf;
+
+use super::{ArgKind, Args, Command, Signature};
+use crate::core::radiomics::ParamFile;
+use crate::error::{Error, Result};
+use crate::imaging::radiomics::{extract_files, read_params};
+use crate::output::{Cell, Output, Table};
+use crate::provenance::sha256_file;
+use crate::session::Session;
+use crate::store::ParamValue;
+
+pub struct Radiomics;
+
+impl Command for Radiomics {
+    fn signature(&self) -> Signature {
+        Signature::new("radiomics", "imaging", "PyRadiomics-compatible features of one image inside a mask")
+            .named("image", "FILE", ArgKind::Path, "the image (.nii, .nii.gz, .nrrd, .nhdr)")
+            .named("mask", "FILE", ArgKind::Path, "the ROI mask on the same grid")
+            .named("params", "FILE", ArgKind::Path, "a PyRadiomics parameter file (YAML or JSON)")
+            .named("label", "N", ArgKind::Int, "the mask label of the ROI (default 1, or the file's)")
+            .switch("ibsi", "IBSI definitions where PyRadiomics departs (see docs/radiomics.md)")
+            .table()
+            .example(
+                "radiomics --image data/sim/A/images/A001/T1.nii.gz --mask data/sim/A/images/A001/rgtv.nii.gz",
+                "every default feature of A001's T1 inside its rGTV",
+            )
+    }
+
+    fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
+        let path = |flag: &str| -> Result<PathBuf> {
+            let tok = args.value(flag).ok_or_else(|| {
+                Error::invalid(format!("radiomics needs --{flag} FILE"), Some("e.g. radiomics --image T1.nii.gz --mask rgtv.nii.gz"))
+            })?;
+            let p = PathBuf::from(&tok.text);
+            if !p.exists() {
+                return Err(Error::FileNotFound { path: p });
+            }
+            Ok(p)
+        };
+        let (image, mask) = (path("image")?, path("mask")?);
+        let mut params = match args.value("params") {
+            Some(_) => read_params(&path("params")?)?,
+            None => ParamFile::default(),
+        };
+        if let Some(label) = args.parsed::<i64>("label", "a whole number")? {
+            params.settings.label = label;
+        }
+        let ibsi = args.has("ibsi");
+        let run = session.begin_run(
+            args,
+            "radiomics",
+            vec![
+                ("image".into(), ParamValue::Text(image.display().to_string())),
+                ("mask".into(), ParamValue::Text(mask.display().to_string())),
+                ("settings".into(), ParamValue::Text(params.settings.to_json())),
+                ("ibsi".into(), ParamValue::Bool(ibsi)),
+            ],
+            None,
+        )?;
+        for p in [&image, &mask] {
+            let sha = sha256_file(p)?;
+            session.store().record_dataset(run, &p.display().to_string(), &p.display().to_string(), &sha, None)?;
+        }
+        let x = extract_files(&image, &mask, &params, ibsi)?;
+        session.store().log_metric(run, "features", x.features.len() as f64, None, None)?;
+        let mut t = Table::new(x.diagnostics.iter().map(|(k, _)| k.clone()).chain(x.features.iter().map(|(k, _)| k.clone())));
+        t.push(x.diagnostics.into_iter().map(|(_, v)| Cell::Text(v)).chain(x.features.into_iter().map(|(_, v)| Cell::Float(v))).collect());
+        Ok(Output::Table(t))
+    }
+}

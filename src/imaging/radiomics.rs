@@ -1,0 +1,38 @@
+//! Radiomics from files: read an image and its mask, extract, and record
+//! the inputs' hashes in the diagnostics; errors name the files.
+
+use std::path::Path;
+
+use crate::core::radiomics::{Extraction, ParamFile, extract};
+use crate::error::{Error, Result};
+use crate::imaging::read_image;
+use crate::provenance::sha256_file;
+
+/// Reads a PyRadiomics parameter file (YAML or JSON).
+pub fn read_params(path: &Path) -> Result<ParamFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::provenance::io_error(path, e))?;
+    ParamFile::parse(&text, &path.display().to_string())
+}
+
+/// Extracts the features of `image` inside `mask`.
+pub fn extract_files(image: &Path, mask: &Path, params: &ParamFile, ibsi: bool) -> Result<Extraction> {
+    let img = read_image(image)?;
+    let msk = read_image(mask)?;
+    let mut x = extract(&img.volume, img.dtype == "int16", &msk.volume, params, ibsi).map_err(|e| match e {
+        Error::Invalid { message, hint } => Error::Invalid {
+            message: format!("{} with mask {}: {message}", image.display(), mask.display()),
+            hint,
+        },
+        other => other,
+    })?;
+    let v = &img.volume;
+    let mut d = vec![
+        ("diagnostics_Image-original_Hash".to_string(), sha256_file(image)?),
+        ("diagnostics_Image-original_Spacing".to_string(), format!("{:?}", v.spacing)),
+        ("diagnostics_Image-original_Size".to_string(), format!("{:?}", v.size)),
+        ("diagnostics_Mask-original_Hash".to_string(), sha256_file(mask)?),
+    ];
+    d.append(&mut x.diagnostics);
+    x.diagnostics = d;
+    Ok(x)
+}

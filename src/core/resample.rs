@@ -149,28 +149,83 @@ const POLE: f64 = -0.267_949_192_431_122_7; // √3 − 2
 /// (recursive prefilter along each axis, mirror boundaries, tolerance 1e-10).
 pub fn bspline_coefficients(v: &Volume) -> Vec<f64> {
     let mut c: Vec<f64> = v.data.iter().map(|&x| f64::from(x)).collect();
-    let strides = [1, v.size[0], v.size[0] * v.size[1]];
-    for axis in 0..3 {
-        let n = v.size[axis];
-        if n == 1 {
-            continue;
-        }
-        let stride = strides[axis];
-        let mut line = vec![0.0; n];
-        for start in 0..c.len() {
-            if (start / stride) % n != 0 {
-                continue;
-            }
-            for (i, slot) in line.iter_mut().enumerate() {
-                *slot = c[start + i * stride];
-            }
-            prefilter(&mut line);
-            for (i, v) in line.iter().enumerate() {
-                c[start + i * stride] = *v;
-            }
+    let [nx, ny, nz] = v.size;
+    // x: lines are contiguous.
+    if nx > 1 {
+        for line in c.chunks_exact_mut(nx) {
+            prefilter(line);
         }
     }
+    // y and z: filter all lines of a block at once, element by element
+    // across the contiguous lanes (the same arithmetic per line, cache-friendly).
+    if ny > 1 {
+        for plane in c.chunks_exact_mut(nx * ny) {
+            prefilter_lanes(plane, ny, nx);
+        }
+    }
+    if nz > 1 {
+        prefilter_lanes(&mut c, nz, nx * ny);
+    }
     c
+}
+
+/// [`prefilter`] applied to `lanes` interleaved lines of length `n`
+/// (element i of lane l at `i * lanes + l`).
+fn prefilter_lanes(s: &mut [f64], n: usize, lanes: usize) {
+    let z = POLE;
+    let gain = (1.0 - z) * (1.0 - 1.0 / z);
+    s.iter_mut().for_each(|v| *v *= gain);
+    let horizon = (1e-10f64.ln() / z.abs().ln()).ceil() as usize;
+    let (head, _) = s.split_at_mut(lanes);
+    let mut first: Vec<f64> = head.to_vec();
+    if horizon < n {
+        let mut zn = z;
+        for i in 1..horizon {
+            let row = &s[i * lanes..(i + 1) * lanes];
+            for (f, v) in first.iter_mut().zip(row) {
+                *f += zn * v;
+            }
+            zn *= z;
+        }
+    } else {
+        let iz = 1.0 / z;
+        let mut zn = z;
+        let mut z2n = z.powi(n as i32 - 1);
+        let last = &s[(n - 1) * lanes..n * lanes];
+        for (f, v) in first.iter_mut().zip(last) {
+            *f += z2n * v;
+        }
+        z2n *= z2n * iz;
+        for i in 1..n - 1 {
+            let row = &s[i * lanes..(i + 1) * lanes];
+            for (f, v) in first.iter_mut().zip(row) {
+                *f += (zn + z2n) * v;
+            }
+            zn *= z;
+            z2n *= iz;
+        }
+        first.iter_mut().for_each(|f| *f /= 1.0 - zn * zn);
+    }
+    s[..lanes].copy_from_slice(&first);
+    for i in 1..n {
+        let (prev, cur) = s[(i - 1) * lanes..(i + 1) * lanes].split_at_mut(lanes);
+        for (c, p) in cur.iter_mut().zip(prev.iter()) {
+            *c += z * p;
+        }
+    }
+    let k = z / (z * z - 1.0);
+    {
+        let (prev, last) = s[(n - 2) * lanes..n * lanes].split_at_mut(lanes);
+        for (l, p) in last.iter_mut().zip(prev.iter()) {
+            *l = k * (z * p + *l);
+        }
+    }
+    for i in (0..n - 1).rev() {
+        let (cur, next) = s[i * lanes..(i + 2) * lanes].split_at_mut(lanes);
+        for (c, nx) in cur.iter_mut().zip(next.iter()) {
+            *c = z * (nx - *c);
+        }
+    }
 }
 
 fn prefilter(s: &mut [f64]) {

@@ -90,6 +90,18 @@ impl Kind {
     }
 }
 
+/// Decodes every voxel; the common little-endian types take a direct path.
+fn decode_all(kind: Kind, body: &[u8], little: bool) -> Vec<f32> {
+    match (kind, little) {
+        (Kind::I16, true) => body.chunks_exact(2).map(|c| f32::from(i16::from_le_bytes([c[0], c[1]]))).collect(),
+        (Kind::U8, _) => body.iter().map(|&b| f32::from(b)).collect(),
+        (Kind::I32, true) => body.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32).collect(),
+        (Kind::U32, true) => body.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32).collect(),
+        (Kind::F32, true) => body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+        _ => body.chunks_exact(kind.width()).map(|c| kind.decode(c, little)).collect(),
+    }
+}
+
 /// Parses "(a,b,c)" into three numbers.
 fn vector(path: &Path, s: &str) -> Result<[f64; 3]> {
     let inner = s.trim().trim_start_matches('(').trim_end_matches(')');
@@ -249,7 +261,7 @@ pub fn read_typed(path: &Path) -> Result<(Volume, &'static str)> {
     }
     // Raw data may carry a prefix (byte skip); the voxels are its last bytes.
     let body = &body[body.len() - expected..];
-    let data = body.chunks_exact(kind.width()).map(|c| kind.decode(c, little)).collect();
+    let data = decode_all(kind, body, little);
     Ok((Volume { size, spacing, origin, direction, data }, kind.name()))
 }
 

@@ -55,55 +55,24 @@ pub fn extract(image: &Volume, int16: bool, mask: &Volume, params: &ParamFile, i
         ("diagnostics_Configuration_EnabledImageTypes".to_string(), "{\"Original\": {}}".to_string()),
         ("diagnostics_Configuration_Mode".to_string(), if ibsi { "IBSI" } else { "PyRadiomics" }.to_string()),
     ];
-    // 1. Normalise the whole image.
-    let mut img: Vec<f64> = image.data.iter().map(|&v| f64::from(v)).collect();
-    if s.normalize {
-        let n = img.len() as f64;
-        let mean = img.iter().sum::<f64>() / n;
-        let sd = (img.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    // 1. Normalisation: z-score over the whole image.
+    let norm: Box<dyn Fn(f64) -> f64> = if s.normalize {
+        let n = image.data.len() as f64;
+        let mean = image.data.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let sd = (image.data.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
         if sd == 0.0 {
             return Err(invalid("normalize: the image is constant (standard deviation 0)"));
         }
-        for v in img.iter_mut() {
-            *v = (*v - mean) / sd;
-            if let Some(o) = s.remove_outliers {
-                *v = v.clamp(-o, o);
-            }
-            *v *= s.normalize_scale;
-        }
-    }
-    // 2. Resample around the ROI.
+        let (outliers, scale) = (s.remove_outliers, s.normalize_scale);
+        Box::new(move |v| {
+            let z = (v - mean) / sd;
+            outliers.map_or(z, |o| z.clamp(-o, o)) * scale
+        })
+    } else {
+        Box::new(|v| v)
+    };
     let label = s.label as f64;
-    let roi_of = |m: &Volume| -> Vec<bool> { m.data.iter().map(|&v| f64::from(v) == label).collect() };
-    let (mut img_vol, mut mask_vol) = (Volume { data: img.iter().map(|&v| v as f32).collect(), ..image.clone() }, mask.clone());
-    if let Some(spacing) = s.resampled_pixel_spacing {
-        let target = [0, 1, 2].map(|a| if spacing[a] == 0.0 { image.spacing[a] } else { spacing[a] });
-        let roi_mask = Volume { data: roi_of(mask).iter().map(|&b| if b { 1.0 } else { 0.0 }).collect(), ..mask.clone() };
-        let grid: Grid = pyradiomics_grid(&roi_mask, target, s.pad_distance)?;
-        let interp = match s.interpolator.as_str() {
-            "sitkBSpline" => Interpolator::BSpline,
-            "sitkLinear" => Interpolator::Linear,
-            "sitkNearestNeighbor" => Interpolator::Nearest,
-            other => return Err(invalid(format!("interpolator `{other}` is not supported (sitkBSpline, sitkLinear, sitkNearestNeighbor)"))),
-        };
-        let cast = if int16 && !s.normalize { Cast::TruncateInt16 } else { Cast::Float };
-        let resampled = resample_cast(&img_vol, &grid, interp, 0.0, cast);
-        img = if s.normalize {
-            // Keep double precision: resample the normalised values directly.
-            resample_f64(&img, image, &grid, interp)
-        } else {
-            resampled.data.iter().map(|&v| f64::from(v)).collect()
-        };
-        img_vol = resampled;
-        mask_vol = resample_cast(&mask_vol, &grid, Interpolator::Nearest, 0.0, Cast::Float);
-        diagnostics.push(("diagnostics_Image-interpolated_Spacing".into(), format!("{:?}", grid.spacing)));
-        diagnostics.push(("diagnostics_Image-interpolated_Size".into(), format!("{:?}", grid.size)));
-    }
-    let size = img_vol.size;
-    let spacing = img_vol.spacing;
-    // 3. Check the mask.
-    let roi = roi_of(&mask_vol);
-    let (lo, hi) = bbox(&roi, size).ok_or_else(|| {
+    let label_error = || {
         let mut labels: Vec<i64> = mask.data.iter().map(|&v| v as i64).filter(|&v| v != 0).collect();
         labels.sort_unstable();
         labels.dedup();
@@ -111,7 +80,48 @@ pub fn extract(image: &Volume, int16: bool, mask: &Volume, params: &ParamFile, i
             message: format!("label {} is not in the mask (labels present: {labels:?})", s.label),
             hint: Some("set --label (or `label:` in the parameter file) to one of them".into()),
         }
-    })?;
+    };
+    // 2. Resample around the ROI, or crop to it (nothing outside it matters).
+    let (img, mask_vals, size, spacing): (Vec<f64>, Vec<f32>, [usize; 3], [f64; 3]) = if let Some(spacing) =
+        s.resampled_pixel_spacing
+    {
+        let target = [0, 1, 2].map(|a| if spacing[a] == 0.0 { image.spacing[a] } else { spacing[a] });
+        let roi_mask = Volume {
+            data: mask.data.iter().map(|&v| if f64::from(v) == label { 1.0 } else { 0.0 }).collect(),
+            ..mask.clone()
+        };
+        if !roi_mask.data.iter().any(|&v| v > 0.5) {
+            return Err(label_error());
+        }
+        let grid: Grid = pyradiomics_grid(&roi_mask, target, s.pad_distance)?;
+        let interp = match s.interpolator.as_str() {
+            "sitkBSpline" => Interpolator::BSpline,
+            "sitkLinear" => Interpolator::Linear,
+            "sitkNearestNeighbor" => Interpolator::Nearest,
+            other => return Err(invalid(format!("interpolator `{other}` is not supported (sitkBSpline, sitkLinear, sitkNearestNeighbor)"))),
+        };
+        let img = if s.normalize {
+            // Keep double precision: resample the normalised values directly.
+            let full: Vec<f64> = image.data.iter().map(|&v| norm(f64::from(v))).collect();
+            resample_f64(&full, image, &grid, interp)
+        } else {
+            let cast = if int16 { Cast::TruncateInt16 } else { Cast::Float };
+            resample_cast(image, &grid, interp, 0.0, cast).data.iter().map(|&v| f64::from(v)).collect()
+        };
+        let m = resample_cast(mask, &grid, Interpolator::Nearest, 0.0, Cast::Float);
+        diagnostics.push(("diagnostics_Image-interpolated_Spacing".into(), format!("{:?}", grid.spacing)));
+        diagnostics.push(("diagnostics_Image-interpolated_Size".into(), format!("{:?}", grid.size)));
+        (img, m.data, grid.size, grid.spacing)
+    } else {
+        let in_roi: Vec<bool> = mask.data.iter().map(|&v| f64::from(v) == label).collect();
+        let (lo, hi) = bbox(&in_roi, mask.size).ok_or_else(label_error)?;
+        let (m, csize) = crop(&mask.data, mask.size, lo, hi);
+        let (v, _) = crop(&image.data, image.size, lo, hi);
+        (v.iter().map(|&x| norm(f64::from(x))).collect(), m, csize, image.spacing)
+    };
+    // 3. Check the mask.
+    let roi: Vec<bool> = mask_vals.iter().map(|&v| f64::from(v) == label).collect();
+    let (lo, hi) = bbox(&roi, size).ok_or_else(label_error)?;
     let dims = (0..3).filter(|&a| hi[a] > lo[a]).count();
     if dims < s.minimum_roi_dimensions {
         return Err(invalid(format!(

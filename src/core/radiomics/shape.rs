@@ -144,22 +144,46 @@ fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
-/// Largest squared distances between vertex pairs: same z, same y, same x, any.
+/// Largest distances between vertex pairs: same z, same y, same x, any —
+/// exactly PyRadiomics' all-pairs maxima, found faster: the 2D maxima only
+/// compare vertices that share the coordinate, and the 3D search visits
+/// vertices from the centroid outwards-in and stops once no remaining pair
+/// can beat the best (|a − b| ≤ |a − c| + |b − c|).
 fn diameters(v: &[[f64; 3]]) -> [f64; 4] {
+    let dist = |a: &[f64; 3], b: &[f64; 3]| (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2);
     let mut d = [0.0f64; 4];
-    for i in 0..v.len() {
-        let a = v[i];
-        for b in &v[..i] {
-            let dist = (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2);
-            if dist > d[3] {
-                d[3] = dist;
-            }
-            for k in 0..3 {
-                if a[k] == b[k] && dist > d[k] {
-                    d[k] = dist;
+    for axis in 0..3 {
+        let mut groups: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
+        for (i, p) in v.iter().enumerate() {
+            groups.entry(p[axis].to_bits()).or_default().push(i);
+        }
+        for g in groups.values() {
+            for (n, &i) in g.iter().enumerate() {
+                for &j in &g[..n] {
+                    d[axis] = d[axis].max(dist(&v[i], &v[j]));
                 }
             }
         }
+    }
+    if !v.is_empty() {
+        let n = v.len() as f64;
+        let c = [0, 1, 2].map(|k| v.iter().map(|p| p[k]).sum::<f64>() / n);
+        let mut order: Vec<(f64, usize)> = v.iter().enumerate().map(|(i, p)| (dist(p, &c).sqrt(), i)).collect();
+        order.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut best = 0.0f64;
+        'outer: for (x, &(ra, a)) in order.iter().enumerate() {
+            for &(rb, b) in &order[x + 1..] {
+                let bound = (ra + rb) * (1.0 + 1e-9);
+                if bound * bound < best {
+                    if rb == order[x + 1].0 {
+                        break 'outer;
+                    }
+                    break;
+                }
+                best = best.max(dist(&v[a], &v[b]));
+            }
+        }
+        d[3] = best;
     }
     d.map(f64::sqrt)
 }
@@ -240,6 +264,27 @@ mod tests {
                 assert_eq!(used[e], cut, "configuration {idx}, edge {e}");
             }
         }
+    }
+
+    #[test]
+    fn pruned_diameters_equal_all_pairs() {
+        let mut rng = crate::core::rng::Rng::new(3);
+        let v: Vec<[f64; 3]> = (0..400)
+            .map(|_| [0, 1, 2].map(|_| (rng.uniform() * 20.0).round() * 0.5))
+            .collect();
+        let mut want = [0.0f64; 4];
+        for i in 0..v.len() {
+            for j in 0..i {
+                let d: f64 = (0..3).map(|k| (v[i][k] - v[j][k]).powi(2)).sum();
+                want[3] = want[3].max(d);
+                for k in 0..3 {
+                    if v[i][k] == v[j][k] {
+                        want[k] = want[k].max(d);
+                    }
+                }
+            }
+        }
+        assert_eq!(diameters(&v), want.map(f64::sqrt));
     }
 
     #[test]

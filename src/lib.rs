@@ -13,6 +13,7 @@ pub mod imaging;
 pub mod output;
 pub mod provenance;
 pub mod render;
+pub mod report;
 pub mod session;
 pub mod shell;
 pub mod store;

@@ -156,11 +156,23 @@ impl Session {
         params: Vec<(String, ParamValue)>,
         seed: Option<u64>,
     ) -> Result<RunId> {
+        self.begin_run_in(args, kind, params, seed, None)
+    }
+
+    /// [`Session::begin_run`] filed under an experiment (created on first use).
+    pub fn begin_run_in(
+        &mut self,
+        args: &Args,
+        kind: &str,
+        params: Vec<(String, ParamValue)>,
+        seed: Option<u64>,
+        experiment: Option<String>,
+    ) -> Result<RunId> {
         let run = NewRun {
             kind: kind.to_string(),
             command: args.statement.text.clone(),
             parent: None,
-            experiment: None,
+            experiment,
             seed,
             params,
         };

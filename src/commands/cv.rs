@@ -37,6 +37,8 @@ impl Command for Cv {
         .named("folds", "K", ArgKind::Int, "number of folds (default 5)")
         .named("repeats", "R", ArgKind::Int, "repeat with R different shuffles (default 1)")
         .named("seed", "N", ArgKind::Int, "seed for the splits and every fitted step (default 7)")
+        .named("label", "NAME", ArgKind::Text, "the model's name in reports (default: the frames, e.g. T1+Dose)")
+        .named("experiment", "NAME", ArgKind::Text, "file the run under an experiment (for `report --experiment`)")
         .table()
         .example("cv P1 on A --folds 5 --seed 7", "five-fold CV of P1 on frame A")
     }
@@ -64,10 +66,14 @@ impl Command for Cv {
         let labelled: Vec<(String, Matrix, Vec<String>)> =
             inputs.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
 
-        let parent = session.begin_run(
+        let label = model_label(args, &frames);
+        let simulated = frames.iter().any(|t| session.frame(t).ok().and_then(|f| f.origin.as_ref()).is_some_and(|o| o.simulated()));
+        let parent = session.begin_run_in(
             args,
             "cv",
             vec![
+                ("label".into(), ParamValue::Text(label)),
+                ("simulated".into(), ParamValue::Bool(simulated)),
                 ("pipeline".into(), ParamValue::Text(name.text.clone())),
                 ("steps".into(), ParamValue::Text(pipeline.text.clone())),
                 ("pipeline_json".into(), ParamValue::Text(pipeline.to_json())),
@@ -80,6 +86,7 @@ impl Command for Cv {
                 ("patients".into(), ParamValue::Int(y.len() as i64)),
             ],
             Some(seed),
+            args.value("experiment").map(|t| t.text.clone()),
         )?;
         for input in &inputs {
             for &d in &input.dataset_ids {
@@ -202,6 +209,15 @@ impl Command for Cv {
         }
         Ok(Output::Many(vec![Output::Table(rows), Output::Table(stability(&selections))]))
     }
+}
+
+/// A model's name for reports: `--label`, else the frames without their
+/// cohort prefix joined by `+` (A.T1 A.dose → T1+dose).
+pub fn model_label(args: &Args, frames: &[crate::shell::parse::Token]) -> String {
+    if let Some(t) = args.value("label") {
+        return t.text.clone();
+    }
+    frames.iter().map(|t| t.text.split_once('.').map_or(t.text.as_str(), |(_, r)| r)).collect::<Vec<_>>().join("+")
 }
 
 /// Mean Jaccard index over all pairs of folds' selections.

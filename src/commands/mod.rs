@@ -3,6 +3,7 @@
 //! `help`, completion and argument checking are generated from signatures.
 
 mod columns;
+mod compare;
 mod cv;
 mod describe;
 mod drop;
@@ -12,10 +13,12 @@ mod frames;
 mod groups;
 mod help;
 mod history;
+mod holdout;
 mod load;
 mod pca;
 mod pipeline;
 mod radiomics;
+mod report;
 mod preprocess;
 mod run;
 mod runs;
@@ -217,11 +220,15 @@ pub fn all() -> Vec<&'static dyn Command> {
         &tests_cmd::TTest,
         &pipeline::PipelineCmd,
         &cv::Cv,
+        &holdout::Holdout,
         &select::Select,
         &pca::Pca,
         &smote::Smote,
+        &report::Report,
         &runs::Runs,
         &run::Run,
+        &compare::Compare,
+        &compare::Best,
         &history::History,
         &save::Save,
         &sleep::Sleep,

@@ -28,6 +28,13 @@ impl Command for Run {
             });
         }
         let id: i64 = parse_token(args.required(1)?, "ID", "a run id (a whole number)")?;
+        detail(session, id)
+    }
+}
+
+/// Everything recorded for run `id`, as tables.
+pub fn detail(session: &Session, id: i64) -> Result<Output> {
+    {
         let d = session.store().run_detail(id)?;
         let mut facts = Table::new(["field", "value"]).with_title(format!("run {id}"));
         let mut fact = |k: &str, v: Cell| facts.push(vec![k.into(), v]);

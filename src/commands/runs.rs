@@ -10,20 +10,35 @@ pub struct Runs;
 impl Command for Runs {
     fn signature(&self) -> Signature {
         Signature::new("runs", "tracker", "List recorded runs, newest first")
+            .named("where", "EXPR", ArgKind::Text, "a filter, e.g. \"kind = cv and auc_pooled > 0.7\" (see `help runs`)")
+            .named("sort", "KEY", ArgKind::Text, "order by a field, metric or parameter (default: newest first)")
+            .switch("desc", "sort descending")
             .named("limit", "N", ArgKind::Int, "how many (default 20)")
             .table()
             .not_replayable()
             .example("runs", "the 20 most recent runs")
             .example("runs --limit 100 --out reports/runs.csv", "more of them, also as CSV")
+            .example(
+                "runs --where \"kind = cv and status = finished\" --sort auc_pooled --desc",
+                "finished cross-validations, best pooled AUC first; fields: id parent kind status command started ended seed version experiment model, metric.NAME, param.NAME or a bare NAME; = != < <= > >=, and, or, not, in (…)",
+            )
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let limit: usize = args.parsed("limit", "a number of runs")?.unwrap_or(20);
-        let runs = session.store().list_runs(limit)?;
+        let filter = args.value("where").map(filter_expr).transpose()?;
+        let sort = args.value("sort").map(sort_field).transpose()?;
+        let desc = args.has("desc") || sort.is_none();
+        let runs = session.store().query_runs(filter.as_ref(), sort.as_ref(), desc, limit)?;
         let total = session.store().count_runs()?;
-        let mut table = Table::new(["id", "parent", "kind", "status", "started", "ended", "command"]);
-        for r in &runs {
-            table.push(vec![
+        let mut columns = vec!["id", "parent", "kind", "status", "started", "ended", "command"];
+        let sort_name = args.value("sort").map(|t| t.text.clone());
+        if let Some(name) = &sort_name {
+            columns.insert(4, name.as_str());
+        }
+        let mut table = Table::new(columns);
+        for (r, value) in &runs {
+            let mut row: Vec<crate::output::Cell> = vec![
                 r.id.into(),
                 r.parent.into(),
                 r.kind.as_str().into(),
@@ -31,9 +46,37 @@ impl Command for Runs {
                 r.started_at.as_str().into(),
                 r.ended_at.clone().into(),
                 r.command.as_str().into(),
-            ]);
+            ];
+            if sort_name.is_some() {
+                let v = value.as_deref().map_or(crate::output::Cell::Null, |v| {
+                    v.parse::<f64>().map_or_else(|_| crate::output::Cell::Text(v.to_string()), crate::output::Cell::Float)
+                });
+                row.insert(4, v);
+            }
+            table.push(row);
         }
-        table.notes.push(format!("{} of {total} runs in {}", runs.len(), session.store().path().display()));
+        let matched = if filter.is_some() { " matching" } else { "" };
+        table.notes.push(format!("{}{matched} of {total} runs in {}", runs.len(), session.store().path().display()));
         Ok(Output::Table(table))
+    }
+}
+
+/// Parses a `--where` value, placing errors under the token.
+pub fn filter_expr(tok: &crate::shell::parse::Token) -> Result<crate::store::query::Expr> {
+    crate::store::query::parse(&tok.text).map_err(|e| shift(e, tok))
+}
+
+/// Parses a `--sort` value.
+pub fn sort_field(tok: &crate::shell::parse::Token) -> Result<crate::store::query::Field> {
+    crate::store::query::parse_field(&tok.text).map_err(|e| shift(e, tok))
+}
+
+fn shift(e: crate::error::Error, tok: &crate::shell::parse::Token) -> crate::error::Error {
+    match e {
+        crate::error::Error::Syntax { message, span } => {
+            let base = tok.span.start + usize::from(tok.quoted);
+            crate::error::Error::Syntax { message, span: crate::error::Span::new(base + span.start, base + span.end) }
+        }
+        other => other,
     }
 }

@@ -1,6 +1,8 @@
-//! Turning outputs into text (terminal) and bytes (files). Pure: nothing
-//! here writes files or prints.
+//! Turning outputs into text (terminal), bytes (files) and figures. Pure:
+//! nothing here prints, and only `figures::Figure::png` writes (the file it
+//! is given).
 
+pub mod figures;
 pub mod table;
 
 use crate::output::Output;

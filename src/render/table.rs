@@ -192,6 +192,9 @@ fn tex_escape(s: &str) -> String {
             '~' => out.push_str("\\textasciitilde{}"),
             '^' => out.push_str("\\textasciicircum{}"),
             '–' => out.push_str("--"),
+            '±' => out.push_str("$\\pm$"),
+            '≠' => out.push_str("$\\neq$"),
+            '—' => out.push_str("---"),
             _ => out.push(ch),
         }
     }

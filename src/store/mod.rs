@@ -7,6 +7,7 @@
 //! died as `interrupted`.
 
 mod migrations;
+pub mod query;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -371,6 +372,69 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         stmt.query_map([limit as i64], summary_from_row).and_then(|rows| rows.collect()).map_err(|e| self.err(e))
+    }
+
+    /// Runs matching `filter`, ordered by `sort` (a field; id when none),
+    /// each with its sort value; values are bound, never pasted into SQL.
+    pub fn query_runs(
+        &self,
+        filter: Option<&query::Expr>,
+        sort: Option<&query::Field>,
+        desc: bool,
+        limit: usize,
+    ) -> Result<Vec<(RunSummary, Option<String>)>> {
+        let mut binds = Vec::new();
+        let key = match sort {
+            Some(f) => query::field_sql(f, &mut binds),
+            None => "r.id".to_string(),
+        };
+        let mut sql = format!(
+            "SELECT r.id, r.parent_id, r.kind, r.status, r.started_at, r.ended_at, r.command, CAST({key} AS TEXT) AS sort_value FROM runs r"
+        );
+        if let Some(e) = filter {
+            sql.push_str(" WHERE ");
+            sql.push_str(&query::to_sql(e, &mut binds));
+        }
+        // Runs without the sort value go last either way.
+        sql.push_str(&format!(
+            " ORDER BY ({key}) IS NULL, {key} {}, r.id DESC LIMIT ?",
+            if desc { "DESC" } else { "ASC" }
+        ));
+        // The key's own binds appear three times in the text, in this order.
+        let key_binds: Vec<query::Bound> = match sort {
+            Some(f) => {
+                let mut b = Vec::new();
+                query::field_sql(f, &mut b);
+                b
+            }
+            None => Vec::new(),
+        };
+        let filter_binds = binds.split_off(key_binds.len());
+        let mut all: Vec<rusqlite::types::Value> = Vec::new();
+        let conv = |b: &query::Bound| match b {
+            query::Bound::Real(x) => rusqlite::types::Value::Real(*x),
+            query::Bound::Text(t) => rusqlite::types::Value::Text(t.clone()),
+        };
+        all.extend(key_binds.iter().map(conv));
+        all.extend(filter_binds.iter().map(conv));
+        all.extend(key_binds.iter().map(conv));
+        all.extend(key_binds.iter().map(conv));
+        all.push(rusqlite::types::Value::Integer(limit as i64));
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        stmt.query_map(rusqlite::params_from_iter(all), |r| Ok((summary_from_row(r)?, r.get(7)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    /// A run's predictions: (fold, patient, label, probability), in order.
+    pub fn predictions(&self, run: RunId) -> Result<Vec<(Option<i64>, String, u8, f64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT fold, patient_id, label, probability FROM predictions WHERE run_id = ?1 ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u8, r.get(3)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))
     }
 
     /// Number of runs in the database.

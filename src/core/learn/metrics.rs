@@ -202,3 +202,280 @@ pub fn delong_paired(a: &[f64], b: &[f64], truth: &[u8]) -> Option<(f64, f64, f6
     let p = (2.0 * Normal::standard().sf(z.abs())).min(1.0);
     Some((z, p, var))
 }
+
+/// Everything a confusion matrix at one threshold gives.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AtThreshold {
+    pub threshold: f64,
+    pub accuracy: f64,
+    pub f1: f64,
+    /// TP / (TP + FN) (recall, true-positive rate).
+    pub sensitivity: f64,
+    /// TN / (TN + FP).
+    pub specificity: f64,
+    /// TP / (TP + FP) (precision); NaN when nothing is called positive.
+    pub ppv: f64,
+    /// TN / (TN + FN); NaN when nothing is called negative.
+    pub npv: f64,
+    pub counts: [usize; 4],
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { f64::NAN } else { a as f64 / b as f64 }
+}
+
+/// Metrics at `threshold` (probability ≥ threshold is positive).
+pub fn at_threshold(prob: &[f64], truth: &[u8], threshold: f64) -> AtThreshold {
+    let c = confusion(prob, truth, threshold);
+    let [tp, fp, tn, fn_] = c;
+    AtThreshold {
+        threshold,
+        accuracy: accuracy(prob, truth, threshold),
+        f1: f1(prob, truth, threshold),
+        sensitivity: ratio(tp, tp + fn_),
+        specificity: ratio(tn, tn + fp),
+        ppv: ratio(tp, tp + fp),
+        npv: ratio(tn, tn + fn_),
+        counts: c,
+    }
+}
+
+/// The threshold maximising Youden's J = TPR − FPR over the ROC curve's
+/// finite thresholds (the highest such threshold on ties). Choose it on
+/// training data only, then apply it to held-out data.
+pub fn youden_threshold(prob: &[f64], truth: &[u8]) -> Option<f64> {
+    let roc = roc_curve(prob, truth)?;
+    let mut best: Option<(f64, f64)> = None;
+    for ((f, t), thr) in roc.fpr.iter().zip(&roc.tpr).zip(&roc.thresholds) {
+        if !thr.is_finite() {
+            continue;
+        }
+        let j = t - f;
+        if best.is_none_or(|(bj, _)| j > bj) {
+            best = Some((j, *thr));
+        }
+    }
+    best.map(|(_, t)| t)
+}
+
+/// Brier score: mean squared difference between probability and outcome.
+pub fn brier(prob: &[f64], truth: &[u8]) -> f64 {
+    prob.iter().zip(truth).map(|(p, t)| (p - f64::from(*t)).powi(2)).sum::<f64>() / prob.len().max(1) as f64
+}
+
+/// Logistic recalibration: the slope b of logit P(y) = a + b·logit(p), and
+/// the calibration intercept (calibration-in-the-large) a of
+/// logit P(y) = a + logit(p) with the slope fixed at 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    pub intercept: f64,
+    pub slope: f64,
+}
+
+/// logit(p) with p clipped to [1e-15, 1 − 1e-15].
+pub fn logit(p: f64) -> f64 {
+    let p = p.clamp(1e-15, 1.0 - 1e-15);
+    (p / (1.0 - p)).ln()
+}
+
+/// Calibration intercept and slope by Newton–Raphson maximum likelihood
+/// (the same fits as statsmodels' binomial GLM); `None` with one class.
+pub fn calibration(prob: &[f64], truth: &[u8]) -> Option<Calibration> {
+    let pos = truth.iter().filter(|&&t| t == 1).count();
+    if pos == 0 || pos == truth.len() {
+        return None;
+    }
+    let lp: Vec<f64> = prob.iter().map(|&p| logit(p)).collect();
+    let sigmoid = |z: f64| 1.0 / (1.0 + (-z).exp());
+    // Intercept with offset logit(p).
+    let mut a = 0.0;
+    for _ in 0..100 {
+        let (mut g, mut h) = (0.0, 0.0);
+        for (l, t) in lp.iter().zip(truth) {
+            let m = sigmoid(a + l);
+            g += f64::from(*t) - m;
+            h += m * (1.0 - m);
+        }
+        let step = g / h;
+        a += step;
+        if step.abs() < 1e-12 {
+            break;
+        }
+    }
+    // Intercept and slope.
+    let (mut b0, mut b1) = (0.0, 1.0);
+    for _ in 0..100 {
+        let (mut g0, mut g1, mut h00, mut h01, mut h11) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for (l, t) in lp.iter().zip(truth) {
+            let m = sigmoid(b0 + b1 * l);
+            let r = f64::from(*t) - m;
+            let w = m * (1.0 - m);
+            g0 += r;
+            g1 += r * l;
+            h00 += w;
+            h01 += w * l;
+            h11 += w * l * l;
+        }
+        let det = h00 * h11 - h01 * h01;
+        if det.abs() < 1e-300 {
+            return None;
+        }
+        let d0 = (h11 * g0 - h01 * g1) / det;
+        let d1 = (h00 * g1 - h01 * g0) / det;
+        b0 += d0;
+        b1 += d1;
+        if d0.abs().max(d1.abs()) < 1e-12 {
+            break;
+        }
+    }
+    (a.is_finite() && b1.is_finite()).then_some(Calibration { intercept: a, slope: b1 })
+}
+
+/// One bin of a reliability curve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReliabilityBin {
+    pub mean_predicted: f64,
+    pub fraction_positive: f64,
+    pub count: usize,
+}
+
+/// scikit-learn's `calibration_curve(y, p, n_bins, strategy='uniform')`:
+/// equal-width bins on [0, 1] (a probability on an inner edge belongs to
+/// the lower bin), empty bins left out.
+pub fn reliability(prob: &[f64], truth: &[u8], bins: usize) -> Vec<ReliabilityBin> {
+    let bins = bins.max(1);
+    let inner: Vec<f64> = (1..bins).map(|i| i as f64 / bins as f64).collect();
+    let (mut sum_p, mut sum_t, mut n) = (vec![0.0; bins], vec![0.0; bins], vec![0usize; bins]);
+    for (p, t) in prob.iter().zip(truth) {
+        let b = inner.partition_point(|&e| e < *p);
+        sum_p[b] += p;
+        sum_t[b] += f64::from(*t);
+        n[b] += 1;
+    }
+    (0..bins)
+        .filter(|&b| n[b] > 0)
+        .map(|b| ReliabilityBin {
+            mean_predicted: sum_p[b] / n[b] as f64,
+            fraction_positive: sum_t[b] / n[b] as f64,
+            count: n[b],
+        })
+        .collect()
+}
+
+/// Stratified bootstrap percentile interval of the AUC: events and
+/// non-events resampled separately with replacement, `reps` times, seeded.
+pub fn bootstrap_auc(prob: &[f64], truth: &[u8], reps: usize, level: f64, seed: u64) -> Option<(f64, f64)> {
+    let pos: Vec<usize> = (0..truth.len()).filter(|&i| truth[i] == 1).collect();
+    let neg: Vec<usize> = (0..truth.len()).filter(|&i| truth[i] == 0).collect();
+    if pos.is_empty() || neg.is_empty() || reps < 2 {
+        return None;
+    }
+    let mut rng = crate::core::rng::Rng::new(seed);
+    let mut aucs = Vec::with_capacity(reps);
+    let (mut p, mut t) = (Vec::with_capacity(truth.len()), Vec::with_capacity(truth.len()));
+    for _ in 0..reps {
+        p.clear();
+        t.clear();
+        for (group, label) in [(&pos, 1u8), (&neg, 0u8)] {
+            for _ in 0..group.len() {
+                p.push(prob[group[rng.below(group.len())]]);
+                t.push(label);
+            }
+        }
+        aucs.push(auc(&p, &t));
+    }
+    aucs.sort_by(f64::total_cmp);
+    let q = |f: f64| {
+        let pos = f * (aucs.len() - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        aucs[lo] + (aucs[hi] - aucs[lo]) * (pos - lo as f64)
+    };
+    let alpha = (1.0 - level) / 2.0;
+    Some((q(alpha), q(1.0 - alpha)))
+}
+
+/// The mean ROC curve over folds, as in the paper's Figure 4: each fold's
+/// TPR interpolated on a fixed FPR grid (0 … 1 in `points` steps, TPR(0) = 0,
+/// TPR(1) = 1), then the mean and SD (n − 1) across folds at each point.
+pub fn mean_roc(folds: &[Roc], points: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let grid: Vec<f64> = (0..points).map(|i| i as f64 / (points - 1) as f64).collect();
+    let curves: Vec<Vec<f64>> = folds
+        .iter()
+        .map(|r| {
+            let mut c: Vec<f64> = grid.iter().map(|&x| interp(x, &r.fpr, &r.tpr)).collect();
+            c[0] = 0.0;
+            c
+        })
+        .collect();
+    let n = curves.len() as f64;
+    let mut mean: Vec<f64> = (0..points).map(|i| curves.iter().map(|c| c[i]).sum::<f64>() / n).collect();
+    if let Some(last) = mean.last_mut() {
+        *last = 1.0;
+    }
+    let sd: Vec<f64> = (0..points)
+        .map(|i| {
+            if curves.len() < 2 {
+                return 0.0;
+            }
+            let m = curves.iter().map(|c| c[i]).sum::<f64>() / n;
+            (curves.iter().map(|c| (c[i] - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+        })
+        .collect();
+    (grid, mean, sd)
+}
+
+/// numpy.interp: piecewise linear through (xp, fp), xp ascending; repeated
+/// xp take the last point's value going right.
+fn interp(x: f64, xp: &[f64], fp: &[f64]) -> f64 {
+    if x <= xp[0] {
+        return fp[0];
+    }
+    if x >= xp[xp.len() - 1] {
+        return fp[fp.len() - 1];
+    }
+    let j = xp.partition_point(|&v| v <= x);
+    let (x0, x1, y0, y1) = (xp[j - 1], xp[j], fp[j - 1], fp[j]);
+    if x1 == x0 { y1 } else { y0 + (y1 - y0) * (x - x0) / (x1 - x0) }
+}
+
+/// Trapezoidal area under (x, y).
+pub fn trapezoid(x: &[f64], y: &[f64]) -> f64 {
+    x.windows(2).zip(y.windows(2)).map(|(a, b)| (a[1] - a[0]) * (b[0] + b[1]) / 2.0).sum()
+}
+
+#[cfg(test)]
+mod evaluation_tests {
+    use super::*;
+
+    #[test]
+    fn threshold_metrics_and_youden() {
+        let p = [0.9, 0.8, 0.7, 0.55, 0.4, 0.3, 0.2, 0.1];
+        let t = [1, 1, 0, 1, 0, 1, 0, 0];
+        let m = at_threshold(&p, &t, 0.5);
+        assert_eq!(m.counts, [3, 1, 3, 1]);
+        assert_eq!((m.sensitivity, m.specificity, m.ppv, m.npv), (0.75, 0.75, 0.75, 0.75));
+        // J is 0.5 at 0.8 (TPR .5, FPR 0), 0.5 at 0.55 (.75, .25), 0.5 at 0.3 (1, .5): the highest wins.
+        assert_eq!(youden_threshold(&p, &t), Some(0.8));
+        assert!((brier(&[1.0, 0.0, 0.5], &[1, 0, 1]) - 0.25 / 3.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn mean_roc_of_identical_folds_is_that_roc() {
+        let r = roc_curve(&[0.9, 0.8, 0.3, 0.2], &[1, 0, 1, 0]).unwrap();
+        let (grid, mean, sd) = mean_roc(&[r.clone(), r], 11);
+        assert_eq!(grid.len(), 11);
+        assert!(sd.iter().all(|&s| s == 0.0));
+        assert!((trapezoid(&grid, &mean) - 0.75).abs() < 0.06);
+    }
+
+    #[test]
+    fn bootstrap_interval_brackets_the_auc() {
+        let mut rng = crate::core::rng::Rng::new(5);
+        let t: Vec<u8> = (0..120).map(|i| u8::from(i % 3 == 0)).collect();
+        let p: Vec<f64> = t.iter().map(|&y| rng.normal() + f64::from(y)).collect();
+        let a = auc(&p, &t);
+        let (lo, hi) = bootstrap_auc(&p, &t, 500, 0.95, 1).unwrap();
+        assert!(lo < a && a < hi && hi - lo < 0.4, "{lo} {a} {hi}");
+        assert_eq!(bootstrap_auc(&p, &t, 500, 0.95, 1), Some((lo, hi)), "seeded");
+    }
+}

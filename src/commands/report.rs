@@ -1,0 +1,103 @@
+//! `report NAME [--experiment E | --runs IDS] [--out DIR] [--published FILE]`:
+//! Tables 2–3, Figure 4 and the rest, redrawn from runs.db alone.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::{ArgKind, Args, Command, Signature};
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::provenance::sha256_file;
+use crate::session::Session;
+use crate::store::ParamValue;
+use crate::store::query::{Expr, Field, Op, Value, column};
+
+pub struct Report;
+
+impl Command for Report {
+    fn signature(&self) -> Signature {
+        Signature::new("report", "evaluation", "Tables 2–3, ROC figures and provenance as a self-contained HTML report")
+            .required("NAME", ArgKind::Text, "the report's name (its folder under reports/ by default)")
+            .named("experiment", "E", ArgKind::Text, "every finished cv/holdout run filed under experiment E")
+            .named("runs", "IDS", ArgKind::Text, "comma-separated run ids (ranges like 3-7 allowed)")
+            .named("out", "DIR", ArgKind::Path, "the folder to write (default reports/NAME)")
+            .named("published", "FILE", ArgKind::Path, "published values to show beside (CSV: table,model,auc,acc,f1)")
+            .example("report quick", "every finished cv and holdout run, into reports/quick/")
+    }
+
+    fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
+        let name = args.required(0)?.text.clone();
+        let started = Instant::now();
+        let ids: Vec<i64> = match (args.value("runs"), args.value("experiment")) {
+            (Some(_), Some(_)) => return Err(Error::invalid("give --runs or --experiment, not both", None)),
+            (Some(tok), None) => parse_ids(&tok.text).ok_or_else(|| Error::InvalidValue {
+                token: tok.text.clone(),
+                what: "--runs".into(),
+                reason: "expected run ids like 3,5,8-12".into(),
+                span: tok.span,
+            })?,
+            (None, experiment) => {
+                let kinds = Expr::In(Field::Column("r.kind"), vec![Value::Text("cv".into()), Value::Text("holdout".into())], false);
+                let finished = Expr::Cmp(Field::Column("r.status"), Op::Eq, Value::Text("finished".into()));
+                let mut filter = Expr::And(Box::new(kinds), Box::new(finished));
+                if let (Some(e), Some(col)) = (experiment, column("experiment")) {
+                    filter = Expr::And(Box::new(filter), Box::new(Expr::Cmp(col, Op::Eq, Value::Text(e.text.clone()))));
+                }
+                let mut ids: Vec<i64> = session.store().query_runs(Some(&filter), None, false, 10_000)?.into_iter().map(|(r, _)| r.id).collect();
+                ids.sort_unstable();
+                ids
+            }
+        };
+        if ids.is_empty() {
+            return Err(Error::invalid(
+                "no finished cv or holdout runs to report",
+                Some("run `cv` / `holdout` first, or name runs with --runs"),
+            ));
+        }
+        let dir = args.value("out").map_or_else(|| PathBuf::from("reports").join(&name), |t| PathBuf::from(&t.text));
+        let published = args.value("published").map(|t| crate::report::read_published(&PathBuf::from(&t.text))).transpose()?;
+        let run = session.begin_run(
+            args,
+            "report",
+            vec![
+                ("name".into(), ParamValue::Text(name.clone())),
+                ("runs".into(), ParamValue::Text(ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","))),
+                ("out".into(), ParamValue::Text(dir.display().to_string())),
+            ],
+            None,
+        )?;
+        let written = crate::report::build(session.store(), &name, &ids, &dir, published.as_ref())?;
+        for f in &written.files {
+            let sha = sha256_file(f)?;
+            session.store().log_artifact(run, &f.display().to_string(), &sha)?;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        session.store().log_metric(run, "seconds", secs, None, None)?;
+        Ok(Output::Message(format!(
+            "report `{name}`: {} runs, {} files in {:.2} s → {}{}",
+            ids.len(),
+            written.files.len(),
+            secs,
+            dir.join("index.html").display(),
+            if written.simulated { "\n  SIMULATED cohorts: the report says so in a banner" } else { "" }
+        )))
+    }
+}
+
+/// Parses `3,5,8-12`.
+fn parse_ids(s: &str) -> Option<Vec<i64>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (i64, i64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+                if b < a || b - a > 10_000 {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}

@@ -1,0 +1,345 @@
+//! Reports from the tracker alone: Tables 2 (cross-validation) and 3 (test
+//! set), Figure 4 (per-model fold ROCs with the mean curve and ±1 SD band)
+//! and its all-model grid, test-set ROCs with DeLong CIs, calibration
+//! plots, and a provenance section — written as a self-contained
+//! `index.html` (inline SVG and CSS) plus `tables/` and `figures/`.
+//! Everything is recomputed from the predictions and parameters in
+//! `runs.db`, so a report can be redrawn without retraining.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::core::learn::metrics::{
+    Roc, at_threshold, auc, brier, calibration, delong, reliability, roc_curve,
+};
+use crate::error::{Error, Result};
+use crate::output::{Cell, Table};
+use crate::render::figures::{CvPanel, Figure, TestPanel};
+use crate::render::table::{csv, html, html_escape, latex, markdown};
+use crate::store::{RunDetail, Store};
+
+/// Published values to show beside the reproduced ones: table → model → (AUC, ACC, F1).
+pub type Published = BTreeMap<String, BTreeMap<String, (f64, f64, f64)>>;
+
+/// Reads `table,model,auc,acc,f1` rows (table 2 or 3).
+pub fn read_published(path: &Path) -> Result<Published> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::provenance::io_error(path, e))?;
+    let mut out: Published = BTreeMap::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        let num = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok());
+        match (f.first(), f.get(1), num(2), num(3), num(4)) {
+            (Some(t), Some(m), Some(a), Some(c), Some(f1)) => {
+                out.entry(t.to_string()).or_default().insert(m.to_ascii_lowercase(), (a, c, f1));
+            }
+            _ => {
+                return Err(Error::MalformedRow {
+                    path: path.to_path_buf(),
+                    line: n + 1,
+                    message: "expected table,model,auc,acc,f1".into(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One run's data for the report.
+struct ModelRun {
+    detail: RunDetail,
+    label: String,
+    /// (fold, patient, label, probability)
+    predictions: Vec<(Option<i64>, String, u8, f64)>,
+}
+
+impl ModelRun {
+    fn param(&self, key: &str) -> Option<String> {
+        self.detail.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.display())
+    }
+    fn metric(&self, key: &str) -> Option<f64> {
+        self.detail.metrics.iter().rev().find(|m| m.key == key && m.fold.is_none() && m.step.is_none()).map(|m| m.value)
+    }
+    fn simulated(&self) -> bool {
+        self.param("simulated").is_some_and(|v| v == "true")
+    }
+    /// Per-patient (label, mean probability), sorted by patient.
+    fn pooled(&self) -> (Vec<u8>, Vec<f64>) {
+        let mut acc: BTreeMap<&str, (u8, f64, usize)> = BTreeMap::new();
+        for (_, id, l, p) in &self.predictions {
+            let e = acc.entry(id.as_str()).or_insert((*l, 0.0, 0));
+            e.1 += p;
+            e.2 += 1;
+        }
+        acc.values().map(|(l, s, n)| (*l, s / *n as f64)).unzip()
+    }
+    fn folds(&self) -> Vec<(Roc, f64)> {
+        let mut by: BTreeMap<i64, (Vec<u8>, Vec<f64>)> = BTreeMap::new();
+        for (f, _, l, p) in &self.predictions {
+            if let Some(f) = f {
+                let e = by.entry(*f).or_default();
+                e.0.push(*l);
+                e.1.push(*p);
+            }
+        }
+        by.values().filter_map(|(t, p)| roc_curve(p, t).map(|r| (r, auc(p, t)))).collect()
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub dir: PathBuf,
+    pub files: Vec<PathBuf>,
+    pub runs: Vec<i64>,
+    pub simulated: bool,
+}
+
+fn fmt(x: f64) -> String {
+    if x.is_finite() { format!("{x:.2}") } else { "—".into() }
+}
+
+/// A metric cell rounded as the paper prints it.
+fn r2(x: f64) -> Cell {
+    if x.is_finite() { Cell::Float((x * 100.0).round() / 100.0) } else { Cell::Null }
+}
+
+fn r3(x: f64) -> Cell {
+    if x.is_finite() { Cell::Float((x * 1000.0).round() / 1000.0) } else { Cell::Null }
+}
+
+fn slug(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+}
+
+fn write(path: &Path, bytes: &[u8], files: &mut Vec<PathBuf>) -> Result<()> {
+    crate::provenance::write_atomic(path, bytes)?;
+    files.push(path.to_path_buf());
+    Ok(())
+}
+
+/// Builds the report for `ids` into `dir`.
+pub fn build(store: &Store, name: &str, ids: &[i64], dir: &Path, published: Option<&Published>) -> Result<Written> {
+    let mut runs = Vec::new();
+    for &id in ids {
+        let detail = store.run_detail(id)?;
+        if !["cv", "holdout"].contains(&detail.summary.kind.as_str()) {
+            return Err(Error::invalid(
+                format!("run {id} is a `{}` run; reports take `cv` and `holdout` runs", detail.summary.kind),
+                None,
+            ));
+        }
+        let predictions = store.predictions(id)?;
+        if predictions.is_empty() {
+            return Err(Error::invalid(format!("run {id} stored no predictions"), None));
+        }
+        let label = detail
+            .params
+            .iter()
+            .find(|(k, _)| k == "label")
+            .or_else(|| detail.params.iter().find(|(k, _)| k == "pipeline"))
+            .map_or(format!("run {id}"), |(_, v)| v.display());
+        runs.push(ModelRun { detail, label, predictions });
+    }
+    let (tables_dir, figures_dir) = (dir.join("tables"), dir.join("figures"));
+    for d in [dir, &tables_dir, &figures_dir] {
+        std::fs::create_dir_all(d).map_err(|e| crate::provenance::io_error(d, e))?;
+    }
+    let mut files = Vec::new();
+    let cv: Vec<&ModelRun> = runs.iter().filter(|r| r.detail.summary.kind == "cv").collect();
+    let test: Vec<&ModelRun> = runs.iter().filter(|r| r.detail.summary.kind == "holdout").collect();
+    let simulated = runs.iter().any(ModelRun::simulated);
+
+    let table2 = table_cv(&cv, published.and_then(|p| p.get("2")));
+    let table3 = table_test(&test, published.and_then(|p| p.get("3")));
+    for (stem, t) in [("table2_cv", &table2), ("table3_test", &table3)] {
+        if t.rows.is_empty() {
+            continue;
+        }
+        write(&tables_dir.join(format!("{stem}.csv")), csv(t).as_bytes(), &mut files)?;
+        write(&tables_dir.join(format!("{stem}.md")), markdown(t).as_bytes(), &mut files)?;
+        write(&tables_dir.join(format!("{stem}.tex")), latex(t).as_bytes(), &mut files)?;
+    }
+
+    // Figures.
+    let mut figures: Vec<(String, String, Figure)> = Vec::new();
+    let panels: Vec<CvPanel> = cv.iter().map(|r| CvPanel { model: r.label.clone(), folds: r.folds() }).collect();
+    for p in &panels {
+        figures.push((format!("roc_cv_{}", slug(&p.model)), format!("Figure 4 — {}", p.model), Figure::CvRoc(p.clone())));
+    }
+    if panels.len() > 1 {
+        figures.push(("roc_cv_all".into(), "Figure 4 — all models".into(), Figure::CvGrid(panels.clone())));
+    }
+    for r in &test {
+        let (t, p) = r.pooled();
+        if let Some(roc) = roc_curve(&p, &t) {
+            let ci = delong(&p, &t).map_or((f64::NAN, f64::NAN), |d| d.ci(0.95));
+            let panel = TestPanel { model: r.label.clone(), roc, auc: auc(&p, &t), ci };
+            figures.push((format!("roc_test_{}", slug(&r.label)), format!("Test-set ROC — {}", r.label), Figure::TestRoc(panel)));
+        }
+        if let Some(c) = calibration(&p, &t) {
+            let fig = Figure::Calibration { model: r.label.clone(), bins: reliability(&p, &t, 5), intercept: c.intercept, slope: c.slope };
+            figures.push((format!("calibration_{}", slug(&r.label)), format!("Calibration — {} (test set)", r.label), fig));
+        }
+    }
+    let mut svgs = Vec::new();
+    for (stem, caption, fig) in &figures {
+        let svg = fig.svg()?;
+        write(&figures_dir.join(format!("{stem}.svg")), svg.as_bytes(), &mut files)?;
+        let png = figures_dir.join(format!("{stem}.png"));
+        fig.png(&png)?;
+        files.push(png);
+        svgs.push((caption.clone(), svg));
+    }
+
+    let html_text = page(name, simulated, &table2, &table3, &svgs, &runs);
+    write(&dir.join("index.html"), html_text.as_bytes(), &mut files)?;
+    Ok(Written { dir: dir.to_path_buf(), files, runs: ids.to_vec(), simulated })
+}
+
+fn published_cells(p: Option<&BTreeMap<String, (f64, f64, f64)>>, label: &str) -> Vec<Cell> {
+    match p.and_then(|m| m.get(&label.to_ascii_lowercase())) {
+        Some((a, c, f)) => vec![Cell::Float(*a), Cell::Float(*c), Cell::Float(*f)],
+        None => vec![Cell::Null, Cell::Null, Cell::Null],
+    }
+}
+
+fn table_cv(runs: &[&ModelRun], published: Option<&BTreeMap<String, (f64, f64, f64)>>) -> Table {
+    let mut cols = vec!["model", "AUC (95% CI)", "fold AUC mean ± SD", "ACC", "F1", "sensitivity", "specificity", "Brier", "run"];
+    if published.is_some() {
+        cols.extend(["published AUC", "published ACC", "published F1"]);
+    }
+    let mut t = Table::new(cols).with_title("Table 2 — cross-validation (out-of-fold predictions)");
+    for r in runs {
+        let (truth, p) = r.pooled();
+        let m = at_threshold(&p, &truth, 0.5);
+        let a = auc(&p, &truth);
+        let ci = delong(&p, &truth).map(|d| d.ci(0.95));
+        let fold_aucs: Vec<f64> = r.folds().iter().map(|(_, a)| *a).filter(|a| a.is_finite()).collect();
+        let (fm, fs) = if fold_aucs.is_empty() { (f64::NAN, f64::NAN) } else { crate::core::describe::mean_sd(&fold_aucs) };
+        let mut row = vec![
+            Cell::Text(r.label.clone()),
+            Cell::Text(match ci {
+                Some((lo, hi)) => format!("{} ({}–{})", fmt(a), fmt(lo), fmt(hi)),
+                None => fmt(a),
+            }),
+            Cell::Text(format!("{} ± {}", fmt(fm), fmt(fs))),
+            r2(m.accuracy),
+            r2(m.f1),
+            r2(m.sensitivity),
+            r2(m.specificity),
+            r3(brier(&p, &truth)),
+            Cell::Int(r.detail.summary.id),
+        ];
+        if published.is_some() {
+            row.extend(published_cells(published, &r.label));
+        }
+        t.push(row);
+    }
+    t.notes.push("AUC of the pooled out-of-fold probabilities with DeLong's 95% CI; ACC, F1, sensitivity and specificity at probability 0.5".into());
+    t
+}
+
+fn table_test(runs: &[&ModelRun], published: Option<&BTreeMap<String, (f64, f64, f64)>>) -> Table {
+    let mut cols = vec!["model", "AUC (95% CI)", "ACC", "F1", "sensitivity", "specificity", "Brier", "calibration intercept", "calibration slope", "threshold", "run"];
+    if published.is_some() {
+        cols.extend(["published AUC", "published ACC", "published F1"]);
+    }
+    let mut t = Table::new(cols).with_title("Table 3 — external test set");
+    for r in runs {
+        let (truth, p) = r.pooled();
+        let thr = r.metric("threshold").unwrap_or(0.5);
+        let m = at_threshold(&p, &truth, thr);
+        let a = auc(&p, &truth);
+        let ci = delong(&p, &truth).map(|d| d.ci(0.95));
+        let cal = calibration(&p, &truth);
+        let mut row = vec![
+            Cell::Text(r.label.clone()),
+            Cell::Text(match ci {
+                Some((lo, hi)) => format!("{} ({}–{})", fmt(a), fmt(lo), fmt(hi)),
+                None => fmt(a),
+            }),
+            r2(m.accuracy),
+            r2(m.f1),
+            r2(m.sensitivity),
+            r2(m.specificity),
+            r3(brier(&p, &truth)),
+            cal.map_or(Cell::Null, |c| r2(c.intercept)),
+            cal.map_or(Cell::Null, |c| r2(c.slope)),
+            r3(thr),
+            Cell::Int(r.detail.summary.id),
+        ];
+        if published.is_some() {
+            row.extend(published_cells(published, &r.label));
+        }
+        t.push(row);
+    }
+    t.notes.push("each model fitted once on all of the training cohort; the threshold was fixed or chosen on training data".into());
+    t
+}
+
+const CSS: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\
+h1{font-size:1.7em;margin-bottom:.2em}h2{margin-top:2em;border-bottom:1px solid #ccc;padding-bottom:.2em}\
+.banner{background:#b00020;color:#fff;font-weight:bold;padding:.8em 1em;border-radius:4px;margin:1em 0}\
+table{border-collapse:collapse;margin:1em 0;font-size:.92em}caption{text-align:left;font-weight:bold;padding:.3em 0}\
+th,td{border:1px solid #ccc;padding:.3em .6em;vertical-align:top}th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums}\
+tfoot td{color:#555;font-size:.9em;border:none}figure{margin:1.5em 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}\
+figcaption{color:#444;font-size:.95em}code{background:#f5f5f5;padding:0 .25em}.prov td{font-size:.85em;word-break:break-all}";
+
+fn page(name: &str, simulated: bool, t2: &Table, t3: &Table, svgs: &[(String, String)], runs: &[ModelRun]) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}</style></head><body>\n<h1>{}</h1>\n<p>Report generated by radose {} at {} from the run database alone.</p>\n",
+        html_escape(name),
+        html_escape(name),
+        env!("CARGO_PKG_VERSION"),
+        crate::provenance::now_iso()
+    );
+    if simulated {
+        h.push_str("<div class=\"banner\" id=\"simulated\">SIMULATED DATA — these results come from radose's simulated cohorts, not from real patients.</div>\n");
+    }
+    h.push_str("<h2>Tables</h2>\n");
+    for t in [t2, t3] {
+        if !t.rows.is_empty() {
+            h.push_str(&html(t));
+        }
+    }
+    if !svgs.is_empty() {
+        h.push_str("<h2>Figures</h2>\n");
+        for (caption, svg) in svgs {
+            let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
+            let _ = write!(h, "<figure>{body}<figcaption>{}</figcaption></figure>\n", html_escape(caption));
+        }
+    }
+    h.push_str("<h2>Provenance</h2>\n");
+    for r in runs {
+        let d = &r.detail;
+        let mut t = Table::new(["field", "value"]).with_title(format!("run {} — {} ({})", d.summary.id, r.label, d.summary.kind));
+        let mut f = |k: &str, v: String| t.push(vec![Cell::Text(k.into()), Cell::Text(v)]);
+        f("command", d.summary.command.clone());
+        f("status", d.summary.status.clone());
+        f("started", d.summary.started_at.clone());
+        f("seed", d.seed.map_or("—".into(), |s| s.to_string()));
+        f("program version", d.program_version.clone());
+        f("git commit", d.git_commit.clone().unwrap_or_else(|| "—".into()));
+        f("experiment", d.experiment.clone().unwrap_or_else(|| "—".into()));
+        for (k, v) in &d.params {
+            if k != "pipeline_json" {
+                f(&format!("param {k}"), v.display());
+            }
+        }
+        for ds in &d.datasets {
+            f("input", format!("{} — {} — sha256 {}", ds.name, ds.path, ds.sha256));
+        }
+        let mut table_html = html(&t);
+        table_html = table_html.replacen("<table>", "<table class=\"prov\">", 1);
+        h.push_str(&table_html);
+    }
+    let _ = write!(h, "<p>Numbers: {} models; AUC intervals by DeLong's method; figures also in <code>figures/</code> as SVG and PNG.</p>\n</body></html>\n", runs.len());
+    h
+}

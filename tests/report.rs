@@ -1,0 +1,172 @@
+//! Reports and run comparison from the tracker: golden Tables 2–3 in every
+//! format from fixed predictions; a full report from real runs (HTML with
+//! tables, inline SVG, the simulated banner; SVG well-formed; PNGs);
+//! `runs --where` errors and injection attempts; `compare`, `best`,
+//! `holdout`.
+
+mod common;
+
+use radose::provenance::Provenance;
+use radose::store::{NewRun, ParamValue, RunStatus, Store};
+
+/// A minimal XML well-formedness check: balanced tags, quoted attributes.
+fn well_formed(xml: &str) -> Result<(), String> {
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let end = rest.find('>').ok_or("unclosed `<`")?;
+        let tag = &rest[..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('?') || tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            let open = stack.pop().ok_or(format!("`</{name}>` closes nothing"))?;
+            if open != name.trim() {
+                return Err(format!("`<{open}>` closed by `</{name}>`"));
+            }
+            continue;
+        }
+        let name = tag.split_whitespace().next().unwrap_or("").trim_end_matches('/').to_string();
+        if tag.matches('"').count() % 2 != 0 {
+            return Err(format!("unbalanced quotes in `<{tag}>`"));
+        }
+        if !tag.ends_with('/') {
+            stack.push(name);
+        }
+    }
+    if stack.is_empty() { Ok(()) } else { Err(format!("unclosed {stack:?}")) }
+}
+
+/// A store with two cv runs (5 folds each) and one holdout run whose
+/// predictions are fixed numbers.
+fn fixed_store() -> (Store, Vec<i64>) {
+    let mut store = Store::open_in_memory(Provenance::gather()).unwrap();
+    let mut ids = Vec::new();
+    let label = |i: usize| u8::from(i % 3 == 0);
+    for (m, (name, shift)) in [("T1", 0.15), ("T1+T1C+T2+Dose", 0.35)].into_iter().enumerate() {
+        let id = store
+            .begin_run(&NewRun {
+                kind: "cv".into(),
+                command: format!("cv P on {name}"),
+                parent: None,
+                experiment: Some("fixed".into()),
+                seed: Some(7),
+                params: vec![("label".into(), ParamValue::Text(name.into())), ("simulated".into(), ParamValue::Bool(true))],
+            })
+            .unwrap();
+        for fold in 0..5 {
+            let rows: Vec<(String, i64, f64)> = (0..12)
+                .map(|i| {
+                    let k = fold * 12 + i;
+                    let p = ((k * 37 + m * 11) % 50) as f64 / 100.0 + shift * f64::from(label(k));
+                    (format!("P{k:03}"), i64::from(label(k)), p)
+                })
+                .collect();
+            store.log_predictions(id, Some(fold as i64), &rows).unwrap();
+        }
+        store.finish_run(id, RunStatus::Finished, None).unwrap();
+        ids.push(id);
+    }
+    let id = store
+        .begin_run(&NewRun {
+            kind: "holdout".into(),
+            command: "holdout P on T1 --test B.T1".into(),
+            parent: None,
+            experiment: Some("fixed".into()),
+            seed: Some(7),
+            params: vec![("label".into(), ParamValue::Text("T1".into()))],
+        })
+        .unwrap();
+    let rows: Vec<(String, i64, f64)> =
+        (0..20).map(|k| (format!("B{k:02}"), i64::from(label(k)), ((k * 29) % 40) as f64 / 80.0 + 0.3 * f64::from(label(k)))).collect();
+    store.log_predictions(id, None, &rows).unwrap();
+    store.log_metric(id, "threshold", 0.5, None, None).unwrap();
+    store.finish_run(id, RunStatus::Finished, None).unwrap();
+    ids.push(id);
+    (store, ids)
+}
+
+#[test]
+fn golden_tables_from_fixed_predictions() {
+    let (store, ids) = fixed_store();
+    let dir = tempfile::tempdir().unwrap();
+    let published = common::root().join("experiments/published.csv");
+    let published = radose::report::read_published(&published).unwrap();
+    let w = radose::report::build(&store, "fixed", &ids, dir.path(), Some(&published)).unwrap();
+    assert!(w.simulated);
+    for stem in ["table2_cv", "table3_test"] {
+        for ext in ["csv", "md", "tex"] {
+            let text = std::fs::read_to_string(dir.path().join("tables").join(format!("{stem}.{ext}"))).unwrap();
+            common::golden(&format!("report_{stem}.{ext}"), &text);
+        }
+    }
+    let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    assert!(html.contains("id=\"simulated\""), "the simulated banner");
+    assert!(html.contains("Table 2") && html.contains("Table 3") && html.contains("published AUC"));
+    assert_eq!(html.matches("<svg").count(), 5, "2 fold-ROC panels, the grid, a test ROC, a calibration plot");
+    assert!(!html.contains("src=\"http"), "self-contained");
+    for f in std::fs::read_dir(dir.path().join("figures")).unwrap() {
+        let p = f.unwrap().path();
+        let bytes = std::fs::read(&p).unwrap();
+        match p.extension().and_then(|e| e.to_str()) {
+            Some("svg") => well_formed(&String::from_utf8(bytes).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+            Some("png") => assert_eq!(&bytes[1..4], b"PNG", "{}", p.display()),
+            other => panic!("unexpected figure {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn runs_compare_best_holdout_and_report_from_real_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let db = dir.path().join("runs.db");
+    let mut s = radose::open_session(&db).unwrap();
+    s.width = 100;
+    let script = format!(
+        "simulate --out {d}/sim --n-a 40 --n-b 12; load A {d}/sim/A; load B {d}/sim/B; \
+         extract A --roi rgtv --to {d}/fa; extract B --roi rgtv --to {d}/fb; \
+         pipeline P = standardize | mannwhitney k=5 | logistic; \
+         cv P on A.T1 --experiment e1; cv P on A.T2 --experiment e1; \
+         holdout P on A.T1 --test B.T1 --threshold youden --experiment e1; \
+         report r1 --experiment e1 --out {d}/rep"
+    );
+    let (out, err, o) = common::run(&mut s, &script, false);
+    assert_eq!(o.exit_code(), 0, "{err}");
+    assert!(out.contains("report `r1`: 3 runs"), "{out}");
+    let html = std::fs::read_to_string(dir.path().join("rep/index.html")).unwrap();
+    assert!(html.contains("SIMULATED DATA") && html.contains("sha256"));
+    well_formed(&std::fs::read_to_string(dir.path().join("rep/figures/roc_cv_all.svg")).unwrap()).unwrap();
+
+    // Filters: errors point into the expression; hostile text is a value.
+    let (_, err, _) = common::run(&mut s, "runs --where \"kind = cv and (auc_pooled > 0.5\"", true);
+    assert!(err.contains("expected `)`") && err.contains('^'), "{err}");
+    let (_, err, _) = common::run(&mut s, "runs --where \"auc_pooled >> 1\"", true);
+    assert!(err.contains("E-SYNTAX"), "{err}");
+    for hostile in [
+        "runs --where \"command = 'x''; DROP TABLE runs; --'\"",
+        "runs --where \"kind = \\\"cv\\\" or 1 = 1 --\"",
+        "runs --where \"model in ('a'')) OR 1=1 /*', 'b')\"",
+    ] {
+        let (_, _, _) = common::run(&mut s, hostile, true);
+    }
+    let (out, err, o) = common::run(&mut s, "runs --where \"kind in (cv, holdout) and status = finished\" --sort auc_pooled --desc", false);
+    assert_eq!(o.exit_code(), 0, "{err}");
+    assert!(out.contains("3 matching"), "the tables survived and the filter works: {out}");
+    let (out, err, o) = common::run(&mut s, "runs --where \"param.threshold_rule = youden\"", false);
+    assert_eq!(o.exit_code(), 0, "{err}");
+    assert!(out.contains("1 matching"), "{out}");
+
+    // best and compare.
+    let (out, err, o) = common::run(&mut s, "best auc_pooled --where \"kind = cv\"", false);
+    assert_eq!(o.exit_code(), 0, "{err}");
+    assert!(out.contains("best auc_pooled"), "{out}");
+    let ids: Vec<i64> = s.store().query_runs(None, None, false, 1000).unwrap().into_iter().filter(|(r, _)| r.kind == "cv").map(|(r, _)| r.id).collect();
+    let (out, err, o) = common::run(&mut s, &format!("compare {} {}", ids[0], ids[1]), false);
+    assert_eq!(o.exit_code(), 0, "{err}");
+    assert!(out.contains("param inputs ≠") && out.contains("DeLong p vs run"), "{out}");
+    let (_, err, _) = common::run(&mut s, "compare 1", true);
+    assert!(err.contains("at least two"), "{err}");
+}

@@ -1,6 +1,6 @@
 //! Every command's help examples run, each in a fresh session that has the
 //! simulated cohorts A and B loaded from `data/sim/{A,B}` in a scratch
-//! directory and the pipeline P1 declared. (Own test binary: it changes the
+//! directory, the pipeline P1 declared and cross-validated once on A. (Own test binary: it changes the
 //! working directory.)
 
 mod common;
@@ -17,7 +17,7 @@ fn every_example_runs() {
     for cmd in all() {
         for example in cmd.signature().examples {
             let mut s = common::session();
-            let setup = "load A data/sim/A; load B data/sim/B; pipeline P1 = standardize | logistic";
+            let setup = "load A data/sim/A; load B data/sim/B; pipeline P1 = standardize | logistic; cv P1 on A --folds 3";
             let (_, err, outcome) = common::run(&mut s, setup, false);
             assert_eq!(outcome.exit_code(), 0, "{err}");
             let (_, err, outcome) = common::run(&mut s, example.command, false);

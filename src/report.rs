@@ -122,8 +122,22 @@ fn write(path: &Path, bytes: &[u8], files: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// Options of a report.
+#[derive(Debug, Clone, Default)]
+pub struct Options<'a> {
+    pub published: Option<&'a Published>,
+    /// Stratified bootstrap replicates for an extra AUC interval (0: none).
+    pub bootstrap: usize,
+}
+
 /// Builds the report for `ids` into `dir`.
 pub fn build(store: &Store, name: &str, ids: &[i64], dir: &Path, published: Option<&Published>) -> Result<Written> {
+    build_with(store, name, ids, dir, &Options { published, bootstrap: 0 })
+}
+
+/// [`build`] with every option.
+pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Options<'_>) -> Result<Written> {
+    let published = opts.published;
     let mut runs = Vec::new();
     for &id in ids {
         let detail = store.run_detail(id)?;
@@ -154,8 +168,20 @@ pub fn build(store: &Store, name: &str, ids: &[i64], dir: &Path, published: Opti
     let test: Vec<&ModelRun> = runs.iter().filter(|r| r.detail.summary.kind == "holdout").collect();
     let simulated = runs.iter().any(ModelRun::simulated);
 
-    let table2 = table_cv(&cv, published.and_then(|p| p.get("2")));
-    let table3 = table_test(&test, published.and_then(|p| p.get("3")));
+    let mut table2 = table_cv(&cv, published.and_then(|p| p.get("2")));
+    let mut table3 = table_test(&test, published.and_then(|p| p.get("3")));
+    if opts.bootstrap > 1 {
+        for (t, rs) in [(&mut table2, &cv), (&mut table3, &test)] {
+            t.columns.insert(2, format!("AUC bootstrap 95% CI ({} replicates)", opts.bootstrap));
+            for (row, r) in t.rows.iter_mut().zip(rs.iter()) {
+                let (truth, p) = r.pooled();
+                let cell = crate::core::learn::metrics::bootstrap_auc(&p, &truth, opts.bootstrap, 0.95, 7)
+                    .map_or(Cell::Null, |(lo, hi)| Cell::Text(format!("{}–{}", fmt(lo), fmt(hi))));
+                row.insert(2, cell);
+            }
+            t.notes.push(format!("bootstrap: events and non-events resampled separately, {} replicates, seed 7, percentile interval", opts.bootstrap));
+        }
+    }
     for (stem, t) in [("table2_cv", &table2), ("table3_test", &table3)] {
         if t.rows.is_empty() {
             continue;
@@ -163,6 +189,8 @@ pub fn build(store: &Store, name: &str, ids: &[i64], dir: &Path, published: Opti
         write(&tables_dir.join(format!("{stem}.csv")), csv(t).as_bytes(), &mut files)?;
         write(&tables_dir.join(format!("{stem}.md")), markdown(t).as_bytes(), &mut files)?;
         write(&tables_dir.join(format!("{stem}.tex")), latex(t).as_bytes(), &mut files)?;
+        write(&tables_dir.join(format!("{stem}.html")), html(t).as_bytes(), &mut files)?;
+        write(&tables_dir.join(format!("{stem}.json")), crate::render::table::json(t).as_bytes(), &mut files)?;
     }
 
     // Figures.

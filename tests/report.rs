@@ -97,7 +97,7 @@ fn golden_tables_from_fixed_predictions() {
     let w = radose::report::build(&store, "fixed", &ids, dir.path(), Some(&published)).unwrap();
     assert!(w.simulated);
     for stem in ["table2_cv", "table3_test"] {
-        for ext in ["csv", "md", "tex"] {
+        for ext in ["csv", "md", "tex", "html", "json"] {
             let text = std::fs::read_to_string(dir.path().join("tables").join(format!("{stem}.{ext}"))).unwrap();
             common::golden(&format!("report_{stem}.{ext}"), &text);
         }
@@ -131,13 +131,14 @@ fn runs_compare_best_holdout_and_report_from_real_runs() {
          pipeline P = standardize | mannwhitney k=5 | logistic; \
          cv P on A.T1 --experiment e1; cv P on A.T2 --experiment e1; \
          holdout P on A.T1 --test B.T1 --threshold youden --experiment e1; \
-         report r1 --experiment e1 --out {d}/rep"
+         report r1 --experiment e1 --out {d}/rep --bootstrap 200"
     );
     let (out, err, o) = common::run(&mut s, &script, false);
     assert_eq!(o.exit_code(), 0, "{err}");
     assert!(out.contains("report `r1`: 3 runs"), "{out}");
     let html = std::fs::read_to_string(dir.path().join("rep/index.html")).unwrap();
     assert!(html.contains("SIMULATED DATA") && html.contains("sha256"));
+    assert!(html.contains("AUC bootstrap 95% CI (200 replicates)"));
     well_formed(&std::fs::read_to_string(dir.path().join("rep/figures/roc_cv_all.svg")).unwrap()).unwrap();
 
     // Filters: errors point into the expression; hostile text is a value.

@@ -22,6 +22,7 @@ impl Command for Report {
             .named("runs", "IDS", ArgKind::Text, "comma-separated run ids (ranges like 3-7 allowed)")
             .named("out", "DIR", ArgKind::Path, "the folder to write (default reports/NAME)")
             .named("published", "FILE", ArgKind::Path, "published values to show beside (CSV: table,model,auc,acc,f1)")
+            .named("bootstrap", "N", ArgKind::Int, "also a stratified bootstrap AUC interval from N replicates (seed 7)")
             .example("report quick", "every finished cv and holdout run, into reports/quick/")
     }
 
@@ -66,7 +67,9 @@ impl Command for Report {
             ],
             None,
         )?;
-        let written = crate::report::build(session.store(), &name, &ids, &dir, published.as_ref())?;
+        let bootstrap: usize = args.parsed("bootstrap", "a number of replicates")?.unwrap_or(0);
+        let opts = crate::report::Options { published: published.as_ref(), bootstrap };
+        let written = crate::report::build_with(session.store(), &name, &ids, &dir, &opts)?;
         for f in &written.files {
             let sha = sha256_file(f)?;
             session.store().log_artifact(run, &f.display().to_string(), &sha)?;

@@ -143,8 +143,26 @@ impl Store {
     /// Opens (creating if needed) the database at `path`, applies pending
     /// migrations and marks runs of dead processes as interrupted.
     pub fn open(path: &Path, provenance: Provenance) -> Result<Store> {
-        let conn = Connection::open(path).map_err(|e| store_error(path, e))?;
-        Store::init(conn, path, provenance)
+        // Two processes creating one database at once can meet SQLITE_BUSY
+        // where SQLite does not call the busy handler (switching a new file
+        // to WAL while the other one writes its schema): retry for up to 30 s.
+        let mut attempt = 0;
+        loop {
+            let conn = Connection::open(path).map_err(|e| store_error(path, e))?;
+            let mut store = Store { conn, path: path.to_path_buf(), provenance: provenance.clone() };
+            match store.configure() {
+                Ok(()) => {
+                    store.migrate()?;
+                    store.mark_interrupted()?;
+                    return Ok(store);
+                }
+                Err(e) if is_busy(&e) && attempt < 300 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => return Err(store_error(path, e)),
+            }
+        }
     }
 
     /// A private in-memory database (for tests and `--db :memory:`).
@@ -571,6 +589,15 @@ fn insert_param(conn: &Connection, run: RunId, key: &str, value: &ParamValue) ->
         ParamValue::Bool(v) => conn.execute(sql, params![run, key, ty, i64::from(*v)]),
     }
     .map(|_| ())
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {

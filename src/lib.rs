@@ -10,6 +10,7 @@ pub mod core;
 pub mod data;
 pub mod error;
 pub mod imaging;
+pub mod notebook;
 pub mod output;
 pub mod provenance;
 pub mod render;

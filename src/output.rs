@@ -147,16 +147,35 @@ impl Table {
     }
 }
 
+/// A figure a command drew: its SVG, and the data drawn (what a replay
+/// compares).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FigureOut {
+    pub title: String,
+    pub svg: String,
+    pub data: serde_json::Value,
+}
+
 /// What a command produced.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     Nothing,
     Message(String),
     Table(Table),
+    Figure(FigureOut),
     Many(Vec<Output>),
 }
 
 impl Output {
+    /// Every figure in this output.
+    pub fn figures(&self) -> Vec<&FigureOut> {
+        match self {
+            Output::Figure(f) => vec![f],
+            Output::Many(items) => items.iter().flat_map(Output::figures).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The first table in this output, for `--out`.
     pub fn table(&self) -> Option<&Table> {
         match self {

@@ -371,3 +371,55 @@ fn page(name: &str, simulated: bool, t2: &Table, t3: &Table, svgs: &[(String, St
     let _ = write!(h, "<p>Numbers: {} models; AUC intervals by DeLong's method; figures also in <code>figures/</code> as SVG and PNG.</p>\n</body></html>\n", runs.len());
     h
 }
+
+/// One figure of one run (`roc` or `calibration`), with its title and the
+/// data drawn (for notebooks to compare on replay).
+pub fn run_figure(store: &Store, id: i64, what: &str, bins: usize) -> Result<(String, Figure, serde_json::Value)> {
+    let detail = store.run_detail(id)?;
+    let kind = detail.summary.kind.clone();
+    if !["cv", "holdout"].contains(&kind.as_str()) {
+        return Err(Error::invalid(format!("run {id} is a `{kind}` run; figures are drawn for `cv` and `holdout` runs"), None));
+    }
+    let predictions = store.predictions(id)?;
+    if predictions.is_empty() {
+        return Err(Error::invalid(format!("run {id} stored no predictions"), None));
+    }
+    let label = detail
+        .params
+        .iter()
+        .find(|(k, _)| k == "label")
+        .or_else(|| detail.params.iter().find(|(k, _)| k == "pipeline"))
+        .map_or(format!("run {id}"), |(_, v)| v.display());
+    let r = ModelRun { detail, label: label.clone(), predictions };
+    let (truth, p) = r.pooled();
+    match (what, kind.as_str()) {
+        ("roc", "cv") => {
+            let folds = r.folds();
+            let data = serde_json::json!({
+                "folds": folds.iter().map(|(roc, a)| serde_json::json!({"fpr": roc.fpr, "tpr": roc.tpr, "auc": a})).collect::<Vec<_>>()
+            });
+            Ok((format!("{label} — cross-validation ROC (run {id})"), Figure::CvRoc(CvPanel { model: label, folds }), data))
+        }
+        ("roc", _) => {
+            let roc = roc_curve(&p, &truth).ok_or_else(|| Error::invalid(format!("run {id}: one class only, no ROC"), None))?;
+            let ci = delong(&p, &truth).map_or((f64::NAN, f64::NAN), |d| d.ci(0.95));
+            let a = auc(&p, &truth);
+            let data = serde_json::json!({"fpr": roc.fpr, "tpr": roc.tpr, "auc": a});
+            Ok((format!("{label} — test-set ROC (run {id})"), Figure::TestRoc(TestPanel { model: label, roc, auc: a, ci }), data))
+        }
+        ("calibration", _) => {
+            let c = calibration(&p, &truth).ok_or_else(|| Error::invalid(format!("run {id}: one class only, no calibration"), None))?;
+            let b = reliability(&p, &truth, bins);
+            let data = serde_json::json!({
+                "bins": b.iter().map(|x| [x.mean_predicted, x.fraction_positive, x.count as f64]).collect::<Vec<_>>(),
+                "intercept": c.intercept, "slope": c.slope,
+            });
+            Ok((
+                format!("{label} — calibration (run {id})"),
+                Figure::Calibration { model: label, bins: b, intercept: c.intercept, slope: c.slope },
+                data,
+            ))
+        }
+        (other, _) => Err(Error::invalid(format!("unknown figure `{other}`"), Some("plot roc RUN or plot calibration RUN"))),
+    }
+}

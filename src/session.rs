@@ -74,6 +74,8 @@ pub struct HistoryEntry {
     pub duration: Duration,
     pub runs: Vec<RunId>,
     pub replayable: bool,
+    /// What the command returned (kept for notebooks).
+    pub output: Option<Output>,
 }
 
 /// The state behind a shell or script.
@@ -209,6 +211,7 @@ impl Session {
             duration: started.elapsed(),
             runs,
             replayable,
+            output: result.as_ref().ok().cloned(),
         });
         result
     }

@@ -9,36 +9,6 @@ mod common;
 use radose::provenance::Provenance;
 use radose::store::{NewRun, ParamValue, RunStatus, Store};
 
-/// A minimal XML well-formedness check: balanced tags, quoted attributes.
-fn well_formed(xml: &str) -> Result<(), String> {
-    let mut stack: Vec<String> = Vec::new();
-    let mut rest = xml;
-    while let Some(i) = rest.find('<') {
-        rest = &rest[i + 1..];
-        let end = rest.find('>').ok_or("unclosed `<`")?;
-        let tag = &rest[..end];
-        rest = &rest[end + 1..];
-        if tag.starts_with('?') || tag.starts_with('!') {
-            continue;
-        }
-        if let Some(name) = tag.strip_prefix('/') {
-            let open = stack.pop().ok_or(format!("`</{name}>` closes nothing"))?;
-            if open != name.trim() {
-                return Err(format!("`<{open}>` closed by `</{name}>`"));
-            }
-            continue;
-        }
-        let name = tag.split_whitespace().next().unwrap_or("").trim_end_matches('/').to_string();
-        if tag.matches('"').count() % 2 != 0 {
-            return Err(format!("unbalanced quotes in `<{tag}>`"));
-        }
-        if !tag.ends_with('/') {
-            stack.push(name);
-        }
-    }
-    if stack.is_empty() { Ok(()) } else { Err(format!("unclosed {stack:?}")) }
-}
-
 /// A store with two cv runs (5 folds each) and one holdout run whose
 /// predictions are fixed numbers.
 fn fixed_store() -> (Store, Vec<i64>) {
@@ -111,7 +81,7 @@ fn golden_tables_from_fixed_predictions() {
         let p = f.unwrap().path();
         let bytes = std::fs::read(&p).unwrap();
         match p.extension().and_then(|e| e.to_str()) {
-            Some("svg") => well_formed(&String::from_utf8(bytes).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+            Some("svg") => common::well_formed(&String::from_utf8(bytes).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
             Some("png") => assert_eq!(&bytes[1..4], b"PNG", "{}", p.display()),
             other => panic!("unexpected figure {other:?}"),
         }
@@ -139,7 +109,7 @@ fn runs_compare_best_holdout_and_report_from_real_runs() {
     let html = std::fs::read_to_string(dir.path().join("rep/index.html")).unwrap();
     assert!(html.contains("SIMULATED DATA") && html.contains("sha256"));
     assert!(html.contains("AUC bootstrap 95% CI (200 replicates)"));
-    well_formed(&std::fs::read_to_string(dir.path().join("rep/figures/roc_cv_all.svg")).unwrap()).unwrap();
+    common::well_formed(&std::fs::read_to_string(dir.path().join("rep/figures/roc_cv_all.svg")).unwrap()).unwrap();
 
     // Filters: errors point into the expression; hostile text is a value.
     let (_, err, _) = common::run(&mut s, "runs --where \"kind = cv and (auc_pooled > 0.5\"", true);

@@ -15,8 +15,10 @@ mod help;
 mod history;
 mod holdout;
 mod load;
+mod notebook;
 mod pca;
 mod pipeline;
+mod plot;
 mod radiomics;
 mod report;
 mod preprocess;
@@ -225,12 +227,14 @@ pub fn all() -> Vec<&'static dyn Command> {
         &pca::Pca,
         &smote::Smote,
         &report::Report,
+        &plot::Plot,
         &runs::Runs,
         &run::Run,
         &compare::Compare,
         &compare::Best,
         &history::History,
         &save::Save,
+        &notebook::Notebook,
         &sleep::Sleep,
         &help::Help,
     ]

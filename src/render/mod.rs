@@ -13,6 +13,11 @@ pub fn output_text(out: &Output, width: usize) -> String {
         Output::Nothing => String::new(),
         Output::Message(m) => format!("{m}\n"),
         Output::Table(t) => table::terminal(t, width),
+        Output::Figure(f) => format!(
+            "figure: {} ({:.1} KB SVG; `notebook save` embeds it, `plot … --out FILE.svg|.png` writes it)\n",
+            f.title,
+            f.svg.len() as f64 / 1024.0
+        ),
         Output::Many(items) => {
             items.iter().map(|o| output_text(o, width)).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("\n")
         }

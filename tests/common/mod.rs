@@ -50,3 +50,34 @@ pub fn golden(name: &str, actual: &str) {
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_radose"))
 }
+
+/// A minimal XML well-formedness check: balanced tags, quoted attributes.
+pub fn well_formed(xml: &str) -> Result<(), String> {
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let end = rest.find('>').ok_or("unclosed `<`")?;
+        let tag = &rest[..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('?') || tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            let open = stack.pop().ok_or(format!("`</{name}>` closes nothing"))?;
+            if open != name.trim() {
+                return Err(format!("`<{open}>` closed by `</{name}>`"));
+            }
+            continue;
+        }
+        let name = tag.split_whitespace().next().unwrap_or("").trim_end_matches('/').to_string();
+        if tag.matches('"').count() % 2 != 0 {
+            return Err(format!("unbalanced quotes in `<{tag}>`"));
+        }
+        if !tag.ends_with('/') {
+            stack.push(name);
+        }
+    }
+    if stack.is_empty() { Ok(()) } else { Err(format!("unclosed {stack:?}")) }
+}
+

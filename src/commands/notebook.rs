@@ -1,0 +1,165 @@
+//! `notebook save FILE.md|FILE.html [--from N] [--to M] [--only-ok]` and
+//! `notebook replay FILE`: the session as a document a colleague can read
+//! and rerun, and the check that rerunning it gives the same results.
+
+use std::path::{Path, PathBuf};
+
+use super::{ArgKind, Args, Command, Signature};
+use crate::error::{Error, Result};
+use crate::notebook::{cells, compare, html_doc, markdown_doc, parse_embedded, provenance};
+use crate::output::{Cell, Output, Table};
+use crate::session::Session;
+
+pub struct Notebook;
+
+impl Command for Notebook {
+    fn signature(&self) -> Signature {
+        Signature::new("notebook", "session", "Save the session as a Markdown/HTML notebook, or replay one and compare")
+            .required("ACTION", ArgKind::Text, "save or replay")
+            .required("FILE", ArgKind::Path, "a .md or .html notebook")
+            .named("from", "N", ArgKind::Int, "save: first cell (default 1)")
+            .named("to", "M", ArgKind::Int, "save: last cell (default the last)")
+            .switch("only-ok", "save: leave out cells that failed")
+            .not_replayable()
+            .example("notebook save reports/session.html", "this session as a self-contained HTML notebook")
+    }
+
+    fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
+        let action = args.required(0)?;
+        let file = PathBuf::from(&args.required(1)?.text);
+        match action.text.as_str() {
+            "save" => save(args, session, &file),
+            "replay" => replay(&file, session.width),
+            other => Err(Error::InvalidValue {
+                token: other.to_string(),
+                what: "ACTION".into(),
+                reason: "expected save or replay".into(),
+                span: action.span,
+            }),
+        }
+    }
+}
+
+fn save(args: &Args, session: &Session, file: &Path) -> Result<Output> {
+    let from: usize = args.parsed("from", "a cell number")?.unwrap_or(1);
+    let to: usize = args.parsed("to", "a cell number")?.unwrap_or(usize::MAX);
+    let cs = cells(session, from, to, args.has("only-ok"))?;
+    if cs.is_empty() {
+        return Err(Error::invalid("no cells to save in that range", Some("`history` numbers the cells")));
+    }
+    let prov = provenance(session, &cs);
+    let replay = format!("radose notebook replay {}", file.display());
+    let title = file.file_stem().and_then(|s| s.to_str()).unwrap_or("notebook").to_string();
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| crate::provenance::io_error(dir, e))?;
+    }
+    let mut written = vec![file.display().to_string()];
+    match ext.as_str() {
+        "md" => {
+            let fig_dir_name = format!("{title}_files");
+            let (text, figs) = markdown_doc(&title, &prov, &cs, &fig_dir_name, &replay);
+            if !figs.is_empty() {
+                let dir = file.with_file_name(&fig_dir_name);
+                std::fs::create_dir_all(&dir).map_err(|e| crate::provenance::io_error(&dir, e))?;
+                for (name, svg) in &figs {
+                    let p = dir.join(name);
+                    crate::provenance::write_atomic(&p, svg.as_bytes())?;
+                    written.push(p.display().to_string());
+                }
+            }
+            crate::provenance::write_atomic(file, text.as_bytes())?;
+        }
+        "html" | "htm" => crate::provenance::write_atomic(file, html_doc(&title, &prov, &cs, &replay).as_bytes())?,
+        _ => {
+            let tok = args.required(1)?;
+            return Err(Error::InvalidValue {
+                token: tok.text.clone(),
+                what: "FILE".into(),
+                reason: "a notebook is saved as .md or .html".into(),
+                span: tok.span,
+            });
+        }
+    }
+    Ok(Output::Message(format!("saved {} cells to {} (replay: {replay})", cs.len(), written.join(", "))))
+}
+
+fn replay(file: &Path, width: usize) -> Result<Output> {
+    let text = std::fs::read_to_string(file).map_err(|e| crate::provenance::io_error(file, e))?;
+    let doc = parse_embedded(&text).ok_or_else(|| {
+        Error::invalid(format!("{}: no embedded radose notebook found", file.display()), Some("save one with `notebook save FILE.md|.html`"))
+    })?;
+    let mut fresh = crate::open_session(Path::new(":memory:"))?;
+    fresh.width = width;
+    let mut t = Table::new(["cell", "command", "result", "detail"]).with_title(format!("replay of {}", file.display()));
+    let mut differing = Vec::new();
+    for c in doc["cells"].as_array().into_iter().flatten() {
+        let index = c["index"].as_u64().unwrap_or(0);
+        let command = c["command"].as_str().unwrap_or("").to_string();
+        if !c["replayable"].as_bool().unwrap_or(true) {
+            t.push(vec![Cell::Int(index as i64), command.into(), "not replayed".into(), "it looks at the session or the database, not at data".into()]);
+            continue;
+        }
+        let statements = crate::shell::parse::parse(&command, 1)?;
+        let mut outputs = Vec::new();
+        let mut ok = true;
+        let mut error = None;
+        let before = fresh.history().len();
+        for st in &statements {
+            match fresh.execute(st) {
+                Ok(o) => outputs.push(o),
+                Err(e) => {
+                    ok = false;
+                    error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let now = match outputs.len() {
+            0 => serde_json::Value::Null,
+            1 => crate::notebook::output_json(&outputs[0]),
+            _ => crate::notebook::output_json(&Output::Many(outputs)),
+        };
+        let mut diffs = Vec::new();
+        let was_ok = c["ok"].as_bool().unwrap_or(true);
+        if was_ok != ok {
+            diffs.push(if ok { "failed then, succeeds now".to_string() } else { format!("succeeded then, fails now: {}", error.clone().unwrap_or_default()) });
+        } else if ok {
+            compare(&c["output"], &now, "output", &mut diffs);
+            // Metrics of the runs the cell created.
+            let runs: Vec<i64> = fresh.history()[before..].iter().flat_map(|h| h.runs.clone()).collect();
+            let recorded = c["runs"].as_array().cloned().unwrap_or_default();
+            if recorded.len() != runs.len() {
+                diffs.push(format!("{} run(s) then, {} now", recorded.len(), runs.len()));
+            } else {
+                for (k, (rec, id)) in recorded.iter().zip(&runs).enumerate() {
+                    let d = fresh.store().run_detail(*id)?;
+                    let metrics: serde_json::Map<String, serde_json::Value> = d
+                        .metrics
+                        .iter()
+                        .filter(|m| m.fold.is_none() && m.step.is_none() && m.value.is_finite())
+                        .map(|m| (m.key.clone(), serde_json::json!(m.value)))
+                        .collect();
+                    compare(&rec["metrics"], &serde_json::Value::Object(metrics), &format!("run #{}", k + 1), &mut diffs);
+                }
+            }
+        }
+        if diffs.is_empty() {
+            t.push(vec![Cell::Int(index as i64), command.into(), "identical".into(), if ok { Cell::Null } else { "an error both times".into() }]);
+        } else {
+            let shown: Vec<String> = diffs.iter().take(3).cloned().collect();
+            let more = if diffs.len() > 3 { format!(" (+{} more)", diffs.len() - 3) } else { String::new() };
+            differing.push(format!("[{index}] `{command}`: {}{more}", shown.join("; ")));
+            t.push(vec![Cell::Int(index as i64), command.into(), "DIFFERS".into(), format!("{}{more}", shown.join("; ")).into()]);
+        }
+    }
+    if differing.is_empty() {
+        t.notes.push("every replayed cell gave the recorded result (tables by value, figures by the data drawn, run metrics to 1e-9)".into());
+        Ok(Output::Table(t))
+    } else {
+        Err(Error::Invalid {
+            message: format!("notebook replay: {} cell(s) differ from {}:\n  {}", differing.len(), file.display(), differing.join("\n  ")),
+            hint: Some("an input changed, or the session had hidden state; rerun the notebook to refresh it".into()),
+        })
+    }
+}

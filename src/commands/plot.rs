@@ -18,7 +18,7 @@ impl Command for Plot {
             .required("RUN", ArgKind::Run, "a cv or holdout run id")
             .named("bins", "N", ArgKind::Int, "calibration: equal-width bins (default 5)")
             .named("out", "FILE", ArgKind::Path, "also write the figure (.svg or .png)")
-            .example("plot roc 4", "the ROC curves of run 4 (each fold, mean, ±1 SD for a cv run)")
+            .example("plot roc 3", "the ROC curves of run 3 (each fold, mean, ±1 SD for a cv run)")
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {

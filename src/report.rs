@@ -139,8 +139,22 @@ pub fn build(store: &Store, name: &str, ids: &[i64], dir: &Path, published: Opti
 pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Options<'_>) -> Result<Written> {
     let published = opts.published;
     let mut runs = Vec::new();
+    let mut audits: Vec<(String, Vec<f64>, Vec<f64>, RunDetail)> = Vec::new();
     for &id in ids {
         let detail = store.run_detail(id)?;
+        if detail.summary.kind == "audit-leakage" {
+            let (mut safe, mut leaky) = (Vec::new(), Vec::new());
+            for &child in &detail.children {
+                let c = store.run_detail(child)?;
+                let is_leaky = c.params.iter().any(|(k, v)| k == "leaky" && v.display() == "true");
+                let mut aucs: Vec<(i64, f64)> = c.metrics.iter().filter(|m| m.key == "auc").filter_map(|m| m.fold.map(|f| (f, m.value))).collect();
+                aucs.sort_by_key(|a| a.0);
+                if is_leaky { leaky.extend(aucs.into_iter().map(|a| a.1)) } else { safe.extend(aucs.into_iter().map(|a| a.1)) }
+            }
+            let label = detail.params.iter().find(|(k, _)| k == "label").map_or(format!("run {id}"), |(_, v)| v.display());
+            audits.push((label, safe, leaky, detail));
+            continue;
+        }
         if !["cv", "holdout"].contains(&detail.summary.kind.as_str()) {
             return Err(Error::invalid(
                 format!("run {id} is a `{}` run; reports take `cv` and `holdout` runs", detail.summary.kind),
@@ -214,6 +228,13 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
             figures.push((format!("calibration_{}", slug(&r.label)), format!("Calibration — {} (test set)", r.label), fig));
         }
     }
+    for (label, safe, leaky, d) in &audits {
+        figures.push((
+            format!("audit_leakage_{}", slug(label)),
+            format!("Leakage audit — {label} (run {}): each fold's AUC, fold-safe vs LEAKY", d.summary.id),
+            Figure::AuditFolds { model: label.clone(), safe: safe.clone(), leaky: leaky.clone() },
+        ));
+    }
     let mut svgs = Vec::new();
     for (stem, caption, fig) in &figures {
         let svg = fig.svg()?;
@@ -224,7 +245,22 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
         svgs.push((caption.clone(), svg));
     }
 
-    let html_text = page(name, simulated, &table2, &table3, &svgs, &runs);
+    let mut audit_table = Table::new(["model", "fold-safe AUC", "LEAKY AUC", "optimism (95% CI)", "run"]).with_title("Leakage audit: fold-safe vs the LEAKY published protocol");
+    for (label, safe, leaky, d) in &audits {
+        let metric = |k: &str| d.metrics.iter().rev().find(|m| m.key == k && m.fold.is_none()).map_or(f64::NAN, |m| m.value);
+        audit_table.push(vec![
+            Cell::Text(label.clone()),
+            r2(safe.iter().sum::<f64>() / safe.len().max(1) as f64),
+            r2(leaky.iter().sum::<f64>() / leaky.len().max(1) as f64),
+            Cell::Text(format!("{} ({} to {})", fmt(metric("optimism")), fmt(metric("optimism_ci_low")), fmt(metric("optimism_ci_high")))),
+            Cell::Int(d.summary.id),
+        ]);
+    }
+    if !audit_table.rows.is_empty() {
+        write(&tables_dir.join("audit_leakage.csv"), csv(&audit_table).as_bytes(), &mut files)?;
+        write(&tables_dir.join("audit_leakage.md"), markdown(&audit_table).as_bytes(), &mut files)?;
+    }
+    let html_text = page(name, simulated, &table2, &table3, &audit_table, &svgs, &runs);
     write(&dir.join("index.html"), html_text.as_bytes(), &mut files)?;
     Ok(Written { dir: dir.to_path_buf(), files, runs: ids.to_vec(), simulated })
 }
@@ -318,7 +354,7 @@ th,td{border:1px solid #ccc;padding:.3em .6em;vertical-align:top}th{background:#
 tfoot td{color:#555;font-size:.9em;border:none}figure{margin:1.5em 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}\
 figcaption{color:#444;font-size:.95em}code{background:#f5f5f5;padding:0 .25em}.prov td{font-size:.85em;word-break:break-all}";
 
-fn page(name: &str, simulated: bool, t2: &Table, t3: &Table, svgs: &[(String, String)], runs: &[ModelRun]) -> String {
+fn page(name: &str, simulated: bool, t2: &Table, t3: &Table, audit: &Table, svgs: &[(String, String)], runs: &[ModelRun]) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -332,7 +368,7 @@ fn page(name: &str, simulated: bool, t2: &Table, t3: &Table, svgs: &[(String, St
         h.push_str("<div class=\"banner\" id=\"simulated\">SIMULATED DATA — these results come from radose's simulated cohorts, not from real patients.</div>\n");
     }
     h.push_str("<h2>Tables</h2>\n");
-    for t in [t2, t3] {
+    for t in [t2, t3, audit] {
         if !t.rows.is_empty() {
             h.push_str(&html(t));
         }

@@ -2,6 +2,7 @@
 //! help, examples) and a `run` — one per file, all registered in [`all`].
 //! `help`, completion and argument checking are generated from signatures.
 
+mod audit;
 mod columns;
 mod compare;
 mod cv;
@@ -227,6 +228,7 @@ pub fn all() -> Vec<&'static dyn Command> {
         &pca::Pca,
         &smote::Smote,
         &report::Report,
+        &audit::Audit,
         &plot::Plot,
         &runs::Runs,
         &run::Run,

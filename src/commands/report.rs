@@ -38,7 +38,7 @@ impl Command for Report {
                 span: tok.span,
             })?,
             (None, experiment) => {
-                let kinds = Expr::In(Field::Column("r.kind"), vec![Value::Text("cv".into()), Value::Text("holdout".into())], false);
+                let kinds = Expr::In(Field::Column("r.kind"), vec![Value::Text("cv".into()), Value::Text("holdout".into()), Value::Text("audit-leakage".into())], false);
                 let finished = Expr::Cmp(Field::Column("r.status"), Op::Eq, Value::Text("finished".into()));
                 let mut filter = Expr::And(Box::new(kinds), Box::new(finished));
                 if let (Some(e), Some(col)) = (experiment, column("experiment")) {

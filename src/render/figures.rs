@@ -37,6 +37,8 @@ pub enum Figure {
     CvGrid(Vec<CvPanel>),
     TestRoc(TestPanel),
     Calibration { model: String, bins: Vec<ReliabilityBin>, intercept: f64, slope: f64 },
+    /// The leakage audit: each fold's AUC in the fold-safe and the LEAKY arm.
+    AuditFolds { model: String, safe: Vec<f64>, leaky: Vec<f64> },
 }
 
 const FOLD_COLOURS: [RGBColor; 10] = [
@@ -109,6 +111,7 @@ impl Figure {
             }
             Figure::TestRoc(p) => test_panel(root, p),
             Figure::Calibration { model, bins, intercept, slope } => calibration_panel(root, model, bins, *intercept, *slope),
+            Figure::AuditFolds { model, safe, leaky } => audit_panel(root, model, safe, leaky),
         }
     }
 }
@@ -263,6 +266,54 @@ fn calibration_panel<DB: DrawingBackend>(
         .border_style(RGBColor(180, 180, 180))
         .draw()
         .map_err(err)
+}
+
+fn audit_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, model: &str, safe: &[f64], leaky: &[f64]) -> Result<()> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(format!("{model} — fold AUC: fold-safe vs LEAKY"), ("sans-serif", 17).into_font().style(FontStyle::Bold))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0f64..1f64, 0f64..1f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc("fold AUC")
+        .label_style(("sans-serif", 14))
+        .light_line_style(RGBColor(235, 235, 235))
+        .y_label_formatter(&|v| format!("{v:.1}"))
+        .draw()
+        .map_err(err)?;
+    let grey = ShapeStyle::from(&RGBColor(120, 120, 120)).stroke_width(1);
+    chart.draw_series(DashedLineSeries::new(vec![(0.0, 0.5), (1.0, 0.5)], 6, 4, grey)).map_err(err)?;
+    for (a, b) in safe.iter().zip(leaky) {
+        chart.draw_series(LineSeries::new(vec![(0.3, *a), (0.7, *b)], RGBColor(190, 190, 190).stroke_width(1))).map_err(err)?;
+    }
+    let blue = FOLD_COLOURS[0];
+    chart
+        .draw_series(safe.iter().map(|a| Circle::new((0.3, *a), 5, blue.filled())))
+        .map_err(err)?
+        .label(format!("fold-safe (every step inside the training fold), mean {:.2}", mean(safe)))
+        .legend(move |(x, y)| Circle::new((x + 8, y), 5, blue.filled()));
+    chart
+        .draw_series(leaky.iter().map(|a| Circle::new((0.7, *a), 5, MEAN_RED.filled())))
+        .map_err(err)?
+        .label(format!("LEAKY (steps fitted on all patients first), mean {:.2}", mean(leaky)))
+        .legend(|(x, y)| Circle::new((x + 8, y), 5, MEAN_RED.filled()));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font(("sans-serif", 13))
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(180, 180, 180))
+        .draw()
+        .map_err(err)
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
 #[cfg(test)]

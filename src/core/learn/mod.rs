@@ -2,6 +2,7 @@
 //! preprocessing steps, L1 models, classifiers, metrics, and the
 //! leakage-safe pipeline that fits every step inside the training fold.
 
+pub mod audit;
 pub mod classifiers;
 pub mod cv;
 pub mod lasso;

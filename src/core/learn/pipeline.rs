@@ -248,7 +248,7 @@ impl Pipeline {
 
 /// A step as fitted on one fold's training rows (`None` for SMOTE, which
 /// has nothing to apply to new rows).
-type FittedStep = Option<Fitted>;
+pub(crate) type FittedStep = Option<Fitted>;
 
 /// A pipeline fitted on training rows.
 pub struct FittedPipeline {
@@ -273,7 +273,7 @@ fn keep_top(scores: &[f64], keep: Option<usize>, nonzero_only: bool) -> Vec<usiz
 }
 
 /// Fits one step; returns the fitted step and the training data after it.
-fn fit_step(
+pub(crate) fn fit_step(
     step: &Step,
     x: Matrix,
     y: Vec<u8>,

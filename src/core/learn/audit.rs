@@ -1,0 +1,115 @@
+//! The leakage audit's LEAKY arm: the common published protocol in which a
+//! prefix of the pipeline (screening, LASSO, PCA, SMOTE, …) is fitted on
+//! every patient first and only the rest is cross-validated. It exists for
+//! `audit leakage` alone — no other command calls it — and everything it
+//! produces is labelled LEAKY.
+//!
+//! Steps are counted in pipeline order: the per-input steps, then the steps
+//! after `then`. `outside = s` fits the first `s` of them on all rows. With
+//! SMOTE outside, the synthetic rows join the data that is then split into
+//! folds (so they reach held-out folds), exactly the flaw being measured.
+
+use crate::core::learn::cv::stratified_kfold;
+use crate::core::learn::matrix::Matrix;
+use crate::core::learn::pipeline::{FoldResult, Pipeline, cross_validate, fit_step};
+use crate::error::Result;
+
+/// Number of steps a pipeline has (per-input, then combined).
+pub fn step_count(p: &Pipeline) -> usize {
+    p.per_input.len() + p.combined.len()
+}
+
+/// The name of step `s` (0-based) for tables.
+pub fn step_name(p: &Pipeline, s: usize) -> String {
+    let step = if s < p.per_input.len() { &p.per_input[s] } else { &p.combined[s - p.per_input.len()] };
+    let dbg = format!("{step:?}");
+    dbg.split([' ', '{', '(']).next().unwrap_or("step").to_ascii_lowercase()
+}
+
+/// LEAKY cross-validation: the first `outside` steps fitted on all rows,
+/// the rest (and the classifier) per fold over `k` stratified folds.
+pub fn leaky_cross_validate(
+    pipeline: &Pipeline,
+    inputs: &[(String, Matrix, Vec<String>)],
+    y: &[u8],
+    outside: usize,
+    k: usize,
+    seed: u64,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<(Vec<FoldResult>, Vec<u8>)> {
+    let p_in = pipeline.per_input.len();
+    let multi = inputs.len() > 1;
+    let n_in = outside.min(p_in);
+    // Per-input prefix on all rows.
+    let mut blocks: Vec<(String, Matrix, Vec<String>)> = Vec::new();
+    let mut y_cur = y.to_vec();
+    for (i, (label, x, names)) in inputs.iter().enumerate() {
+        let names: Vec<String> = if multi && outside > p_in { names.iter().map(|n| format!("{label}:{n}")).collect() } else { names.clone() };
+        let (mut cur, mut cy, mut cn) = (x.clone(), y.to_vec(), names);
+        for (s, step) in pipeline.per_input[..n_in].iter().enumerate() {
+            let (_, out, oy, on) = fit_step(step, cur, cy, cn, seed.wrapping_add(1000 * i as u64 + s as u64))?;
+            cur = out;
+            cy = oy;
+            cn = on;
+        }
+        y_cur = cy;
+        blocks.push((label.clone(), cur, cn));
+    }
+    let rest = if outside <= p_in {
+        Pipeline {
+            per_input: pipeline.per_input[n_in..].to_vec(),
+            combined: pipeline.combined.clone(),
+            classifier: pipeline.classifier.clone(),
+            text: format!("LEAKY remainder of {}", pipeline.text),
+        }
+    } else {
+        // Every per-input step ran; concatenate and run the combined prefix on all rows.
+        let mut x = blocks[0].1.clone();
+        let mut names = blocks[0].2.clone();
+        for b in &blocks[1..] {
+            x = x.hstack(&b.1);
+            names.extend(b.2.iter().cloned());
+        }
+        let n_comb = (outside - p_in).min(pipeline.combined.len());
+        for (s, step) in pipeline.combined[..n_comb].iter().enumerate() {
+            let (_, out, oy, on) = fit_step(step, x, y_cur, names, seed.wrapping_add(100_000 + s as u64))?;
+            x = out;
+            y_cur = oy;
+            names = on;
+        }
+        blocks = vec![("all".to_string(), x, names)];
+        Pipeline {
+            per_input: Vec::new(),
+            combined: pipeline.combined[n_comb..].to_vec(),
+            classifier: pipeline.classifier.clone(),
+            text: format!("LEAKY remainder of {}", pipeline.text),
+        }
+    };
+    let folds = stratified_kfold(&y_cur, k, Some(seed))?;
+    let results = cross_validate(&rest, &blocks, &y_cur, &folds, seed, cancelled, &mut |_| Ok(()))?;
+    Ok((results, y_cur))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::rng::Rng;
+
+    #[test]
+    fn selecting_on_all_patients_inflates_noise_auc() {
+        let mut rng = Rng::new(11);
+        let (n, p) = (60, 400);
+        let y: Vec<u8> = (0..n).map(|i| u8::from(i % 2 == 0)).collect();
+        let rows: Vec<Vec<f64>> = (0..n).map(|_| (0..p).map(|_| rng.normal()).collect()).collect();
+        let x = Matrix::from_rows(&rows);
+        let pipe = Pipeline::parse("standardize | mannwhitney k=10 | logistic").unwrap();
+        let inputs = vec![("noise".to_string(), x, (0..p).map(|j| format!("f{j}")).collect())];
+        let folds = stratified_kfold(&y, 5, Some(3)).unwrap();
+        let safe = cross_validate(&pipe, &inputs, &y, &folds, 3, &|| false, &mut |_| Ok(())).unwrap();
+        let (leaky, _) = leaky_cross_validate(&pipe, &inputs, &y, step_count(&pipe), 5, 3, &|| false).unwrap();
+        let mean = |r: &[FoldResult]| r.iter().map(|f| f.auc).sum::<f64>() / r.len() as f64;
+        assert!(mean(&safe) < 0.65, "fold-safe {}", mean(&safe));
+        assert!(mean(&leaky) > 0.8, "leaky {}", mean(&leaky));
+        assert_eq!(step_name(&pipe, 1), "mannwhitney");
+    }
+}

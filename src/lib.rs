@@ -9,6 +9,7 @@ pub mod commands;
 pub mod core;
 pub mod data;
 pub mod error;
+pub mod fuzzing;
 pub mod imaging;
 pub mod notebook;
 pub mod output;

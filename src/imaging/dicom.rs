@@ -15,7 +15,7 @@ use dicom_object::{DefaultDicomObject, open_file};
 
 use crate::core::volume::Volume;
 use crate::error::{Error, Result};
-use crate::imaging::nifti::MAX_VOXELS;
+use crate::imaging::nifti::max_voxels;
 
 const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
@@ -75,7 +75,7 @@ pub fn read_rtdose(path: &Path) -> Result<RtDose> {
     let n = size
         .iter()
         .try_fold(1usize, |a, s| a.checked_mul(*s))
-        .filter(|n| *n <= MAX_VOXELS)
+        .filter(|n| *n <= max_voxels())
         .ok_or_else(|| bad(path, "too many voxels"))?;
     let bits = int(&obj, path, tags::BITS_ALLOCATED, "Bits Allocated")?;
     let signed = obj.element(tags::PIXEL_REPRESENTATION).ok().and_then(|e| e.to_int::<i64>().ok()).unwrap_or(0) == 1;

@@ -22,7 +22,17 @@ use crate::provenance::io_error;
 const HEADER_SIZE: usize = 348;
 const VOX_OFFSET: usize = 352;
 /// The most voxels radose will allocate for one image.
-pub const MAX_VOXELS: usize = 1 << 30;
+pub const DEFAULT_MAX_VOXELS: usize = 1 << 30;
+
+/// The largest image radose reads, in voxels: `RADOSE_MAX_VOXELS` from the
+/// environment, else 2³⁰. Headers promising more are refused before any
+/// allocation, and compressed data is never inflated past it.
+pub fn max_voxels() -> usize {
+    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::env::var("RADOSE_MAX_VOXELS").ok().and_then(|v| v.trim().parse().ok()).filter(|&v| v > 0).unwrap_or(DEFAULT_MAX_VOXELS)
+    })
+}
 
 /// How voxel values are stored on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,11 +203,17 @@ pub fn read(path: &Path) -> Result<Volume> {
 /// Reads an image and names its stored voxel type.
 pub fn read_typed(path: &Path) -> Result<(Volume, &'static str)> {
     let raw = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    decode_file_bytes(path, raw)
+}
+
+/// [`read_typed`] on bytes already in memory, gzip or not (`path` names
+/// them in errors).
+pub fn decode_file_bytes(path: &Path, raw: Vec<u8>) -> Result<(Volume, &'static str)> {
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         // Never inflate more than the largest image we accept plus its header.
         GzDecoder::new(&raw[..])
-            .take((MAX_VOXELS * 8 + 4096) as u64)
+            .take((max_voxels().saturating_mul(8) + 4096) as u64)
             .read_to_end(&mut out)
             .map_err(|e| bad(path, format!("gzip: {e}")))?;
         out
@@ -322,8 +338,8 @@ fn decode_typed(path: &Path, bytes: &[u8]) -> Result<(Volume, &'static str)> {
     if (3..h.ndim as usize).any(|i| h.dims[i] > 1) {
         return Err(bad(path, "images with more than three dimensions are not supported"));
     }
-    let n = size.iter().try_fold(1usize, |a, s| a.checked_mul(*s)).filter(|n| *n <= MAX_VOXELS).ok_or_else(|| {
-        bad(path, format!("{} × {} × {} voxels exceeds the limit of {MAX_VOXELS}", size[0], size[1], size[2]))
+    let n = size.iter().try_fold(1usize, |a, s| a.checked_mul(*s)).filter(|n| *n <= max_voxels()).ok_or_else(|| {
+        bad(path, format!("{} × {} × {} voxels exceeds the limit of {} (RADOSE_MAX_VOXELS)", size[0], size[1], size[2], max_voxels()))
     })?;
     let (width, name) = match h.datatype {
         2 => (1, "uint8"),

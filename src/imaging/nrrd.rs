@@ -14,7 +14,7 @@ use flate2::read::GzDecoder;
 
 use crate::core::volume::Volume;
 use crate::error::{Error, Result};
-use crate::imaging::nifti::{MAX_VOXELS, StoredType};
+use crate::imaging::nifti::{StoredType, max_voxels};
 use crate::provenance::io_error;
 
 fn bad(path: &Path, message: impl Into<String>) -> Error {
@@ -129,6 +129,12 @@ pub fn read(path: &Path) -> Result<Volume> {
 /// Reads an image and names its stored voxel type.
 pub fn read_typed(path: &Path) -> Result<(Volume, &'static str)> {
     let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    decode_typed(path, bytes)
+}
+
+/// [`read_typed`] on bytes already in memory (`path` names them in errors;
+/// a detached data file is looked for beside it).
+pub fn decode_typed(path: &Path, bytes: Vec<u8>) -> Result<(Volume, &'static str)> {
     if !bytes.starts_with(b"NRRD000") {
         return Err(bad(path, "the file does not start with the NRRD magic (NRRD000x)"));
     }
@@ -171,8 +177,8 @@ pub fn read_typed(path: &Path) -> Result<(Volume, &'static str)> {
     let n = size
         .iter()
         .try_fold(1usize, |a, s| a.checked_mul(*s))
-        .filter(|n| *n <= MAX_VOXELS)
-        .ok_or_else(|| bad(path, format!("{size:?} voxels exceed the limit of {MAX_VOXELS}")))?;
+        .filter(|n| *n <= max_voxels())
+        .ok_or_else(|| bad(path, format!("{size:?} voxels exceed the limit of {} (RADOSE_MAX_VOXELS)", max_voxels())))?;
     let little = !matches!(get("endian"), Some("big"));
     let encoding = get("encoding").unwrap_or("raw");
 

@@ -184,7 +184,12 @@ struct Parser<'a> {
     text: &'a str,
     toks: Vec<(Tok, usize)>,
     pos: usize,
+    /// Nesting of `(` and `not`, bounded so no input can exhaust the stack.
+    depth: usize,
 }
+
+/// Deepest nesting of parentheses and `not` a filter may use.
+const MAX_DEPTH: usize = 64;
 
 impl Parser<'_> {
     fn peek(&self) -> Option<&Tok> {
@@ -215,13 +220,21 @@ impl Parser<'_> {
         Ok(left)
     }
     fn factor(&mut self) -> Result<Expr> {
+        if self.depth >= MAX_DEPTH {
+            return Err(error(self.text, self.at(), format!("the filter nests deeper than {MAX_DEPTH} levels")));
+        }
         if self.keyword("not") {
             self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.factor()?)));
+            self.depth += 1;
+            let inner = self.factor()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         if self.peek() == Some(&Tok::LParen) {
             self.pos += 1;
+            self.depth += 1;
             let e = self.expr()?;
+            self.depth -= 1;
             if self.peek() != Some(&Tok::RParen) {
                 return Err(error(self.text, self.at(), "expected `)`"));
             }
@@ -307,7 +320,7 @@ pub fn parse(text: &str) -> Result<Expr> {
     if toks.is_empty() {
         return Err(error(text, 0, "the filter is empty"));
     }
-    let mut p = Parser { text, toks, pos: 0 };
+    let mut p = Parser { text, toks, pos: 0, depth: 0 };
     let e = p.expr()?;
     if p.pos < p.toks.len() {
         return Err(error(text, p.at(), "unexpected text after the filter (join conditions with `and` / `or`)"));
@@ -395,7 +408,7 @@ pub fn column(name: &str) -> Option<Field> {
 /// Parses a sort key (any field).
 pub fn parse_field(text: &str) -> Result<Field> {
     let toks = lex(text)?;
-    let mut p = Parser { text, toks, pos: 0 };
+    let mut p = Parser { text, toks, pos: 0, depth: 0 };
     let f = p.field()?;
     if p.pos < p.toks.len() {
         return Err(error(text, p.at(), "a sort key is one field"));
@@ -419,7 +432,8 @@ mod tests {
 
     #[test]
     fn errors_point_at_the_problem() {
-        for (text, at) in [("auc >", 5), ("auc > 0.5 status = x", 10), ("(auc > 1", 8), ("auc ~ 2", 4), ("'open", 0), ("and = 1", 0)] {
+        let deep = "(".repeat(100) + "a = 1";
+        for (text, at) in [("auc >", 5), ("auc > 0.5 status = x", 10), ("(auc > 1", 8), ("auc ~ 2", 4), ("'open", 0), ("and = 1", 0), (deep.as_str(), 64)] {
             match parse(text) {
                 Err(Error::Syntax { span, .. }) => assert_eq!(span.start, at, "{text}"),
                 other => panic!("{text}: {other:?}"),

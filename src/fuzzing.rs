@@ -1,0 +1,74 @@
+//! Entry points for the fuzz targets (`fuzz/`, cargo-fuzz) and for the
+//! regression test that replays their corpora (`tests/fuzz_corpus.rs`).
+//! Each takes arbitrary bytes; returning (with an error or not) is a pass,
+//! a panic is a bug.
+
+use std::path::Path;
+
+/// The shell's line grammar, then each statement against its command's signature.
+pub fn shell_line(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(statements) = crate::shell::parse::parse(&text, 1) {
+        for st in &statements {
+            if let Some(cmd) = st.tokens.first().and_then(|t| crate::commands::find(&t.text)) {
+                let _ = crate::commands::Args::parse(&cmd.signature(), st);
+            }
+        }
+    }
+}
+
+/// A cohort manifest and a clinical CSV (the bytes before and after the first NUL).
+pub fn manifest_and_csv(data: &[u8]) {
+    let (manifest, csv) = match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &b""[..]),
+    };
+    let roles = crate::data::manifest::Manifest::parse(Path::new("cohort.toml"), &String::from_utf8_lossy(manifest))
+        .map(|m| m.roles())
+        .unwrap_or_default();
+    if let Ok(raw) = crate::data::csv_table::parse_csv(Path::new("clinical.csv"), csv) {
+        let _ = crate::core::cohort::type_and_validate(&raw, &roles);
+    }
+}
+
+/// The NIfTI-1/2 reader (gzip or not).
+pub fn nifti(data: &[u8]) {
+    let _ = crate::imaging::nifti::decode_file_bytes(Path::new("fuzz.nii"), data.to_vec());
+}
+
+/// The NRRD reader (a detached data file is looked for in a folder that does not exist).
+pub fn nrrd(data: &[u8]) {
+    let _ = crate::imaging::nrrd::decode_typed(Path::new("/nonexistent-radose-fuzz/fuzz.nrrd"), data.to_vec());
+}
+
+/// The DICOM RT Dose reader (through a private temporary file, as it reads files).
+pub fn dicom(data: &[u8]) {
+    let path = std::env::temp_dir().join(format!("radose-fuzz-{}.dcm", std::process::id()));
+    if std::fs::write(&path, data).is_ok() {
+        let _ = crate::imaging::dicom::read_rtdose(&path);
+    }
+}
+
+/// A PyRadiomics parameter file (YAML or JSON).
+pub fn params(data: &[u8]) {
+    let _ = crate::core::radiomics::ParamFile::parse(&String::from_utf8_lossy(data), "fuzz.yaml");
+}
+
+/// The `runs --where` filter, through to its SQL.
+pub fn where_expr(data: &[u8]) {
+    if let Ok(e) = crate::store::query::parse(&String::from_utf8_lossy(data)) {
+        let mut binds = Vec::new();
+        let _ = crate::store::query::to_sql(&e, &mut binds);
+    }
+}
+
+/// Every target by name (the fuzz target and corpus folder names).
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("shell_line", shell_line),
+    ("manifest_csv", manifest_and_csv),
+    ("nifti", nifti),
+    ("nrrd", nrrd),
+    ("dicom", dicom),
+    ("params", params),
+    ("where_expr", where_expr),
+];

@@ -128,11 +128,15 @@ pub struct Options<'a> {
     pub published: Option<&'a Published>,
     /// Stratified bootstrap replicates for an extra AUC interval (0: none).
     pub bootstrap: usize,
+    /// Key for pseudonymising patient ids in `tables/predictions.csv`.
+    pub pseudonymise: Option<String>,
+    /// Show input paths in full (default: relative to the working folder).
+    pub absolute_paths: bool,
 }
 
 /// Builds the report for `ids` into `dir`.
 pub fn build(store: &Store, name: &str, ids: &[i64], dir: &Path, published: Option<&Published>) -> Result<Written> {
-    build_with(store, name, ids, dir, &Options { published, bootstrap: 0 })
+    build_with(store, name, ids, dir, &Options { published, ..Options::default() })
 }
 
 /// [`build`] with every option.
@@ -260,7 +264,29 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
         write(&tables_dir.join("audit_leakage.csv"), csv(&audit_table).as_bytes(), &mut files)?;
         write(&tables_dir.join("audit_leakage.md"), markdown(&audit_table).as_bytes(), &mut files)?;
     }
-    let html_text = page(name, simulated, &table2, &table3, &audit_table, &svgs, &runs);
+    // Every patient's probability, ids pseudonymised when a key is given.
+    let mut preds = Table::new(["model", "run", "fold", "patient", "label", "probability"]);
+    for r in &runs {
+        for (fold, id, label, p) in &r.predictions {
+            let patient = match &opts.pseudonymise {
+                Some(key) => crate::provenance::hmac_sha256_hex(key.as_bytes(), id.as_bytes())[..16].to_string(),
+                None => id.clone(),
+            };
+            preds.push(vec![
+                Cell::Text(r.label.clone()),
+                Cell::Int(r.detail.summary.id),
+                fold.map_or(Cell::Null, Cell::Int),
+                Cell::Text(patient),
+                Cell::Int(i64::from(*label)),
+                Cell::Float(*p),
+            ]);
+        }
+    }
+    if opts.pseudonymise.is_some() {
+        preds.notes.push("patient ids are HMAC-SHA-256 pseudonyms under the user's key".into());
+    }
+    write(&tables_dir.join("predictions.csv"), csv(&preds).as_bytes(), &mut files)?;
+    let html_text = page(name, simulated, &table2, &table3, &audit_table, &svgs, &runs, opts.absolute_paths);
     write(&dir.join("index.html"), html_text.as_bytes(), &mut files)?;
     Ok(Written { dir: dir.to_path_buf(), files, runs: ids.to_vec(), simulated })
 }
@@ -354,7 +380,25 @@ th,td{border:1px solid #ccc;padding:.3em .6em;vertical-align:top}th{background:#
 tfoot td{color:#555;font-size:.9em;border:none}figure{margin:1.5em 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}\
 figcaption{color:#444;font-size:.95em}code{background:#f5f5f5;padding:0 .25em}.prov td{font-size:.85em;word-break:break-all}";
 
-fn page(name: &str, simulated: bool, t2: &Table, t3: &Table, audit: &Table, svgs: &[(String, String)], runs: &[ModelRun]) -> String {
+/// A path for people: relative to the working folder when inside it,
+/// else its last three components, unless `absolute`.
+fn shown_path(path: &str, absolute: bool) -> String {
+    let p = Path::new(path);
+    if absolute || !p.is_absolute() {
+        return path.to_string();
+    }
+    if let Ok(cwd) = std::env::current_dir()
+        && let Ok(rel) = p.strip_prefix(&cwd)
+    {
+        return rel.display().to_string();
+    }
+    let parts: Vec<_> = p.components().collect();
+    let tail: PathBuf = parts[parts.len().saturating_sub(3)..].iter().collect();
+    format!("…/{}", tail.display())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn page(name: &str, simulated: bool, t2: &Table, t3: &Table, audit: &Table, svgs: &[(String, String)], runs: &[ModelRun], absolute: bool) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -398,7 +442,7 @@ fn page(name: &str, simulated: bool, t2: &Table, t3: &Table, audit: &Table, svgs
             }
         }
         for ds in &d.datasets {
-            f("input", format!("{} — {} — sha256 {}", ds.name, ds.path, ds.sha256));
+            f("input", format!("{} — {} — sha256 {}", ds.name, shown_path(&ds.path, absolute), ds.sha256));
         }
         let mut table_html = html(&t);
         table_html = table_html.replacen("<table>", "<table class=\"prov\">", 1);

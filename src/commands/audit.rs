@@ -35,6 +35,7 @@ impl Command for Audit {
             .named("repeats", "R", ArgKind::Int, "leakage: repeats with new shuffles (default 1)")
             .named("seed", "N", ArgKind::Int, "leakage: seed (default 7)")
             .named("experiment", "NAME", ArgKind::Text, "leakage: file the audit under an experiment (for `report`)")
+            .named("label", "NAME", ArgKind::Text, "leakage: the model's name (default: the frames, e.g. T1+dose)")
             .named("table", "FILE", ArgKind::Path, "published: the published values (CSV: table,model,auc,acc,f1)")
             .named("against", "RUN|DIR", ArgKind::Text, "published: a cv/holdout run id, or a report folder")
             .named("tol", "T", ArgKind::Float, "published: allowed absolute difference (default 0.02)")

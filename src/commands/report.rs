@@ -23,6 +23,8 @@ impl Command for Report {
             .named("out", "DIR", ArgKind::Path, "the folder to write (default reports/NAME)")
             .named("published", "FILE", ArgKind::Path, "published values to show beside (CSV: table,model,auc,acc,f1)")
             .named("bootstrap", "N", ArgKind::Int, "also a stratified bootstrap AUC interval from N replicates (seed 7)")
+            .switch("pseudonymise", "replace patient ids in tables/predictions.csv by HMAC-SHA-256 under the key in $RADOSE_PSEUDONYM_KEY")
+            .switch("absolute-paths", "show input files with their full paths (default: relative)")
             .example("report quick", "every finished cv and holdout run, into reports/quick/")
     }
 
@@ -61,6 +63,7 @@ impl Command for Report {
             args,
             "report",
             vec![
+                ("pseudonymised".into(), ParamValue::Bool(args.has("pseudonymise"))),
                 ("name".into(), ParamValue::Text(name.clone())),
                 ("runs".into(), ParamValue::Text(ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","))),
                 ("out".into(), ParamValue::Text(dir.display().to_string())),
@@ -68,7 +71,25 @@ impl Command for Report {
             None,
         )?;
         let bootstrap: usize = args.parsed("bootstrap", "a number of replicates")?.unwrap_or(0);
-        let opts = crate::report::Options { published: published.as_ref(), bootstrap };
+        let opts = crate::report::Options {
+            published: published.as_ref(),
+            bootstrap,
+            pseudonymise: if args.has("pseudonymise") {
+                // The key comes from the environment so it never enters runs.db or the history.
+                match std::env::var("RADOSE_PSEUDONYM_KEY") {
+                    Ok(k) if k.len() >= 8 => Some(k),
+                    _ => {
+                        return Err(Error::invalid(
+                            "--pseudonymise needs a key of at least 8 characters in RADOSE_PSEUDONYM_KEY",
+                            Some("export RADOSE_PSEUDONYM_KEY=… in the shell that starts radose; keep it to map pseudonyms back"),
+                        ));
+                    }
+                }
+            } else {
+                None
+            },
+            absolute_paths: args.has("absolute-paths"),
+        };
         let written = crate::report::build_with(session.store(), &name, &ids, &dir, &opts)?;
         for f in &written.files {
             let sha = sha256_file(f)?;

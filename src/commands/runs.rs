@@ -14,6 +14,7 @@ impl Command for Runs {
             .named("sort", "KEY", ArgKind::Text, "order by a field, metric or parameter (default: newest first)")
             .switch("desc", "sort descending")
             .named("limit", "N", ArgKind::Int, "how many (default 20)")
+            .named("resume", "ID", ArgKind::Run, "re-run an interrupted, cancelled or failed run's command (cached work is reused)")
             .table()
             .not_replayable()
             .example("runs", "the 20 most recent runs")
@@ -25,6 +26,9 @@ impl Command for Runs {
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
+        if let Some(tok) = args.value("resume") {
+            return resume(session, tok);
+        }
         let limit: usize = args.parsed("limit", "a number of runs")?.unwrap_or(20);
         let filter = args.value("where").map(filter_expr).transpose()?;
         let sort = args.value("sort").map(sort_field).transpose()?;
@@ -79,4 +83,27 @@ fn shift(e: crate::error::Error, tok: &crate::shell::parse::Token) -> crate::err
         }
         other => other,
     }
+}
+
+/// Re-executes the command of a run that did not finish. Long commands
+/// keep per-patient caches (`preprocess`, `extract`) written atomically, so
+/// the rerun picks up where the killed one stopped.
+fn resume(session: &mut Session, tok: &crate::shell::parse::Token) -> Result<Output> {
+    let id: i64 = super::parse_token(tok, "--resume", "a run id")?;
+    let d = session.store().run_detail(id)?;
+    if !["interrupted", "cancelled", "failed"].contains(&d.summary.status.as_str()) {
+        return Err(crate::error::Error::invalid(
+            format!("run {id} is {}; only interrupted, cancelled or failed runs are resumed", d.summary.status),
+            None,
+        ));
+    }
+    let statements = crate::shell::parse::parse(&d.summary.command, 1)?;
+    let mut outputs = vec![Output::Message(format!(
+        "resuming run {id} ({}): `{}` — cached work is reused",
+        d.summary.status, d.summary.command
+    ))];
+    for st in &statements {
+        outputs.push(session.execute(st)?);
+    }
+    Ok(Output::Many(outputs))
 }

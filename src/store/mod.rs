@@ -455,6 +455,11 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// SQLite's `PRAGMA integrity_check` ("ok" when the file is sound).
+    pub fn integrity_check(&self) -> Result<String> {
+        self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| self.err(e))
+    }
+
     /// Number of runs in the database.
     pub fn count_runs(&self) -> Result<i64> {
         self.conn.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0)).map_err(|e| self.err(e))

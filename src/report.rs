@@ -188,6 +188,28 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
 
     let mut table2 = table_cv(&cv, published.and_then(|p| p.get("2")));
     let mut table3 = table_test(&test, published.and_then(|p| p.get("3")));
+    // The published check (`audit published`'s rule, ±0.02): how many cells agree.
+    for (t, rs, key) in [(&mut table2, &cv, "2"), (&mut table3, &test, "3")] {
+        let Some(p) = published.and_then(|p| p.get(key)) else { continue };
+        let (mut within, mut total, mut off) = (0, 0, Vec::new());
+        for r in rs.iter() {
+            let Some((pa, pc, pf)) = p.get(&r.label.to_ascii_lowercase()) else { continue };
+            let (truth, prob) = r.pooled();
+            let thr = if r.detail.summary.kind == "holdout" { r.metric("threshold").unwrap_or(0.5) } else { 0.5 };
+            let m = at_threshold(&prob, &truth, thr);
+            for (name, got, want) in [("AUC", auc(&prob, &truth), *pa), ("ACC", m.accuracy, *pc), ("F1", m.f1, *pf)] {
+                total += 1;
+                if (got - want).abs() <= 0.02 + 1e-12 {
+                    within += 1;
+                } else {
+                    off.push(format!("{} {name} {} vs {}", r.label, fmt(got), fmt(want)));
+                }
+            }
+        }
+        if total > 0 {
+            t.notes.push(format!("published check: {within} of {total} cells within ±0.02{}", if off.is_empty() { String::new() } else { format!("; outside: {}", off.join(", ")) }));
+        }
+    }
     if opts.bootstrap > 1 {
         for (t, rs) in [(&mut table2, &cv), (&mut table3, &test)] {
             t.columns.insert(2, format!("AUC bootstrap 95% CI ({} replicates)", opts.bootstrap));

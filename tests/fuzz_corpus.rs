@@ -51,3 +51,75 @@ fn hostile_shapes_are_refused_cleanly() {
     radose::fuzzing::params("a:\n".repeat(3000).as_bytes());
     radose::fuzzing::shell_line("\"".repeat(10_000).as_bytes());
 }
+
+/// A mutation fuzzer on the stable toolchain: every seed, mutated (bit
+/// flips, byte changes, truncation, duplication, splices of other seeds)
+/// and fed to its target, for `RADOSE_FUZZ_SECONDS` per target (default 2;
+/// the closing-note numbers came from longer runs:
+/// `RADOSE_FUZZ_SECONDS=120 cargo test --release --test fuzz_corpus -- --nocapture`).
+#[test]
+fn mutated_seeds_never_panic() {
+    let seconds: f64 = std::env::var("RADOSE_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0);
+    let mut rng = radose::core::rng::Rng::new(20261126);
+    for (name, entry) in radose::fuzzing::TARGETS {
+        let dir = common::root().join("fuzz/corpus").join(name);
+        let seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir).unwrap().map(|f| std::fs::read(f.unwrap().path()).unwrap()).collect();
+        let started = std::time::Instant::now();
+        let mut execs = 0u64;
+        while started.elapsed().as_secs_f64() < seconds {
+            let mut data = seeds[rng.below(seeds.len())].clone();
+            for _ in 0..1 + rng.below(8) {
+                let n = data.len();
+                match rng.below(6) {
+                    0 if n > 0 => {
+                        let i = rng.below(n);
+                        data[i] ^= 1 << rng.below(8);
+                    }
+                    1 if n > 0 => {
+                        let i = rng.below(n);
+                        data[i] = [0u8, 0xff, b'\n', b'(', b'"', b',', b'9', b'-'][rng.below(8)];
+                    }
+                    2 if n > 0 => data.truncate(rng.below(n)),
+                    3 if n > 0 => {
+                        let (a, b) = (rng.below(n), rng.below(n));
+                        let (lo, hi) = (a.min(b), a.max(b));
+                        let chunk = data[lo..hi].to_vec();
+                        data.splice(hi..hi, chunk);
+                    }
+                    4 => {
+                        let other = &seeds[rng.below(seeds.len())];
+                        if !other.is_empty() {
+                            let cut = rng.below(other.len());
+                            let at = if n > 0 { rng.below(n) } else { 0 };
+                            data.splice(at..at, other[cut..].iter().copied());
+                        }
+                    }
+                    _ => {
+                        let i = if n > 0 { rng.below(n) } else { 0 };
+                        data.insert(i, rng.below(256) as u8);
+                    }
+                }
+            }
+            let keep = data.clone();
+            if std::panic::catch_unwind(|| entry(&data)).is_err() {
+                let out = std::env::temp_dir().join(format!("radose-fuzz-crash-{name}"));
+                std::fs::write(&out, &keep).unwrap();
+                panic!("{name}: a mutated input panicked (saved to {})", out.display());
+            }
+            execs += 1;
+        }
+        eprintln!("{name}: {execs} executions in {seconds} s");
+    }
+}
+
+/// Found by the mutation fuzzer: a DICOM file whose value representation
+/// was corrupted made the DICOM library allocate 1.5 GB before failing.
+/// Such files are now refused by the length/VR pre-check, naming the element.
+#[test]
+fn corrupt_dicom_vr_is_refused_before_allocating() {
+    for f in ["unknown_vr_huge_alloc_1.dcm", "unknown_vr_huge_alloc_2.dcm"] {
+        let p = common::root().join("fuzz/regressions/dicom").join(f);
+        let e = radose::imaging::read_image(&p).unwrap_err().to_string();
+        assert!(e.contains("unknown value representation") && e.contains(f), "{f}: {e}");
+    }
+}

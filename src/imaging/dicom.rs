@@ -25,6 +25,93 @@ fn bad(path: &Path, message: impl Into<String>) -> Error {
     Error::Io { path: path.to_path_buf(), message: format!("not a readable RT Dose: {}", message.into()) }
 }
 
+/// Walks the file's element headers and refuses any element that declares
+/// more bytes than the file holds, before `dicom-object` would allocate
+/// for it (a corrupt length field otherwise costs gigabytes).
+fn check_lengths(path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| crate::provenance::io_error(path, e))?;
+    if bytes.len() < 132 || &bytes[128..132] != b"DICM" {
+        return Err(bad(path, "no DICM marker after the 128-byte preamble (not a DICOM Part 10 file)"));
+    }
+    const LONG_VRS: [&[u8; 2]; 13] = [b"OB", b"OD", b"OF", b"OL", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"OV", b"SV", b"UV"];
+    let mut pos = 132;
+    let mut explicit = true;
+    let mut big = false;
+    let mut in_meta = true;
+    // Inside encapsulated (compressed) pixel data, items hold raw fragments.
+    let mut fragments = false;
+    while pos + 8 <= bytes.len() {
+        let u16_at = |i: usize, big: bool| if big { u16::from_be_bytes([bytes[i], bytes[i + 1]]) } else { u16::from_le_bytes([bytes[i], bytes[i + 1]]) };
+        let u32_at = |i: usize, big: bool| {
+            let a = [bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]];
+            if big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
+        };
+        let group_le = u16::from_le_bytes([bytes[pos], bytes[pos + 1]]);
+        if in_meta && group_le != 0x0002 {
+            in_meta = false;
+        }
+        let (e_big, e_explicit) = if in_meta { (false, true) } else { (big, explicit) };
+        let group = u16_at(pos, e_big);
+        let element = u16_at(pos + 2, e_big);
+        let (len, header) = if group == 0xFFFE {
+            (u32_at(pos + 4, e_big), 8)
+        } else if e_explicit {
+            let vr = [bytes[pos + 4], bytes[pos + 5]];
+            const VRS: &[u8] = b"AEASATCSDADSDTFLFDISLOLTOBODOFOLOVOWPNSHSLSQSSSTSVTMUCUIULUNURUSUTUV";
+            if !VRS.chunks(2).any(|v| v == vr) {
+                return Err(bad(
+                    path,
+                    format!("the element ({group:04X},{element:04X}) has an unknown value representation `{}`", String::from_utf8_lossy(&vr)),
+                ));
+            }
+            if LONG_VRS.iter().any(|v| **v == vr) {
+                if pos + 12 > bytes.len() {
+                    return Err(bad(path, format!("the element ({group:04X},{element:04X}) is cut off")));
+                }
+                (u32_at(pos + 8, e_big), 12)
+            } else {
+                (u32::from(u16_at(pos + 6, e_big)), 8)
+            }
+        } else {
+            (u32_at(pos + 4, e_big), 8)
+        };
+        pos += header;
+        if group == 0xFFFE && element == 0xE0DD {
+            fragments = false;
+        }
+        if len == u32::MAX {
+            if group == 0x7FE0 && element == 0x0010 {
+                fragments = true;
+            }
+            continue; // undefined length: its contents follow as elements
+        }
+        if group == 0xFFFE && element == 0xE000 {
+            // A defined-length item must fit; a fragment is skipped, a dataset walked into.
+            if pos + len as usize > bytes.len() {
+                return Err(bad(path, format!("an item declares {len} bytes but only {} remain", bytes.len() - pos)));
+            }
+            if fragments {
+                pos += len as usize;
+            }
+            continue;
+        }
+        let len = len as usize;
+        if len > bytes.len() - pos {
+            return Err(bad(
+                path,
+                format!("the element ({group:04X},{element:04X}) declares {len} bytes but only {} remain in the file", bytes.len() - pos),
+            ));
+        }
+        if in_meta && group == 0x0002 && element == 0x0010 {
+            let ts = String::from_utf8_lossy(&bytes[pos..pos + len]).trim_end_matches(['\0', ' ']).to_string();
+            explicit = ts != IMPLICIT_LE;
+            big = ts == EXPLICIT_BE;
+        }
+        pos += len;
+    }
+    Ok(())
+}
+
 fn floats(obj: &DefaultDicomObject, path: &Path, tag: Tag, name: &str) -> Result<Vec<f64>> {
     obj.element(tag)
         .map_err(|_| bad(path, format!("{name} is missing")))?
@@ -51,6 +138,7 @@ pub struct RtDose {
 
 /// Reads an RT Dose file.
 pub fn read_rtdose(path: &Path) -> Result<RtDose> {
+    check_lengths(path)?;
     let obj = open_file(path).map_err(|e| bad(path, e.to_string()))?;
     let ts = obj.meta().transfer_syntax().trim_end_matches('\0').trim().to_string();
     let big = match ts.as_str() {

@@ -12,7 +12,8 @@ use radose::imaging::radiomics::extract_files;
 fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/pyradiomics/data");
     let (image, mask) = (dir.join("brain1_image.nrrd"), dir.join("brain1_label.nrrd"));
-    for (label, setting) in [("defaults", "{}"), ("resampled 2 mm B-spline", "{\"resampledPixelSpacing\": [2, 2, 2]}")] {
+    for (label, setting) in [("defaults", "{}"), ("resampled 2 mm B-spline", "{\"resampledPixelSpacing\": [2, 2, 2]}")]
+    {
         let params = match ParamFile::parse(&format!("{{\"setting\": {setting}}}"), "bench") {
             Ok(p) => p,
             Err(e) => {
@@ -45,6 +46,11 @@ fn main() {
         let _ = radose::core::radiomics::extract(&img.volume, true, &msk.volume, &params, false);
         let compute = t.elapsed().as_secs_f64();
         println!("  of which reading {read:.4} s, extraction {compute:.4} s");
-        println!("radiomics brain1 ({label}): {n} features, median {:.4} s, min {:.4} s over {} runs (includes reading both files)", times[3], times[0], times.len());
+        println!(
+            "radiomics brain1 ({label}): {n} features, median {:.4} s, min {:.4} s over {} runs (includes reading both files)",
+            times[3],
+            times[0],
+            times.len()
+        );
     }
 }

@@ -73,7 +73,11 @@ pub fn cells(session: &Session, from: usize, to: usize, only_ok: bool) -> crate:
                 .collect();
             runs.push(json!({ "kind": d.summary.kind, "metrics": metrics }));
         }
-        let figures = h.output.as_ref().map(|o| o.figures().iter().map(|f| (f.title.clone(), f.svg.clone())).collect()).unwrap_or_default();
+        let figures = h
+            .output
+            .as_ref()
+            .map(|o| o.figures().iter().map(|f| (f.title.clone(), f.svg.clone())).collect())
+            .unwrap_or_default();
         out.push(NoteCell {
             index,
             command: h.text.clone(),
@@ -145,7 +149,8 @@ fn output_markdown(o: &Value, out: &mut String, figure_links: &mut dyn FnMut() -
 
 /// Rebuilds a table from its JSON form.
 pub fn table_from_json(t: &Value) -> Table {
-    let mut table = Table::new(t["columns"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(str::to_string)));
+    let mut table =
+        Table::new(t["columns"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(str::to_string)));
     table.title = t["title"].as_str().map(str::to_string);
     table.notes = t["notes"].as_array().into_iter().flatten().filter_map(|n| n.as_str().map(str::to_string)).collect();
     for r in t["rows"].as_array().into_iter().flatten() {
@@ -169,7 +174,13 @@ pub fn table_from_json(t: &Value) -> Table {
 
 /// The notebook as Markdown; figures are written by the caller to the
 /// returned (file name, svg) list and linked from `figures_dir`.
-pub fn markdown_doc(title: &str, prov: &[(String, String)], cells: &[NoteCell], figures_dir: &str, replay: &str) -> (String, Vec<(String, String)>) {
+pub fn markdown_doc(
+    title: &str,
+    prov: &[(String, String)],
+    cells: &[NoteCell],
+    figures_dir: &str,
+    replay: &str,
+) -> (String, Vec<(String, String)>) {
     let mut out = format!("# {title}\n\n| provenance | |\n| --- | --- |\n");
     for (k, v) in prov {
         let _ = writeln!(out, "| {k} | {} |", v.replace('|', "\\|"));
@@ -179,7 +190,11 @@ pub fn markdown_doc(title: &str, prov: &[(String, String)], cells: &[NoteCell], 
     for c in cells {
         let _ = write!(out, "## [{}] `{}`\n\n", c.index, c.command.replace('`', "'"));
         if let Some(e) = &c.error {
-            let _ = write!(out, "> **error** (the session went on)\n>\n> ```text\n{}\n> ```\n\n", e.lines().map(|l| format!("> {l}")).collect::<Vec<_>>().join("\n"));
+            let _ = write!(
+                out,
+                "> **error** (the session went on)\n>\n> ```text\n{}\n> ```\n\n",
+                e.lines().map(|l| format!("> {l}")).collect::<Vec<_>>().join("\n")
+            );
         }
         let mut k = 0;
         let figs = &c.figures;
@@ -192,7 +207,12 @@ pub fn markdown_doc(title: &str, prov: &[(String, String)], cells: &[NoteCell], 
             Some(format!("{figures_dir}/{name}"))
         };
         output_markdown(&c.output, &mut out, &mut link);
-        let _ = write!(out, "_{:.2} s{}_\n\n", c.seconds, if c.runs.is_empty() { String::new() } else { format!(" · {} run(s)", c.runs.len()) });
+        let _ = write!(
+            out,
+            "_{:.2} s{}_\n\n",
+            c.seconds,
+            if c.runs.is_empty() { String::new() } else { format!(" · {} run(s)", c.runs.len()) }
+        );
     }
     let _ = write!(out, "---\n\nReplay: `{replay}`\n\n<!-- radose-notebook\n{}\n-->\n", embedded(cells));
     (out, files)
@@ -234,11 +254,20 @@ pub fn html_doc(title: &str, prov: &[(String, String)], cells: &[NoteCell], repl
     for c in cells {
         let _ = write!(out, "<h2>[{}] <code>{}</code></h2>\n", c.index, html_escape(&c.command));
         if let Some(e) = &c.error {
-            let _ = write!(out, "<div class=\"error\"><strong>error</strong> (the session went on)<pre>{}</pre></div>\n", html_escape(e));
+            let _ = write!(
+                out,
+                "<div class=\"error\"><strong>error</strong> (the session went on)<pre>{}</pre></div>\n",
+                html_escape(e)
+            );
         }
         let mut figs = c.figures.iter();
         output_html(&c.output, &mut figs, &mut out);
-        let _ = write!(out, "<p class=\"meta\">{:.2} s{}</p>\n", c.seconds, if c.runs.is_empty() { String::new() } else { format!(" · {} run(s)", c.runs.len()) });
+        let _ = write!(
+            out,
+            "<p class=\"meta\">{:.2} s{}</p>\n",
+            c.seconds,
+            if c.runs.is_empty() { String::new() } else { format!(" · {} run(s)", c.runs.len()) }
+        );
     }
     let json = embedded(cells).to_string().replace("</", "<\\/");
     let _ = write!(
@@ -270,7 +299,9 @@ pub fn normalise(s: &str) -> String {
     for (i, w) in words.iter().enumerate() {
         let next = words.get(i + 1).copied().unwrap_or("");
         let num = |t: &str| !t.is_empty() && t.trim_end_matches(['s', ',', '.', ')']).parse::<f64>().is_ok();
-        if (num(w) && (next.starts_with('s') && next.len() <= 2)) || (w.ends_with('s') && w.len() > 1 && w[..w.len() - 1].parse::<f64>().is_ok()) {
+        if (num(w) && (next.starts_with('s') && next.len() <= 2))
+            || (w.ends_with('s') && w.len() > 1 && w[..w.len() - 1].parse::<f64>().is_ok())
+        {
             out.push("#");
         } else {
             out.push(w);

@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::core::learn::metrics::{
-    Roc, at_threshold, auc, brier, calibration, delong, reliability, roc_curve,
-};
+use crate::core::learn::metrics::{Roc, at_threshold, auc, brier, calibration, delong, reliability, roc_curve};
 use crate::error::{Error, Result};
 use crate::output::{Cell, Table};
 use crate::render::figures::{CvPanel, Figure, TestPanel};
@@ -151,11 +149,17 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
             for &child in &detail.children {
                 let c = store.run_detail(child)?;
                 let is_leaky = c.params.iter().any(|(k, v)| k == "leaky" && v.display() == "true");
-                let mut aucs: Vec<(i64, f64)> = c.metrics.iter().filter(|m| m.key == "auc").filter_map(|m| m.fold.map(|f| (f, m.value))).collect();
+                let mut aucs: Vec<(i64, f64)> =
+                    c.metrics.iter().filter(|m| m.key == "auc").filter_map(|m| m.fold.map(|f| (f, m.value))).collect();
                 aucs.sort_by_key(|a| a.0);
-                if is_leaky { leaky.extend(aucs.into_iter().map(|a| a.1)) } else { safe.extend(aucs.into_iter().map(|a| a.1)) }
+                if is_leaky {
+                    leaky.extend(aucs.into_iter().map(|a| a.1))
+                } else {
+                    safe.extend(aucs.into_iter().map(|a| a.1))
+                }
             }
-            let label = detail.params.iter().find(|(k, _)| k == "label").map_or(format!("run {id}"), |(_, v)| v.display());
+            let label =
+                detail.params.iter().find(|(k, _)| k == "label").map_or(format!("run {id}"), |(_, v)| v.display());
             audits.push((label, safe, leaky, detail));
             continue;
         }
@@ -207,7 +211,10 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
             }
         }
         if total > 0 {
-            t.notes.push(format!("published check: {within} of {total} cells within ±0.02{}", if off.is_empty() { String::new() } else { format!("; outside: {}", off.join(", ")) }));
+            t.notes.push(format!(
+                "published check: {within} of {total} cells within ±0.02{}",
+                if off.is_empty() { String::new() } else { format!("; outside: {}", off.join(", ")) }
+            ));
         }
     }
     if opts.bootstrap > 1 {
@@ -219,7 +226,10 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
                     .map_or(Cell::Null, |(lo, hi)| Cell::Text(format!("{}–{}", fmt(lo), fmt(hi))));
                 row.insert(2, cell);
             }
-            t.notes.push(format!("bootstrap: events and non-events resampled separately, {} replicates, seed 7, percentile interval", opts.bootstrap));
+            t.notes.push(format!(
+                "bootstrap: events and non-events resampled separately, {} replicates, seed 7, percentile interval",
+                opts.bootstrap
+            ));
         }
     }
     for (stem, t) in [("table2_cv", &table2), ("table3_test", &table3)] {
@@ -237,7 +247,11 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
     let mut figures: Vec<(String, String, Figure)> = Vec::new();
     let panels: Vec<CvPanel> = cv.iter().map(|r| CvPanel { model: r.label.clone(), folds: r.folds() }).collect();
     for p in &panels {
-        figures.push((format!("roc_cv_{}", slug(&p.model)), format!("Figure 4 — {}", p.model), Figure::CvRoc(p.clone())));
+        figures.push((
+            format!("roc_cv_{}", slug(&p.model)),
+            format!("Figure 4 — {}", p.model),
+            Figure::CvRoc(p.clone()),
+        ));
     }
     if panels.len() > 1 {
         figures.push(("roc_cv_all".into(), "Figure 4 — all models".into(), Figure::CvGrid(panels.clone())));
@@ -247,11 +261,24 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
         if let Some(roc) = roc_curve(&p, &t) {
             let ci = delong(&p, &t).map_or((f64::NAN, f64::NAN), |d| d.ci(0.95));
             let panel = TestPanel { model: r.label.clone(), roc, auc: auc(&p, &t), ci };
-            figures.push((format!("roc_test_{}", slug(&r.label)), format!("Test-set ROC — {}", r.label), Figure::TestRoc(panel)));
+            figures.push((
+                format!("roc_test_{}", slug(&r.label)),
+                format!("Test-set ROC — {}", r.label),
+                Figure::TestRoc(panel),
+            ));
         }
         if let Some(c) = calibration(&p, &t) {
-            let fig = Figure::Calibration { model: r.label.clone(), bins: reliability(&p, &t, 5), intercept: c.intercept, slope: c.slope };
-            figures.push((format!("calibration_{}", slug(&r.label)), format!("Calibration — {} (test set)", r.label), fig));
+            let fig = Figure::Calibration {
+                model: r.label.clone(),
+                bins: reliability(&p, &t, 5),
+                intercept: c.intercept,
+                slope: c.slope,
+            };
+            figures.push((
+                format!("calibration_{}", slug(&r.label)),
+                format!("Calibration — {} (test set)", r.label),
+                fig,
+            ));
         }
     }
     for (label, safe, leaky, d) in &audits {
@@ -271,14 +298,21 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
         svgs.push((caption.clone(), svg));
     }
 
-    let mut audit_table = Table::new(["model", "fold-safe AUC", "LEAKY AUC", "optimism (95% CI)", "run"]).with_title("Leakage audit: fold-safe vs the LEAKY published protocol");
+    let mut audit_table = Table::new(["model", "fold-safe AUC", "LEAKY AUC", "optimism (95% CI)", "run"])
+        .with_title("Leakage audit: fold-safe vs the LEAKY published protocol");
     for (label, safe, leaky, d) in &audits {
-        let metric = |k: &str| d.metrics.iter().rev().find(|m| m.key == k && m.fold.is_none()).map_or(f64::NAN, |m| m.value);
+        let metric =
+            |k: &str| d.metrics.iter().rev().find(|m| m.key == k && m.fold.is_none()).map_or(f64::NAN, |m| m.value);
         audit_table.push(vec![
             Cell::Text(label.clone()),
             r2(safe.iter().sum::<f64>() / safe.len().max(1) as f64),
             r2(leaky.iter().sum::<f64>() / leaky.len().max(1) as f64),
-            Cell::Text(format!("{} ({} to {})", fmt(metric("optimism")), fmt(metric("optimism_ci_low")), fmt(metric("optimism_ci_high")))),
+            Cell::Text(format!(
+                "{} ({} to {})",
+                fmt(metric("optimism")),
+                fmt(metric("optimism_ci_low")),
+                fmt(metric("optimism_ci_high"))
+            )),
             Cell::Int(d.summary.id),
         ]);
     }
@@ -321,7 +355,8 @@ fn published_cells(p: Option<&BTreeMap<String, (f64, f64, f64)>>, label: &str) -
 }
 
 fn table_cv(runs: &[&ModelRun], published: Option<&BTreeMap<String, (f64, f64, f64)>>) -> Table {
-    let mut cols = vec!["model", "AUC (95% CI)", "fold AUC mean ± SD", "ACC", "F1", "sensitivity", "specificity", "Brier", "run"];
+    let mut cols =
+        vec!["model", "AUC (95% CI)", "fold AUC mean ± SD", "ACC", "F1", "sensitivity", "specificity", "Brier", "run"];
     if published.is_some() {
         cols.extend(["published AUC", "published ACC", "published F1"]);
     }
@@ -332,7 +367,8 @@ fn table_cv(runs: &[&ModelRun], published: Option<&BTreeMap<String, (f64, f64, f
         let a = auc(&p, &truth);
         let ci = delong(&p, &truth).map(|d| d.ci(0.95));
         let fold_aucs: Vec<f64> = r.folds().iter().map(|(_, a)| *a).filter(|a| a.is_finite()).collect();
-        let (fm, fs) = if fold_aucs.is_empty() { (f64::NAN, f64::NAN) } else { crate::core::describe::mean_sd(&fold_aucs) };
+        let (fm, fs) =
+            if fold_aucs.is_empty() { (f64::NAN, f64::NAN) } else { crate::core::describe::mean_sd(&fold_aucs) };
         let mut row = vec![
             Cell::Text(r.label.clone()),
             Cell::Text(match ci {
@@ -357,7 +393,19 @@ fn table_cv(runs: &[&ModelRun], published: Option<&BTreeMap<String, (f64, f64, f
 }
 
 fn table_test(runs: &[&ModelRun], published: Option<&BTreeMap<String, (f64, f64, f64)>>) -> Table {
-    let mut cols = vec!["model", "AUC (95% CI)", "ACC", "F1", "sensitivity", "specificity", "Brier", "calibration intercept", "calibration slope", "threshold", "run"];
+    let mut cols = vec![
+        "model",
+        "AUC (95% CI)",
+        "ACC",
+        "F1",
+        "sensitivity",
+        "specificity",
+        "Brier",
+        "calibration intercept",
+        "calibration slope",
+        "threshold",
+        "run",
+    ];
     if published.is_some() {
         cols.extend(["published AUC", "published ACC", "published F1"]);
     }
@@ -390,7 +438,10 @@ fn table_test(runs: &[&ModelRun], published: Option<&BTreeMap<String, (f64, f64,
         }
         t.push(row);
     }
-    t.notes.push("each model fitted once on all of the training cohort; the threshold was fixed or chosen on training data".into());
+    t.notes.push(
+        "each model fitted once on all of the training cohort; the threshold was fixed or chosen on training data"
+            .into(),
+    );
     t
 }
 
@@ -420,7 +471,16 @@ fn shown_path(path: &str, absolute: bool) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn page(name: &str, simulated: bool, t2: &Table, t3: &Table, audit: &Table, svgs: &[(String, String)], runs: &[ModelRun], absolute: bool) -> String {
+fn page(
+    name: &str,
+    simulated: bool,
+    t2: &Table,
+    t3: &Table,
+    audit: &Table,
+    svgs: &[(String, String)],
+    runs: &[ModelRun],
+    absolute: bool,
+) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -449,7 +509,8 @@ fn page(name: &str, simulated: bool, t2: &Table, t3: &Table, audit: &Table, svgs
     h.push_str("<h2>Provenance</h2>\n");
     for r in runs {
         let d = &r.detail;
-        let mut t = Table::new(["field", "value"]).with_title(format!("run {} — {} ({})", d.summary.id, r.label, d.summary.kind));
+        let mut t = Table::new(["field", "value"])
+            .with_title(format!("run {} — {} ({})", d.summary.id, r.label, d.summary.kind));
         let mut f = |k: &str, v: String| t.push(vec![Cell::Text(k.into()), Cell::Text(v)]);
         f("command", d.summary.command.clone());
         f("status", d.summary.status.clone());
@@ -470,7 +531,11 @@ fn page(name: &str, simulated: bool, t2: &Table, t3: &Table, audit: &Table, svgs
         table_html = table_html.replacen("<table>", "<table class=\"prov\">", 1);
         h.push_str(&table_html);
     }
-    let _ = write!(h, "<p>Numbers: {} models; AUC intervals by DeLong's method; figures also in <code>figures/</code> as SVG and PNG.</p>\n</body></html>\n", runs.len());
+    let _ = write!(
+        h,
+        "<p>Numbers: {} models; AUC intervals by DeLong's method; figures also in <code>figures/</code> as SVG and PNG.</p>\n</body></html>\n",
+        runs.len()
+    );
     h
 }
 
@@ -480,7 +545,10 @@ pub fn run_figure(store: &Store, id: i64, what: &str, bins: usize) -> Result<(St
     let detail = store.run_detail(id)?;
     let kind = detail.summary.kind.clone();
     if !["cv", "holdout"].contains(&kind.as_str()) {
-        return Err(Error::invalid(format!("run {id} is a `{kind}` run; figures are drawn for `cv` and `holdout` runs"), None));
+        return Err(Error::invalid(
+            format!("run {id} is a `{kind}` run; figures are drawn for `cv` and `holdout` runs"),
+            None,
+        ));
     }
     let predictions = store.predictions(id)?;
     if predictions.is_empty() {
@@ -500,17 +568,27 @@ pub fn run_figure(store: &Store, id: i64, what: &str, bins: usize) -> Result<(St
             let data = serde_json::json!({
                 "folds": folds.iter().map(|(roc, a)| serde_json::json!({"fpr": roc.fpr, "tpr": roc.tpr, "auc": a})).collect::<Vec<_>>()
             });
-            Ok((format!("{label} — cross-validation ROC (run {id})"), Figure::CvRoc(CvPanel { model: label, folds }), data))
+            Ok((
+                format!("{label} — cross-validation ROC (run {id})"),
+                Figure::CvRoc(CvPanel { model: label, folds }),
+                data,
+            ))
         }
         ("roc", _) => {
-            let roc = roc_curve(&p, &truth).ok_or_else(|| Error::invalid(format!("run {id}: one class only, no ROC"), None))?;
+            let roc = roc_curve(&p, &truth)
+                .ok_or_else(|| Error::invalid(format!("run {id}: one class only, no ROC"), None))?;
             let ci = delong(&p, &truth).map_or((f64::NAN, f64::NAN), |d| d.ci(0.95));
             let a = auc(&p, &truth);
             let data = serde_json::json!({"fpr": roc.fpr, "tpr": roc.tpr, "auc": a});
-            Ok((format!("{label} — test-set ROC (run {id})"), Figure::TestRoc(TestPanel { model: label, roc, auc: a, ci }), data))
+            Ok((
+                format!("{label} — test-set ROC (run {id})"),
+                Figure::TestRoc(TestPanel { model: label, roc, auc: a, ci }),
+                data,
+            ))
         }
         ("calibration", _) => {
-            let c = calibration(&p, &truth).ok_or_else(|| Error::invalid(format!("run {id}: one class only, no calibration"), None))?;
+            let c = calibration(&p, &truth)
+                .ok_or_else(|| Error::invalid(format!("run {id}: one class only, no calibration"), None))?;
             let b = reliability(&p, &truth, bins);
             let data = serde_json::json!({
                 "bins": b.iter().map(|x| [x.mean_predicted, x.fraction_positive, x.count as f64]).collect::<Vec<_>>(),
@@ -522,6 +600,8 @@ pub fn run_figure(store: &Store, id: i64, what: &str, bins: usize) -> Result<(St
                 data,
             ))
         }
-        (other, _) => Err(Error::invalid(format!("unknown figure `{other}`"), Some("plot roc RUN or plot calibration RUN"))),
+        (other, _) => {
+            Err(Error::invalid(format!("unknown figure `{other}`"), Some("plot roc RUN or plot calibration RUN")))
+        }
     }
 }

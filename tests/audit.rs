@@ -32,11 +32,22 @@ fn leaky_arm_is_optimistic_on_noise_and_private_to_audit() {
     let mut s = common::session();
     let (out, err, o) = common::run(
         &mut s,
-        &format!("load N {} --id id --outcome y; pipeline P = standardize | mannwhitney k=10 | logistic; audit leakage P on N --folds 5 --repeats 2 --seed 3", csv.display()),
+        &format!(
+            "load N {} --id id --outcome y; pipeline P = standardize | mannwhitney k=10 | logistic; audit leakage P on N --folds 5 --repeats 2 --seed 3",
+            csv.display()
+        ),
         false,
     );
     assert_eq!(o.exit_code(), 0, "{err}");
-    let parent = s.store().query_runs(None, None, true, 50).unwrap().into_iter().find(|(r, _)| r.kind == "audit-leakage").unwrap().0.id;
+    let parent = s
+        .store()
+        .query_runs(None, None, true, 50)
+        .unwrap()
+        .into_iter()
+        .find(|(r, _)| r.kind == "audit-leakage")
+        .unwrap()
+        .0
+        .id;
     let d = s.store().run_detail(parent).unwrap();
     let m = |k: &str| d.metrics.iter().find(|x| x.key == k).unwrap().value;
     assert!((m("safe_auc_mean") - 0.5).abs() < 0.12, "fold-safe {}", m("safe_auc_mean"));
@@ -79,7 +90,10 @@ fn simulated_dose_model_audit_reaches_the_report_and_published_check() {
     assert_eq!(o.exit_code(), 0, "{err}");
     assert!(out.contains("optimism (LEAKY − fold-safe)"), "{out}");
     let html = std::fs::read_to_string(dir.path().join("rep/index.html")).unwrap();
-    assert!(html.contains("Leakage audit") && html.contains("fold-safe vs LEAKY"), "the audit figure and table are in the report");
+    assert!(
+        html.contains("Leakage audit") && html.contains("fold-safe vs LEAKY"),
+        "the audit figure and table are in the report"
+    );
     assert!(dir.path().join("rep/figures/audit_leakage_T1_T1C_T2_dose.svg").exists());
 
     // Published check: the report's reproduced Table 2 vs a published table.
@@ -88,21 +102,27 @@ fn simulated_dose_model_audit_reaches_the_report_and_published_check() {
     let row = table2.lines().nth(1).unwrap().to_string();
     let cells: Vec<&str> = row.split(',').collect();
     let auc = cells[1].split_whitespace().next().unwrap();
-    std::fs::write(&right, format!("table,model,auc,acc,f1\n2,T1+T1C+T2+Dose,{auc},{},{}\n", cells[3], cells[4])).unwrap();
-    let (out, err, o) = common::run(&mut s, &format!("audit published --table {} --against {d}/rep", right.display()), false);
+    std::fs::write(&right, format!("table,model,auc,acc,f1\n2,T1+T1C+T2+Dose,{auc},{},{}\n", cells[3], cells[4]))
+        .unwrap();
+    let (out, err, o) =
+        common::run(&mut s, &format!("audit published --table {} --against {d}/rep", right.display()), false);
     assert_eq!(o.exit_code(), 0, "{err}");
     assert!(out.contains("3 cells within ±0.02, 0 outside"), "{out}");
     let wrong = dir.path().join("wrong.csv");
     let bad_auc: f64 = auc.parse::<f64>().unwrap() + 0.1;
-    std::fs::write(&wrong, format!("table,model,auc,acc,f1\n2,T1+T1C+T2+Dose,{bad_auc},{},{}\n", cells[3], cells[4])).unwrap();
-    let (out, _, _) = common::run(&mut s, &format!("audit published --table {} --against {d}/rep", wrong.display()), false);
+    std::fs::write(&wrong, format!("table,model,auc,acc,f1\n2,T1+T1C+T2+Dose,{bad_auc},{},{}\n", cells[3], cells[4]))
+        .unwrap();
+    let (out, _, _) =
+        common::run(&mut s, &format!("audit published --table {} --against {d}/rep", wrong.display()), false);
     assert!(out.contains("2 cells within ±0.02, 1 outside") && out.contains("NO"), "{out}");
     // Bad table files.
     let broken = dir.path().join("broken.csv");
     std::fs::write(&broken, "table,model,auc,acc,f1\n2,T1,high,0.5\n").unwrap();
-    let (_, err, _) = common::run(&mut s, &format!("audit published --table {} --against {d}/rep", broken.display()), true);
+    let (_, err, _) =
+        common::run(&mut s, &format!("audit published --table {} --against {d}/rep", broken.display()), true);
     assert!(err.contains("broken.csv") && err.contains("line 2"), "{err}");
-    let (_, err, _) = common::run(&mut s, &format!("audit published --table {} --against {d}/nothing", right.display()), true);
+    let (_, err, _) =
+        common::run(&mut s, &format!("audit published --table {} --against {d}/nothing", right.display()), true);
     assert!(err.contains("no tables/table2_cv.csv"), "{err}");
 }
 
@@ -111,15 +131,23 @@ fn table1_published_values_are_checked_as_printed() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
     let mut s = common::session();
-    let (_, err, o) = common::run(&mut s, &format!("simulate --out {d}/sim; load A {d}/sim/A; load B {d}/sim/B; table1 A B"), false);
+    let (_, err, o) =
+        common::run(&mut s, &format!("simulate --out {d}/sim; load A {d}/sim/A; load B {d}/sim/B; table1 A B"), false);
     assert_eq!(o.exit_code(), 0, "{err}");
-    let table1_run = s.store().query_runs(None, None, true, 10).unwrap().into_iter().find(|(r, _)| r.kind == "table1").unwrap().0.id;
+    let table1_run =
+        s.store().query_runs(None, None, true, 10).unwrap().into_iter().find(|(r, _)| r.kind == "table1").unwrap().0.id;
     let published = common::root().join("experiments/published_table1.csv");
-    let (out, err, o) = common::run(&mut s, &format!("audit published --table {} --against {table1_run}", published.display()), false);
+    let (out, err, o) =
+        common::run(&mut s, &format!("audit published --table {} --against {table1_run}", published.display()), false);
     assert_eq!(o.exit_code(), 0, "{err}");
-    assert!(out.contains("28 cells equal as printed, 0 not"), "the simulated cohort reproduces the paper's Table 1: {out}");
+    assert!(
+        out.contains("28 cells equal as printed, 0 not"),
+        "the simulated cohort reproduces the paper's Table 1: {out}"
+    );
     let wrong = dir.path().join("wrong_table1.csv");
-    std::fs::write(&wrong, std::fs::read_to_string(&published).unwrap().replace("sex,male,75,15", "sex,male,74,15")).unwrap();
-    let (out, _, _) = common::run(&mut s, &format!("audit published --table {} --against {table1_run}", wrong.display()), false);
+    std::fs::write(&wrong, std::fs::read_to_string(&published).unwrap().replace("sex,male,75,15", "sex,male,74,15"))
+        .unwrap();
+    let (out, _, _) =
+        common::run(&mut s, &format!("audit published --table {} --against {table1_run}", wrong.display()), false);
     assert!(out.contains("27 cells equal as printed, 1 not"), "{out}");
 }

@@ -23,7 +23,12 @@ fn kill_during_preprocess_then_resume() {
         .unwrap();
     assert!(status.success());
     let mut child = Command::new(common::binary())
-        .args(["--db", db.to_str().unwrap(), "-c", &format!("load A {d}/sim/A; preprocess A --n4 --jobs 1 --to {d}/pre")])
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "-c",
+            &format!("load A {d}/sim/A; preprocess A --n4 --jobs 1 --to {d}/pre"),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -31,7 +36,9 @@ fn kill_during_preprocess_then_resume() {
     // Wait until a few patients are done, then kill -9 mid-way.
     let started = Instant::now();
     loop {
-        let done = std::fs::read_dir(dir.path().join("pre")).map(|r| r.filter_map(|e| e.ok()).filter(|e| e.path().join("record.json").exists()).count()).unwrap_or(0);
+        let done = std::fs::read_dir(dir.path().join("pre"))
+            .map(|r| r.filter_map(|e| e.ok()).filter(|e| e.path().join("record.json").exists()).count())
+            .unwrap_or(0);
         if done >= 3 || started.elapsed() > Duration::from_secs(60) {
             break;
         }
@@ -46,14 +53,23 @@ fn kill_during_preprocess_then_resume() {
     let pre = runs.iter().find(|r| r.kind == "preprocess").expect("the preprocess run was recorded before its work");
     assert_eq!(pre.status, "interrupted", "a killed run shows as interrupted");
     // Every patient folder is complete or has no record.
-    let key_dirs: Vec<_> = std::fs::read_dir(dir.path().join("pre")).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let key_dirs: Vec<_> = std::fs::read_dir(dir.path().join("pre"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     let mut complete = 0;
     for p in &key_dirs {
         let rec = p.join("record.json");
         if rec.exists() {
             let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&rec).unwrap()).unwrap();
             let key = r["key"].as_str().unwrap();
-            assert!(radose::imaging::preprocess::cached(p, key).is_some(), "{} has a record but a torn file", p.display());
+            assert!(
+                radose::imaging::preprocess::cached(p, key).is_some(),
+                "{} has a record but a torn file",
+                p.display()
+            );
             complete += 1;
         }
         for f in std::fs::read_dir(p).unwrap() {

@@ -17,7 +17,8 @@ fn every_example_runs() {
     for cmd in all() {
         for example in cmd.signature().examples {
             let mut s = common::session();
-            let setup = "load A data/sim/A; load B data/sim/B; pipeline P1 = standardize | logistic; cv P1 on A --folds 3";
+            let setup =
+                "load A data/sim/A; load B data/sim/B; pipeline P1 = standardize | logistic; cv P1 on A --folds 3";
             let (_, err, outcome) = common::run(&mut s, setup, false);
             assert_eq!(outcome.exit_code(), 0, "{err}");
             let (_, err, outcome) = common::run(&mut s, example.command, false);

@@ -62,13 +62,16 @@ fn hostile_shapes_are_refused_cleanly() {
 fn mutated_seeds_never_panic() {
     let seconds: f64 = std::env::var("RADOSE_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0);
     let only = std::env::var("RADOSE_FUZZ_TARGET").ok();
-    let mut rng = radose::core::rng::Rng::new(std::env::var("RADOSE_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261126));
+    let mut rng = radose::core::rng::Rng::new(
+        std::env::var("RADOSE_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261126),
+    );
     for (name, entry) in radose::fuzzing::TARGETS {
         if only.as_deref().is_some_and(|o| o != *name) {
             continue;
         }
         let dir = common::root().join("fuzz/corpus").join(name);
-        let seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir).unwrap().map(|f| std::fs::read(f.unwrap().path()).unwrap()).collect();
+        let seeds: Vec<Vec<u8>> =
+            std::fs::read_dir(&dir).unwrap().map(|f| std::fs::read(f.unwrap().path()).unwrap()).collect();
         let started = std::time::Instant::now();
         let mut execs = 0u64;
         while started.elapsed().as_secs_f64() < seconds {

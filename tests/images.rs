@@ -161,7 +161,11 @@ fn writers_round_trip_every_stored_type() {
                 assert!((b.origin[k] - v.origin[k]).abs() < 1e-4, "{file} {stored:?}: origin {:?}", b.origin);
             }
             for k in 0..9 {
-                assert!((b.direction[k] - v.direction[k]).abs() < 1e-5, "{file} {stored:?}: direction {:?}", b.direction);
+                assert!(
+                    (b.direction[k] - v.direction[k]).abs() < 1e-5,
+                    "{file} {stored:?}: direction {:?}",
+                    b.direction
+                );
             }
             let want_type = match stored {
                 StoredType::U8 => "uint8",

@@ -17,7 +17,13 @@ fn copy_cohort(to: &Path) {
     let text = std::fs::read_to_string(&csv).unwrap();
     let filled: Vec<String> = text
         .lines()
-        .map(|l| if l.starts_with("T011,") { l.split(',').map(|c| if c.is_empty() { "33.3" } else { c }).collect::<Vec<_>>().join(",") } else { l.to_string() })
+        .map(|l| {
+            if l.starts_with("T011,") {
+                l.split(',').map(|c| if c.is_empty() { "33.3" } else { c }).collect::<Vec<_>>().join(",")
+            } else {
+                l.to_string()
+            }
+        })
         .collect();
     std::fs::write(&csv, filled.join("\n") + "\n").unwrap();
 }
@@ -51,7 +57,8 @@ fn save_replay_and_detect_changes() {
     );
     let (_, _, o) = common::run(&mut s, &script, true);
     assert_eq!(o.exit_code(), 1, "the error cell makes the script fail but the session goes on");
-    let (out, err, o) = common::run(&mut s, &format!("notebook save {0}/nb.md; notebook save {0}/nb.html", d.display()), false);
+    let (out, err, o) =
+        common::run(&mut s, &format!("notebook save {0}/nb.md; notebook save {0}/nb.html", d.display()), false);
     assert_eq!(o.exit_code(), 0, "{err}");
     assert!(out.contains("saved 7 cells"), "{out}");
     let md = std::fs::read_to_string(d.join("nb.md")).unwrap();
@@ -71,7 +78,8 @@ fn save_replay_and_detect_changes() {
         assert!(out.contains("not replayed"), "the unknown command is shown, not rerun: {out}");
     }
     // Only the good cells.
-    let (_, err, o) = common::run(&mut s, &format!("notebook save {}/ok.md --only-ok --from 2 --to 3", d.display()), false);
+    let (_, err, o) =
+        common::run(&mut s, &format!("notebook save {}/ok.md --only-ok --from 2 --to 3", d.display()), false);
     assert_eq!(o.exit_code(), 0, "{err}");
     let ok = std::fs::read_to_string(d.join("ok.md")).unwrap();
     assert!(ok.contains("## [2] `describe T`") && !ok.contains("nosuchcommand") && !ok.contains("## [1]"));
@@ -83,6 +91,9 @@ fn save_replay_and_detect_changes() {
     let mut fresh = common::session();
     let (_, err, o) = common::run(&mut fresh, &format!("notebook replay {}/nb.md", d.display()), false);
     assert_eq!(o.exit_code(), 1);
-    assert!(err.contains("differ") && err.contains("[2] `describe T`") && err.contains("[3] `table1 T --by sex`"), "{err}");
+    assert!(
+        err.contains("differ") && err.contains("[2] `describe T`") && err.contains("[3] `table1 T --by sex`"),
+        "{err}"
+    );
     assert!(err.contains("then,") && err.contains("now"), "{err}");
 }

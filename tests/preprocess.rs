@@ -27,7 +27,12 @@ fn preprocess_a_simulated_cohort() {
     let bytes = std::fs::read(&t2).unwrap();
     std::fs::write(&t2, &bytes[..bytes.len() / 3]).unwrap();
 
-    let cmd = format!("load A {}; preprocess A --margin-mm 3 --to {} --out {}", sim.join("A").display(), out.display(), dir.path().join("first.csv").display());
+    let cmd = format!(
+        "load A {}; preprocess A --margin-mm 3 --to {} --out {}",
+        sim.join("A").display(),
+        out.display(),
+        dir.path().join("first.csv").display()
+    );
     let (stdout, err, o) = common::run(&mut s, &cmd, false);
     assert_eq!(o.exit_code(), 0, "{err}");
     assert!(stdout.contains("1 of 12 patients failed"), "{stdout}");
@@ -47,7 +52,11 @@ fn preprocess_a_simulated_cohort() {
         assert_eq!(v.size, t1.size);
         assert_eq!(v.spacing, t1.spacing);
     }
-    let d2 = radose::core::masks::squared_distance(rgtv.size, rgtv.spacing, &rgtv.data.iter().map(|&x| x > 0.5).collect::<Vec<_>>());
+    let d2 = radose::core::masks::squared_distance(
+        rgtv.size,
+        rgtv.spacing,
+        &rgtv.data.iter().map(|&x| x > 0.5).collect::<Vec<_>>(),
+    );
     for (i, (&m, &d)) in ptv.data.iter().zip(&d2).enumerate() {
         assert_eq!(m > 0.5, d <= 9.0 + 1e-9, "voxel {i}: PTV {m}, distance² {d}");
     }
@@ -55,7 +64,11 @@ fn preprocess_a_simulated_cohort() {
 
     // A second run finds every good patient in the cache.
     std::fs::write(&t2, &bytes).unwrap();
-    let (_, err, o) = common::run(&mut s, &format!("preprocess A --margin-mm 3 --to {} --out {}", out.display(), dir.path().join("second.csv").display()), false);
+    let (_, err, o) = common::run(
+        &mut s,
+        &format!("preprocess A --margin-mm 3 --to {} --out {}", out.display(), dir.path().join("second.csv").display()),
+        false,
+    );
     assert_eq!(o.exit_code(), 0, "{err}");
     let second = std::fs::read_to_string(dir.path().join("second.csv")).unwrap();
     assert_eq!(second.lines().filter(|l| l.contains(",cached,")).count(), 11, "{second}");
@@ -70,7 +83,8 @@ fn preprocess_a_simulated_cohort() {
 
     // A frame without images is refused with a hint.
     let csv = sim.join("A/clinical.csv");
-    let (_, err, _) = common::run(&mut s, &format!("load C {} --id patient_id --outcome nn; preprocess C", csv.display()), true);
+    let (_, err, _) =
+        common::run(&mut s, &format!("load C {} --id patient_id --outcome nn; preprocess C", csv.display()), true);
     assert!(err.contains("was not loaded from a cohort folder"), "{err}");
     let (_, err, _) = common::run(&mut s, "preprocess A --resample 1,x,1", true);
     assert!(err.contains("--resample") && err.contains("1,x,1"), "{err}");

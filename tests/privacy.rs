@@ -17,7 +17,13 @@ fn pseudonyms_hostile_names_and_relative_paths() {
     let hostile = "x'); DROP TABLE runs; -- ü \"q\" /* c */";
     let mut csv = String::from("id,y,a,b\n");
     for i in 0..30 {
-        csv.push_str(&format!("T{:03},{},{},{}\n", i + 1, i % 2, (i * 7 % 11) as f64 + 0.5 * (i % 2) as f64, (i * 3 % 5) as f64));
+        csv.push_str(&format!(
+            "T{:03},{},{},{}\n",
+            i + 1,
+            i % 2,
+            (i * 7 % 11) as f64 + 0.5 * (i % 2) as f64,
+            (i * 3 % 5) as f64
+        ));
     }
     std::fs::write(dir.path().join("t.csv"), csv).unwrap();
     let h = hostile.replace('"', "\\\"");
@@ -40,10 +46,18 @@ fn pseudonyms_hostile_names_and_relative_paths() {
     assert!(html.contains("t.csv — sha256") || html.contains("/t.csv — sha256"), "the input is still named");
 
     // The hostile label and experiment were stored as values and read back.
-    let (out, err, o) = common::run(&mut s, &format!("runs --where \"experiment = '{}'\"", hostile.replace('\'', "''").replace('"', "\\\"")), false);
+    let (out, err, o) = common::run(
+        &mut s,
+        &format!("runs --where \"experiment = '{}'\"", hostile.replace('\'', "''").replace('"', "\\\"")),
+        false,
+    );
     assert_eq!(o.exit_code(), 0, "{err}");
     assert!(out.contains("1 matching"), "{out}");
-    let (out, _, _) = common::run(&mut s, &format!("runs --where \"model = '{}'\"", hostile.replace('\'', "''").replace('"', "\\\"")), false);
+    let (out, _, _) = common::run(
+        &mut s,
+        &format!("runs --where \"model = '{}'\"", hostile.replace('\'', "''").replace('"', "\\\"")),
+        false,
+    );
     assert!(out.contains("1 matching"), "{out}");
     // Names that become identifiers are validated instead.
     for bad in ["load \"a'; DROP\" tests/fixtures/cohort", "pipeline \"p;--\" = standardize | logistic"] {

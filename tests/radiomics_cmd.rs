@@ -40,7 +40,11 @@ fn degenerate_rois_are_explained_or_defined() {
     assert!(e.contains("grid differs"), "{e}");
     // A flat ROI: every voxel one grey level → PyRadiomics' fall-back values.
     let flat = cube([8, 8, 6], |_, _, _| 100.0);
-    let mask = cube([8, 8, 6], |i, j, k| if (2..6).contains(&i) && (2..6).contains(&j) && (1..5).contains(&k) { 1.0 } else { 0.0 });
+    let mask =
+        cube(
+            [8, 8, 6],
+            |i, j, k| if (2..6).contains(&i) && (2..6).contains(&j) && (1..5).contains(&k) { 1.0 } else { 0.0 },
+        );
     let x = extract(&flat, true, &mask, &p, false).unwrap();
     let get = |n: &str| x.features.iter().find(|(k, _)| k == n).map(|(_, v)| *v).unwrap();
     assert_eq!(get("original_ngtdm_Coarseness"), 1e6);
@@ -75,7 +79,11 @@ fn commands_extract_a_cohort_and_reuse_the_cache() {
     assert!(stdout.contains("original_"), "{stdout}");
     assert!(out.join("A.T1.parquet").exists());
     // Again: every image comes from the cache.
-    let (_, err, o) = common::run(&mut s, &format!("extract A --sequences T1,T2 --roi rgtv --to {0} --out {0}/second.csv", out.display()), false);
+    let (_, err, o) = common::run(
+        &mut s,
+        &format!("extract A --sequences T1,T2 --roi rgtv --to {0} --out {0}/second.csv", out.display()),
+        false,
+    );
     assert_eq!(o.exit_code(), 0, "{err}");
     let second = std::fs::read_to_string(out.join("second.csv")).unwrap();
     assert!(second.contains("T1,12,107,12,0,A.T1"), "{second}");
@@ -85,7 +93,12 @@ fn commands_extract_a_cohort_and_reuse_the_cache() {
     let case = sim.join("A/images/A001");
     let (_, err, o) = common::run(
         &mut s,
-        &format!("radiomics --image {0}/T1.nii.gz --mask {0}/rgtv.nii.gz --params {1} --out {2}", case.display(), params.display(), dir.path().join("one.csv").display()),
+        &format!(
+            "radiomics --image {0}/T1.nii.gz --mask {0}/rgtv.nii.gz --params {1} --out {2}",
+            case.display(),
+            params.display(),
+            dir.path().join("one.csv").display()
+        ),
         false,
     );
     assert_eq!(o.exit_code(), 0, "{err}");
@@ -97,7 +110,11 @@ fn commands_extract_a_cohort_and_reuse_the_cache() {
     // Bad input: a mask on another grid names both files.
     let other = dir.path().join("other.nii");
     nifti::write(&other, &cube([5, 5, 5], |_, _, _| 1.0), StoredType::U8, "x").unwrap();
-    let (_, err, _) = common::run(&mut s, &format!("radiomics --image {}/T1.nii.gz --mask {}", case.display(), other.display()), true);
+    let (_, err, _) = common::run(
+        &mut s,
+        &format!("radiomics --image {}/T1.nii.gz --mask {}", case.display(), other.display()),
+        true,
+    );
     assert!(err.contains("other.nii") && err.contains("T1.nii.gz") && err.contains("grid differs"), "{err}");
     let (_, err, _) = common::run(&mut s, "extract A --sequences T9", true);
     assert!(err.contains("T9"), "{err}");

@@ -32,9 +32,12 @@ fn features(mode: &str, ibsi: bool) -> BTreeMap<String, f64> {
         fc.insert(class.into(), serde_json::Value::Null);
     }
     let params = ParamFile::from_value(&serde_json::json!({"setting": setting, "featureClass": fc})).unwrap();
-    let mut out: BTreeMap<String, f64> = extract(&image.volume, true, &mask, &params, ibsi).unwrap().features.into_iter().collect();
+    let mut out: BTreeMap<String, f64> =
+        extract(&image.volume, true, &mask, &params, ibsi).unwrap().features.into_iter().collect();
     for extra in ["Compactness1", "Compactness2", "SphericalDisproportion"] {
-        let params = ParamFile::from_value(&serde_json::json!({"setting": setting, "featureClass": {"shape": [extra]}})).unwrap();
+        let params =
+            ParamFile::from_value(&serde_json::json!({"setting": setting, "featureClass": {"shape": [extra]}}))
+                .unwrap();
         out.extend(extract(&image.volume, true, &mask, &params, ibsi).unwrap().features);
     }
     out
@@ -97,7 +100,10 @@ fn ibsi_mode_is_within_ibsi_tolerance() {
             other => failures.push(format!("{feature} ({mode}, {pyr}): {other:?} vs {value} ± {tol}")),
         }
     }
-    eprintln!("IBSI: {checked} of {rows} reference rows have a PyRadiomics counterpart; {} outside tolerance", failures.len());
+    eprintln!(
+        "IBSI: {checked} of {rows} reference rows have a PyRadiomics counterpart; {} outside tolerance",
+        failures.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(checked, 267);
 }

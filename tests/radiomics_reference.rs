@@ -32,7 +32,11 @@ fn brain_baselines_match_pyradiomics() {
     let mut rdr = csv::Reader::from_path(reference("brain_baseline_long.csv")).unwrap();
     for row in rdr.records() {
         let row = row.unwrap();
-        expected.entry(row[0].to_string()).or_default().push((row[2].to_string(), row[4].to_string(), row[5].parse().unwrap()));
+        expected.entry(row[0].to_string()).or_default().push((
+            row[2].to_string(),
+            row[4].to_string(),
+            row[5].parse().unwrap(),
+        ));
     }
     let mut checked = 0;
     let mut failures = Vec::new();
@@ -74,7 +78,10 @@ fn brain_baselines_match_pyradiomics() {
                 Some(g) => {
                     let ok = (g - value).abs() <= tol * value.abs().max(1e-12) || (*g == 0.0 && *value == 0.0);
                     if !ok {
-                        failures.push(format!("{config}: {name} = {g} vs {value} (rel {:.2e})", (g - value).abs() / value.abs()));
+                        failures.push(format!(
+                            "{config}: {name} = {g} vs {value} (rel {:.2e})",
+                            (g - value).abs() / value.abs()
+                        ));
                     }
                 }
             }

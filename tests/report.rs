@@ -23,7 +23,10 @@ fn fixed_store() -> (Store, Vec<i64>) {
                 parent: None,
                 experiment: Some("fixed".into()),
                 seed: Some(7),
-                params: vec![("label".into(), ParamValue::Text(name.into())), ("simulated".into(), ParamValue::Bool(true))],
+                params: vec![
+                    ("label".into(), ParamValue::Text(name.into())),
+                    ("simulated".into(), ParamValue::Bool(true)),
+                ],
             })
             .unwrap();
         for fold in 0..5 {
@@ -49,8 +52,9 @@ fn fixed_store() -> (Store, Vec<i64>) {
             params: vec![("label".into(), ParamValue::Text("T1".into()))],
         })
         .unwrap();
-    let rows: Vec<(String, i64, f64)> =
-        (0..20).map(|k| (format!("B{k:02}"), i64::from(label(k)), ((k * 29) % 40) as f64 / 80.0 + 0.3 * f64::from(label(k)))).collect();
+    let rows: Vec<(String, i64, f64)> = (0..20)
+        .map(|k| (format!("B{k:02}"), i64::from(label(k)), ((k * 29) % 40) as f64 / 80.0 + 0.3 * f64::from(label(k))))
+        .collect();
     store.log_predictions(id, None, &rows).unwrap();
     store.log_metric(id, "threshold", 0.5, None, None).unwrap();
     store.finish_run(id, RunStatus::Finished, None).unwrap();
@@ -81,7 +85,8 @@ fn golden_tables_from_fixed_predictions() {
         let p = f.unwrap().path();
         let bytes = std::fs::read(&p).unwrap();
         match p.extension().and_then(|e| e.to_str()) {
-            Some("svg") => common::well_formed(&String::from_utf8(bytes).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+            Some("svg") => common::well_formed(&String::from_utf8(bytes).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display())),
             Some("png") => assert_eq!(&bytes[1..4], b"PNG", "{}", p.display()),
             other => panic!("unexpected figure {other:?}"),
         }
@@ -123,7 +128,11 @@ fn runs_compare_best_holdout_and_report_from_real_runs() {
     ] {
         let (_, _, _) = common::run(&mut s, hostile, true);
     }
-    let (out, err, o) = common::run(&mut s, "runs --where \"kind in (cv, holdout) and status = finished\" --sort auc_pooled --desc", false);
+    let (out, err, o) = common::run(
+        &mut s,
+        "runs --where \"kind in (cv, holdout) and status = finished\" --sort auc_pooled --desc",
+        false,
+    );
     assert_eq!(o.exit_code(), 0, "{err}");
     assert!(out.contains("3 matching"), "the tables survived and the filter works: {out}");
     let (out, err, o) = common::run(&mut s, "runs --where \"param.threshold_rule = youden\"", false);
@@ -134,7 +143,14 @@ fn runs_compare_best_holdout_and_report_from_real_runs() {
     let (out, err, o) = common::run(&mut s, "best auc_pooled --where \"kind = cv\"", false);
     assert_eq!(o.exit_code(), 0, "{err}");
     assert!(out.contains("best auc_pooled"), "{out}");
-    let ids: Vec<i64> = s.store().query_runs(None, None, false, 1000).unwrap().into_iter().filter(|(r, _)| r.kind == "cv").map(|(r, _)| r.id).collect();
+    let ids: Vec<i64> = s
+        .store()
+        .query_runs(None, None, false, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|(r, _)| r.kind == "cv")
+        .map(|(r, _)| r.id)
+        .collect();
     let (out, err, o) = common::run(&mut s, &format!("compare {} {}", ids[0], ids[1]), false);
     assert_eq!(o.exit_code(), 0, "{err}");
     assert!(out.contains("param inputs ≠") && out.contains("DeLong p vs run"), "{out}");

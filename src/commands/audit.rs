@@ -28,19 +28,23 @@ pub struct Audit;
 
 impl Command for Audit {
     fn signature(&self) -> Signature {
-        Signature::new("audit", "evaluation", "Measure leakage optimism, or check reproduced numbers against published ones")
-            .required("WHAT", ArgKind::Text, "leakage or published")
-            .rest("ARGS", ArgKind::Frame, "leakage: PIPELINE on FRAMES…")
-            .named("folds", "K", ArgKind::Int, "leakage: number of folds (default 5)")
-            .named("repeats", "R", ArgKind::Int, "leakage: repeats with new shuffles (default 1)")
-            .named("seed", "N", ArgKind::Int, "leakage: seed (default 7)")
-            .named("experiment", "NAME", ArgKind::Text, "leakage: file the audit under an experiment (for `report`)")
-            .named("label", "NAME", ArgKind::Text, "leakage: the model's name (default: the frames, e.g. T1+dose)")
-            .named("table", "FILE", ArgKind::Path, "published: the published values (CSV: table,model,auc,acc,f1)")
-            .named("against", "RUN|DIR", ArgKind::Text, "published: a cv/holdout run id, or a report folder")
-            .named("tol", "T", ArgKind::Float, "published: allowed absolute difference (default 0.02)")
-            .table()
-            .example("audit leakage P1 on A --folds 3", "fold-safe vs LEAKY cross-validation of P1 on A")
+        Signature::new(
+            "audit",
+            "evaluation",
+            "Measure leakage optimism, or check reproduced numbers against published ones",
+        )
+        .required("WHAT", ArgKind::Text, "leakage or published")
+        .rest("ARGS", ArgKind::Frame, "leakage: PIPELINE on FRAMES…")
+        .named("folds", "K", ArgKind::Int, "leakage: number of folds (default 5)")
+        .named("repeats", "R", ArgKind::Int, "leakage: repeats with new shuffles (default 1)")
+        .named("seed", "N", ArgKind::Int, "leakage: seed (default 7)")
+        .named("experiment", "NAME", ArgKind::Text, "leakage: file the audit under an experiment (for `report`)")
+        .named("label", "NAME", ArgKind::Text, "leakage: the model's name (default: the frames, e.g. T1+dose)")
+        .named("table", "FILE", ArgKind::Path, "published: the published values (CSV: table,model,auc,acc,f1)")
+        .named("against", "RUN|DIR", ArgKind::Text, "published: a cv/holdout run id, or a report folder")
+        .named("tol", "T", ArgKind::Float, "published: allowed absolute difference (default 0.02)")
+        .table()
+        .example("audit leakage P1 on A --folds 3", "fold-safe vs LEAKY cross-validation of P1 on A")
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
@@ -82,7 +86,8 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
     let inputs = joined_inputs(session, &frames)?;
     let y = inputs[0].y.clone();
     let ids = inputs[0].ids.clone();
-    let labelled: Vec<(String, Matrix, Vec<String>)> = inputs.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
+    let labelled: Vec<(String, Matrix, Vec<String>)> =
+        inputs.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
     let label = super::cv::model_label(args, &frames);
     let steps = step_count(&pipeline);
     let parent = session.begin_run_in(
@@ -115,7 +120,9 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
         progress.inc(1);
         let (leaky, _) = leaky_cross_validate(&pipeline, &labelled, &y, steps, k, s, &|| cancel.is_cancelled())?;
         progress.inc(1);
-        for (arm, results, is_leaky) in [("fold-safe", &safe, false), ("LEAKY: every step fitted on all patients first", &leaky, true)] {
+        for (arm, results, is_leaky) in
+            [("fold-safe", &safe, false), ("LEAKY: every step fitted on all patients first", &leaky, true)]
+        {
             let store = session.store_mut();
             let child = store.begin_run(&NewRun {
                 kind: "audit-arm".into(),
@@ -134,14 +141,25 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
             }
             if !is_leaky {
                 for f in results.iter() {
-                    let preds: Vec<(String, i64, f64)> = f.test.iter().zip(&f.probability).map(|(&i, &p)| (ids[i].clone(), i64::from(y[i]), p)).collect();
+                    let preds: Vec<(String, i64, f64)> = f
+                        .test
+                        .iter()
+                        .zip(&f.probability)
+                        .map(|(&i, &p)| (ids[i].clone(), i64::from(y[i]), p))
+                        .collect();
                     store.log_predictions(child, Some((r * k + f.fold) as i64), &preds)?;
                 }
             }
             store.finish_run(child, RunStatus::Finished, None)?;
         }
         for (a, b) in safe.iter().zip(&leaky) {
-            rows.push(vec![Cell::Int(r as i64 + 1), Cell::Int(a.fold as i64 + 1), Cell::Float(a.auc), Cell::Float(b.auc), Cell::Float(b.auc - a.auc)]);
+            rows.push(vec![
+                Cell::Int(r as i64 + 1),
+                Cell::Int(a.fold as i64 + 1),
+                Cell::Float(a.auc),
+                Cell::Float(b.auc),
+                Cell::Float(b.auc - a.auc),
+            ]);
             safe_all.push(a.auc);
             leaky_all.push(b.auc);
             diffs.push(b.auc - a.auc);
@@ -154,7 +172,8 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
     let t = StudentsT::new(0.0, 1.0, (n - 1.0).max(1.0)).map(|t| t.inverse_cdf(0.975)).unwrap_or(f64::NAN);
     let (lo, hi) = (d_mean - t * d_sd / n.sqrt(), d_mean + t * d_sd / n.sqrt());
     // Each step's share: the first s steps outside, repeat 1's folds.
-    let mut contrib = Table::new(["steps fitted on all patients", "mean fold AUC", "added optimism"]).with_title("which steps leak (cumulative, repeat 1)");
+    let mut contrib = Table::new(["steps fitted on all patients", "mean fold AUC", "added optimism"])
+        .with_title("which steps leak (cumulative, repeat 1)");
     let s0 = Rng::derive(seed, &["audit", "0"]).next_u64();
     let mut prev = mean(&safe_all[..k.min(safe_all.len())]);
     contrib.push(vec!["none (fold-safe)".into(), Cell::Float(prev), Cell::Null]);
@@ -164,7 +183,13 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
         let m = mean(&res.iter().map(|f| f.auc).collect::<Vec<_>>());
         let names: Vec<String> = (0..s).map(|i| step_name(&pipeline, i)).collect();
         contrib.push(vec![Cell::Text(names.join(" → ")), Cell::Float(m), Cell::Float(m - prev)]);
-        session.store().log_metric(parent, &format!("leaky_auc_outside_{s}_{}", step_name(&pipeline, s - 1)), m, None, None)?;
+        session.store().log_metric(
+            parent,
+            &format!("leaky_auc_outside_{s}_{}", step_name(&pipeline, s - 1)),
+            m,
+            None,
+            None,
+        )?;
         prev = m;
     }
     progress.finish_and_clear();
@@ -205,7 +230,12 @@ fn reproduced_of_run(session: &Session, id: i64) -> Result<(String, String, (f64
     let table = match d.summary.kind.as_str() {
         "cv" => "2",
         "holdout" => "3",
-        other => return Err(Error::invalid(format!("run {id} is a `{other}` run; compare cv (Table 2) or holdout (Table 3) runs"), None)),
+        other => {
+            return Err(Error::invalid(
+                format!("run {id} is a `{other}` run; compare cv (Table 2) or holdout (Table 3) runs"),
+                None,
+            ));
+        }
     };
     let label = d.params.iter().find(|(k, _)| k == "label").map_or(format!("run {id}"), |(_, v)| v.display());
     let thr = d.metrics.iter().rev().find(|m| m.key == "threshold" && m.fold.is_none()).map_or(0.5, |m| m.value);
@@ -223,27 +253,42 @@ fn reproduced_of_report(dir: &Path) -> Result<Vec<(String, String, (f64, f64, f6
         if !path.exists() {
             continue;
         }
-        let mut rdr = csv::Reader::from_path(&path).map_err(|e| Error::Io { path: path.clone(), message: e.to_string() })?;
+        let mut rdr =
+            csv::Reader::from_path(&path).map_err(|e| Error::Io { path: path.clone(), message: e.to_string() })?;
         let headers = rdr.headers().map_err(|e| Error::Io { path: path.clone(), message: e.to_string() })?.clone();
         let col = |name: &str| headers.iter().position(|h| h == name);
         let (Some(m), Some(a), Some(c), Some(f)) = (col("model"), col("AUC (95% CI)"), col("ACC"), col("F1")) else {
-            return Err(Error::invalid(format!("{}: not a radose report table (model, AUC (95% CI), ACC, F1)", path.display()), None));
+            return Err(Error::invalid(
+                format!("{}: not a radose report table (model, AUC (95% CI), ACC, F1)", path.display()),
+                None,
+            ));
         };
         for rec in rdr.records() {
             let rec = rec.map_err(|e| Error::Io { path: path.clone(), message: e.to_string() })?;
-            let num = |i: usize| rec.get(i).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse::<f64>().ok()).unwrap_or(f64::NAN);
+            let num = |i: usize| {
+                rec.get(i)
+                    .and_then(|s| s.split_whitespace().next())
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .unwrap_or(f64::NAN)
+            };
             out.push((table.to_string(), rec.get(m).unwrap_or("").to_string(), (num(a), num(c), num(f))));
         }
     }
     if out.is_empty() {
-        return Err(Error::invalid(format!("{}: no tables/table2_cv.csv or tables/table3_test.csv", dir.display()), Some("point --against at a folder written by `report`")));
+        return Err(Error::invalid(
+            format!("{}: no tables/table2_cv.csv or tables/table3_test.csv", dir.display()),
+            Some("point --against at a folder written by `report`"),
+        ));
     }
     Ok(out)
 }
 
 fn published(args: &Args, session: &mut Session) -> Result<Output> {
     let Some(table_tok) = args.value("table") else {
-        return Err(Error::invalid("audit published needs --table FILE", Some("e.g. audit published --table experiments/published.csv --against reports/paper")));
+        return Err(Error::invalid(
+            "audit published needs --table FILE",
+            Some("e.g. audit published --table experiments/published.csv --against reports/paper"),
+        ));
     };
     let Some(against) = args.value("against") else {
         return Err(Error::invalid("audit published needs --against RUN|DIR", None));
@@ -283,7 +328,11 @@ fn published(args: &Args, session: &mut Session) -> Result<Output> {
         for (metric, r, q) in [("AUC", vals.0, p.0), ("ACC", vals.1, p.1), ("F1", vals.2, p.2)] {
             let diff = r - q;
             let ok = diff.abs() <= tol + 1e-12;
-            if ok { within += 1 } else { outside += 1 }
+            if ok {
+                within += 1
+            } else {
+                outside += 1
+            }
             t.push(vec![
                 Cell::Text(table.clone()),
                 Cell::Text(model.clone()),
@@ -337,10 +386,15 @@ fn numbers(s: &str) -> Vec<(f64, usize)> {
 fn published_table1(session: &mut Session, path: &Path, text: &str, id: i64) -> Result<Output> {
     let d = session.store().run_detail(id)?;
     let json = d.params.iter().find(|(k, _)| k == "table_json").map(|(_, v)| v.display()).ok_or_else(|| {
-        Error::invalid(format!("run {id} is not a table1 run (no table recorded)"), Some("run `table1 A B` and give its run id"))
+        Error::invalid(
+            format!("run {id} is not a table1 run (no table recorded)"),
+            Some("run `table1 A B` and give its run id"),
+        )
     })?;
-    let doc: serde_json::Value = serde_json::from_str(&json).map_err(|e| Error::invalid(format!("run {id}: {e}"), None))?;
-    let columns: Vec<String> = doc["columns"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(str::to_string)).collect();
+    let doc: serde_json::Value =
+        serde_json::from_str(&json).map_err(|e| Error::invalid(format!("run {id}: {e}"), None))?;
+    let columns: Vec<String> =
+        doc["columns"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(str::to_string)).collect();
     // Rows are objects keyed by column name.
     let text_of = |c: &serde_json::Value| match c {
         serde_json::Value::Null => String::new(),
@@ -355,24 +409,55 @@ fn published_table1(session: &mut Session, path: &Path, text: &str, id: i64) -> 
         .collect();
     let mut lines = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
     let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let mut t = Table::new(["variable", "level", "group", "reproduced", "published", "within"]).with_title(format!("Table 1: run {id} vs {}", path.display()));
+    let mut t = Table::new(["variable", "level", "group", "reproduced", "published", "within"])
+        .with_title(format!("Table 1: run {id} vs {}", path.display()));
     let (mut within, mut outside) = (0, 0);
     for (n, line) in lines.enumerate() {
         let f: Vec<&str> = line.split(',').collect();
         if f.len() != header.len() {
-            return Err(Error::MalformedRow { path: path.to_path_buf(), line: n + 2, message: format!("{} fields, the header has {}", f.len(), header.len()) });
+            return Err(Error::MalformedRow {
+                path: path.to_path_buf(),
+                line: n + 2,
+                message: format!("{} fields, the header has {}", f.len(), header.len()),
+            });
         }
-        let Some(row) = rows.iter().find(|r| r.first().map(String::as_str) == Some(f[0]) && r.get(1).map(String::as_str).unwrap_or("") == f[1]) else {
-            return Err(Error::MalformedRow { path: path.to_path_buf(), line: n + 2, message: format!("run {id} has no row {} / {}", f[0], f[1]) });
+        let Some(row) = rows.iter().find(|r| {
+            r.first().map(String::as_str) == Some(f[0]) && r.get(1).map(String::as_str).unwrap_or("") == f[1]
+        }) else {
+            return Err(Error::MalformedRow {
+                path: path.to_path_buf(),
+                line: n + 2,
+                message: format!("run {id} has no row {} / {}", f[0], f[1]),
+            });
         };
         for (g, published) in header.iter().zip(&f).skip(2) {
             let Some(c) = columns.iter().position(|h| h == g) else {
-                return Err(Error::MalformedRow { path: path.to_path_buf(), line: 1, message: format!("run {id} has no column `{g}`") });
+                return Err(Error::MalformedRow {
+                    path: path.to_path_buf(),
+                    line: 1,
+                    message: format!("run {id} has no column `{g}`"),
+                });
             };
             let (want, got) = (numbers(published), numbers(row.get(c).map(String::as_str).unwrap_or("")));
-            let ok = !want.is_empty() && want.len() <= got.len() && want.iter().zip(&got).all(|((w, dw), (v, dv))| (w - v).abs() <= 0.5 * 10f64.powi(-(*dw.min(dv) as i32)) + 1e-9);
-            if ok { within += 1 } else { outside += 1 }
-            t.push(vec![f[0].into(), f[1].into(), (*g).into(), row.get(c).cloned().unwrap_or_default().into(), (*published).into(), if ok { "yes".into() } else { "NO".into() }]);
+            let ok = !want.is_empty()
+                && want.len() <= got.len()
+                && want
+                    .iter()
+                    .zip(&got)
+                    .all(|((w, dw), (v, dv))| (w - v).abs() <= 0.5 * 10f64.powi(-(*dw.min(dv) as i32)) + 1e-9);
+            if ok {
+                within += 1
+            } else {
+                outside += 1
+            }
+            t.push(vec![
+                f[0].into(),
+                f[1].into(),
+                (*g).into(),
+                row.get(c).cloned().unwrap_or_default().into(),
+                (*published).into(),
+                if ok { "yes".into() } else { "NO".into() },
+            ]);
         }
     }
     t.notes.push(format!("{within} cells equal as printed, {outside} not"));

@@ -37,17 +37,31 @@ impl Command for Compare {
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
-        let ids: Vec<i64> = args.positionals.iter().map(|t| parse_token(t, "ID", "a run id (a whole number)")).collect::<Result<_>>()?;
+        let ids: Vec<i64> = args
+            .positionals
+            .iter()
+            .map(|t| parse_token(t, "ID", "a run id (a whole number)"))
+            .collect::<Result<_>>()?;
         if ids.len() < 2 {
             return Err(Error::invalid("compare needs at least two run ids", Some("e.g. compare 3 7")));
         }
         let details: Vec<_> = ids.iter().map(|&id| session.store().run_detail(id)).collect::<Result<_>>()?;
         let mut t = Table::new(std::iter::once("".to_string()).chain(ids.iter().map(|i| format!("run {i}"))));
         t.title = Some(format!("compare {}", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(" ")));
-        t.push(std::iter::once(Cell::from("kind")).chain(details.iter().map(|d| d.summary.kind.as_str().into())).collect());
-        t.push(std::iter::once(Cell::from("status")).chain(details.iter().map(|d| d.summary.status.as_str().into())).collect());
+        t.push(
+            std::iter::once(Cell::from("kind")).chain(details.iter().map(|d| d.summary.kind.as_str().into())).collect(),
+        );
+        t.push(
+            std::iter::once(Cell::from("status"))
+                .chain(details.iter().map(|d| d.summary.status.as_str().into()))
+                .collect(),
+        );
         t.push(std::iter::once(Cell::from("seed")).chain(details.iter().map(|d| d.seed.into())).collect());
-        t.push(std::iter::once(Cell::from("version")).chain(details.iter().map(|d| d.program_version.as_str().into())).collect());
+        t.push(
+            std::iter::once(Cell::from("version"))
+                .chain(details.iter().map(|d| d.program_version.as_str().into()))
+                .collect(),
+        );
         let params: Vec<BTreeMap<String, String>> =
             details.iter().map(|d| d.params.iter().map(|(k, v)| (k.clone(), v.display())).collect()).collect();
         let keys: BTreeSet<&String> = params.iter().flat_map(|p| p.keys()).collect();
@@ -67,7 +81,13 @@ impl Command for Compare {
         }
         let metrics: Vec<BTreeMap<String, f64>> = details
             .iter()
-            .map(|d| d.metrics.iter().filter(|m| m.fold.is_none() && m.step.is_none()).map(|m| (m.key.clone(), m.value)).collect())
+            .map(|d| {
+                d.metrics
+                    .iter()
+                    .filter(|m| m.fold.is_none() && m.step.is_none())
+                    .map(|m| (m.key.clone(), m.value))
+                    .collect()
+            })
             .collect();
         let mkeys: BTreeSet<&String> = metrics.iter().flat_map(|m| m.keys()).collect();
         for k in mkeys {
@@ -107,7 +127,11 @@ impl Command for Compare {
             t.push(row);
         }
         if !equal.is_empty() {
-            t.notes.push(format!("{} equal parameters not shown ({}); --all lists them", equal.len(), equal.join(", ")));
+            t.notes.push(format!(
+                "{} equal parameters not shown ({}); --all lists them",
+                equal.len(),
+                equal.join(", ")
+            ));
         }
         Ok(Output::Table(t))
     }
@@ -135,9 +159,16 @@ impl Command for Best {
             Some(tok) => Expr::And(Box::new(super::runs::filter_expr(tok)?), Box::new(has_metric)),
             None => has_metric,
         };
-        let hits = session.store().query_runs(Some(&filter), Some(&Field::Metric(metric.clone())), !args.has("lowest"), 1)?;
+        let hits =
+            session.store().query_runs(Some(&filter), Some(&Field::Metric(metric.clone())), !args.has("lowest"), 1)?;
         let Some((run, value)) = hits.into_iter().next() else {
-            return Err(Error::invalid(format!("no run has a metric `{metric}`{}", if args.has("where") { " and matches the filter" } else { "" }), Some("list metrics with `run show ID`")));
+            return Err(Error::invalid(
+                format!(
+                    "no run has a metric `{metric}`{}",
+                    if args.has("where") { " and matches the filter" } else { "" }
+                ),
+                Some("list metrics with `run show ID`"),
+            ));
         };
         let mut out = vec![Output::Message(format!("best {metric}: {} in run {}", value.unwrap_or_default(), run.id))];
         out.push(super::run::detail(session, run.id)?);

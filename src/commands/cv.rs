@@ -67,7 +67,8 @@ impl Command for Cv {
             inputs.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
 
         let label = model_label(args, &frames);
-        let simulated = frames.iter().any(|t| session.frame(t).ok().and_then(|f| f.origin.as_ref()).is_some_and(|o| o.simulated()));
+        let simulated =
+            frames.iter().any(|t| session.frame(t).ok().and_then(|f| f.origin.as_ref()).is_some_and(|o| o.simulated()));
         let parent = session.begin_run_in(
             args,
             "cv",

@@ -22,16 +22,25 @@ pub struct Extract;
 
 impl Command for Extract {
     fn signature(&self) -> Signature {
-        Signature::new("extract", "imaging", "Radiomics of every patient and sequence of a cohort → one feature frame per sequence")
-            .required("COHORT", ArgKind::Frame, "a frame loaded from a cohort folder")
-            .named("sequences", "ROLES", ArgKind::Text, "comma-separated image roles (default: every MR role)")
-            .named("roi", "ROLE", ArgKind::Text, "the mask role (default ptv if the cohort has one, else rgtv)")
-            .named("params", "FILE", ArgKind::Path, "a PyRadiomics parameter file (YAML or JSON)")
-            .switch("ibsi", "IBSI definitions where PyRadiomics departs")
-            .named("to", "DIR", ArgKind::Path, "where the Parquet frames and cache go (default COHORT_FOLDER/radiomics/KEY)")
-            .named("jobs", "N", ArgKind::Int, "patients processed at once (default: the number of cores)")
-            .table()
-            .example("extract A --sequences T1,T2 --roi rgtv", "frames A.T1 and A.T2 of rGTV radiomics")
+        Signature::new(
+            "extract",
+            "imaging",
+            "Radiomics of every patient and sequence of a cohort → one feature frame per sequence",
+        )
+        .required("COHORT", ArgKind::Frame, "a frame loaded from a cohort folder")
+        .named("sequences", "ROLES", ArgKind::Text, "comma-separated image roles (default: every MR role)")
+        .named("roi", "ROLE", ArgKind::Text, "the mask role (default ptv if the cohort has one, else rgtv)")
+        .named("params", "FILE", ArgKind::Path, "a PyRadiomics parameter file (YAML or JSON)")
+        .switch("ibsi", "IBSI definitions where PyRadiomics departs")
+        .named(
+            "to",
+            "DIR",
+            ArgKind::Path,
+            "where the Parquet frames and cache go (default COHORT_FOLDER/radiomics/KEY)",
+        )
+        .named("jobs", "N", ArgKind::Int, "patients processed at once (default: the number of cores)")
+        .table()
+        .example("extract A --sequences T1,T2 --roi rgtv", "frames A.T1 and A.T2 of rGTV radiomics")
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
@@ -57,7 +66,11 @@ impl Command for Extract {
         }
         let sequences: Vec<String> = match args.value("sequences") {
             Some(t) => t.text.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-            None => roles.iter().filter(|r| !["ptv", "rgtv", "gtv", "mask", "dose"].contains(&r.as_str())).cloned().collect(),
+            None => roles
+                .iter()
+                .filter(|r| !["ptv", "rgtv", "gtv", "mask", "dose"].contains(&r.as_str()))
+                .cloned()
+                .collect(),
         };
         if let Some(bad) = sequences.iter().find(|s| !roles.contains(s)) {
             let tok = args.value("sequences").cloned();
@@ -78,7 +91,8 @@ impl Command for Extract {
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
         let setup = serde_json::json!({"settings": params.settings.to_json(), "classes": format!("{:?}", params.classes), "ibsi": ibsi, "roi": roi, "version": env!("CARGO_PKG_VERSION")});
         let key = sha256_bytes(setup.to_string().as_bytes())[..12].to_string();
-        let out_root = args.value("to").map_or_else(|| origin.path.join("radiomics").join(&key), |t| PathBuf::from(&t.text));
+        let out_root =
+            args.value("to").map_or_else(|| origin.path.join("radiomics").join(&key), |t| PathBuf::from(&t.text));
         let cache = out_root.join("cache");
         std::fs::create_dir_all(&cache).map_err(|e| io_error(&cache, e))?;
 
@@ -112,7 +126,9 @@ impl Command for Extract {
             (0..ids.len()).flat_map(|p| sequences.iter().map(move |s| (p, s.clone()))).collect();
         let cancel = session.cancel_flag();
         let progress = indicatif::ProgressBar::new(items.len() as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} images, {elapsed} (eta {eta})") {
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} images, {elapsed} (eta {eta})")
+        {
             progress.set_style(style.progress_chars("=> "));
         }
         progress.set_message(format!("extract {}", cohort.text));
@@ -168,7 +184,10 @@ impl Command for Extract {
             let names: Vec<String> = first.iter().map(|(k, _)| k.clone()).collect();
             let mut t = Table::new([id_col.clone(), outcome_col.clone()].into_iter().chain(names.iter().cloned()));
             for (p, f) in &rows {
-                let mut row = vec![Cell::Text(ids[*p].clone()), outcome.get(*p).copied().flatten().map_or(Cell::Null, |v| Cell::Int(v as i64))];
+                let mut row = vec![
+                    Cell::Text(ids[*p].clone()),
+                    outcome.get(*p).copied().flatten().map_or(Cell::Null, |v| Cell::Int(v as i64)),
+                ];
                 row.extend(f.iter().map(|(_, v)| if v.is_finite() { Cell::Float(*v) } else { Cell::Null }));
                 t.push(row);
             }
@@ -176,7 +195,13 @@ impl Command for Extract {
             let parquet = out_root.join(format!("{name}.parquet"));
             write_parquet(&t, &parquet)?;
             let sha = sha256_file(&parquet)?;
-            let dataset = session.store().record_dataset(run, &name, &parquet.display().to_string(), &sha, Some(t.rows.len() as i64))?;
+            let dataset = session.store().record_dataset(
+                run,
+                &name,
+                &parquet.display().to_string(),
+                &sha,
+                Some(t.rows.len() as i64),
+            )?;
             session.store().log_artifact(run, &parquet.display().to_string(), &sha)?;
             let df = table_to_dataframe(&t)?;
             let roles = crate::core::cohort::Roles {
@@ -187,7 +212,13 @@ impl Command for Extract {
             };
             let mut dataset_ids = origin.dataset_ids.clone();
             dataset_ids.push(dataset);
-            let fo = FrameOrigin { path: parquet.clone(), table_path: parquet.clone(), sha256: sha, dataset_ids, manifest: Some(manifest.clone()) };
+            let fo = FrameOrigin {
+                path: parquet.clone(),
+                table_path: parquet.clone(),
+                sha256: sha,
+                dataset_ids,
+                manifest: Some(manifest.clone()),
+            };
             session.insert_frame(&name, Frame { df, roles, origin: Some(fo) });
             summary.push(vec![
                 seq.as_str().into(),
@@ -231,7 +262,8 @@ fn one(
         return Ok((f.into_iter().map(|(n, v)| (n, v.unwrap_or(f64::NAN))).collect(), true));
     }
     let x = extract_files(image, mask, params, ibsi).map_err(|e| e.to_string())?;
-    let stored: Vec<(String, Option<f64>)> = x.features.iter().map(|(n, v)| (n.clone(), v.is_finite().then_some(*v))).collect();
+    let stored: Vec<(String, Option<f64>)> =
+        x.features.iter().map(|(n, v)| (n.clone(), v.is_finite().then_some(*v))).collect();
     if let Ok(json) = serde_json::to_vec(&(entry_key, stored)) {
         let _ = write_atomic(cache, &json);
     }

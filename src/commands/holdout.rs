@@ -20,9 +20,19 @@ impl Command for Holdout {
         Signature::new("holdout", "learning", "Fit a pipeline on training frames and test it once on held-out frames")
             .required("PIPELINE", ArgKind::Text, "a pipeline declared with `pipeline`")
             .rest("on FRAMES", ArgKind::Frame, "`on` and the training feature frames")
-            .named("test", "FRAMES", ArgKind::Text, "comma-separated test frames, one per training frame, same features")
+            .named(
+                "test",
+                "FRAMES",
+                ArgKind::Text,
+                "comma-separated test frames, one per training frame, same features",
+            )
             .named("seed", "N", ArgKind::Int, "seed for every fitted step (default 7)")
-            .named("threshold", "T", ArgKind::Text, "0.5 (default), a probability, or `youden` (chosen on the training data)")
+            .named(
+                "threshold",
+                "T",
+                ArgKind::Text,
+                "0.5 (default), a probability, or `youden` (chosen on the training data)",
+            )
             .named("label", "NAME", ArgKind::Text, "the model's name in reports (default: the frames, e.g. T1+Dose)")
             .named("experiment", "NAME", ArgKind::Text, "file the run under an experiment (for `report --experiment`)")
             .table()
@@ -74,7 +84,10 @@ impl Command for Holdout {
                 ("pipeline".into(), ParamValue::Text(name.text.clone())),
                 ("steps".into(), ParamValue::Text(pipeline.text.clone())),
                 ("pipeline_json".into(), ParamValue::Text(pipeline.to_json())),
-                ("inputs".into(), ParamValue::Text(train_toks.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(","))),
+                (
+                    "inputs".into(),
+                    ParamValue::Text(train_toks.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(",")),
+                ),
                 ("test".into(), ParamValue::Text(test_tok.text.clone())),
                 ("threshold_rule".into(), ParamValue::Text(rule.clone())),
                 ("patients_train".into(), ParamValue::Int(y.len() as i64)),
@@ -86,7 +99,8 @@ impl Command for Holdout {
         for d in train.iter().chain(&test).flat_map(|i| i.dataset_ids.iter()) {
             session.store().link_dataset(run, *d)?;
         }
-        let labelled: Vec<(String, Matrix, Vec<String>)> = train.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
+        let labelled: Vec<(String, Matrix, Vec<String>)> =
+            train.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
         let fitted = pipeline.fit(&labelled, &y, seed)?;
         session.check_cancel()?;
         let threshold = match rule.as_str() {
@@ -149,7 +163,12 @@ impl Command for Holdout {
             t.push(vec![(*k).into(), if v.is_finite() { Cell::Float(*v) } else { Cell::Null }]);
         }
         if let Some((lo, hi)) = ci {
-            t.notes.push(format!("AUC {} (95% CI {}–{}, DeLong)", format_sig(a, 3), format_sig(lo, 3), format_sig(hi, 3)));
+            t.notes.push(format!(
+                "AUC {} (95% CI {}–{}, DeLong)",
+                format_sig(a, 3),
+                format_sig(lo, 3),
+                format_sig(hi, 3)
+            ));
         }
         t.notes.push(format!(
             "threshold {} ({}); every step was fitted on the training frames only",

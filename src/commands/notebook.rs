@@ -87,7 +87,10 @@ fn save(args: &Args, session: &Session, file: &Path) -> Result<Output> {
 fn replay(file: &Path, width: usize) -> Result<Output> {
     let text = std::fs::read_to_string(file).map_err(|e| crate::provenance::io_error(file, e))?;
     let doc = parse_embedded(&text).ok_or_else(|| {
-        Error::invalid(format!("{}: no embedded radose notebook found", file.display()), Some("save one with `notebook save FILE.md|.html`"))
+        Error::invalid(
+            format!("{}: no embedded radose notebook found", file.display()),
+            Some("save one with `notebook save FILE.md|.html`"),
+        )
     })?;
     let mut fresh = crate::open_session(Path::new(":memory:"))?;
     fresh.width = width;
@@ -97,7 +100,12 @@ fn replay(file: &Path, width: usize) -> Result<Output> {
         let index = c["index"].as_u64().unwrap_or(0);
         let command = c["command"].as_str().unwrap_or("").to_string();
         if !c["replayable"].as_bool().unwrap_or(true) {
-            t.push(vec![Cell::Int(index as i64), command.into(), "not replayed".into(), "it looks at the session or the database, not at data".into()]);
+            t.push(vec![
+                Cell::Int(index as i64),
+                command.into(),
+                "not replayed".into(),
+                "it looks at the session or the database, not at data".into(),
+            ]);
             continue;
         }
         let statements = crate::shell::parse::parse(&command, 1)?;
@@ -123,7 +131,11 @@ fn replay(file: &Path, width: usize) -> Result<Output> {
         let mut diffs = Vec::new();
         let was_ok = c["ok"].as_bool().unwrap_or(true);
         if was_ok != ok {
-            diffs.push(if ok { "failed then, succeeds now".to_string() } else { format!("succeeded then, fails now: {}", error.clone().unwrap_or_default()) });
+            diffs.push(if ok {
+                "failed then, succeeds now".to_string()
+            } else {
+                format!("succeeded then, fails now: {}", error.clone().unwrap_or_default())
+            });
         } else if ok {
             compare(&c["output"], &now, "output", &mut diffs);
             // Metrics of the runs the cell created.
@@ -140,17 +152,32 @@ fn replay(file: &Path, width: usize) -> Result<Output> {
                         .filter(|m| m.fold.is_none() && m.step.is_none() && m.value.is_finite())
                         .map(|m| (m.key.clone(), serde_json::json!(m.value)))
                         .collect();
-                    compare(&rec["metrics"], &serde_json::Value::Object(metrics), &format!("run #{}", k + 1), &mut diffs);
+                    compare(
+                        &rec["metrics"],
+                        &serde_json::Value::Object(metrics),
+                        &format!("run #{}", k + 1),
+                        &mut diffs,
+                    );
                 }
             }
         }
         if diffs.is_empty() {
-            t.push(vec![Cell::Int(index as i64), command.into(), "identical".into(), if ok { Cell::Null } else { "an error both times".into() }]);
+            t.push(vec![
+                Cell::Int(index as i64),
+                command.into(),
+                "identical".into(),
+                if ok { Cell::Null } else { "an error both times".into() },
+            ]);
         } else {
             let shown: Vec<String> = diffs.iter().take(3).cloned().collect();
             let more = if diffs.len() > 3 { format!(" (+{} more)", diffs.len() - 3) } else { String::new() };
             differing.push(format!("[{index}] `{command}`: {}{more}", shown.join("; ")));
-            t.push(vec![Cell::Int(index as i64), command.into(), "DIFFERS".into(), format!("{}{more}", shown.join("; ")).into()]);
+            t.push(vec![
+                Cell::Int(index as i64),
+                command.into(),
+                "DIFFERS".into(),
+                format!("{}{more}", shown.join("; ")).into(),
+            ]);
         }
     }
     if differing.is_empty() {
@@ -158,7 +185,12 @@ fn replay(file: &Path, width: usize) -> Result<Output> {
         Ok(Output::Table(t))
     } else {
         Err(Error::Invalid {
-            message: format!("notebook replay: {} cell(s) differ from {}:\n  {}", differing.len(), file.display(), differing.join("\n  ")),
+            message: format!(
+                "notebook replay: {} cell(s) differ from {}:\n  {}",
+                differing.len(),
+                file.display(),
+                differing.join("\n  ")
+            ),
             hint: Some("an input changed, or the session had hidden state; rerun the notebook to refresh it".into()),
         })
     }

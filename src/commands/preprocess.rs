@@ -29,7 +29,12 @@ impl Command for Preprocess {
         Signature::new("preprocess", "imaging", "N4, resample, PTV and dose-on-MR for every patient of a loaded cohort")
             .required("COHORT", ArgKind::Frame, "a frame loaded from a cohort folder (with [images] in cohort.toml)")
             .named("resample", "X,Y,Z", ArgKind::Text, "new voxel spacing in mm (default: keep the first MR's grid)")
-            .named("interpolator", "NAME", ArgKind::Text, "MR interpolation when resampling: bspline (default) or linear")
+            .named(
+                "interpolator",
+                "NAME",
+                ArgKind::Text,
+                "MR interpolation when resampling: bspline (default) or linear",
+            )
             .switch("n4", "N4 bias-field correction of each MR sequence (SimpleITK's defaults, Otsu mask)")
             .named("shrink", "X,Y,Z", ArgKind::Text, "fit N4 on the MR shrunk by these factors (default 1,1,1)")
             .named("margin-mm", "MM", ArgKind::Float, "PTV = rGTV expanded by this many millimetres (default 3)")
@@ -51,10 +56,17 @@ impl Command for Preprocess {
             ));
         };
         let params = PreprocessParams {
-            resample: args.value("resample").map(|t| triple::<f64>(t, "--resample", "three spacings in mm")).transpose()?,
+            resample: args
+                .value("resample")
+                .map(|t| triple::<f64>(t, "--resample", "three spacings in mm"))
+                .transpose()?,
             interpolator: args.value("interpolator").map_or("bspline".to_string(), |t| t.text.clone()),
             n4: args.has("n4"),
-            n4_shrink: args.value("shrink").map(|t| triple::<usize>(t, "--shrink", "three whole factors")).transpose()?.unwrap_or([1, 1, 1]),
+            n4_shrink: args
+                .value("shrink")
+                .map(|t| triple::<usize>(t, "--shrink", "three whole factors"))
+                .transpose()?
+                .unwrap_or([1, 1, 1]),
             margin_mm: args.parsed::<f64>("margin-mm", "a margin in mm")?.unwrap_or(3.0),
             force_frame: args.has("force-frame"),
         };
@@ -74,12 +86,13 @@ impl Command for Preprocess {
         if params.n4_shrink.contains(&0) {
             return Err(Error::invalid("--shrink factors must be at least 1", None));
         }
-        let jobs = args.parsed::<usize>("jobs", "a number of patients")?.unwrap_or_else(|| {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-        });
+        let jobs = args
+            .parsed::<usize>("jobs", "a number of patients")?
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
         let patients = cohort_inputs(&origin.path, manifest, &frame, &cohort.text)?;
         let key = params.key();
-        let out_root = args.value("to").map_or_else(|| origin.path.join("preprocessed").join(&key), |t| PathBuf::from(&t.text));
+        let out_root =
+            args.value("to").map_or_else(|| origin.path.join("preprocessed").join(&key), |t| PathBuf::from(&t.text));
         std::fs::create_dir_all(&out_root).map_err(|e| io_error(&out_root, e))?;
 
         let run = session.begin_run(
@@ -100,7 +113,9 @@ impl Command for Preprocess {
 
         let cancel = session.cancel_flag();
         let progress = indicatif::ProgressBar::new(patients.len() as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} patients, {elapsed} (eta {eta})") {
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} patients, {elapsed} (eta {eta})")
+        {
             progress.set_style(style.progress_chars("=> "));
         }
         progress.set_message(format!("preprocess {}", cohort.text));
@@ -128,8 +143,17 @@ impl Command for Preprocess {
         session.check_cancel()?;
         let results = results.into_inner().unwrap_or_default();
 
-        let mut table = Table::new(["patient", "status", "rgtv_ml", "ptv_ml", "dose_mean_ptv", "dose_max_ptv", "seconds", "message"])
-            .with_title(format!("preprocess {} → {}", cohort.text, out_root.display()));
+        let mut table = Table::new([
+            "patient",
+            "status",
+            "rgtv_ml",
+            "ptv_ml",
+            "dose_mean_ptv",
+            "dose_max_ptv",
+            "seconds",
+            "message",
+        ])
+        .with_title(format!("preprocess {} → {}", cohort.text, out_root.display()));
         let (mut done, mut hits, mut failed) = (0, 0, 0);
         for (p, r) in patients.iter().zip(results) {
             let Some((outcome, secs)) = r else { continue };
@@ -187,7 +211,12 @@ enum PatientOutcome {
     Failed(String),
 }
 
-fn one_patient(p: &PatientInputs, params: &PreprocessParams, root: &Path, cancelled: &dyn Fn() -> bool) -> PatientOutcome {
+fn one_patient(
+    p: &PatientInputs,
+    params: &PreprocessParams,
+    root: &Path,
+    cancelled: &dyn Fn() -> bool,
+) -> PatientOutcome {
     let dir = root.join(&p.id);
     let inputs = match hash_inputs(p) {
         Ok(h) => h,
@@ -204,26 +233,40 @@ fn one_patient(p: &PatientInputs, params: &PreprocessParams, root: &Path, cancel
 }
 
 /// Each patient's files from the manifest's image roles.
-fn cohort_inputs(dir: &Path, manifest: &Manifest, frame: &crate::session::Frame, name: &str) -> Result<Vec<PatientInputs>> {
-    let id_col = frame.roles.id.clone().ok_or_else(|| Error::invalid(format!("frame `{name}` has no id column"), None))?;
+fn cohort_inputs(
+    dir: &Path,
+    manifest: &Manifest,
+    frame: &crate::session::Frame,
+    name: &str,
+) -> Result<Vec<PatientInputs>> {
+    let id_col =
+        frame.roles.id.clone().ok_or_else(|| Error::invalid(format!("frame `{name}` has no id column"), None))?;
     let ids = crate::data::frame::column(&frame.df, &id_col)
         .ok_or_else(|| Error::invalid(format!("frame `{name}` lost its id column {id_col}"), None))?
         .values
         .as_text();
     let roles: Vec<&String> = manifest.images.keys().collect();
-    let mask_role = MASK_ROLES
-        .iter()
-        .find_map(|m| roles.iter().find(|r| r.eq_ignore_ascii_case(m)))
-        .ok_or_else(|| {
+    let mask_role =
+        MASK_ROLES.iter().find_map(|m| roles.iter().find(|r| r.eq_ignore_ascii_case(m))).ok_or_else(|| {
             Error::invalid(
-                format!("{}: [images] names no tumour contour (one of {})", dir.join(MANIFEST_FILE).display(), MASK_ROLES.join(", ")),
+                format!(
+                    "{}: [images] names no tumour contour (one of {})",
+                    dir.join(MANIFEST_FILE).display(),
+                    MASK_ROLES.join(", ")
+                ),
                 Some("add e.g. rgtv = \"images/{id}/rgtv.nii.gz\""),
             )
         })?;
-    let mr_roles: Vec<&String> =
-        roles.iter().copied().filter(|r| *r != *mask_role && !r.eq_ignore_ascii_case("dose") && !r.eq_ignore_ascii_case("ptv")).collect();
+    let mr_roles: Vec<&String> = roles
+        .iter()
+        .copied()
+        .filter(|r| *r != *mask_role && !r.eq_ignore_ascii_case("dose") && !r.eq_ignore_ascii_case("ptv"))
+        .collect();
     if mr_roles.is_empty() {
-        return Err(Error::invalid(format!("{}: [images] names no MR sequence", dir.join(MANIFEST_FILE).display()), None));
+        return Err(Error::invalid(
+            format!("{}: [images] names no MR sequence", dir.join(MANIFEST_FILE).display()),
+            None,
+        ));
     }
     let dose_role = roles.iter().find(|r| r.eq_ignore_ascii_case("dose"));
     let mut out = Vec::new();
@@ -241,14 +284,23 @@ fn cohort_inputs(dir: &Path, manifest: &Manifest, frame: &crate::session::Frame,
 
 /// Writes the output folder's cohort.toml and a copy of the clinical table,
 /// so `load` reads the preprocessed cohort like any other.
-fn write_cohort(root: &Path, table: &Path, m: &Manifest, patients: &[PatientInputs], name: &str, key: &str) -> Result<()> {
+fn write_cohort(
+    root: &Path,
+    table: &Path,
+    m: &Manifest,
+    patients: &[PatientInputs],
+    name: &str,
+    key: &str,
+) -> Result<()> {
     let file = table.file_name().and_then(|f| f.to_str()).unwrap_or("clinical.csv").to_string();
     let bytes = std::fs::read(table).map_err(|e| io_error(table, e))?;
     crate::provenance::write_atomic(&root.join(&file), &bytes)?;
     let mut out = m.clone();
     out.clinical.path = file;
     let desc = m.cohort.description.clone().unwrap_or_default();
-    out.cohort.description = Some(format!("{desc} — preprocessed by radose (key {key}) from cohort {name}").trim_start_matches(" — ").to_string());
+    out.cohort.description = Some(
+        format!("{desc} — preprocessed by radose (key {key}) from cohort {name}").trim_start_matches(" — ").to_string(),
+    );
     let mut images = BTreeMap::new();
     if let Some(p) = patients.first() {
         for (role, _) in &p.mr {
@@ -267,7 +319,12 @@ fn write_cohort(root: &Path, table: &Path, m: &Manifest, patients: &[PatientInpu
 /// Parses `a,b,c`.
 fn triple<T: std::str::FromStr + Copy>(tok: &Token, flag: &str, what: &str) -> Result<[T; 3]> {
     let parts: Vec<&str> = tok.text.split(',').map(str::trim).collect();
-    let bad = || Error::InvalidValue { token: tok.text.clone(), what: flag.into(), reason: format!("expected {what}, e.g. 1,1,1"), span: tok.span };
+    let bad = || Error::InvalidValue {
+        token: tok.text.clone(),
+        what: flag.into(),
+        reason: format!("expected {what}, e.g. 1,1,1"),
+        span: tok.span,
+    };
     if parts.len() != 3 {
         return Err(bad());
     }
@@ -277,4 +334,3 @@ fn triple<T: std::str::FromStr + Copy>(tok: &Token, flag: &str, what: &str) -> R
     }
     Ok([out[0], out[1], out[2]])
 }
-

@@ -32,7 +32,10 @@ impl Command for Radiomics {
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let path = |flag: &str| -> Result<PathBuf> {
             let tok = args.value(flag).ok_or_else(|| {
-                Error::invalid(format!("radiomics needs --{flag} FILE"), Some("e.g. radiomics --image T1.nii.gz --mask rgtv.nii.gz"))
+                Error::invalid(
+                    format!("radiomics needs --{flag} FILE"),
+                    Some("e.g. radiomics --image T1.nii.gz --mask rgtv.nii.gz"),
+                )
             })?;
             let p = PathBuf::from(&tok.text);
             if !p.exists() {
@@ -66,8 +69,15 @@ impl Command for Radiomics {
         }
         let x = extract_files(&image, &mask, &params, ibsi)?;
         session.store().log_metric(run, "features", x.features.len() as f64, None, None)?;
-        let mut t = Table::new(x.diagnostics.iter().map(|(k, _)| k.clone()).chain(x.features.iter().map(|(k, _)| k.clone())));
-        t.push(x.diagnostics.into_iter().map(|(_, v)| Cell::Text(v)).chain(x.features.into_iter().map(|(_, v)| Cell::Float(v))).collect());
+        let mut t =
+            Table::new(x.diagnostics.iter().map(|(k, _)| k.clone()).chain(x.features.iter().map(|(k, _)| k.clone())));
+        t.push(
+            x.diagnostics
+                .into_iter()
+                .map(|(_, v)| Cell::Text(v))
+                .chain(x.features.into_iter().map(|(_, v)| Cell::Float(v)))
+                .collect(),
+        );
         Ok(Output::Table(t))
     }
 }

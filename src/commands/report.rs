@@ -22,8 +22,16 @@ impl Command for Report {
             .named("runs", "IDS", ArgKind::Text, "comma-separated run ids (ranges like 3-7 allowed)")
             .named("out", "DIR", ArgKind::Path, "the folder to write (default reports/NAME)")
             .named("published", "FILE", ArgKind::Path, "published values to show beside (CSV: table,model,auc,acc,f1)")
-            .named("bootstrap", "N", ArgKind::Int, "also a stratified bootstrap AUC interval from N replicates (seed 7)")
-            .switch("pseudonymise", "replace patient ids in tables/predictions.csv by HMAC-SHA-256 under the key in $RADOSE_PSEUDONYM_KEY")
+            .named(
+                "bootstrap",
+                "N",
+                ArgKind::Int,
+                "also a stratified bootstrap AUC interval from N replicates (seed 7)",
+            )
+            .switch(
+                "pseudonymise",
+                "replace patient ids in tables/predictions.csv by HMAC-SHA-256 under the key in $RADOSE_PSEUDONYM_KEY",
+            )
             .switch("absolute-paths", "show input files with their full paths (default: relative)")
             .example("report quick", "every finished cv and holdout run, into reports/quick/")
     }
@@ -40,13 +48,22 @@ impl Command for Report {
                 span: tok.span,
             })?,
             (None, experiment) => {
-                let kinds = Expr::In(Field::Column("r.kind"), vec![Value::Text("cv".into()), Value::Text("holdout".into()), Value::Text("audit-leakage".into())], false);
+                let kinds = Expr::In(
+                    Field::Column("r.kind"),
+                    vec![Value::Text("cv".into()), Value::Text("holdout".into()), Value::Text("audit-leakage".into())],
+                    false,
+                );
                 let finished = Expr::Cmp(Field::Column("r.status"), Op::Eq, Value::Text("finished".into()));
                 let mut filter = Expr::And(Box::new(kinds), Box::new(finished));
                 if let (Some(e), Some(col)) = (experiment, column("experiment")) {
                     filter = Expr::And(Box::new(filter), Box::new(Expr::Cmp(col, Op::Eq, Value::Text(e.text.clone()))));
                 }
-                let mut ids: Vec<i64> = session.store().query_runs(Some(&filter), None, false, 10_000)?.into_iter().map(|(r, _)| r.id).collect();
+                let mut ids: Vec<i64> = session
+                    .store()
+                    .query_runs(Some(&filter), None, false, 10_000)?
+                    .into_iter()
+                    .map(|(r, _)| r.id)
+                    .collect();
                 ids.sort_unstable();
                 ids
             }
@@ -58,7 +75,8 @@ impl Command for Report {
             ));
         }
         let dir = args.value("out").map_or_else(|| PathBuf::from("reports").join(&name), |t| PathBuf::from(&t.text));
-        let published = args.value("published").map(|t| crate::report::read_published(&PathBuf::from(&t.text))).transpose()?;
+        let published =
+            args.value("published").map(|t| crate::report::read_published(&PathBuf::from(&t.text))).transpose()?;
         let run = session.begin_run(
             args,
             "report",
@@ -81,7 +99,9 @@ impl Command for Report {
                     _ => {
                         return Err(Error::invalid(
                             "--pseudonymise needs a key of at least 8 characters in RADOSE_PSEUDONYM_KEY",
-                            Some("export RADOSE_PSEUDONYM_KEY=… in the shell that starts radose; keep it to map pseudonyms back"),
+                            Some(
+                                "export RADOSE_PSEUDONYM_KEY=… in the shell that starts radose; keep it to map pseudonyms back",
+                            ),
                         ));
                     }
                 }

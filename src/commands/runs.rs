@@ -53,7 +53,8 @@ impl Command for Runs {
             ];
             if sort_name.is_some() {
                 let v = value.as_deref().map_or(crate::output::Cell::Null, |v| {
-                    v.parse::<f64>().map_or_else(|_| crate::output::Cell::Text(v.to_string()), crate::output::Cell::Float)
+                    v.parse::<f64>()
+                        .map_or_else(|_| crate::output::Cell::Text(v.to_string()), crate::output::Cell::Float)
                 });
                 row.insert(4, v);
             }

@@ -72,10 +72,16 @@ pub fn n4(input: &Volume, mask: &[bool], params: &N4Params, cancelled: &dyn Fn()
         });
     }
     if params.spline_order != 3 {
-        return Err(Error::Invalid { message: "N4: only cubic B-splines (order 3) are implemented".into(), hint: None });
+        return Err(Error::Invalid {
+            message: "N4: only cubic B-splines (order 3) are implemented".into(),
+            hint: None,
+        });
     }
     if params.iterations.is_empty() || params.histogram_bins < 2 {
-        return Err(Error::Invalid { message: "N4: need at least one level and two histogram bins".into(), hint: None });
+        return Err(Error::Invalid {
+            message: "N4: need at least one level and two histogram bins".into(),
+            hint: None,
+        });
     }
     if params.control_points.iter().any(|&c| c <= params.spline_order) {
         return Err(Error::Invalid {
@@ -147,7 +153,12 @@ pub fn n4(input: &Volume, mask: &[bool], params: &N4Params, cancelled: &dyn Fn()
 /// N4 as it is run on a full image: fitted on the image shrunk by `shrink`
 /// within its Otsu foreground (200 bins), the bias field then evaluated on
 /// the full grid and divided out of every voxel.
-pub fn correct(input: &Volume, shrink_factors: [usize; 3], params: &N4Params, cancelled: &dyn Fn() -> bool) -> Result<N4Result> {
+pub fn correct(
+    input: &Volume,
+    shrink_factors: [usize; 3],
+    params: &N4Params,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<N4Result> {
     let small = shrink(input, shrink_factors);
     let mask = otsu_mask(&small, 200).ok_or_else(|| Error::Invalid {
         message: "N4: the image is flat, so there is no foreground to fit".into(),
@@ -348,7 +359,12 @@ pub struct Lattice {
 /// Cubic B-spline weights of the four control points around fraction `t`.
 fn weights(t: f64) -> [f64; 4] {
     let s = 1.0 - t;
-    [s * s * s / 6.0, (3.0 * t * t * t - 6.0 * t * t + 4.0) / 6.0, (-3.0 * t * t * t + 3.0 * t * t + 3.0 * t + 1.0) / 6.0, t * t * t / 6.0]
+    [
+        s * s * s / 6.0,
+        (3.0 * t * t * t - 6.0 * t * t + 4.0) / 6.0,
+        (-3.0 * t * t * t + 3.0 * t * t + 3.0 * t + 1.0) / 6.0,
+        t * t * t / 6.0,
+    ]
 }
 
 /// For each index along an axis of `n` voxels with `spans` spans: the first

@@ -331,7 +331,12 @@ mod tests {
 
     #[test]
     fn with_spacing_keeps_the_extent() {
-        let g = Grid { size: [10, 4, 3], spacing: [1.0, 2.0, 3.0], origin: [0.0; 3], direction: crate::core::volume::IDENTITY };
+        let g = Grid {
+            size: [10, 4, 3],
+            spacing: [1.0, 2.0, 3.0],
+            origin: [0.0; 3],
+            direction: crate::core::volume::IDENTITY,
+        };
         let h = g.with_spacing([2.0, 1.0, 3.0]);
         assert_eq!(h.size, [5, 8, 3]);
         // Outer corners: −0.5 · spacing on both grids.

@@ -33,7 +33,8 @@ fn check_lengths(path: &Path) -> Result<()> {
     if bytes.len() < 132 || &bytes[128..132] != b"DICM" {
         return Err(bad(path, "no DICM marker after the 128-byte preamble (not a DICOM Part 10 file)"));
     }
-    const LONG_VRS: [&[u8; 2]; 13] = [b"OB", b"OD", b"OF", b"OL", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"OV", b"SV", b"UV"];
+    const LONG_VRS: [&[u8; 2]; 13] =
+        [b"OB", b"OD", b"OF", b"OL", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"OV", b"SV", b"UV"];
     let mut pos = 132;
     let mut explicit = true;
     let mut big = false;
@@ -41,7 +42,13 @@ fn check_lengths(path: &Path) -> Result<()> {
     // Inside encapsulated (compressed) pixel data, items hold raw fragments.
     let mut fragments = false;
     while pos + 8 <= bytes.len() {
-        let u16_at = |i: usize, big: bool| if big { u16::from_be_bytes([bytes[i], bytes[i + 1]]) } else { u16::from_le_bytes([bytes[i], bytes[i + 1]]) };
+        let u16_at = |i: usize, big: bool| {
+            if big {
+                u16::from_be_bytes([bytes[i], bytes[i + 1]])
+            } else {
+                u16::from_le_bytes([bytes[i], bytes[i + 1]])
+            }
+        };
         let u32_at = |i: usize, big: bool| {
             let a = [bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]];
             if big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
@@ -61,7 +68,10 @@ fn check_lengths(path: &Path) -> Result<()> {
             if !VRS.chunks(2).any(|v| v == vr) {
                 return Err(bad(
                     path,
-                    format!("the element ({group:04X},{element:04X}) has an unknown value representation `{}`", String::from_utf8_lossy(&vr)),
+                    format!(
+                        "the element ({group:04X},{element:04X}) has an unknown value representation `{}`",
+                        String::from_utf8_lossy(&vr)
+                    ),
                 ));
             }
             if LONG_VRS.iter().any(|v| **v == vr) {
@@ -99,7 +109,10 @@ fn check_lengths(path: &Path) -> Result<()> {
         if len > bytes.len() - pos {
             return Err(bad(
                 path,
-                format!("the element ({group:04X},{element:04X}) declares {len} bytes but only {} remain in the file", bytes.len() - pos),
+                format!(
+                    "the element ({group:04X},{element:04X}) declares {len} bytes but only {} remain in the file",
+                    bytes.len() - pos
+                ),
             ));
         }
         if in_meta && group == 0x0002 && element == 0x0010 {

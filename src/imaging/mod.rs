@@ -34,7 +34,12 @@ pub fn read_image(path: &Path) -> Result<LoadedImage> {
         nrrd::read_typed(path)?
     } else if name.ends_with(".dcm") {
         let d = dicom::read_rtdose(path)?;
-        return Ok(LoadedImage { volume: d.volume, dtype: d.dtype, units: d.units, frame_of_reference: d.frame_of_reference });
+        return Ok(LoadedImage {
+            volume: d.volume,
+            dtype: d.dtype,
+            units: d.units,
+            frame_of_reference: d.frame_of_reference,
+        });
     } else {
         return Err(Error::invalid(
             format!("{}: unknown image format", path.display()),

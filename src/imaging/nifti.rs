@@ -30,7 +30,11 @@ pub const DEFAULT_MAX_VOXELS: usize = 1 << 30;
 pub fn max_voxels() -> usize {
     static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *LIMIT.get_or_init(|| {
-        std::env::var("RADOSE_MAX_VOXELS").ok().and_then(|v| v.trim().parse().ok()).filter(|&v| v > 0).unwrap_or(DEFAULT_MAX_VOXELS)
+        std::env::var("RADOSE_MAX_VOXELS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|&v| v > 0)
+            .unwrap_or(DEFAULT_MAX_VOXELS)
     })
 }
 
@@ -339,7 +343,16 @@ fn decode_typed(path: &Path, bytes: &[u8]) -> Result<(Volume, &'static str)> {
         return Err(bad(path, "images with more than three dimensions are not supported"));
     }
     let n = size.iter().try_fold(1usize, |a, s| a.checked_mul(*s)).filter(|n| *n <= max_voxels()).ok_or_else(|| {
-        bad(path, format!("{} × {} × {} voxels exceeds the limit of {} (RADOSE_MAX_VOXELS)", size[0], size[1], size[2], max_voxels()))
+        bad(
+            path,
+            format!(
+                "{} × {} × {} voxels exceeds the limit of {} (RADOSE_MAX_VOXELS)",
+                size[0],
+                size[1],
+                size[2],
+                max_voxels()
+            ),
+        )
     })?;
     let (width, name) = match h.datatype {
         2 => (1, "uint8"),

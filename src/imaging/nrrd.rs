@@ -95,8 +95,12 @@ fn decode_all(kind: Kind, body: &[u8], little: bool) -> Vec<f32> {
     match (kind, little) {
         (Kind::I16, true) => body.chunks_exact(2).map(|c| f32::from(i16::from_le_bytes([c[0], c[1]]))).collect(),
         (Kind::U8, _) => body.iter().map(|&b| f32::from(b)).collect(),
-        (Kind::I32, true) => body.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32).collect(),
-        (Kind::U32, true) => body.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32).collect(),
+        (Kind::I32, true) => {
+            body.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32).collect()
+        }
+        (Kind::U32, true) => {
+            body.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32).collect()
+        }
         (Kind::F32, true) => body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
         _ => body.chunks_exact(kind.width()).map(|c| kind.decode(c, little)).collect(),
     }
@@ -174,11 +178,9 @@ pub fn decode_typed(path: &Path, bytes: Vec<u8>) -> Result<(Volume, &'static str
     if size.contains(&0) {
         return Err(bad(path, "a size is zero"));
     }
-    let n = size
-        .iter()
-        .try_fold(1usize, |a, s| a.checked_mul(*s))
-        .filter(|n| *n <= max_voxels())
-        .ok_or_else(|| bad(path, format!("{size:?} voxels exceed the limit of {} (RADOSE_MAX_VOXELS)", max_voxels())))?;
+    let n = size.iter().try_fold(1usize, |a, s| a.checked_mul(*s)).filter(|n| *n <= max_voxels()).ok_or_else(|| {
+        bad(path, format!("{size:?} voxels exceed the limit of {} (RADOSE_MAX_VOXELS)", max_voxels()))
+    })?;
     let little = !matches!(get("endian"), Some("big"));
     let encoding = get("encoding").unwrap_or("raw");
 

@@ -144,7 +144,9 @@ pub fn run_patient(
     let (first_img, first) = load_mr(first_role, first_path)?;
     let native = Grid::of(&first);
     let grid = params.resample.map_or(native, |s| native.with_spacing(s));
-    let on_grid = |v: &Volume, interp: Interpolator| if Grid::of(v).same_as(&grid) { v.clone() } else { resample(v, &grid, interp, 0.0) };
+    let on_grid = |v: &Volume, interp: Interpolator| {
+        if Grid::of(v).same_as(&grid) { v.clone() } else { resample(v, &grid, interp, 0.0) }
+    };
 
     let mut frames: Vec<(PathBuf, Option<String>)> = vec![(first_path.clone(), first_img.frame_of_reference.clone())];
     let mut mr = vec![(first_role.clone(), on_grid(&first, interp))];
@@ -189,7 +191,9 @@ pub fn run_patient(
                     dose_path.display(),
                     100.0 * covered
                 ),
-                Some("check the files belong together; --force-frame resamples anyway (voxels outside the dose grid get 0 Gy)"),
+                Some(
+                    "check the files belong together; --force-frame resamples anyway (voxels outside the dose grid get 0 Gy)",
+                ),
             ));
         }
         dose_out = Some(on_grid(&dose_img.volume, Interpolator::Linear));
@@ -213,7 +217,8 @@ pub fn run_patient(
     let (mut dose_mean_ptv, mut dose_max_ptv) = (None, None);
     if let Some(d) = &dose_out {
         write("dose", d, StoredType::F32)?;
-        let inside: Vec<f64> = d.data.iter().zip(&ptv.data).filter(|(_, m)| **m > 0.5).map(|(x, _)| f64::from(*x)).collect();
+        let inside: Vec<f64> =
+            d.data.iter().zip(&ptv.data).filter(|(_, m)| **m > 0.5).map(|(x, _)| f64::from(*x)).collect();
         dose_mean_ptv = Some(inside.iter().sum::<f64>() / inside.len().max(1) as f64);
         dose_max_ptv = inside.iter().copied().reduce(f64::max);
     }
@@ -253,11 +258,7 @@ fn check_frame(frames: &[(PathBuf, Option<String>)], dose: &Path, uid: Option<&s
             && !force
         {
             return Err(Error::invalid(
-                format!(
-                    "{}: Frame of Reference UID {uid} differs from {}'s {other}",
-                    dose.display(),
-                    path.display()
-                ),
+                format!("{}: Frame of Reference UID {uid} differs from {}'s {other}", dose.display(), path.display()),
                 Some("the dose was planned on another scan; register it first, or pass --force-frame"),
             ));
         }

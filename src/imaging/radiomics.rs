@@ -19,10 +19,9 @@ pub fn extract_files(image: &Path, mask: &Path, params: &ParamFile, ibsi: bool) 
     let img = read_image(image)?;
     let msk = read_image(mask)?;
     let mut x = extract(&img.volume, img.dtype == "int16", &msk.volume, params, ibsi).map_err(|e| match e {
-        Error::Invalid { message, hint } => Error::Invalid {
-            message: format!("{} with mask {}: {message}", image.display(), mask.display()),
-            hint,
-        },
+        Error::Invalid { message, hint } => {
+            Error::Invalid { message: format!("{} with mask {}: {message}", image.display(), mask.display()), hint }
+        }
         other => other,
     })?;
     let v = &img.volume;

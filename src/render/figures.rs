@@ -36,9 +36,18 @@ pub enum Figure {
     CvRoc(CvPanel),
     CvGrid(Vec<CvPanel>),
     TestRoc(TestPanel),
-    Calibration { model: String, bins: Vec<ReliabilityBin>, intercept: f64, slope: f64 },
+    Calibration {
+        model: String,
+        bins: Vec<ReliabilityBin>,
+        intercept: f64,
+        slope: f64,
+    },
     /// The leakage audit: each fold's AUC in the fold-safe and the LEAKY arm.
-    AuditFolds { model: String, safe: Vec<f64>, leaky: Vec<f64> },
+    AuditFolds {
+        model: String,
+        safe: Vec<f64>,
+        leaky: Vec<f64>,
+    },
 }
 
 const FOLD_COLOURS: [RGBColor; 10] = [
@@ -110,7 +119,9 @@ impl Figure {
                 Ok(())
             }
             Figure::TestRoc(p) => test_panel(root, p),
-            Figure::Calibration { model, bins, intercept, slope } => calibration_panel(root, model, bins, *intercept, *slope),
+            Figure::Calibration { model, bins, intercept, slope } => {
+                calibration_panel(root, model, bins, *intercept, *slope)
+            }
             Figure::AuditFolds { model, safe, leaky } => audit_panel(root, model, safe, leaky),
         }
     }
@@ -122,7 +133,9 @@ fn axes<'a, DB: DrawingBackend>(
     font: u32,
     x: &str,
     y: &str,
-) -> Result<ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>> {
+) -> Result<
+    ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+> {
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", font + 3).into_font().style(FontStyle::Bold))
         .margin(12)
@@ -147,7 +160,11 @@ fn axes<'a, DB: DrawingBackend>(
 }
 
 fn chance<DB: DrawingBackend>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
 ) -> Result<()> {
     let grey = ShapeStyle::from(&RGBColor(120, 120, 120)).stroke_width(1);
     chart
@@ -159,16 +176,23 @@ fn chance<DB: DrawingBackend>(
 }
 
 fn cv_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &CvPanel, font: u32) -> Result<()> {
-    let mut chart =
-        axes(area, &if font < 13 { p.model.clone() } else { format!("{} — cross-validation ROC", p.model) }, font, "False positive rate (1 − specificity)", "True positive rate (sensitivity)")?;
+    let mut chart = axes(
+        area,
+        &if font < 13 { p.model.clone() } else { format!("{} — cross-validation ROC", p.model) },
+        font,
+        "False positive rate (1 − specificity)",
+        "True positive rate (sensitivity)",
+    )?;
     let rocs: Vec<Roc> = p.folds.iter().map(|(r, _)| r.clone()).collect();
     if rocs.is_empty() {
         return Ok(());
     }
     let (grid, mean, sd) = mean_roc(&rocs, 101);
     // ±1 SD band, clipped to [0, 1].
-    let upper: Vec<(f64, f64)> = grid.iter().zip(mean.iter().zip(&sd)).map(|(x, (m, s))| (*x, (m + s).min(1.0))).collect();
-    let lower: Vec<(f64, f64)> = grid.iter().zip(mean.iter().zip(&sd)).map(|(x, (m, s))| (*x, (m - s).max(0.0))).rev().collect();
+    let upper: Vec<(f64, f64)> =
+        grid.iter().zip(mean.iter().zip(&sd)).map(|(x, (m, s))| (*x, (m + s).min(1.0))).collect();
+    let lower: Vec<(f64, f64)> =
+        grid.iter().zip(mean.iter().zip(&sd)).map(|(x, (m, s))| (*x, (m - s).max(0.0))).rev().collect();
     let band: Vec<(f64, f64)> = upper.into_iter().chain(lower).collect();
     let band_style = RGBColor(150, 150, 150).mix(0.25);
     chart
@@ -213,7 +237,13 @@ fn cv_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &CvPanel, font
 }
 
 fn test_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &TestPanel) -> Result<()> {
-    let mut chart = axes(area, &format!("{} — test-set ROC", p.model), 15, "False positive rate (1 − specificity)", "True positive rate (sensitivity)")?;
+    let mut chart = axes(
+        area,
+        &format!("{} — test-set ROC", p.model),
+        15,
+        "False positive rate (1 − specificity)",
+        "True positive rate (sensitivity)",
+    )?;
     chance(&mut chart)?;
     let style = ShapeStyle::from(&MEAN_RED).stroke_width(3);
     chart
@@ -238,7 +268,13 @@ fn calibration_panel<DB: DrawingBackend>(
     intercept: f64,
     slope: f64,
 ) -> Result<()> {
-    let mut chart = axes(area, &format!("{model} — calibration"), 15, "Mean predicted probability", "Observed fraction with the outcome")?;
+    let mut chart = axes(
+        area,
+        &format!("{model} — calibration"),
+        15,
+        "Mean predicted probability",
+        "Observed fraction with the outcome",
+    )?;
     let grey = ShapeStyle::from(&RGBColor(120, 120, 120)).stroke_width(1);
     chart
         .draw_series(DashedLineSeries::new(vec![(0.0, 0.0), (1.0, 1.0)], 6, 4, grey))
@@ -268,9 +304,17 @@ fn calibration_panel<DB: DrawingBackend>(
         .map_err(err)
 }
 
-fn audit_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, model: &str, safe: &[f64], leaky: &[f64]) -> Result<()> {
+fn audit_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    model: &str,
+    safe: &[f64],
+    leaky: &[f64],
+) -> Result<()> {
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("{model} — fold AUC: fold-safe vs LEAKY"), ("sans-serif", 17).into_font().style(FontStyle::Bold))
+        .caption(
+            format!("{model} — fold AUC: fold-safe vs LEAKY"),
+            ("sans-serif", 17).into_font().style(FontStyle::Bold),
+        )
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(55)
@@ -289,7 +333,9 @@ fn audit_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, model: &str, s
     let grey = ShapeStyle::from(&RGBColor(120, 120, 120)).stroke_width(1);
     chart.draw_series(DashedLineSeries::new(vec![(0.0, 0.5), (1.0, 0.5)], 6, 4, grey)).map_err(err)?;
     for (a, b) in safe.iter().zip(leaky) {
-        chart.draw_series(LineSeries::new(vec![(0.3, *a), (0.7, *b)], RGBColor(190, 190, 190).stroke_width(1))).map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(vec![(0.3, *a), (0.7, *b)], RGBColor(190, 190, 190).stroke_width(1)))
+            .map_err(err)?;
     }
     let blue = FOLD_COLOURS[0];
     chart
@@ -325,7 +371,8 @@ mod tests {
         let t = [1u8, 0, 1, 0, 1, 0, 0, 1];
         let folds = (0..5)
             .map(|k| {
-                let p: Vec<f64> = (0..8).map(|i| ((i * 7 + k * 3) % 11) as f64 / 11.0 + 0.2 * f64::from(t[i])).collect();
+                let p: Vec<f64> =
+                    (0..8).map(|i| ((i * 7 + k * 3) % 11) as f64 / 11.0 + 0.2 * f64::from(t[i])).collect();
                 let r = roc_curve(&p, &t).unwrap();
                 (r, crate::core::learn::metrics::auc(&p, &t))
             })

@@ -9,7 +9,12 @@ use crate::output::{Cell, Table};
 /// A single row too wide for the screen is shown as `column | value` lines.
 pub fn terminal(table: &Table, width: usize) -> String {
     if table.rows.len() == 1 {
-        let total: usize = table.columns.iter().zip(&table.rows[0]).map(|(c, v)| c.chars().count().max(v.display().chars().count()) + 3).sum();
+        let total: usize = table
+            .columns
+            .iter()
+            .zip(&table.rows[0])
+            .map(|(c, v)| c.chars().count().max(v.display().chars().count()) + 3)
+            .sum();
         if total > width {
             let mut long = Table::new(["column", "value"]);
             long.title = table.title.clone();

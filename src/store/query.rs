@@ -93,7 +93,10 @@ enum Tok {
 }
 
 fn error(text: &str, at: usize, message: impl Into<String>) -> Error {
-    Error::Syntax { message: format!("{} (at character {} of `{text}`)", message.into(), at + 1), span: Span::new(at, at + 1) }
+    Error::Syntax {
+        message: format!("{} (at character {} of `{text}`)", message.into(), at + 1),
+        span: Span::new(at, at + 1),
+    }
 }
 
 fn lex(text: &str) -> Result<Vec<(Tok, usize)>> {
@@ -278,7 +281,11 @@ impl Parser<'_> {
     fn field(&mut self) -> Result<Field> {
         let at = self.at();
         let Some(Tok::Word(w)) = self.peek().cloned() else {
-            return Err(error(self.text, at, "expected a field name (e.g. status, model, auc_pooled, metric.auc, param.folds)"));
+            return Err(error(
+                self.text,
+                at,
+                "expected a field name (e.g. status, model, auc_pooled, metric.auc, param.folds)",
+            ));
         };
         self.pos += 1;
         if ["and", "or", "not", "in"].iter().any(|k| w.eq_ignore_ascii_case(k)) {
@@ -291,10 +298,16 @@ impl Parser<'_> {
         if lower == "model" {
             return Ok(Field::Model);
         }
-        for (prefix, metric) in [("metric.", true), ("metrics.", true), ("m.", true), ("param.", false), ("params.", false), ("p.", false)] {
+        for (prefix, metric) in
+            [("metric.", true), ("metrics.", true), ("m.", true), ("param.", false), ("params.", false), ("p.", false)]
+        {
             if let Some(name) = w.strip_prefix(prefix) {
                 if name.is_empty() {
-                    return Err(error(self.text, at, format!("`{w}` names no {}", if metric { "metric" } else { "parameter" })));
+                    return Err(error(
+                        self.text,
+                        at,
+                        format!("`{w}` names no {}", if metric { "metric" } else { "parameter" }),
+                    ));
                 }
                 return Ok(if metric { Field::Metric(name.to_string()) } else { Field::Param(name.to_string()) });
             }
@@ -306,7 +319,9 @@ impl Parser<'_> {
         let v = match self.peek().cloned() {
             Some(Tok::Num(n)) => Value::Number(n),
             Some(Tok::Str(s)) => Value::Text(s),
-            Some(Tok::Word(w)) if !["and", "or", "not", "in"].iter().any(|k| w.eq_ignore_ascii_case(k)) => Value::Text(w),
+            Some(Tok::Word(w)) if !["and", "or", "not", "in"].iter().any(|k| w.eq_ignore_ascii_case(k)) => {
+                Value::Text(w)
+            }
             _ => return Err(error(self.text, at, "expected a value (a number, a word or a quoted text)")),
         };
         self.pos += 1;
@@ -426,14 +441,25 @@ mod tests {
         let Expr::Or(left, right) = e else { panic!("or binds loosest") };
         assert!(matches!(*left, Expr::And(_, _)));
         assert_eq!(*right, Expr::In(Field::Model, vec![Value::Text("T1".into()), Value::Text("T2".into())], false));
-        assert_eq!(parse("param.folds >= 5").unwrap(), Expr::Cmp(Field::Param("folds".into()), Op::Ge, Value::Number(5.0)));
+        assert_eq!(
+            parse("param.folds >= 5").unwrap(),
+            Expr::Cmp(Field::Param("folds".into()), Op::Ge, Value::Number(5.0))
+        );
         assert!(matches!(parse("kind not in (cv)").unwrap(), Expr::In(_, _, true)));
     }
 
     #[test]
     fn errors_point_at_the_problem() {
         let deep = "(".repeat(100) + "a = 1";
-        for (text, at) in [("auc >", 5), ("auc > 0.5 status = x", 10), ("(auc > 1", 8), ("auc ~ 2", 4), ("'open", 0), ("and = 1", 0), (deep.as_str(), 64)] {
+        for (text, at) in [
+            ("auc >", 5),
+            ("auc > 0.5 status = x", 10),
+            ("(auc > 1", 8),
+            ("auc ~ 2", 4),
+            ("'open", 0),
+            ("and = 1", 0),
+            (deep.as_str(), 64),
+        ] {
             match parse(text) {
                 Err(Error::Syntax { span, .. }) => assert_eq!(span.start, at, "{text}"),
                 other => panic!("{text}: {other:?}"),

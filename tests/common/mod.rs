@@ -80,4 +80,3 @@ pub fn well_formed(xml: &str) -> Result<(), String> {
     }
     if stack.is_empty() { Ok(()) } else { Err(format!("unclosed {stack:?}")) }
 }
-

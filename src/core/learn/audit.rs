@@ -44,7 +44,11 @@ pub fn leaky_cross_validate(
     let mut blocks: Vec<(String, Matrix, Vec<String>)> = Vec::new();
     let mut y_cur = y.to_vec();
     for (i, (label, x, names)) in inputs.iter().enumerate() {
-        let names: Vec<String> = if multi && outside > p_in { names.iter().map(|n| format!("{label}:{n}")).collect() } else { names.clone() };
+        let names: Vec<String> = if multi && outside > p_in {
+            names.iter().map(|n| format!("{label}:{n}")).collect()
+        } else {
+            names.clone()
+        };
         let (mut cur, mut cy, mut cn) = (x.clone(), y.to_vec(), names);
         for (s, step) in pipeline.per_input[..n_in].iter().enumerate() {
             let (_, out, oy, on) = fit_step(step, cur, cy, cn, seed.wrapping_add(1000 * i as u64 + s as u64))?;

@@ -82,43 +82,46 @@ pub fn extract(image: &Volume, int16: bool, mask: &Volume, params: &ParamFile, i
         }
     };
     // 2. Resample around the ROI, or crop to it (nothing outside it matters).
-    let (img, mask_vals, size, spacing): (Vec<f64>, Vec<f32>, [usize; 3], [f64; 3]) = if let Some(spacing) =
-        s.resampled_pixel_spacing
-    {
-        let target = [0, 1, 2].map(|a| if spacing[a] == 0.0 { image.spacing[a] } else { spacing[a] });
-        let roi_mask = Volume {
-            data: mask.data.iter().map(|&v| if f64::from(v) == label { 1.0 } else { 0.0 }).collect(),
-            ..mask.clone()
-        };
-        if !roi_mask.data.iter().any(|&v| v > 0.5) {
-            return Err(label_error());
-        }
-        let grid: Grid = pyradiomics_grid(&roi_mask, target, s.pad_distance)?;
-        let interp = match s.interpolator.as_str() {
-            "sitkBSpline" => Interpolator::BSpline,
-            "sitkLinear" => Interpolator::Linear,
-            "sitkNearestNeighbor" => Interpolator::Nearest,
-            other => return Err(invalid(format!("interpolator `{other}` is not supported (sitkBSpline, sitkLinear, sitkNearestNeighbor)"))),
-        };
-        let img = if s.normalize {
-            // Keep double precision: resample the normalised values directly.
-            let full: Vec<f64> = image.data.iter().map(|&v| norm(f64::from(v))).collect();
-            resample_f64(&full, image, &grid, interp)
+    let (img, mask_vals, size, spacing): (Vec<f64>, Vec<f32>, [usize; 3], [f64; 3]) =
+        if let Some(spacing) = s.resampled_pixel_spacing {
+            let target = [0, 1, 2].map(|a| if spacing[a] == 0.0 { image.spacing[a] } else { spacing[a] });
+            let roi_mask = Volume {
+                data: mask.data.iter().map(|&v| if f64::from(v) == label { 1.0 } else { 0.0 }).collect(),
+                ..mask.clone()
+            };
+            if !roi_mask.data.iter().any(|&v| v > 0.5) {
+                return Err(label_error());
+            }
+            let grid: Grid = pyradiomics_grid(&roi_mask, target, s.pad_distance)?;
+            let interp = match s.interpolator.as_str() {
+                "sitkBSpline" => Interpolator::BSpline,
+                "sitkLinear" => Interpolator::Linear,
+                "sitkNearestNeighbor" => Interpolator::Nearest,
+                other => {
+                    return Err(invalid(format!(
+                        "interpolator `{other}` is not supported (sitkBSpline, sitkLinear, sitkNearestNeighbor)"
+                    )));
+                }
+            };
+            let img = if s.normalize {
+                // Keep double precision: resample the normalised values directly.
+                let full: Vec<f64> = image.data.iter().map(|&v| norm(f64::from(v))).collect();
+                resample_f64(&full, image, &grid, interp)
+            } else {
+                let cast = if int16 { Cast::TruncateInt16 } else { Cast::Float };
+                resample_cast(image, &grid, interp, 0.0, cast).data.iter().map(|&v| f64::from(v)).collect()
+            };
+            let m = resample_cast(mask, &grid, Interpolator::Nearest, 0.0, Cast::Float);
+            diagnostics.push(("diagnostics_Image-interpolated_Spacing".into(), format!("{:?}", grid.spacing)));
+            diagnostics.push(("diagnostics_Image-interpolated_Size".into(), format!("{:?}", grid.size)));
+            (img, m.data, grid.size, grid.spacing)
         } else {
-            let cast = if int16 { Cast::TruncateInt16 } else { Cast::Float };
-            resample_cast(image, &grid, interp, 0.0, cast).data.iter().map(|&v| f64::from(v)).collect()
+            let in_roi: Vec<bool> = mask.data.iter().map(|&v| f64::from(v) == label).collect();
+            let (lo, hi) = bbox(&in_roi, mask.size).ok_or_else(label_error)?;
+            let (m, csize) = crop(&mask.data, mask.size, lo, hi);
+            let (v, _) = crop(&image.data, image.size, lo, hi);
+            (v.iter().map(|&x| norm(f64::from(x))).collect(), m, csize, image.spacing)
         };
-        let m = resample_cast(mask, &grid, Interpolator::Nearest, 0.0, Cast::Float);
-        diagnostics.push(("diagnostics_Image-interpolated_Spacing".into(), format!("{:?}", grid.spacing)));
-        diagnostics.push(("diagnostics_Image-interpolated_Size".into(), format!("{:?}", grid.size)));
-        (img, m.data, grid.size, grid.spacing)
-    } else {
-        let in_roi: Vec<bool> = mask.data.iter().map(|&v| f64::from(v) == label).collect();
-        let (lo, hi) = bbox(&in_roi, mask.size).ok_or_else(label_error)?;
-        let (m, csize) = crop(&mask.data, mask.size, lo, hi);
-        let (v, _) = crop(&image.data, image.size, lo, hi);
-        (v.iter().map(|&x| norm(f64::from(x))).collect(), m, csize, image.spacing)
-    };
     // 3. Check the mask.
     let roi: Vec<bool> = mask_vals.iter().map(|&v| f64::from(v) == label).collect();
     let (lo, hi) = bbox(&roi, size).ok_or_else(label_error)?;
@@ -136,7 +139,10 @@ pub fn extract(image: &Volume, int16: bool, mask: &Volume, params: &ParamFile, i
         return Err(invalid(format!("the ROI has {n_roi} voxels; minimumROISize is {min}")));
     }
     diagnostics.push(("diagnostics_Mask-original_VoxelNum".into(), n_roi.to_string()));
-    diagnostics.push(("diagnostics_Mask-original_BoundingBox".into(), format!("{:?}", [lo[0], lo[1], lo[2], hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1])));
+    diagnostics.push((
+        "diagnostics_Mask-original_BoundingBox".into(),
+        format!("{:?}", [lo[0], lo[1], lo[2], hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1]),
+    ));
 
     let enabled = |class: &str, feature: &str| params.enabled(class, feature, DEPRECATED.contains(&(class, feature)));
     let mut features = Vec::new();
@@ -182,7 +188,10 @@ pub fn extract(image: &Volume, int16: bool, mask: &Volume, params: &ParamFile, i
     let lv = Levels { size: csize, spacing, data: levels };
     // 7. Features.
     if params.class_enabled("firstorder") {
-        push("firstorder", firstorder::features(&values, &levels_roi, s.voxel_array_shift, spacing.iter().product(), ibsi));
+        push(
+            "firstorder",
+            firstorder::features(&values, &levels_roi, s.voxel_array_shift, spacing.iter().product(), ibsi),
+        );
     }
     let axis2d = if s.force_2d { Some(2usize.saturating_sub(s.force_2d_dimension)) } else { None };
     let angles = texture::angles(csize, &s.distances, axis2d);
@@ -192,7 +201,11 @@ pub fn extract(image: &Volume, int16: bool, mask: &Volume, params: &ParamFile, i
         Some("euclidean") => Weighting::Euclidean,
         Some("infinity") => Weighting::Infinity,
         Some("no_weighting") => Weighting::NoWeighting,
-        Some(other) => return Err(invalid(format!("weightingNorm `{other}` is not one of manhattan, euclidean, infinity, no_weighting"))),
+        Some(other) => {
+            return Err(invalid(format!(
+                "weightingNorm `{other}` is not one of manhattan, euclidean, infinity, no_weighting"
+            )));
+        }
     };
     if angles.is_empty() && ["glcm", "glrlm", "glszm", "gldm", "ngtdm"].iter().any(|c| params.class_enabled(c)) {
         return Err(invalid("the ROI is too small for any texture direction"));

@@ -126,7 +126,9 @@ impl Settings {
             "resegmentRange" => {
                 self.resegment_range = match v {
                     Value::Null => None,
-                    Value::Array(a) if (1..=2).contains(&a.len()) => Some(a.iter().map(|x| num(key, x)).collect::<Result<_>>()?),
+                    Value::Array(a) if (1..=2).contains(&a.len()) => {
+                        Some(a.iter().map(|x| num(key, x)).collect::<Result<_>>()?)
+                    }
                     _ => return Err(bad(key, v)),
                 }
             }
@@ -210,7 +212,9 @@ impl Settings {
                 let range = max - min;
                 return Ok(values
                     .iter()
-                    .map(|&v| if range == 0.0 { 1 } else { ((n as f64 * (v - min) / range).floor() as u32 + 1).min(n as u32) })
+                    .map(|&v| {
+                        if range == 0.0 { 1 } else { ((n as f64 * (v - min) / range).floor() as u32 + 1).min(n as u32) }
+                    })
                     .collect());
             }
             let (lo, hi) = if min == max { (min - 0.5, max + 0.5) } else { (min, max) };
@@ -264,10 +268,31 @@ fn digitize(edges: &[f64], v: f64) -> u32 {
 }
 
 const KNOWN: &[&str] = &[
-    "binWidth", "binCount", "label", "voxelArrayShift", "normalize", "normalizeScale", "removeOutliers",
-    "resampledPixelSpacing", "interpolator", "padDistance", "resegmentRange", "resegmentMode", "resegmentShape",
-    "distances", "symmetricalGLCM", "weightingNorm", "gldm_a", "force2D", "force2Ddimension",
-    "minimumROIDimensions", "minimumROISize", "additionalInfo", "preCrop", "correctMask", "geometryTolerance",
+    "binWidth",
+    "binCount",
+    "label",
+    "voxelArrayShift",
+    "normalize",
+    "normalizeScale",
+    "removeOutliers",
+    "resampledPixelSpacing",
+    "interpolator",
+    "padDistance",
+    "resegmentRange",
+    "resegmentMode",
+    "resegmentShape",
+    "distances",
+    "symmetricalGLCM",
+    "weightingNorm",
+    "gldm_a",
+    "force2D",
+    "force2Ddimension",
+    "minimumROIDimensions",
+    "minimumROISize",
+    "additionalInfo",
+    "preCrop",
+    "correctMask",
+    "geometryTolerance",
 ];
 
 /// A PyRadiomics parameter file: settings and the enabled classes/features.
@@ -296,7 +321,10 @@ impl ParamFile {
     pub fn from_value(v: &Value) -> Result<ParamFile> {
         let mut out = ParamFile::default();
         let Some(top) = v.as_object() else {
-            return Err(Error::Invalid { message: "a parameter file is a mapping (setting, imageType, featureClass)".into(), hint: None });
+            return Err(Error::Invalid {
+                message: "a parameter file is a mapping (setting, imageType, featureClass)".into(),
+                hint: None,
+            });
         };
         for (k, section) in top {
             match k.as_str() {
@@ -312,7 +340,9 @@ impl ParamFile {
                         && let Some(other) = m.keys().find(|t| t.as_str() != "Original")
                     {
                         return Err(Error::Invalid {
-                            message: format!("image type `{other}` is not supported; radose extracts from the original image"),
+                            message: format!(
+                                "image type `{other}` is not supported; radose extracts from the original image"
+                            ),
                             hint: Some("remove it from imageType (keep `Original: {}`)".into()),
                         });
                     }
@@ -329,7 +359,9 @@ impl ParamFile {
                             let list = match features {
                                 Value::Null => None,
                                 Value::Array(a) if a.is_empty() => None,
-                                Value::Array(a) => Some(a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()),
+                                Value::Array(a) => {
+                                    Some(a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                                }
                                 other => return Err(bad(class, other)),
                             };
                             out.classes.insert(class.clone(), list);
@@ -366,10 +398,15 @@ impl ParamFile {
 /// Converts YAML (yaml-rust2) to a JSON value.
 fn yaml_to_json(text: &str, source: &str) -> Result<Value> {
     use yaml_rust2::{Yaml, YamlLoader};
-    let docs = YamlLoader::load_from_str(text).map_err(|e| Error::Invalid { message: format!("{source}: {e}"), hint: None })?;
+    let docs = YamlLoader::load_from_str(text)
+        .map_err(|e| Error::Invalid { message: format!("{source}: {e}"), hint: None })?;
     fn conv(y: &Yaml) -> Value {
         match y {
-            Yaml::Real(s) => s.parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)).unwrap_or(Value::Null),
+            Yaml::Real(s) => s
+                .parse::<f64>()
+                .ok()
+                .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+                .unwrap_or(Value::Null),
             Yaml::Integer(i) => Value::from(*i),
             Yaml::String(s) => Value::String(s.clone()),
             Yaml::Boolean(b) => Value::Bool(*b),
@@ -416,7 +453,9 @@ mod tests {
         assert!(message.contains("p.yaml") && message.contains("binWidht"), "{message}");
         assert!(hint.unwrap_or_default().contains("binWidth"));
         assert!(ParamFile::parse("imageType:\n  LoG: {}\n", "p.yaml").is_err());
-        assert!(ParamFile::parse("{\"setting\": {\"binCount\": 64}}", "p.json").unwrap().settings.bin_count == Some(64));
+        assert!(
+            ParamFile::parse("{\"setting\": {\"binCount\": 64}}", "p.json").unwrap().settings.bin_count == Some(64)
+        );
     }
 
     #[test]

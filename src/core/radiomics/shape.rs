@@ -221,7 +221,15 @@ pub fn features(mask: &[bool], size: [usize; 3], spacing: [f64; 3], ibsi: bool) 
     let eig: Vec<f64> = eig.iter().map(|&e| if e < 0.0 && e > -1e-10 { 0.0 } else { e }).collect();
     let (least, minor, major) = (eig[0], eig[1], eig[2]);
     let axis = |l: f64| if l < 0.0 { f64::NAN } else { 4.0 * l.sqrt() };
-    let ratio = |a: f64| if major == 0.0 { 0.0 } else if a < 0.0 { f64::NAN } else { (a / major).sqrt() };
+    let ratio = |a: f64| {
+        if major == 0.0 {
+            0.0
+        } else if a < 0.0 {
+            f64::NAN
+        } else {
+            (a / major).sqrt()
+        }
+    };
     let sphere = (36.0 * std::f64::consts::PI * volume * volume).cbrt();
     vec![
         ("MeshVolume", volume),
@@ -269,9 +277,7 @@ mod tests {
     #[test]
     fn pruned_diameters_equal_all_pairs() {
         let mut rng = crate::core::rng::Rng::new(3);
-        let v: Vec<[f64; 3]> = (0..400)
-            .map(|_| [0, 1, 2].map(|_| (rng.uniform() * 20.0).round() * 0.5))
-            .collect();
+        let v: Vec<[f64; 3]> = (0..400).map(|_| [0, 1, 2].map(|_| (rng.uniform() * 20.0).round() * 0.5)).collect();
         let mut want = [0.0f64; 4];
         for i in 0..v.len() {
             for j in 0..i {

@@ -27,7 +27,11 @@ impl Levels {
 
     fn coords(&self) -> impl Iterator<Item = (usize, [isize; 3])> + '_ {
         let [nx, ny, _] = self.size;
-        self.data.iter().enumerate().filter(|(_, l)| **l > 0).map(move |(i, _)| (i, [(i % nx) as isize, ((i / nx) % ny) as isize, (i / (nx * ny)) as isize]))
+        self.data
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l > 0)
+            .map(move |(i, _)| (i, [(i % nx) as isize, ((i / nx) % ny) as isize, (i / (nx * ny)) as isize]))
     }
 
     /// The grey levels present, ascending.
@@ -179,10 +183,30 @@ fn average(per: Vec<Vec<(&'static str, f64)>>) -> Vec<(&'static str, f64)> {
 fn glcm_features(counts: &[f64], ng: usize, ng_max: usize, lv: &[f64]) -> Vec<(&'static str, f64)> {
     let total: f64 = counts.iter().sum();
     let names = [
-        "Autocorrelation", "JointAverage", "ClusterProminence", "ClusterShade", "ClusterTendency", "Contrast",
-        "Correlation", "DifferenceAverage", "DifferenceEntropy", "DifferenceVariance", "JointEnergy", "JointEntropy",
-        "Imc1", "Imc2", "Idm", "MCC", "Idmn", "Id", "Idn", "InverseVariance", "MaximumProbability", "SumAverage",
-        "SumEntropy", "SumSquares",
+        "Autocorrelation",
+        "JointAverage",
+        "ClusterProminence",
+        "ClusterShade",
+        "ClusterTendency",
+        "Contrast",
+        "Correlation",
+        "DifferenceAverage",
+        "DifferenceEntropy",
+        "DifferenceVariance",
+        "JointEnergy",
+        "JointEntropy",
+        "Imc1",
+        "Imc2",
+        "Idm",
+        "MCC",
+        "Idmn",
+        "Id",
+        "Idn",
+        "InverseVariance",
+        "MaximumProbability",
+        "SumAverage",
+        "SumEntropy",
+        "SumSquares",
     ];
     if total == 0.0 {
         return names.iter().map(|n| (*n, f64::NAN)).collect();
@@ -252,8 +276,30 @@ fn glcm_features(counts: &[f64], ng: usize, ng_max: usize, lv: &[f64]) -> Vec<(&
     let sum_squares = sum_ij(&|i, _| (i - ux).powi(2));
     let mcc = mcc(&p, ng, &px, &py);
     let values = [
-        autocorrelation, ux, prominence, shade, tendency, contrast, correlation, diff_avg, diff_ent, diff_var, energy,
-        hxy, imc1, imc2, idm, mcc, idmn, id, idn, inv_var, max_prob, sum_avg, sum_ent, sum_squares,
+        autocorrelation,
+        ux,
+        prominence,
+        shade,
+        tendency,
+        contrast,
+        correlation,
+        diff_avg,
+        diff_ent,
+        diff_var,
+        energy,
+        hxy,
+        imc1,
+        imc2,
+        idm,
+        mcc,
+        idmn,
+        id,
+        idn,
+        inv_var,
+        max_prob,
+        sum_avg,
+        sum_ent,
+        sum_squares,
     ];
     names.into_iter().zip(values).collect()
 }
@@ -330,25 +376,58 @@ fn size_features(m: &[f64], lv: &[f64], ns: usize, kind: SizeKind, n_vox: Option
     let total: f64 = m.iter().sum();
     let names: &[&'static str] = match kind {
         SizeKind::Run => &[
-            "ShortRunEmphasis", "LongRunEmphasis", "GrayLevelNonUniformity", "GrayLevelNonUniformityNormalized",
-            "RunLengthNonUniformity", "RunLengthNonUniformityNormalized", "RunPercentage", "GrayLevelVariance",
-            "RunVariance", "RunEntropy", "LowGrayLevelRunEmphasis", "HighGrayLevelRunEmphasis",
-            "ShortRunLowGrayLevelEmphasis", "ShortRunHighGrayLevelEmphasis", "LongRunLowGrayLevelEmphasis",
+            "ShortRunEmphasis",
+            "LongRunEmphasis",
+            "GrayLevelNonUniformity",
+            "GrayLevelNonUniformityNormalized",
+            "RunLengthNonUniformity",
+            "RunLengthNonUniformityNormalized",
+            "RunPercentage",
+            "GrayLevelVariance",
+            "RunVariance",
+            "RunEntropy",
+            "LowGrayLevelRunEmphasis",
+            "HighGrayLevelRunEmphasis",
+            "ShortRunLowGrayLevelEmphasis",
+            "ShortRunHighGrayLevelEmphasis",
+            "LongRunLowGrayLevelEmphasis",
             "LongRunHighGrayLevelEmphasis",
         ],
         SizeKind::Zone => &[
-            "SmallAreaEmphasis", "LargeAreaEmphasis", "GrayLevelNonUniformity", "GrayLevelNonUniformityNormalized",
-            "SizeZoneNonUniformity", "SizeZoneNonUniformityNormalized", "ZonePercentage", "GrayLevelVariance",
-            "ZoneVariance", "ZoneEntropy", "LowGrayLevelZoneEmphasis", "HighGrayLevelZoneEmphasis",
-            "SmallAreaLowGrayLevelEmphasis", "SmallAreaHighGrayLevelEmphasis", "LargeAreaLowGrayLevelEmphasis",
+            "SmallAreaEmphasis",
+            "LargeAreaEmphasis",
+            "GrayLevelNonUniformity",
+            "GrayLevelNonUniformityNormalized",
+            "SizeZoneNonUniformity",
+            "SizeZoneNonUniformityNormalized",
+            "ZonePercentage",
+            "GrayLevelVariance",
+            "ZoneVariance",
+            "ZoneEntropy",
+            "LowGrayLevelZoneEmphasis",
+            "HighGrayLevelZoneEmphasis",
+            "SmallAreaLowGrayLevelEmphasis",
+            "SmallAreaHighGrayLevelEmphasis",
+            "LargeAreaLowGrayLevelEmphasis",
             "LargeAreaHighGrayLevelEmphasis",
         ],
         SizeKind::Dependence => &[
-            "SmallDependenceEmphasis", "LargeDependenceEmphasis", "GrayLevelNonUniformity", "GrayLevelNonUniformityNormalized",
-            "DependenceNonUniformity", "DependenceNonUniformityNormalized", "DependencePercentage", "GrayLevelVariance",
-            "DependenceVariance", "DependenceEntropy", "LowGrayLevelEmphasis", "HighGrayLevelEmphasis",
-            "SmallDependenceLowGrayLevelEmphasis", "SmallDependenceHighGrayLevelEmphasis",
-            "LargeDependenceLowGrayLevelEmphasis", "LargeDependenceHighGrayLevelEmphasis",
+            "SmallDependenceEmphasis",
+            "LargeDependenceEmphasis",
+            "GrayLevelNonUniformity",
+            "GrayLevelNonUniformityNormalized",
+            "DependenceNonUniformity",
+            "DependenceNonUniformityNormalized",
+            "DependencePercentage",
+            "GrayLevelVariance",
+            "DependenceVariance",
+            "DependenceEntropy",
+            "LowGrayLevelEmphasis",
+            "HighGrayLevelEmphasis",
+            "SmallDependenceLowGrayLevelEmphasis",
+            "SmallDependenceHighGrayLevelEmphasis",
+            "LargeDependenceLowGrayLevelEmphasis",
+            "LargeDependenceHighGrayLevelEmphasis",
         ],
     };
     if total == 0.0 {
@@ -388,8 +467,22 @@ fn size_features(m: &[f64], lv: &[f64], ns: usize, kind: SizeKind, n_vox: Option
         }
     }
     let values = [
-        sre, lre, gln, glnn, rln, rlnn, percentage, glv, sv, entropy, lgle, hgle, cross[0] / total,
-        cross[1] / total, cross[2] / total, cross[3] / total,
+        sre,
+        lre,
+        gln,
+        glnn,
+        rln,
+        rlnn,
+        percentage,
+        glv,
+        sv,
+        entropy,
+        lgle,
+        hgle,
+        cross[0] / total,
+        cross[1] / total,
+        cross[2] / total,
+        cross[3] / total,
     ];
     names.iter().copied().zip(values).collect()
 }

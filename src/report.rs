@@ -88,6 +88,12 @@ impl ModelRun {
     }
 }
 
+/// A run's model name: its `label` parameter, else its pipeline, else "run ID".
+fn run_label(detail: &RunDetail) -> String {
+    let param = |k: &str| detail.params.iter().find(|(key, _)| key == k).map(|(_, v)| v.display());
+    param("label").or_else(|| param("pipeline")).unwrap_or_else(|| format!("run {}", detail.summary.id))
+}
+
 /// What was written.
 #[derive(Debug, Clone)]
 pub struct Written {
@@ -158,8 +164,7 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
                     safe.extend(aucs.into_iter().map(|a| a.1))
                 }
             }
-            let label =
-                detail.params.iter().find(|(k, _)| k == "label").map_or(format!("run {id}"), |(_, v)| v.display());
+            let label = run_label(&detail);
             audits.push((label, safe, leaky, detail));
             continue;
         }
@@ -173,12 +178,7 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
         if predictions.is_empty() {
             return Err(Error::invalid(format!("run {id} stored no predictions"), None));
         }
-        let label = detail
-            .params
-            .iter()
-            .find(|(k, _)| k == "label")
-            .or_else(|| detail.params.iter().find(|(k, _)| k == "pipeline"))
-            .map_or(format!("run {id}"), |(_, v)| v.display());
+        let label = run_label(&detail);
         runs.push(ModelRun { detail, label, predictions });
     }
     let (tables_dir, figures_dir) = (dir.join("tables"), dir.join("figures"));
@@ -554,12 +554,7 @@ pub fn run_figure(store: &Store, id: i64, what: &str, bins: usize) -> Result<(St
     if predictions.is_empty() {
         return Err(Error::invalid(format!("run {id} stored no predictions"), None));
     }
-    let label = detail
-        .params
-        .iter()
-        .find(|(k, _)| k == "label")
-        .or_else(|| detail.params.iter().find(|(k, _)| k == "pipeline"))
-        .map_or(format!("run {id}"), |(_, v)| v.display());
+    let label = run_label(&detail);
     let r = ModelRun { detail, label: label.clone(), predictions };
     let (truth, p) = r.pooled();
     match (what, kind.as_str()) {

@@ -71,14 +71,7 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
     let Some(name) = args.positional(1) else {
         return Err(Error::invalid("audit leakage needs PIPELINE on FRAMES", Some("e.g. audit leakage P1 on A.T1")));
     };
-    let Some(pipeline) = session.pipelines.get(&name.text).cloned() else {
-        return Err(Error::InvalidValue {
-            token: name.text.clone(),
-            what: "PIPELINE".into(),
-            reason: "no pipeline has that name; declare it with `pipeline NAME = …`".into(),
-            span: name.span,
-        });
-    };
+    let pipeline = super::pipeline::lookup(session, name)?;
     let frames: Vec<Token> = args.positionals[2..].iter().filter(|t| t.text != "on").cloned().collect();
     let k: usize = args.parsed("folds", "a number of folds")?.unwrap_or(5);
     let repeats: usize = args.parsed("repeats", "a number of repeats")?.unwrap_or(1).max(1);

@@ -12,7 +12,7 @@ use crate::core::learn::matrix::Matrix;
 use crate::core::learn::metrics::{accuracy, auc, delong, f1};
 use crate::core::learn::pipeline::cross_validate;
 use crate::core::rng::Rng;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output::{Cell, Output, Table, format_sig};
 use crate::session::Session;
 use crate::store::{NewRun, ParamValue, RunStatus};
@@ -45,14 +45,7 @@ impl Command for Cv {
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let name = args.required(0)?;
-        let Some(pipeline) = session.pipelines.get(&name.text).cloned() else {
-            return Err(Error::InvalidValue {
-                token: name.text.clone(),
-                what: "PIPELINE".into(),
-                reason: "no pipeline has that name; declare it with `pipeline NAME = …` (`pipeline` lists them)".into(),
-                span: name.span,
-            });
-        };
+        let pipeline = super::pipeline::lookup(session, name)?;
         let frames: Vec<_> = args.positionals[1..].iter().filter(|t| t.text != "on").cloned().collect();
         let k: usize = args.parsed("folds", "a number of folds")?.unwrap_or(5);
         let repeats: usize = args.parsed("repeats", "a number of repeats")?.unwrap_or(1).max(1);

@@ -46,12 +46,8 @@ impl Command for Extract {
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let cohort = args.required(0)?;
         let frame = session.frame(cohort)?.clone();
-        let Some((origin, manifest)) = frame.origin.as_ref().and_then(|o| o.manifest.as_ref().map(|m| (o, m))) else {
-            return Err(Error::invalid(
-                format!("frame `{}` was not loaded from a cohort folder, so it has no images", cohort.text),
-                Some("load the cohort folder (with its cohort.toml)"),
-            ));
-        };
+        let (origin, manifest) = super::load::cohort_of(&frame, cohort)?;
+        let (origin, manifest) = (&origin, &manifest);
         let roles: Vec<String> = manifest.images.keys().cloned().collect();
         let roi = match args.value("roi") {
             Some(t) => t.text.clone(),

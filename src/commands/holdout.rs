@@ -41,14 +41,7 @@ impl Command for Holdout {
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let name = args.required(0)?;
-        let Some(pipeline) = session.pipelines.get(&name.text).cloned() else {
-            return Err(Error::InvalidValue {
-                token: name.text.clone(),
-                what: "PIPELINE".into(),
-                reason: "no pipeline has that name; declare it with `pipeline NAME = …`".into(),
-                span: name.span,
-            });
-        };
+        let pipeline = super::pipeline::lookup(session, name)?;
         let train_toks: Vec<Token> = args.positionals[1..].iter().filter(|t| t.text != "on").cloned().collect();
         let Some(test_tok) = args.value("test") else {
             return Err(Error::invalid("holdout needs --test FRAMES", Some("e.g. holdout P1 on A.T1 --test B.T1")));

@@ -214,3 +214,14 @@ fn summarise(
     s.push_str(&format!("\n  recorded as run {run}"));
     s
 }
+
+/// A frame loaded from a cohort folder: its origin and manifest, or an
+/// error saying the frame has no images.
+pub fn cohort_of(frame: &crate::session::Frame, tok: &Token) -> Result<(crate::session::FrameOrigin, Manifest)> {
+    frame.origin.as_ref().and_then(|o| o.manifest.as_ref().map(|m| (o.clone(), m.clone()))).ok_or_else(|| {
+        Error::invalid(
+            format!("frame `{}` was not loaded from a cohort folder, so it has no images", tok.text),
+            Some("load the cohort folder (with its cohort.toml), e.g. `load A data/sim/A`"),
+        )
+    })
+}

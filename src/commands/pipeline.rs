@@ -69,3 +69,13 @@ impl Command for PipelineCmd {
         Ok(Output::Message(message))
     }
 }
+
+/// The pipeline a command names, or an error pointing at the name.
+pub fn lookup(session: &Session, name: &crate::shell::parse::Token) -> Result<crate::core::learn::pipeline::Pipeline> {
+    session.pipelines.get(&name.text).cloned().ok_or_else(|| Error::InvalidValue {
+        token: name.text.clone(),
+        what: "PIPELINE".into(),
+        reason: "no pipeline has that name; declare it with `pipeline NAME = …` (`pipeline` lists them)".into(),
+        span: name.span,
+    })
+}

@@ -305,8 +305,8 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
             |k: &str| d.metrics.iter().rev().find(|m| m.key == k && m.fold.is_none()).map_or(f64::NAN, |m| m.value);
         audit_table.push(vec![
             Cell::Text(label.clone()),
-            r2(safe.iter().sum::<f64>() / safe.len().max(1) as f64),
-            r2(leaky.iter().sum::<f64>() / leaky.len().max(1) as f64),
+            r2(crate::core::describe::mean_sd_finite(safe).0),
+            r2(crate::core::describe::mean_sd_finite(leaky).0),
             Cell::Text(format!(
                 "{} ({} to {})",
                 fmt(metric("optimism")),
@@ -367,8 +367,7 @@ fn table_cv(runs: &[&ModelRun], published: Option<&BTreeMap<String, (f64, f64, f
         let a = auc(&p, &truth);
         let ci = delong(&p, &truth).map(|d| d.ci(0.95));
         let fold_aucs: Vec<f64> = r.folds().iter().map(|(_, a)| *a).filter(|a| a.is_finite()).collect();
-        let (fm, fs) =
-            if fold_aucs.is_empty() { (f64::NAN, f64::NAN) } else { crate::core::describe::mean_sd(&fold_aucs) };
+        let (fm, fs) = crate::core::describe::mean_sd_finite(&fold_aucs);
         let mut row = vec![
             Cell::Text(r.label.clone()),
             Cell::Text(match ci {

@@ -32,9 +32,8 @@ fn hostile_shapes_are_refused_cleanly() {
     let mut h = vec![0u8; 352];
     h[0..4].copy_from_slice(&348i32.to_le_bytes());
     h[40..42].copy_from_slice(&3i16.to_le_bytes());
-    for (i, d) in [42, 44, 46].iter().enumerate() {
-        let _ = i;
-        h[*d..*d + 2].copy_from_slice(&i16::MAX.to_le_bytes());
+    for d in [42, 44, 46] {
+        h[d..d + 2].copy_from_slice(&i16::MAX.to_le_bytes());
     }
     h[70..72].copy_from_slice(&16i16.to_le_bytes());
     h[72..74].copy_from_slice(&32i16.to_le_bytes());

@@ -63,8 +63,7 @@ impl Command for Audit {
 }
 
 fn mean(v: &[f64]) -> f64 {
-    let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    f.iter().sum::<f64>() / f.len().max(1) as f64
+    crate::core::describe::mean_sd_finite(v).0
 }
 
 fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
@@ -160,8 +159,7 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
     }
     // Paired interval over the fold pairs.
     let n = diffs.len() as f64;
-    let d_mean = mean(&diffs);
-    let d_sd = (diffs.iter().map(|d| (d - d_mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+    let (d_mean, d_sd) = crate::core::describe::mean_sd_finite(&diffs);
     let t = StudentsT::new(0.0, 1.0, (n - 1.0).max(1.0)).map(|t| t.inverse_cdf(0.975)).unwrap_or(f64::NAN);
     let (lo, hi) = (d_mean - t * d_sd / n.sqrt(), d_mean + t * d_sd / n.sqrt());
     // Each step's share: the first s steps outside, repeat 1's folds.

@@ -19,12 +19,6 @@ use crate::store::{NewRun, ParamValue, RunStatus};
 
 pub struct Cv;
 
-/// Mean and SD of the finite values (a fold with one class has no AUC).
-fn mean_sd(x: &[f64]) -> (f64, f64) {
-    let finite: Vec<f64> = x.iter().copied().filter(|v| v.is_finite()).collect();
-    crate::core::describe::mean_sd(&finite)
-}
-
 impl Command for Cv {
     fn signature(&self) -> Signature {
         Signature::new(
@@ -162,7 +156,7 @@ impl Command for Cv {
         }
         progress.finish_and_clear();
         let (probs, truth): (Vec<f64>, Vec<u8>) = pooled.into_iter().unzip();
-        let (auc_mean, auc_sd) = mean_sd(&fold_aucs);
+        let (auc_mean, auc_sd) = crate::core::describe::mean_sd_finite(&fold_aucs);
         let summary = [
             ("auc_mean", auc_mean),
             ("auc_sd", auc_sd),

@@ -38,6 +38,12 @@ pub fn mean_sd(x: &[f64]) -> (f64, f64) {
     (mean, if x.len() > 1 { (ss / (n - 1.0)).sqrt() } else { f64::NAN })
 }
 
+/// [`mean_sd`] of the finite values only (a fold with one class has no AUC).
+pub fn mean_sd_finite(x: &[f64]) -> (f64, f64) {
+    let finite: Vec<f64> = x.iter().copied().filter(|v| v.is_finite()).collect();
+    mean_sd(&finite)
+}
+
 /// The `describe` table: one row per column.
 pub fn describe(columns: &[TypedColumn], roles: &Roles) -> Table {
     let mut table = Table::new([

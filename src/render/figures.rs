@@ -211,9 +211,8 @@ fn cv_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &CvPanel, font
     }
     chance(&mut chart)?;
     let aucs: Vec<f64> = p.folds.iter().map(|(_, a)| *a).collect();
-    let n = aucs.len() as f64;
-    let m = aucs.iter().sum::<f64>() / n;
-    let s = if aucs.len() > 1 { (aucs.iter().map(|a| (a - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
+    let (m, s) = crate::core::describe::mean_sd_finite(&aucs);
+    let s = if s.is_finite() { s } else { 0.0 };
     let red = ShapeStyle::from(&MEAN_RED).stroke_width(3);
     chart
         .draw_series(LineSeries::new(grid.iter().copied().zip(mean.iter().copied()), red))
@@ -226,14 +225,7 @@ fn cv_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &CvPanel, font
         .map_err(err)?
         .label(format!("mean ± SD of fold AUCs {m:.2} ± {s:.2}"))
         .legend(|(x, y)| EmptyElement::at((x, y)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font(("sans-serif", font.saturating_sub(2).max(8)))
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(180, 180, 180))
-        .draw()
-        .map_err(err)
+    legend(&mut chart, SeriesLabelPosition::LowerRight, font.saturating_sub(2).max(8))
 }
 
 fn test_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &TestPanel) -> Result<()> {
@@ -251,14 +243,7 @@ fn test_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &TestPanel) 
         .map_err(err)?
         .label(format!("AUC {:.2} (95% CI {:.2}–{:.2}, DeLong)", p.auc, p.ci.0, p.ci.1))
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font(("sans-serif", 13))
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(180, 180, 180))
-        .draw()
-        .map_err(err)
+    legend(&mut chart, SeriesLabelPosition::LowerRight, 13)
 }
 
 fn calibration_panel<DB: DrawingBackend>(
@@ -294,14 +279,7 @@ fn calibration_panel<DB: DrawingBackend>(
             Circle::new((b.mean_predicted, b.fraction_positive), r, FOLD_COLOURS[0].filled())
         }))
         .map_err(err)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(("sans-serif", 13))
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(180, 180, 180))
-        .draw()
-        .map_err(err)
+    legend(&mut chart, SeriesLabelPosition::UpperLeft, 13)
 }
 
 fn audit_panel<DB: DrawingBackend>(
@@ -348,18 +326,30 @@ fn audit_panel<DB: DrawingBackend>(
         .map_err(err)?
         .label(format!("LEAKY (steps fitted on all patients first), mean {:.2}", mean(leaky)))
         .legend(|(x, y)| Circle::new((x + 8, y), 5, MEAN_RED.filled()));
+    legend(&mut chart, SeriesLabelPosition::LowerRight, 13)
+}
+
+fn mean(v: &[f64]) -> f64 {
+    crate::core::describe::mean_sd_finite(v).0
+}
+
+type Chart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+
+/// Every figure's legend: a light box at `position`.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    position: SeriesLabelPosition,
+    font: u32,
+) -> Result<()> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font(("sans-serif", 13))
+        .position(position)
+        .label_font(("sans-serif", font))
         .background_style(WHITE.mix(0.9))
         .border_style(RGBColor(180, 180, 180))
         .draw()
         .map_err(err)
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
 #[cfg(test)]

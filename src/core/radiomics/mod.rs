@@ -174,7 +174,7 @@ pub fn extract(image: &Volume, int16: bool, mask: &Volume, params: &ParamFile, i
     }
     let Some((lo, hi)) = bbox(&roi, size) else { return Err(invalid("the ROI is empty")) };
     let (roi_c, csize) = crop(&roi, size, lo, hi);
-    let img_c = crop_values(&img, size, lo, hi);
+    let (img_c, _) = crop(&img, size, lo, hi);
     let values: Vec<f64> = roi_c.iter().zip(&img_c).filter(|(m, _)| **m).map(|(_, v)| *v).collect();
     // 6. Discretise.
     let levels_roi = s.discretise(&values, ibsi)?;
@@ -277,8 +277,4 @@ fn crop<T: Copy>(m: &[T], size: [usize; 3], lo: [usize; 3], hi: [usize; 3]) -> (
         }
     }
     (out, cs)
-}
-
-fn crop_values(v: &[f64], size: [usize; 3], lo: [usize; 3], hi: [usize; 3]) -> Vec<f64> {
-    crop(v, size, lo, hi).0
 }

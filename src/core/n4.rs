@@ -141,7 +141,9 @@ pub fn n4(input: &Volume, mask: &[bool], params: &N4Params, cancelled: &dyn Fn()
         }
     }
     let lattice = lattice.ok_or_else(|| Error::Invalid { message: "N4 ran no iteration".into(), hint: None })?;
-    let log_bias = lattice.evaluate(input.size);
+    // The field of the final lattice, already evaluated by the last
+    // iteration (only a level that ran no iteration leaves it stale).
+    let log_bias = if iterations.last().is_some_and(|&n| n > 0) { log_bias } else { lattice.evaluate(input.size) };
     let corrected = Volume {
         data: input.data.iter().zip(&log_bias).map(|(&x, &b)| (f64::from(x) / b.exp()) as f32).collect(),
         ..input.clone()

@@ -11,6 +11,7 @@ pub mod data;
 pub mod error;
 pub mod fuzzing;
 pub mod imaging;
+pub mod ml;
 pub mod notebook;
 pub mod output;
 pub mod provenance;

@@ -32,6 +32,12 @@ enum Action {
         /// Continue after a failing command (exit status is still 1).
         #[arg(long)]
         keep_going: bool,
+        /// The script profile to use (its `#% profile NAME` values).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Override a script variable (repeatable): `--set EPOCHS=5`.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
     },
 }
 
@@ -72,8 +78,19 @@ fn main() -> ExitCode {
     let mut err = std::io::stderr();
     let code = match (cli.commands, cli.action) {
         (Some(text), _) => script::run_text(&mut session, &text, "-c", false, &mut out, &mut err).exit_code(),
-        (None, Some(Action::Run { file, keep_going })) => {
-            script::run_file(&mut session, &file, keep_going, &mut out, &mut err).exit_code()
+        (None, Some(Action::Run { file, keep_going, profile, set })) => {
+            let mut sets = Vec::new();
+            for s in &set {
+                match s.split_once('=') {
+                    Some((k, v)) => sets.push((k.to_string(), v.to_string())),
+                    None => {
+                        eprintln!("error: --set {s}: write NAME=VALUE");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            script::run_file_with(&mut session, &file, keep_going, profile.as_deref(), &sets, &mut out, &mut err)
+                .exit_code()
         }
         (None, None) => {
             let history = history_path(&cli.db);

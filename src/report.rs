@@ -136,6 +136,18 @@ pub struct Options<'a> {
     pub pseudonymise: Option<String>,
     /// Show input paths in full (default: relative to the working folder).
     pub absolute_paths: bool,
+    /// A line shown under the title (e.g. the script profile that made the runs).
+    pub note: Option<String>,
+}
+
+/// The paper table a run kind fills: "2" for cross-validation (`cv`, and the
+/// deep model's `train`), "3" for a test set (`holdout`, `test`).
+pub fn table_of(kind: &str) -> Option<&'static str> {
+    match kind {
+        "cv" | "train" => Some("2"),
+        "holdout" | "test" => Some("3"),
+        _ => None,
+    }
 }
 
 /// Builds the report for `ids` into `dir`.
@@ -168,9 +180,12 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
             audits.push((label, safe, leaky, detail));
             continue;
         }
-        if !["cv", "holdout"].contains(&detail.summary.kind.as_str()) {
+        if table_of(&detail.summary.kind).is_none() {
             return Err(Error::invalid(
-                format!("run {id} is a `{}` run; reports take `cv` and `holdout` runs", detail.summary.kind),
+                format!(
+                    "run {id} is a `{}` run; reports take `cv`, `train`, `holdout` and `test` runs",
+                    detail.summary.kind
+                ),
                 None,
             ));
         }
@@ -181,17 +196,34 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
         let label = run_label(&detail);
         runs.push(ModelRun { detail, label, predictions });
     }
+    // A model run again (the same label in the same table) is reported once: its latest run.
+    let mut latest: BTreeMap<(&'static str, String), usize> = BTreeMap::new();
+    for (i, r) in runs.iter().enumerate() {
+        let key = (table_of(&r.detail.summary.kind).unwrap_or("?"), r.label.clone());
+        let keep = latest.get(&key).is_none_or(|&j| runs[j].detail.summary.id < r.detail.summary.id);
+        if keep {
+            latest.insert(key, i);
+        }
+    }
+    let superseded = runs.len() - latest.len();
+    let keep: std::collections::BTreeSet<usize> = latest.values().copied().collect();
+    let runs: Vec<ModelRun> = runs.into_iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, r)| r).collect();
     let (tables_dir, figures_dir) = (dir.join("tables"), dir.join("figures"));
     for d in [dir, &tables_dir, &figures_dir] {
         std::fs::create_dir_all(d).map_err(|e| crate::provenance::io_error(d, e))?;
     }
     let mut files = Vec::new();
-    let cv: Vec<&ModelRun> = runs.iter().filter(|r| r.detail.summary.kind == "cv").collect();
-    let test: Vec<&ModelRun> = runs.iter().filter(|r| r.detail.summary.kind == "holdout").collect();
+    let cv: Vec<&ModelRun> = runs.iter().filter(|r| table_of(&r.detail.summary.kind) == Some("2")).collect();
+    let test: Vec<&ModelRun> = runs.iter().filter(|r| table_of(&r.detail.summary.kind) == Some("3")).collect();
     let simulated = runs.iter().any(ModelRun::simulated);
 
     let mut table2 = table_cv(&cv, published.and_then(|p| p.get("2")));
     let mut table3 = table_test(&test, published.and_then(|p| p.get("3")));
+    if superseded > 0 {
+        table2.notes.push(format!(
+            "{superseded} earlier run(s) of models run again are left out: each model is reported by its latest run"
+        ));
+    }
     // The published check (`audit published`'s rule, ±0.02): how many cells agree.
     for (t, rs, key) in [(&mut table2, &cv, "2"), (&mut table3, &test, "3")] {
         let Some(p) = published.and_then(|p| p.get(key)) else { continue };
@@ -199,7 +231,8 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
         for r in rs.iter() {
             let Some((pa, pc, pf)) = p.get(&r.label.to_ascii_lowercase()) else { continue };
             let (truth, prob) = r.pooled();
-            let thr = if r.detail.summary.kind == "holdout" { r.metric("threshold").unwrap_or(0.5) } else { 0.5 };
+            let thr =
+                if table_of(&r.detail.summary.kind) == Some("3") { r.metric("threshold").unwrap_or(0.5) } else { 0.5 };
             let m = at_threshold(&prob, &truth, thr);
             for (name, got, want) in [("AUC", auc(&prob, &truth), *pa), ("ACC", m.accuracy, *pc), ("F1", m.f1, *pf)] {
                 total += 1;
@@ -243,6 +276,15 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
         write(&tables_dir.join(format!("{stem}.json")), crate::render::table::json(t).as_bytes(), &mut files)?;
     }
 
+    // Stable, numeric tables for scripts: one row per model.
+    for (stem, rs, is_test) in [("table2", &cv, false), ("table3", &test, true)] {
+        if rs.is_empty() {
+            continue;
+        }
+        let t = numeric_table(rs, is_test);
+        write(&tables_dir.join(format!("{stem}.csv")), csv(&t).as_bytes(), &mut files)?;
+    }
+
     // Figures.
     let mut figures: Vec<(String, String, Figure)> = Vec::new();
     let panels: Vec<CvPanel> = cv.iter().map(|r| CvPanel { model: r.label.clone(), folds: r.folds() }).collect();
@@ -253,8 +295,8 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
             Figure::CvRoc(p.clone()),
         ));
     }
-    if panels.len() > 1 {
-        figures.push(("roc_cv_all".into(), "Figure 4 — all models".into(), Figure::CvGrid(panels.clone())));
+    if !panels.is_empty() {
+        figures.push(("fig4_roc_cv".into(), "Figure 4 — all models".into(), Figure::CvGrid(panels.clone())));
     }
     for r in &test {
         let (t, p) = r.pooled();
@@ -342,7 +384,11 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
         preds.notes.push("patient ids are HMAC-SHA-256 pseudonyms under the user's key".into());
     }
     write(&tables_dir.join("predictions.csv"), csv(&preds).as_bytes(), &mut files)?;
-    let html_text = page(name, simulated, &table2, &table3, &audit_table, &svgs, &runs, opts.absolute_paths);
+    let mut html_text = page(name, simulated, &table2, &table3, &audit_table, &svgs, &runs, opts.absolute_paths);
+    if let Some(note) = &opts.note {
+        let at = html_text.find("<h2>Tables</h2>").unwrap_or(html_text.len());
+        html_text.insert_str(at, &format!("<p class=\"note\" id=\"note\">{}</p>\n", html_escape(note)));
+    }
     write(&dir.join("index.html"), html_text.as_bytes(), &mut files)?;
     Ok(Written { dir: dir.to_path_buf(), files, runs: ids.to_vec(), simulated })
 }
@@ -388,6 +434,30 @@ fn table_cv(runs: &[&ModelRun], published: Option<&BTreeMap<String, (f64, f64, f
         t.push(row);
     }
     t.notes.push("AUC of the pooled out-of-fold probabilities with DeLong's 95% CI; ACC, F1, sensitivity and specificity at probability 0.5".into());
+    t
+}
+
+/// `model, auc, auc_ci_low, auc_ci_high, acc, f1, sensitivity, specificity`
+/// (DeLong CI; threshold 0.5 for cross-validation, the run's for a test set).
+fn numeric_table(runs: &[&ModelRun], is_test: bool) -> Table {
+    let mut t = Table::new(["model", "auc", "auc_ci_low", "auc_ci_high", "acc", "f1", "sensitivity", "specificity"]);
+    for r in runs {
+        let (truth, p) = r.pooled();
+        let thr = if is_test { r.metric("threshold").unwrap_or(0.5) } else { 0.5 };
+        let m = at_threshold(&p, &truth, thr);
+        let ci = delong(&p, &truth).map(|d| d.ci(0.95));
+        let num = |v: f64| if v.is_finite() { Cell::Float(v) } else { Cell::Null };
+        t.push(vec![
+            Cell::Text(r.label.clone()),
+            num(auc(&p, &truth)),
+            ci.map_or(Cell::Null, |c| num(c.0)),
+            ci.map_or(Cell::Null, |c| num(c.1)),
+            num(m.accuracy),
+            num(m.f1),
+            num(m.sensitivity),
+            num(m.specificity),
+        ]);
+    }
     t
 }
 
@@ -542,13 +612,16 @@ fn page(
 /// data drawn (for notebooks to compare on replay).
 pub fn run_figure(store: &Store, id: i64, what: &str, bins: usize) -> Result<(String, Figure, serde_json::Value)> {
     let detail = store.run_detail(id)?;
-    let kind = detail.summary.kind.clone();
-    if !["cv", "holdout"].contains(&kind.as_str()) {
+    let Some(table) = table_of(&detail.summary.kind) else {
         return Err(Error::invalid(
-            format!("run {id} is a `{kind}` run; figures are drawn for `cv` and `holdout` runs"),
+            format!(
+                "run {id} is a `{}` run; figures are drawn for `cv`, `train`, `holdout` and `test` runs",
+                detail.summary.kind
+            ),
             None,
         ));
-    }
+    };
+    let kind = if table == "2" { "cv" } else { "holdout" };
     let predictions = store.predictions(id)?;
     if predictions.is_empty() {
         return Err(Error::invalid(format!("run {id} stored no predictions"), None));
@@ -556,7 +629,7 @@ pub fn run_figure(store: &Store, id: i64, what: &str, bins: usize) -> Result<(St
     let label = run_label(&detail);
     let r = ModelRun { detail, label: label.clone(), predictions };
     let (truth, p) = r.pooled();
-    match (what, kind.as_str()) {
+    match (what, kind) {
         ("roc", "cv") => {
             let folds = r.folds();
             let data = serde_json::json!({

@@ -83,6 +83,8 @@ pub struct Session {
     frames: BTreeMap<String, Frame>,
     /// Declared learning pipelines by name.
     pub pipelines: BTreeMap<String, crate::core::learn::pipeline::Pipeline>,
+    /// Declared deep models by name.
+    pub models: BTreeMap<String, crate::ml::spec::ModelSpec>,
     store: Store,
     history: Vec<HistoryEntry>,
     cancel: CancelFlag,
@@ -96,6 +98,7 @@ impl Session {
         Session {
             frames: BTreeMap::new(),
             pipelines: BTreeMap::new(),
+            models: BTreeMap::new(),
             store,
             history: Vec::new(),
             cancel: CancelFlag::default(),

@@ -1,6 +1,7 @@
 //! Every command's help examples run, each in a fresh session that has the
 //! simulated cohorts A and B loaded from `data/sim/{A,B}` in a scratch
-//! directory, the pipeline P1 declared and cross-validated once on A. (Own test binary: it changes the
+//! directory, the pipeline P1 declared and cross-validated once on A (deep-learning
+//! commands: the preprocessed cohorts with T1/T1C/T2 radiomics frames). (Own test binary: it changes the
 //! working directory.)
 
 mod common;
@@ -13,12 +14,21 @@ fn every_example_runs() {
     std::env::set_current_dir(dir.path()).unwrap();
     let (_, err, outcome) = common::run(&mut common::session(), "simulate --out data/sim --n-a 40 --n-b 12", false);
     assert_eq!(outcome.exit_code(), 0, "{err}");
+    // The deep-learning examples need the PTV, the dose on the MR grid and radiomics frames.
+    let prepare =
+        "load A0 data/sim/A; load B0 data/sim/B; preprocess A0 --to data/pre/A; preprocess B0 --to data/pre/B";
+    let (_, err, outcome) = common::run(&mut common::session(), prepare, false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
     let mut count = 0;
     for cmd in all() {
         for example in cmd.signature().examples {
             let mut s = common::session();
-            let setup =
-                "load A data/sim/A; load B data/sim/B; pipeline P1 = standardize | logistic; cv P1 on A --folds 3";
+            let setup = if cmd.signature().category == "deep learning" {
+                "load A data/pre/A; load B data/pre/B; extract A --sequences T1,T1C,T2 --roi ptv --to data/feat/A; \
+                 extract B --sequences T1,T1C,T2 --roi ptv --to data/feat/B"
+            } else {
+                "load A data/sim/A; load B data/sim/B; pipeline P1 = standardize | logistic; cv P1 on A --folds 3"
+            };
             let (_, err, outcome) = common::run(&mut s, setup, false);
             assert_eq!(outcome.exit_code(), 0, "{err}");
             let (_, err, outcome) = common::run(&mut s, example.command, false);

@@ -114,7 +114,7 @@ fn runs_compare_best_holdout_and_report_from_real_runs() {
     let html = std::fs::read_to_string(dir.path().join("rep/index.html")).unwrap();
     assert!(html.contains("SIMULATED DATA") && html.contains("sha256"));
     assert!(html.contains("AUC bootstrap 95% CI (200 replicates)"));
-    common::well_formed(&std::fs::read_to_string(dir.path().join("rep/figures/roc_cv_all.svg")).unwrap()).unwrap();
+    common::well_formed(&std::fs::read_to_string(dir.path().join("rep/figures/fig4_roc_cv.svg")).unwrap()).unwrap();
 
     // Filters: errors point into the expression; hostile text is a value.
     let (_, err, _) = common::run(&mut s, "runs --where \"kind = cv and (auc_pooled > 0.5\"", true);

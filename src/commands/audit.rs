@@ -218,15 +218,14 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
 /// Reproduced (AUC, ACC, F1) of a cv or holdout run, from its predictions.
 fn reproduced_of_run(session: &Session, id: i64) -> Result<(String, String, (f64, f64, f64))> {
     let d = session.store().run_detail(id)?;
-    let table = match d.summary.kind.as_str() {
-        "cv" => "2",
-        "holdout" => "3",
-        other => {
-            return Err(Error::invalid(
-                format!("run {id} is a `{other}` run; compare cv (Table 2) or holdout (Table 3) runs"),
-                None,
-            ));
-        }
+    let Some(table) = crate::report::table_of(&d.summary.kind) else {
+        return Err(Error::invalid(
+            format!(
+                "run {id} is a `{}` run; compare cv/train (Table 2) or holdout/test (Table 3) runs",
+                d.summary.kind
+            ),
+            None,
+        ));
     };
     let label = d.params.iter().find(|(k, _)| k == "label").map_or(format!("run {id}"), |(_, v)| v.display());
     let thr = d.metrics.iter().rev().find(|m| m.key == "threshold" && m.fold.is_none()).map_or(0.5, |m| m.value);

@@ -120,56 +120,68 @@ impl Command for Holdout {
         let preds: Vec<(String, i64, f64)> =
             test[0].ids.iter().zip(&truth).zip(&p).map(|((id, t), p)| (id.clone(), i64::from(*t), *p)).collect();
         session.store_mut().log_predictions(run, None, &preds)?;
-        let m = at_threshold(&p, &truth, threshold);
-        let a = auc(&p, &truth);
-        let ci = delong(&p, &truth).map(|d| d.ci(0.95));
-        let cal = calibration(&p, &truth);
-        let mut metrics = vec![
-            ("auc", a),
-            ("acc", m.accuracy),
-            ("f1", m.f1),
-            ("sensitivity", m.sensitivity),
-            ("specificity", m.specificity),
-            ("ppv", m.ppv),
-            ("npv", m.npv),
-            ("brier", brier(&p, &truth)),
-            ("threshold", threshold),
-        ];
-        if let Some((lo, hi)) = ci {
-            metrics.push(("auc_ci_low", lo));
-            metrics.push(("auc_ci_high", hi));
-        }
-        if let Some(c) = cal {
-            metrics.push(("calibration_intercept", c.intercept));
-            metrics.push(("calibration_slope", c.slope));
-        }
-        let mut t = Table::new(["metric", "value"]).with_title(format!(
+        let title = format!(
             "holdout {} ({label}): fitted on {} patients, tested on {}, run {run}",
             name.text,
             y.len(),
             truth.len()
-        ));
-        for (k, v) in &metrics {
-            if v.is_finite() {
-                session.store().log_metric(run, k, *v, None, None)?;
-            }
-            t.push(vec![(*k).into(), if v.is_finite() { Cell::Float(*v) } else { Cell::Null }]);
-        }
-        if let Some((lo, hi)) = ci {
-            t.notes.push(format!(
-                "AUC {} (95% CI {}–{}, DeLong)",
-                format_sig(a, 3),
-                format_sig(lo, 3),
-                format_sig(hi, 3)
-            ));
-        }
-        t.notes.push(format!(
+        );
+        let note = format!(
             "threshold {} ({}); every step was fitted on the training frames only",
             format_sig(threshold, 4),
             if rule == "youden" { "Youden's J on the training patients" } else { "fixed" }
-        ));
+        );
+        let t = record_test_metrics(session, run, &p, &truth, threshold, title, note)?;
         Ok(Output::Table(t))
     }
+}
+
+/// Logs a test set's metrics (AUC with DeLong CI, threshold metrics, Brier,
+/// calibration) on `run` and returns them as a table.
+pub fn record_test_metrics(
+    session: &Session,
+    run: i64,
+    p: &[f64],
+    truth: &[u8],
+    threshold: f64,
+    title: String,
+    note: String,
+) -> Result<Table> {
+    let m = at_threshold(p, truth, threshold);
+    let a = auc(p, truth);
+    let ci = delong(p, truth).map(|d| d.ci(0.95));
+    let cal = calibration(p, truth);
+    let mut metrics = vec![
+        ("auc", a),
+        ("acc", m.accuracy),
+        ("f1", m.f1),
+        ("sensitivity", m.sensitivity),
+        ("specificity", m.specificity),
+        ("ppv", m.ppv),
+        ("npv", m.npv),
+        ("brier", brier(p, truth)),
+        ("threshold", threshold),
+    ];
+    if let Some((lo, hi)) = ci {
+        metrics.push(("auc_ci_low", lo));
+        metrics.push(("auc_ci_high", hi));
+    }
+    if let Some(c) = cal {
+        metrics.push(("calibration_intercept", c.intercept));
+        metrics.push(("calibration_slope", c.slope));
+    }
+    let mut t = Table::new(["metric", "value"]).with_title(title);
+    for (k, v) in &metrics {
+        if v.is_finite() {
+            session.store().log_metric(run, k, *v, None, None)?;
+        }
+        t.push(vec![(*k).into(), if v.is_finite() { Cell::Float(*v) } else { Cell::Null }]);
+    }
+    if let Some((lo, hi)) = ci {
+        t.notes.push(format!("AUC {} (95% CI {}–{}, DeLong)", format_sig(a, 3), format_sig(lo, 3), format_sig(hi, 3)));
+    }
+    t.notes.push(note);
+    Ok(t)
 }
 
 /// The test frame's feature columns in the training frame's order.

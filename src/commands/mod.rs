@@ -3,9 +3,11 @@
 //! `help`, completion and argument checking are generated from signatures.
 
 mod audit;
+mod bench;
 mod columns;
 mod compare;
 mod cv;
+mod deep;
 mod describe;
 mod drop;
 mod extract;
@@ -16,10 +18,12 @@ mod help;
 mod history;
 mod holdout;
 mod load;
+mod model;
 mod notebook;
 mod pca;
 mod pipeline;
 mod plot;
+mod predict;
 mod preprocess;
 mod radiomics;
 mod report;
@@ -32,7 +36,9 @@ mod simulate;
 mod sleep;
 mod smote;
 mod table1;
+mod test_model;
 mod tests_cmd;
+mod train;
 mod volume;
 
 use std::collections::BTreeMap;
@@ -224,6 +230,11 @@ pub fn all() -> Vec<&'static dyn Command> {
         &pipeline::PipelineCmd,
         &cv::Cv,
         &holdout::Holdout,
+        &model::ModelCmd,
+        &train::Train,
+        &test_model::TestModel,
+        &predict::Predict,
+        &bench::Bench,
         &select::Select,
         &pca::Pca,
         &smote::Smote,

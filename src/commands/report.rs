@@ -33,6 +33,7 @@ impl Command for Report {
                 "replace patient ids in tables/predictions.csv by HMAC-SHA-256 under the key in $RADOSE_PSEUDONYM_KEY",
             )
             .switch("absolute-paths", "show input files with their full paths (default: relative)")
+            .named("note", "TEXT", ArgKind::Text, "a line shown under the report's title (e.g. the profile used)")
             .example("report quick", "every finished cv and holdout run, into reports/quick/")
     }
 
@@ -50,7 +51,10 @@ impl Command for Report {
             (None, experiment) => {
                 let kinds = Expr::In(
                     Field::Column("r.kind"),
-                    vec![Value::Text("cv".into()), Value::Text("holdout".into()), Value::Text("audit-leakage".into())],
+                    ["cv", "train", "holdout", "test", "audit-leakage"]
+                        .iter()
+                        .map(|k| Value::Text((*k).into()))
+                        .collect(),
                     false,
                 );
                 let finished = Expr::Cmp(Field::Column("r.status"), Op::Eq, Value::Text("finished".into()));
@@ -109,6 +113,7 @@ impl Command for Report {
                 None
             },
             absolute_paths: args.has("absolute-paths"),
+            note: args.value("note").map(|t| t.text.clone()),
         };
         let written = crate::report::build_with(session.store(), &name, &ids, &dir, &opts)?;
         for f in &written.files {

@@ -39,6 +39,7 @@ impl Command for Simulate {
         .named("n-a", "N", ArgKind::Int, "patients in cohort A (default 97; counts scale with it)")
         .named("n-b", "N", ArgKind::Int, "patients in cohort B (default 20)")
         .switch("force", "replace DIR/A and DIR/B if DIR is not empty")
+        .switch("if-absent", "do nothing when DIR/A/cohort.toml and DIR/B/cohort.toml exist (real or earlier data)")
         .example("simulate --out data/sim2 --seed 7", "the paper-shaped cohorts with small volumes")
         .example("simulate --out data/sim3 --n-a 30 --n-b 10", "smaller cohorts with proportional counts")
     }
@@ -65,6 +66,12 @@ impl Command for Simulate {
             paper_cohort("A", args.parsed("n-a", "a number of patients")?)?,
             paper_cohort("B", args.parsed("n-b", "a number of patients")?)?,
         ];
+        if args.has("if-absent") && ["A", "B"].iter().all(|c| out.join(c).join("cohort.toml").exists()) {
+            return Ok(Output::Message(format!(
+                "{} already holds cohorts A and B; nothing simulated (--if-absent)",
+                out.display()
+            )));
+        }
         prepare_folder(&out, args.has("force"))?;
         let size_name = if profile == SizeProfile::Paper { "paper" } else { "small" };
         let run = session.begin_run(

@@ -3,6 +3,7 @@
 //! name.
 
 pub mod dicom;
+pub mod dose_input;
 pub mod nifti;
 pub mod nrrd;
 pub mod preprocess;

@@ -5,3 +5,4 @@ pub mod complete;
 pub mod parse;
 pub mod repl;
 pub mod script;
+pub mod vars;

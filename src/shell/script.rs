@@ -82,10 +82,37 @@ pub fn run_file(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> ScriptOutcome {
-    match std::fs::read_to_string(path) {
-        Ok(text) => run_text(session, &text, &path.display().to_string(), keep_going, out, err),
+    run_file_with(session, path, keep_going, None, &[], out, err)
+}
+
+/// Runs a script file with a profile and `NAME=VALUE` overrides of its
+/// variables (see [`crate::shell::vars`]).
+pub fn run_file_with(
+    session: &mut Session,
+    path: &Path,
+    keep_going: bool,
+    profile: Option<&str>,
+    sets: &[(String, String)],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ScriptOutcome {
+    let origin = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
         Err(e) => {
             let _ = write!(err, "{}", crate::provenance::io_error(path, e).render(None));
+            return ScriptOutcome::Failed;
+        }
+    };
+    match crate::shell::vars::expand(&text, &origin, profile, sets) {
+        Ok((expanded, resolved)) => {
+            if let Some(p) = &resolved.profile {
+                let _ = writeln!(out, "# {origin}: profile {p}: {}", resolved.describe());
+            }
+            run_text(session, &expanded, &origin, keep_going, out, err)
+        }
+        Err(e) => {
+            let _ = write!(err, "{}", e.render(None));
             ScriptOutcome::Failed
         }
     }

@@ -5,7 +5,7 @@
 //! one ndarray version.
 
 /// A dense matrix of f64, row-major.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Matrix {
     pub rows: usize,
     pub cols: usize,

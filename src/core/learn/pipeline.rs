@@ -377,9 +377,49 @@ fn track_selected(steps: &[Step], names_after: &[Vec<String>]) -> Vec<String> {
     if before_pca == 0 { names_after.first().cloned().unwrap_or_default() } else { names_after[before_pca].clone() }
 }
 
+/// The feature steps of a pipeline (everything but SMOTE and the
+/// classifier) fitted on training rows: what the deep model's radiomics
+/// branch receives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FittedFeatures {
+    per_input: Vec<Vec<FittedStep>>,
+    combined: Vec<FittedStep>,
+    /// The features each selection kept, as they entered PCA.
+    pub selected: Vec<String>,
+    /// The output columns' names (features, or PC1…).
+    pub names: Vec<String>,
+}
+
+impl FittedFeatures {
+    /// The feature vectors of new rows (one matrix per input, same rows).
+    pub fn transform(&self, inputs: &[Matrix]) -> Matrix {
+        let blocks: Vec<Matrix> = inputs.iter().zip(&self.per_input).map(|(x, steps)| apply(steps, x)).collect();
+        let x = blocks.iter().skip(1).fold(blocks[0].clone(), |acc, b| acc.hstack(b));
+        apply(&self.combined, &x)
+    }
+}
+
+/// Fitted steps and the training data after them.
+struct FitOutcome {
+    per_input: Vec<Vec<FittedStep>>,
+    combined: Vec<FittedStep>,
+    x: Matrix,
+    y: Vec<u8>,
+    selected: Vec<String>,
+    names: Vec<String>,
+}
+
 impl Pipeline {
-    /// Fits on the training rows of every input (same rows, same order).
-    pub fn fit(&self, inputs: &[(String, Matrix, Vec<String>)], y: &[u8], seed: u64) -> Result<FittedPipeline> {
+    fn fit_steps(
+        &self,
+        inputs: &[(String, Matrix, Vec<String>)],
+        y: &[u8],
+        seed: u64,
+        with_smote: bool,
+    ) -> Result<FitOutcome> {
+        if inputs.is_empty() {
+            return Err(bad("a pipeline needs at least one input", None));
+        }
         let multi = inputs.len() > 1;
         let mut per_input = Vec::with_capacity(inputs.len());
         let mut blocks: Vec<Matrix> = Vec::new();
@@ -411,7 +451,9 @@ impl Pipeline {
         let (mut cur_y, mut names) = (y.to_vec(), block_names);
         let mut combined = Vec::new();
         let mut history = vec![names.clone()];
-        for (s, step) in self.combined.iter().enumerate() {
+        let steps: Vec<&Step> =
+            self.combined.iter().filter(|s| with_smote || !matches!(s, Step::Smote { .. })).collect();
+        for (s, step) in steps.iter().enumerate() {
             let (f, out, out_y, out_names) = fit_step(step, x, cur_y, names, seed.wrapping_add(100_000 + s as u64))?;
             combined.push(f);
             x = out;
@@ -420,13 +462,38 @@ impl Pipeline {
             history.push(names.clone());
         }
         if self.per_input.is_empty() {
-            selected = track_selected(&self.combined, &history);
+            let owned: Vec<Step> = steps.iter().map(|s| (*s).clone()).collect();
+            selected = track_selected(&owned, &history);
         }
+        Ok(FitOutcome { per_input, combined, x, y: cur_y, selected, names })
+    }
+
+    /// Fits on the training rows of every input (same rows, same order).
+    pub fn fit(&self, inputs: &[(String, Matrix, Vec<String>)], y: &[u8], seed: u64) -> Result<FittedPipeline> {
+        let out = self.fit_steps(inputs, y, seed, true)?;
         let classifier = match &self.classifier {
-            Classifier::Logistic { c } => FittedClassifier::Linear(l2_logistic(&x, &cur_y, *c)?),
-            Classifier::Trees { n, depth } => bagged_trees(&x, &cur_y, *n, *depth, seed.wrapping_add(200_000))?,
+            Classifier::Logistic { c } => FittedClassifier::Linear(l2_logistic(&out.x, &out.y, *c)?),
+            Classifier::Trees { n, depth } => bagged_trees(&out.x, &out.y, *n, *depth, seed.wrapping_add(200_000))?,
         };
-        Ok(FittedPipeline { per_input, combined, classifier, selected })
+        Ok(FittedPipeline { per_input: out.per_input, combined: out.combined, classifier, selected: out.selected })
+    }
+
+    /// Fits the feature steps only (SMOTE and the classifier are left to the
+    /// caller) on training rows; returns them and the training features.
+    pub fn fit_features(
+        &self,
+        inputs: &[(String, Matrix, Vec<String>)],
+        y: &[u8],
+        seed: u64,
+    ) -> Result<(FittedFeatures, Matrix)> {
+        let out = self.fit_steps(inputs, y, seed, false)?;
+        let fitted = FittedFeatures {
+            per_input: out.per_input,
+            combined: out.combined,
+            selected: out.selected,
+            names: out.names,
+        };
+        Ok((fitted, out.x))
     }
 }
 

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 /// A fitted step, applied to new rows by [`Fitted::transform`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Fitted {
     /// (x − shift) / scale per column.
     Affine { shift: Vec<f64>, scale: Vec<f64> },
@@ -229,11 +229,21 @@ pub fn fit_pca(x: &Matrix, n_components: usize) -> Result<Fitted> {
     Ok(Fitted::Project { mean, components, explained_variance, explained_ratio })
 }
 
-/// SMOTE (imbalanced-learn's `SMOTE(k_neighbors=k)`): adds synthetic
-/// minority rows, each on the segment between a random minority row and one
-/// of its `k` nearest minority neighbours (Euclidean), until the minority
-/// count is `ratio` × the majority count. Returns the added rows and labels.
-pub fn smote(x: &Matrix, y: &[u8], k: usize, ratio: f64, seed: u64) -> Result<(Matrix, Vec<u8>)> {
+/// One synthetic SMOTE sample: `row + gap × (neighbour − row)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SmoteDraw {
+    pub row: usize,
+    pub neighbour: usize,
+    pub gap: f64,
+}
+
+/// SMOTE's draws (imbalanced-learn's `SMOTE(k_neighbors=k)`): each synthetic
+/// minority sample lies on the segment between a random minority row and one
+/// of its `k` nearest minority neighbours (Euclidean in `x`), until the
+/// minority count is `ratio` × the majority count. Returns the draws and the
+/// minority label, so other data of the same patients (e.g. a dose volume)
+/// can be interpolated with the same factors.
+pub fn smote_draws(x: &Matrix, y: &[u8], k: usize, ratio: f64, seed: u64) -> Result<(Vec<SmoteDraw>, u8)> {
     let count = |c: u8| y.iter().filter(|v| **v == c).count();
     let (minority, majority) = if count(1) <= count(0) { (1u8, 0u8) } else { (0, 1) };
     let (n_min, n_maj) = (count(minority), count(majority));
@@ -243,7 +253,7 @@ pub fn smote(x: &Matrix, y: &[u8], k: usize, ratio: f64, seed: u64) -> Result<(M
     let target = (ratio * n_maj as f64).floor() as usize;
     let n_new = target.saturating_sub(n_min);
     if n_new == 0 {
-        return Ok((Matrix::zeros(0, x.cols), Vec::new()));
+        return Ok((Vec::new(), minority));
     }
     if n_min < k + 1 {
         return Err(Error::invalid(
@@ -263,16 +273,26 @@ pub fn smote(x: &Matrix, y: &[u8], k: usize, ratio: f64, seed: u64) -> Result<(M
         })
         .collect();
     let mut rng = Rng::derive(seed, &["smote"]);
-    let mut out = Matrix::zeros(n_new, x.cols);
-    for s in 0..n_new {
-        let pick = rng.below(members.len() * k);
-        let (row, nb) = (members[pick / k], neighbours[pick / k][pick % k]);
-        let gap = rng.uniform();
+    let draws = (0..n_new)
+        .map(|_| {
+            let pick = rng.below(members.len() * k);
+            let (row, neighbour) = (members[pick / k], neighbours[pick / k][pick % k]);
+            SmoteDraw { row, neighbour, gap: rng.uniform() }
+        })
+        .collect();
+    Ok((draws, minority))
+}
+
+/// SMOTE on `x` alone (see [`smote_draws`]). Returns the added rows and labels.
+pub fn smote(x: &Matrix, y: &[u8], k: usize, ratio: f64, seed: u64) -> Result<(Matrix, Vec<u8>)> {
+    let (draws, minority) = smote_draws(x, y, k, ratio, seed)?;
+    let mut out = Matrix::zeros(draws.len(), x.cols);
+    for (s, d) in draws.iter().enumerate() {
         for c in 0..x.cols {
-            out.set(s, c, x.get(row, c) + gap * (x.get(nb, c) - x.get(row, c)));
+            out.set(s, c, x.get(d.row, c) + d.gap * (x.get(d.neighbour, c) - x.get(d.row, c)));
         }
     }
-    Ok((out, vec![minority; n_new]))
+    Ok((out, vec![minority; draws.len()]))
 }
 
 #[cfg(test)]

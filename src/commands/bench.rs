@@ -1,0 +1,67 @@
+//! `bench step --batch N --size DxHxW [--device cpu|gpu]`: times one
+//! training step (forward + backward + Adam) of the study's network on
+//! random data; the median seconds is the last line of the output.
+
+use super::{ArgKind, Args, Command, Signature};
+use crate::error::{Error, Result};
+use crate::output::{Cell, Output, Table, format_sig};
+use crate::session::Session;
+
+pub struct Bench;
+
+impl Command for Bench {
+    fn signature(&self) -> Signature {
+        Signature::new("bench", "deep learning", "Time one training step of the dose CNN + fusion network")
+            .required("WHAT", ArgKind::Text, "`step`")
+            .named("batch", "N", ArgKind::Int, "batch size (default 4)")
+            .named("size", "DxHxW", ArgKind::Text, "dose input size (default 40x60x60)")
+            .named("device", "DEV", ArgKind::Text, "cpu (default), gpu[:N] or cuda[:N]")
+            .named("steps", "N", ArgKind::Int, "timed steps (default 3)")
+            .named("warmup", "N", ArgKind::Int, "untimed steps first (default 1)")
+            .example("bench step --batch 2 --size 20x30x30 --steps 1", "one step at a small size")
+    }
+
+    fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
+        let what = args.required(0)?;
+        if what.text != "step" {
+            return Err(Error::InvalidValue {
+                token: what.text.clone(),
+                what: "WHAT".into(),
+                reason: "only `bench step` exists".into(),
+                span: what.span,
+            });
+        }
+        let batch: usize = args.parsed("batch", "a batch size")?.unwrap_or(4).max(1);
+        let size = match args.value("size") {
+            Some(t) => crate::ml::spec::parse_input(&t.text).map_err(|e| Error::InvalidValue {
+                token: t.text.clone(),
+                what: "--size".into(),
+                reason: e.to_string(),
+                span: t.span,
+            })?,
+            None => [40, 60, 60],
+        };
+        let steps: usize = args.parsed("steps", "a number of steps")?.unwrap_or(3).max(1);
+        let warmup: usize = args.parsed("warmup", "a number of steps")?.unwrap_or(1);
+        let choice = super::deep::device_choice(args)?;
+        let cancel = session.cancel_flag();
+        let timing = crate::ml::bench::step(batch, size, choice, warmup, steps, &|| cancel.is_cancelled())?;
+        let mut t = Table::new(["step", "seconds"]).with_title(format!(
+            "one training step, [{batch},1,{},{},{}], {} parameters, {} ({} thread(s) available)",
+            size[0],
+            size[1],
+            size[2],
+            timing.parameters,
+            choice.label(),
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        ));
+        for (i, s) in timing.seconds.iter().enumerate() {
+            t.push(vec![(i + 1).into(), Cell::Float(*s)]);
+        }
+        if let Some(rss) = crate::ml::bench::peak_rss_mib() {
+            t.notes.push(format!("peak resident memory of this process: {} MiB", format_sig(rss, 4)));
+        }
+        t.notes.push(format!("median of {steps} after {warmup} warm-up step(s)"));
+        Ok(Output::Many(vec![Output::Table(t), Output::Message(format!("{:.6}", timing.median))]))
+    }
+}

@@ -1,0 +1,113 @@
+//! `predict RUN on COHORT`: a saved model (the final model of a `test` run,
+//! or a fold's model of a `train` run) predicts every patient of a cohort.
+//! The weights are checked against the hashes recorded when they were saved.
+
+use std::path::PathBuf;
+
+use super::deep::{Fitted, device_choice, gather};
+use super::{ArgKind, Args, Command, Signature};
+use crate::error::{Error, Result};
+use crate::output::{Cell, Output, Table};
+use crate::session::Session;
+use crate::store::ParamValue;
+
+pub struct Predict;
+
+/// The latest finished run of `kind` of the model a token names.
+pub fn latest_run(session: &Session, name: &crate::shell::parse::Token, kind: &str) -> Result<i64> {
+    use crate::store::query::{Expr, Field, Op, Value};
+    let eq = |f: Field, v: &str| Expr::Cmp(f, Op::Eq, Value::Text(v.to_string()));
+    let filter = Expr::And(
+        Box::new(eq(Field::Column("r.kind"), kind)),
+        Box::new(Expr::And(
+            Box::new(eq(Field::Column("r.status"), "finished")),
+            Box::new(eq(Field::Param("model".into()), &name.text)),
+        )),
+    );
+    let runs = session.store().query_runs(Some(&filter), None, true, 1)?;
+    runs.first().map(|(r, _)| r.id).ok_or_else(|| Error::InvalidValue {
+        token: name.text.clone(),
+        what: "MODEL".into(),
+        reason: format!("no finished `{kind}` run of a model with this name (give a run id, or run `{kind}` first)"),
+        span: name.span,
+    })
+}
+
+impl Command for Predict {
+    fn signature(&self) -> Signature {
+        Signature::new("predict", "deep learning", "Predict a cohort with a saved model (a test run's, or a train fold's)")
+            .required("RUN", ArgKind::Text, "a `test` or `train-fold` run id that saved a model, or a model name (its latest `test` run)")
+            .rest("on COHORT", ArgKind::Text, "`on` and the cohort frame (its radiomics frames are COHORT.SEQ)")
+            .named("device", "DEV", ArgKind::Text, "cpu (default), gpu[:N] or cuda[:N]")
+            .table()
+            .example(
+                "model Q = T1+Dose --select mannwhitney:k=8 --input 20x30x30; train Q on A --folds 2 --grid epochs=1; test Q on B; predict Q on B",
+                "predict B again with the final model `test Q` saved (or give a run id)",
+            )
+    }
+
+    fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
+        let run_tok = args.required(0)?;
+        let id: i64 = match run_tok.text.parse() {
+            Ok(id) => id,
+            Err(_) => latest_run(session, run_tok, "test")?,
+        };
+        let cohort = args.positionals[1..]
+            .iter()
+            .find(|t| t.text != "on")
+            .ok_or_else(|| Error::invalid("name the cohort: `predict RUN on B`", None))?;
+        let detail = session.store().run_detail(id)?;
+        let Some((json, _)) = detail.artifacts.iter().find(|(p, _)| p.ends_with("model.json")) else {
+            return Err(Error::InvalidValue {
+                token: run_tok.text.clone(),
+                what: "RUN".into(),
+                reason: format!(
+                    "run {id} (`{}`) saved no model; use a `test` or `train-fold` run",
+                    detail.summary.kind
+                ),
+                span: run_tok.span,
+            });
+        };
+        for (path, hash) in &detail.artifacts {
+            let now = crate::provenance::sha256_file(std::path::Path::new(path))?;
+            if &now != hash {
+                return Err(Error::invalid(
+                    format!("{path} changed since run {id} saved it (sha256 {now}, recorded {hash})"),
+                    None,
+                ));
+            }
+        }
+        let dir = PathBuf::from(json).parent().map(PathBuf::from).unwrap_or_default();
+        let choice = device_choice(args)?;
+        let device = choice.inference_device()?;
+        let fitted = Fitted::load(&dir, &device)?;
+        let inputs = gather(session, &fitted.spec, cohort, Some(&fitted.columns))?;
+        let run = session.begin_run(
+            args,
+            "predict",
+            vec![
+                ("model_run".into(), ParamValue::Int(id)),
+                ("model".into(), ParamValue::Text(fitted.spec.name.clone())),
+                ("label".into(), ParamValue::Text(fitted.spec.preset.clone())),
+                ("cohort".into(), ParamValue::Text(cohort.text.clone())),
+                ("device".into(), ParamValue::Text(choice.label())),
+            ],
+            None,
+        )?;
+        for d in &inputs.dataset_ids {
+            session.store().link_dataset(run, *d)?;
+        }
+        let p = fitted.predict(&inputs, &device)?;
+        let preds: Vec<(String, i64, f64)> =
+            inputs.ids.iter().zip(&inputs.y).zip(&p).map(|((i, y), p)| (i.clone(), i64::from(*y), *p)).collect();
+        session.store_mut().log_predictions(run, None, &preds)?;
+        let mut t = Table::new(["patient", "probability", "outcome"]).with_title(format!(
+            "predict {} ({}) from run {id} on {}, run {run}",
+            fitted.spec.name, fitted.spec.preset, cohort.text
+        ));
+        for ((i, y), p) in inputs.ids.iter().zip(&inputs.y).zip(&p) {
+            t.push(vec![i.as_str().into(), Cell::Float(*p), (*y as usize).into()]);
+        }
+        Ok(Output::Table(t))
+    }
+}

@@ -1,0 +1,181 @@
+//! `test MODEL on COHORT`: retrain a trained model's best configuration on
+//! all of its training cohort, then predict the test cohort once. Stores the
+//! predictions, the metrics (AUC with DeLong CI, accuracy, F1, sensitivity,
+//! specificity, …) and the final model's weights.
+
+use super::deep::{device_choice, fit, gather, save_artifacts};
+use super::{ArgKind, Args, Command, Signature};
+use crate::core::learn::metrics::youden_threshold;
+use crate::core::rng::Rng;
+use crate::error::{Error, Result};
+use crate::ml::spec::ModelSpec;
+use crate::ml::train::TrainConfig;
+use crate::output::{Output, format_sig};
+use crate::session::Session;
+use crate::shell::parse::Token;
+use crate::store::ParamValue;
+
+pub struct TestModel;
+
+/// The latest finished `train` run of model `name`.
+pub fn latest_train_run(session: &Session, name: &Token) -> Result<i64> {
+    super::predict::latest_run(session, name, "train")
+}
+
+fn param(detail: &crate::store::RunDetail, key: &str) -> Option<String> {
+    detail.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.display())
+}
+
+impl Command for TestModel {
+    fn signature(&self) -> Signature {
+        Signature::new(
+            "test",
+            "deep learning",
+            "Retrain a trained model's best configuration on its whole training cohort and test it once",
+        )
+        .required("MODEL", ArgKind::Text, "a model trained with `train`")
+        .rest("on COHORT", ArgKind::Text, "`on` and the test cohort frame (its radiomics frames are COHORT.SEQ)")
+        .named("run", "ID", ArgKind::Run, "the train run to use (default: the model's latest finished one)")
+        .named("threshold", "P|youden", ArgKind::Text, "classification threshold: a probability (default 0.5) or youden (on the training patients)")
+        .named("device", "DEV", ArgKind::Text, "cpu (default), gpu[:N] or cuda[:N]")
+        .named("label", "NAME", ArgKind::Text, "the model's name in reports (default: the train run's)")
+        .named("experiment", "NAME", ArgKind::Text, "file the run under an experiment")
+        .table()
+        .example(
+            "model Q = T1+Dose --select mannwhitney:k=8 --input 20x30x30; train Q on A --folds 2 --grid epochs=2; test Q on B",
+            "train quickly on A, then test once on B",
+        )
+    }
+
+    fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
+        let name = args.required(0)?;
+        let cohort = args.positionals[1..]
+            .iter()
+            .find(|t| t.text != "on")
+            .ok_or_else(|| Error::invalid("name the test cohort: `test MODEL on B`", None))?;
+        let train_run = match args.parsed::<i64>("run", "a run id")? {
+            Some(id) => id,
+            None => latest_train_run(session, name)?,
+        };
+        let detail = session.store().run_detail(train_run)?;
+        if detail.summary.kind != "train" {
+            return Err(Error::invalid(
+                format!("run {train_run} is a `{}` run, not a `train` run", detail.summary.kind),
+                None,
+            ));
+        }
+        let spec: ModelSpec = param(&detail, "model_json")
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .ok_or_else(|| Error::invalid(format!("run {train_run} does not record its model"), None))?;
+        let best: TrainConfig = param(&detail, "best_train_json")
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .ok_or_else(|| Error::invalid(format!("run {train_run} has no best configuration"), None))?;
+        let train_cohort = param(&detail, "cohort").unwrap_or_default();
+        let train_tok = Token { text: train_cohort.clone(), span: cohort.span, quoted: false };
+        if session.frames().get(&train_cohort).is_none() {
+            return Err(Error::invalid(
+                format!("model {} was trained on `{train_cohort}`, which is not loaded in this session", spec.name),
+                Some(&format!("load it (and its radiomics frames {train_cohort}.SEQ) first")),
+            ));
+        }
+        let device_choice = device_choice(args)?;
+        let device = device_choice.device()?;
+        let rule = args.value("threshold").map_or("0.5".to_string(), |t| t.text.clone());
+        let fixed = match rule.as_str() {
+            "youden" => None,
+            other => match other.parse::<f64>() {
+                Ok(t) if (0.0..=1.0).contains(&t) => Some(t),
+                _ => {
+                    let tok = args.value("threshold").cloned().unwrap_or_else(|| cohort.clone());
+                    return Err(Error::InvalidValue {
+                        token: other.to_string(),
+                        what: "--threshold".into(),
+                        reason: "expected a probability in [0, 1] or `youden`".into(),
+                        span: tok.span,
+                    });
+                }
+            },
+        };
+        let train_inputs = gather(session, &spec, &train_tok, None)?;
+        // The test cohort is checked before training: every column and dose grid must be there.
+        let columns: Vec<Vec<String>> = train_inputs.frames.iter().map(|(_, _, n)| n.clone()).collect();
+        let test_inputs = gather(session, &spec, cohort, Some(&columns))?;
+        let label = args
+            .value("label")
+            .map(|t| t.text.clone())
+            .or_else(|| param(&detail, "label"))
+            .unwrap_or(spec.preset.clone());
+        let seed = Rng::derive(best.seed, &["test", "final"]).next_u64();
+        let cfg = best.clone().with_seed(seed);
+        let run = session.begin_run_in(
+            args,
+            "test",
+            vec![
+                ("label".into(), ParamValue::Text(label.clone())),
+                ("model".into(), ParamValue::Text(spec.name.clone())),
+                ("preset".into(), ParamValue::Text(spec.preset.clone())),
+                ("model_json".into(), ParamValue::Text(serde_json::to_string(&spec).unwrap_or_default())),
+                ("train_run".into(), ParamValue::Int(train_run)),
+                ("simulated".into(), ParamValue::Bool(train_inputs.simulated || test_inputs.simulated)),
+                ("cohort".into(), ParamValue::Text(train_cohort.clone())),
+                ("test".into(), ParamValue::Text(cohort.text.clone())),
+                ("config".into(), ParamValue::Text(serde_json::to_string(&cfg).unwrap_or_default())),
+                ("threshold_rule".into(), ParamValue::Text(rule.clone())),
+                ("device".into(), ParamValue::Text(device_choice.label())),
+                ("patients_train".into(), ParamValue::Int(train_inputs.ids.len() as i64)),
+                ("patients_test".into(), ParamValue::Int(test_inputs.ids.len() as i64)),
+            ],
+            Some(seed),
+            args.value("experiment").map(|t| t.text.clone()).or_else(|| detail.experiment.clone()),
+        )?;
+        for d in train_inputs.dataset_ids.iter().chain(&test_inputs.dataset_ids) {
+            session.store().link_dataset(run, *d)?;
+        }
+        let progress = indicatif::ProgressBar::new(cfg.epochs as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} epochs · ETA {eta}") {
+            progress.set_style(style);
+        }
+        progress.set_message(format!("test {}: retraining on all of {train_cohort}", spec.name));
+        let cancel = session.cancel_flag();
+        let all: Vec<usize> = (0..train_inputs.ids.len()).collect();
+        let store = session.store();
+        let (fitted, _) = fit(&spec, &train_inputs, &all, None, &cfg, &device, &|| cancel.is_cancelled(), &mut |log| {
+            store.log_metric(run, "train_loss", log.train_loss, Some(log.epoch as i64), None)?;
+            progress.inc(1);
+            Ok(())
+        })
+        .inspect_err(|_| progress.finish_and_clear())?;
+        progress.finish_and_clear();
+        let inference = crate::ml::device::without_autodiff(&device);
+        let threshold = match fixed {
+            Some(t) => t,
+            None => {
+                let p = fitted.predict(&train_inputs, &inference)?;
+                youden_threshold(&p, &train_inputs.y)
+                    .ok_or_else(|| Error::invalid("the training cohort has one class only", None))?
+            }
+        };
+        let p = fitted.predict(&test_inputs, &inference)?;
+        let truth = test_inputs.y.clone();
+        let preds: Vec<(String, i64, f64)> =
+            test_inputs.ids.iter().zip(&truth).zip(&p).map(|((id, t), p)| (id.clone(), i64::from(*t), *p)).collect();
+        session.store_mut().log_predictions(run, None, &preds)?;
+        let dir = save_artifacts(session.store(), run, &fitted, "model")?;
+        let title = format!(
+            "test {} ({label}): retrained on {} patients of {train_cohort} ({}), tested on {} of {}, run {run}",
+            spec.name,
+            train_inputs.ids.len(),
+            format!("lr={} batch={} epochs={}", cfg.lr, cfg.batch, cfg.epochs),
+            truth.len(),
+            cohort.text
+        );
+        let note = format!(
+            "threshold {} ({}); selection, PCA and balancing fitted on {train_cohort} only; weights in {}",
+            format_sig(threshold, 4),
+            if fixed.is_none() { "Youden's J on the training patients" } else { "fixed" },
+            dir.display()
+        );
+        let t = super::holdout::record_test_metrics(session, run, &p, &truth, threshold, title, note)?;
+        Ok(Output::Table(t))
+    }
+}

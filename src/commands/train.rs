@@ -1,0 +1,388 @@
+//! `train MODEL on COHORT --folds 5 --grid lr=1e-3,3e-4 batch=16 epochs=300
+//! --seed N`: stratified K-fold cross-validation of a deep model over a grid
+//! of training settings. A parent run, a child per configuration, a child
+//! per fold under it (per-epoch training loss and validation loss/AUC, the
+//! fold's weights); every patient's out-of-fold probability; the best
+//! configuration by mean fold AUC.
+
+use super::deep::{device_choice, fit, gather, save_artifacts};
+use super::{ArgKind, Args, Command, Signature};
+use crate::core::learn::cv::stratified_kfold;
+use crate::core::learn::metrics::{accuracy, auc, delong, f1};
+use crate::core::rng::Rng;
+use crate::error::{Error, Result};
+use crate::ml::train::TrainConfig;
+use crate::output::{Output, Table, format_sig};
+use crate::session::Session;
+use crate::shell::parse::Token;
+use crate::store::{NewRun, ParamValue, RunStatus};
+
+pub struct Train;
+
+/// The grid's keys and what they set.
+const GRID_KEYS: &[&str] = &["lr", "batch", "epochs", "weight_decay", "beta1", "beta2"];
+
+/// `lr=1e-3,3e-4 batch=16` → every combination, in the order given.
+pub fn parse_grid(items: &[&Token], base: &TrainConfig) -> Result<Vec<TrainConfig>> {
+    let mut configs = vec![base.clone()];
+    let mut seen: Vec<String> = Vec::new();
+    for tok in items {
+        let bad = |reason: String| Error::InvalidValue {
+            token: tok.text.clone(),
+            what: "--grid".into(),
+            reason,
+            span: tok.span,
+        };
+        let Some((key, values)) = tok.text.split_once('=') else {
+            return Err(bad("write KEY=V1,V2 (keys: lr, batch, epochs, weight_decay, beta1, beta2)".into()));
+        };
+        let key = match key.to_ascii_lowercase().as_str() {
+            "wd" => "weight_decay".to_string(),
+            k => k.to_string(),
+        };
+        if !GRID_KEYS.contains(&key.as_str()) {
+            let hint =
+                crate::error::suggest(&key, GRID_KEYS.iter().copied()).map(|s| format!(" (did you mean `{s}`?)"));
+            return Err(bad(format!(
+                "unknown grid key `{key}`{}; keys: {}",
+                hint.unwrap_or_default(),
+                GRID_KEYS.join(", ")
+            )));
+        }
+        if seen.contains(&key) {
+            return Err(bad(format!("`{key}` is given twice")));
+        }
+        seen.push(key.clone());
+        let mut next = Vec::new();
+        let values: Vec<&str> = values.split(',').map(str::trim).collect();
+        for v in &values {
+            let num: f64 = v.parse().map_err(|_| bad(format!("`{v}` is not a number")))?;
+            for c in &configs {
+                let mut c = c.clone();
+                match key.as_str() {
+                    "lr" => c.lr = num,
+                    "batch" | "epochs" => {
+                        if num < 1.0 || num.fract() != 0.0 {
+                            return Err(bad(format!("{key} must be a whole number ≥ 1, not {v}")));
+                        }
+                        if key == "batch" { c.batch = num as usize } else { c.epochs = num as usize }
+                    }
+                    "weight_decay" => c.weight_decay = num as f32,
+                    "beta1" => c.beta1 = num as f32,
+                    _ => c.beta2 = num as f32,
+                }
+                c.validate().map_err(|e| bad(e.to_string()))?;
+                next.push(c);
+            }
+        }
+        configs = next;
+    }
+    Ok(configs)
+}
+
+fn config_text(c: &TrainConfig) -> String {
+    format!("lr={} batch={} epochs={} weight_decay={}", c.lr, c.batch, c.epochs, c.weight_decay)
+}
+
+impl Command for Train {
+    fn signature(&self) -> Signature {
+        Signature::new(
+            "train",
+            "deep learning",
+            "Cross-validate a deep model over a grid of training settings (selection and balancing inside each fold)",
+        )
+        .required("MODEL", ArgKind::Text, "a model declared with `model`")
+        .rest("on COHORT [KEY=V1,V2…]", ArgKind::Text, "`on`, the cohort frame (its radiomics frames are COHORT.SEQ), more grid entries")
+        .named("folds", "K", ArgKind::Int, "number of folds (default 5)")
+        .named("grid", "KEY=V1,V2", ArgKind::Text, "values to try: lr, batch, epochs, weight_decay, beta1, beta2 (defaults 1e-3, 16, 300, 1e-5, 0.9, 0.999)")
+        .named("seed", "N", ArgKind::Int, "seed for the splits, initial weights, batches and SMOTE (default 7)")
+        .named("device", "DEV", ArgKind::Text, "cpu (default), gpu[:N] (wgpu build) or cuda[:N] (cuda build)")
+        .named("label", "NAME", ArgKind::Text, "the model's name in reports (default: its preset, e.g. T1+Dose)")
+        .named("experiment", "NAME", ArgKind::Text, "file the run under an experiment (for `report --experiment`)")
+        .table()
+        .example(
+            "model Q = T1+Dose --select mannwhitney:k=8 --input 20x30x30; train Q on A --folds 2 --grid epochs=2 batch=8",
+            "a quick two-fold run (the paper: --folds 5 --grid lr=1e-3,3e-4 epochs=300 batch=16)",
+        )
+    }
+
+    fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
+        let name = args.required(0)?;
+        let spec = super::model::lookup(session, name)?;
+        let rest: Vec<&Token> = args.positionals[1..].iter().collect();
+        let (cohort, grid_items): (Option<&Token>, Vec<&Token>) = {
+            let mut cohort = None;
+            let mut grid = Vec::new();
+            for t in &rest {
+                if t.text == "on" && cohort.is_none() {
+                    continue;
+                } else if t.text.contains('=') {
+                    grid.push(*t);
+                } else if cohort.is_none() {
+                    cohort = Some(*t);
+                } else {
+                    return Err(Error::InvalidValue {
+                        token: t.text.clone(),
+                        what: "train".into(),
+                        reason: "write `train MODEL on COHORT [KEY=V1,V2…]`".into(),
+                        span: t.span,
+                    });
+                }
+            }
+            (cohort, grid)
+        };
+        let cohort = cohort.ok_or_else(|| Error::invalid("name the cohort: `train MODEL on A`", None))?;
+        let k: usize = args.parsed("folds", "a number of folds")?.unwrap_or(5);
+        let seed: u64 = args.parsed("seed", "a non-negative whole number")?.unwrap_or(7);
+        let device_choice = device_choice(args)?;
+        let device = device_choice.device()?;
+        let mut items: Vec<&Token> = args.value("grid").into_iter().collect();
+        items.extend(grid_items);
+        let configs = parse_grid(&items, &TrainConfig::new().with_seed(seed))?;
+
+        // Everything that can fail on the data fails here, before training.
+        let inputs = gather(session, &spec, cohort, None)?;
+        let y = inputs.y.clone();
+        let folds = stratified_kfold(&y, k, Some(Rng::derive(seed, &["train", "folds"]).next_u64()))?;
+        let label = args.value("label").map_or(spec.preset.clone(), |t| t.text.clone());
+        let grid_text = items.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+        let parent = session.begin_run_in(
+            args,
+            "train",
+            vec![
+                ("label".into(), ParamValue::Text(label.clone())),
+                ("model".into(), ParamValue::Text(spec.name.clone())),
+                ("preset".into(), ParamValue::Text(spec.preset.clone())),
+                ("model_json".into(), ParamValue::Text(serde_json::to_string(&spec).unwrap_or_default())),
+                ("simulated".into(), ParamValue::Bool(inputs.simulated)),
+                ("cohort".into(), ParamValue::Text(cohort.text.clone())),
+                (
+                    "inputs".into(),
+                    ParamValue::Text(
+                        spec.sequences.iter().map(|s| format!("{}.{s}", cohort.text)).collect::<Vec<_>>().join(","),
+                    ),
+                ),
+                ("folds".into(), ParamValue::Int(k as i64)),
+                ("grid".into(), ParamValue::Text(grid_text)),
+                ("configs".into(), ParamValue::Int(configs.len() as i64)),
+                ("device".into(), ParamValue::Text(device_choice.label())),
+                ("balance".into(), ParamValue::Text(spec.balance.name().into())),
+                ("patients".into(), ParamValue::Int(y.len() as i64)),
+            ],
+            Some(seed),
+            args.value("experiment").map(|t| t.text.clone()),
+        )?;
+        for &d in &inputs.dataset_ids {
+            session.store().link_dataset(parent, d)?;
+        }
+        let total: usize = configs.iter().map(|c| c.epochs * k).sum();
+        let progress = indicatif::ProgressBar::new(total as u64);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} epochs · {elapsed} · ETA {eta}")
+        {
+            progress.set_style(style);
+        }
+        let cancel = session.cancel_flag();
+        let command = args.statement.text.clone();
+        let mut summary =
+            Table::new(["config", "lr", "batch", "epochs", "weight decay", "auc mean", "auc sd", "auc pooled"]);
+        let mut best: Option<(usize, f64, Vec<(i64, String, i64, f64)>)> = None;
+        let mut fold_rows = Vec::new();
+        for (ci, cfg) in configs.iter().enumerate() {
+            let config_run = session.store_mut().begin_run(&NewRun {
+                kind: "train-config".into(),
+                command: command.clone(),
+                parent: Some(parent),
+                experiment: None,
+                seed: Some(seed),
+                params: vec![
+                    ("config".into(), ParamValue::Int(ci as i64)),
+                    ("lr".into(), ParamValue::Float(cfg.lr)),
+                    ("batch".into(), ParamValue::Int(cfg.batch as i64)),
+                    ("epochs".into(), ParamValue::Int(cfg.epochs as i64)),
+                    ("weight_decay".into(), ParamValue::Float(f64::from(cfg.weight_decay))),
+                ],
+            })?;
+            let mut oof = vec![f64::NAN; y.len()];
+            let mut aucs = Vec::new();
+            let mut preds: Vec<(i64, String, i64, f64)> = Vec::new();
+            let mut rows = Vec::new();
+            for (f, fold) in folds.iter().enumerate() {
+                progress.set_message(format!(
+                    "train {} config {}/{} fold {}/{k}",
+                    spec.name,
+                    ci + 1,
+                    configs.len(),
+                    f + 1
+                ));
+                let fold_cfg = cfg.clone().with_seed(Rng::derive(seed, &["train", "fold", &f.to_string()]).next_u64());
+                let fold_run = session.store_mut().begin_run(&NewRun {
+                    kind: "train-fold".into(),
+                    command: command.clone(),
+                    parent: Some(config_run),
+                    experiment: None,
+                    seed: Some(fold_cfg.seed),
+                    params: vec![
+                        ("config".into(), ParamValue::Int(ci as i64)),
+                        ("fold".into(), ParamValue::Int(f as i64)),
+                        ("train".into(), ParamValue::Int(fold.train.len() as i64)),
+                        ("test".into(), ParamValue::Int(fold.test.len() as i64)),
+                    ],
+                })?;
+                let store = session.store();
+                let result = fit(
+                    &spec,
+                    &inputs,
+                    &fold.train,
+                    Some(&fold.test),
+                    &fold_cfg,
+                    &device,
+                    &|| cancel.is_cancelled(),
+                    &mut |log| {
+                        let step = Some(log.epoch as i64);
+                        store.log_metric(fold_run, "train_loss", log.train_loss, step, Some(f as i64))?;
+                        if let (Some(l), Some(a)) = (log.val_loss, log.val_auc) {
+                            store.log_metric(fold_run, "val_loss", l, step, Some(f as i64))?;
+                            store.log_metric(fold_run, "val_auc", a, step, Some(f as i64))?;
+                        }
+                        progress.inc(1);
+                        Ok(())
+                    },
+                );
+                let (fitted, probs) = match result {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let status =
+                            if matches!(e, Error::Cancelled) { RunStatus::Cancelled } else { RunStatus::Failed };
+                        let msg = e.to_string();
+                        store.finish_run(fold_run, status, Some(&msg))?;
+                        store.finish_run(config_run, status, Some(&msg))?;
+                        progress.finish_and_clear();
+                        return Err(e);
+                    }
+                };
+                let probs = probs.unwrap_or_default();
+                let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();
+                let (a, acc, f1v) = (auc(&probs, &truth), accuracy(&probs, &truth, 0.5), f1(&probs, &truth, 0.5));
+                for (key, value) in [("auc", a), ("acc", acc), ("f1", f1v)] {
+                    store.log_metric(fold_run, key, value, None, Some(f as i64))?;
+                }
+                store.log_param(
+                    fold_run,
+                    "selected",
+                    &ParamValue::Text(serde_json::to_string(&fitted.features.selected).unwrap_or_default()),
+                )?;
+                save_artifacts(store, fold_run, &fitted, "model")?;
+                store.finish_run(fold_run, RunStatus::Finished, None)?;
+                for (&i, &p) in fold.test.iter().zip(&probs) {
+                    oof[i] = p;
+                    preds.push((f as i64, inputs.ids[i].clone(), i64::from(y[i]), p));
+                }
+                aucs.push(a);
+                rows.push((ci, f, fold.train.len(), fold.test.len(), a, acc, f1v, fitted.features.selected.len()));
+            }
+            let (mean, sd) = crate::core::describe::mean_sd_finite(&aucs);
+            let pooled = auc(&oof, &y);
+            let store = session.store_mut();
+            for (key, value) in [("auc_mean", mean), ("auc_sd", sd), ("auc_pooled", pooled)] {
+                store.log_metric(config_run, key, value, None, None)?;
+            }
+            for f in 0..k {
+                let fold_preds: Vec<(String, i64, f64)> =
+                    preds.iter().filter(|p| p.0 == f as i64).map(|p| (p.1.clone(), p.2, p.3)).collect();
+                store.log_predictions(config_run, Some(f as i64), &fold_preds)?;
+            }
+            store.finish_run(config_run, RunStatus::Finished, None)?;
+            summary.push(vec![
+                (ci + 1).into(),
+                cfg.lr.into(),
+                cfg.batch.into(),
+                cfg.epochs.into(),
+                f64::from(cfg.weight_decay).into(),
+                mean.into(),
+                sd.into(),
+                pooled.into(),
+            ]);
+            if best.as_ref().is_none_or(|b| mean > b.1 || (b.1.is_nan() && !mean.is_nan())) {
+                best = Some((ci, mean, preds));
+                fold_rows = rows;
+            }
+        }
+        progress.finish_and_clear();
+        let Some((bi, _, preds)) = best else {
+            return Err(Error::invalid("the grid is empty", None));
+        };
+        let store = session.store_mut();
+        store.log_param(parent, "best_config", &ParamValue::Int(bi as i64))?;
+        store.log_param(
+            parent,
+            "best_train_json",
+            &ParamValue::Text(serde_json::to_string(&configs[bi]).unwrap_or_default()),
+        )?;
+        store.log_param(parent, "best", &ParamValue::Text(config_text(&configs[bi])))?;
+        for f in 0..k {
+            let fold_preds: Vec<(String, i64, f64)> =
+                preds.iter().filter(|p| p.0 == f as i64).map(|p| (p.1.clone(), p.2, p.3)).collect();
+            store.log_predictions(parent, Some(f as i64), &fold_preds)?;
+        }
+        let mut oof = vec![f64::NAN; y.len()];
+        for p in &preds {
+            if let Some(i) = inputs.ids.iter().position(|id| *id == p.1) {
+                oof[i] = p.3;
+            }
+        }
+        let fold_aucs: Vec<f64> = fold_rows.iter().map(|r| r.4).collect();
+        let (mean, sd) = crate::core::describe::mean_sd_finite(&fold_aucs);
+        let pooled = auc(&oof, &y);
+        let metrics = [
+            ("auc_mean", mean),
+            ("auc_sd", sd),
+            ("auc_pooled", pooled),
+            ("acc_pooled", accuracy(&oof, &y, 0.5)),
+            ("f1_pooled", f1(&oof, &y, 0.5)),
+        ];
+        for (key, value) in metrics {
+            store.log_metric(parent, key, value, None, None)?;
+        }
+        let mut folds_table = Table::new(["fold", "train", "test", "auc", "acc", "f1", "selected"]);
+        for r in &fold_rows {
+            folds_table.push(vec![
+                (r.1 + 1).into(),
+                r.2.into(),
+                r.3.into(),
+                r.4.into(),
+                r.5.into(),
+                r.6.into(),
+                r.7.into(),
+            ]);
+        }
+        folds_table.title = Some(format!("best configuration ({}) by fold", config_text(&configs[bi])));
+        if let Some(d) = delong(&oof, &y) {
+            let (lo, hi) = d.ci(0.95);
+            store.log_metric(parent, "auc_pooled_ci_low", lo, None, None)?;
+            store.log_metric(parent, "auc_pooled_ci_high", hi, None, None)?;
+            folds_table.notes.push(format!(
+                "pooled out-of-fold AUC {} (DeLong 95% CI {}–{})",
+                format_sig(pooled, 3),
+                format_sig(lo, 3),
+                format_sig(hi, 3)
+            ));
+        }
+        summary.title = Some(format!(
+            "train {} ({}) on {} — {k} folds × {} configurations, seed {seed}, {} on {}, run {parent}",
+            spec.name,
+            spec.preset,
+            cohort.text,
+            configs.len(),
+            spec.balance.name(),
+            device_choice.label()
+        ));
+        summary.notes.push(format!("best by mean fold AUC: configuration {} ({})", bi + 1, config_text(&configs[bi])));
+        summary.notes.push(
+            "selection, PCA and balancing were fitted on each training fold only; synthetic samples never reach a \
+             held-out fold"
+                .into(),
+        );
+        Ok(Output::Many(vec![Output::Table(summary), Output::Table(folds_table)]))
+    }
+}

@@ -1,0 +1,212 @@
+//! The study's network (METHOD.md, "Dosiomics" and "Fusion classifier"),
+//! exactly as `reference/torch/dose_cnn_step.py` builds it:
+//!
+//! - Block(c_in, c_out): a = Conv3d(k3, s1, p1) → InstanceNorm3d (no affine)
+//!   → ReLU → Conv3d(k3, s2, p1) → BatchNorm3d; skip = Conv3d(k1, s2);
+//!   out = ReLU(a + skip).
+//! - Dose CNN: Blocks 1→8→16→32→64→128 → Conv3d(128→128, k1) → mean over
+//!   D, H, W → Linear(128→32).
+//! - Radiomics branch: Linear(r→32).
+//! - Fusion: stack [N, 2, 32] → Conv1d(2→64, k1) → ReLU → max over the
+//!   stacked length → Linear(64→1) → (sigmoid in the loss and in `predict`).
+//!
+//! A radiomics-only model is the same network without the dose branch (the
+//! fusion convolution then has one input channel).
+//!
+//! BatchNorm with one value per channel (batch 1 and a 1×1×1 block output):
+//! PyTorch refuses to train it; radose normalises that batch with the
+//! layer's running statistics (the layer in evaluation mode for that step,
+//! PyTorch's `--bn-fallback`), so training never divides by a zero variance
+//! and the running statistics are left as they are.
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv1d, Conv1dConfig, Conv3d, Conv3dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, InstanceNorm, InstanceNormConfig, Linear, LinearConfig, PaddingConfig3d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+use crate::error::Error;
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Channel widths of the five blocks.
+pub const WIDTHS: [usize; 6] = [1, 8, 16, 32, 64, 128];
+
+/// The smallest input side: five stride-2 blocks must each still see at
+/// least two voxels along every axis (17 → 9 → 5 → 3 → 2 → 1).
+pub const MIN_SIDE: usize = 17;
+
+/// The network's shape; saved beside every trained model.
+#[derive(Config, Debug, PartialEq)]
+pub struct NetConfig {
+    /// Dose input [D, H, W] (slices, rows, columns), e.g. [80, 120, 120].
+    pub input: [usize; 3],
+    /// Length of the radiomics vector.
+    pub radiomics: usize,
+    /// Whether the model has the dose branch.
+    #[config(default = true)]
+    pub dose: bool,
+}
+
+impl NetConfig {
+    /// Checks the input size before anything is built or trained.
+    pub fn validate(&self) -> Result<()> {
+        if self.radiomics == 0 {
+            return Err(Error::invalid("the radiomics vector is empty", Some("select at least one feature")));
+        }
+        if self.dose && self.input.iter().any(|&s| s < MIN_SIDE) {
+            return Err(Error::invalid(
+                format!(
+                    "the dose input {}×{}×{} is too small for the network: its five stride-2 blocks need at least \
+                     {MIN_SIDE} voxels along every axis",
+                    self.input[0], self.input[1], self.input[2]
+                ),
+                Some("use e.g. --input 20x30x30 (quick) or 80x120x120 (the paper)"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The spatial size after each block.
+    pub fn block_sides(&self) -> Vec<[usize; 3]> {
+        let mut side = self.input;
+        (0..5)
+            .map(|_| {
+                side = side.map(|s| (s - 1) / 2 + 1);
+                side
+            })
+            .collect()
+    }
+
+    pub fn init(&self, device: &Device) -> FusionNet {
+        let dose = self.dose.then(|| DoseCnn::new(device));
+        let branches = if self.dose { 2 } else { 1 };
+        FusionNet {
+            dose,
+            rad: LinearConfig::new(self.radiomics, 32).init(device),
+            fuse: Conv1dConfig::new(branches, 64, 1).init(device),
+            out: LinearConfig::new(64, 1).init(device),
+        }
+    }
+}
+
+/// One residual block.
+#[derive(Module, Debug)]
+pub struct Block {
+    conv1: Conv3d,
+    norm: InstanceNorm,
+    conv2: Conv3d,
+    bn: BatchNorm,
+    skip: Conv3d,
+}
+
+impl Block {
+    pub fn new(c_in: usize, c_out: usize, device: &Device) -> Block {
+        let pad1 = PaddingConfig3d::Explicit(1, 1, 1);
+        Block {
+            conv1: Conv3dConfig::new([c_in, c_out], [3, 3, 3]).with_padding(pad1.clone()).init(device),
+            norm: InstanceNormConfig::new(c_out).with_affine(false).init(device),
+            conv2: Conv3dConfig::new([c_out, c_out], [3, 3, 3]).with_stride([2, 2, 2]).with_padding(pad1).init(device),
+            bn: BatchNormConfig::new(c_out).init(device),
+            skip: Conv3dConfig::new([c_in, c_out], [1, 1, 1]).with_stride([2, 2, 2]).init(device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
+        let skip = self.skip.forward(x.clone());
+        let a = relu(self.norm.forward(self.conv1.forward(x)));
+        let a = self.conv2.forward(a);
+        let [n, _, d, h, w] = a.dims();
+        let a = if n * d * h * w == 1 {
+            // One value per channel: normalise with the running statistics.
+            let mut bn = self.bn.clone();
+            bn.training = Param::from_bool(false);
+            bn.forward(a)
+        } else {
+            self.bn.forward(a)
+        };
+        relu(a + skip)
+    }
+}
+
+/// The dose branch: five blocks, a 1×1×1 convolution, global mean, 128 → 32.
+#[derive(Module, Debug)]
+pub struct DoseCnn {
+    blocks: Vec<Block>,
+    head: Conv3d,
+    fc: Linear,
+}
+
+impl DoseCnn {
+    pub fn new(device: &Device) -> DoseCnn {
+        DoseCnn {
+            blocks: (0..5).map(|i| Block::new(WIDTHS[i], WIDTHS[i + 1], device)).collect(),
+            head: Conv3dConfig::new([128, 128], [1, 1, 1]).init(device),
+            fc: LinearConfig::new(128, 32).init(device),
+        }
+    }
+
+    /// The 128-vector before the last linear layer, and each block's output
+    /// shape (for tests).
+    pub fn features(&self, x: Tensor<5>) -> (Tensor<2>, Vec<[usize; 5]>) {
+        let mut shapes = Vec::new();
+        let mut x = x;
+        for b in &self.blocks {
+            x = b.forward(x);
+            shapes.push(x.dims());
+        }
+        let x = self.head.forward(x);
+        let [n, c, d, h, w] = x.dims();
+        let pooled: Tensor<2> = x.reshape([n, c, d * h * w]).mean_dim(2).reshape([n, c]);
+        (pooled, shapes)
+    }
+
+    pub fn forward(&self, x: Tensor<5>) -> Tensor<2> {
+        self.fc.forward(self.features(x).0)
+    }
+}
+
+/// Dose CNN + radiomics branch + fusion head.
+#[derive(Module, Debug)]
+pub struct FusionNet {
+    dose: Option<DoseCnn>,
+    rad: Linear,
+    fuse: Conv1d,
+    out: Linear,
+}
+
+impl FusionNet {
+    /// Logits [N] for dose [N, 1, D, H, W] (or none) and radiomics [N, r].
+    pub fn forward(&self, dose: Option<Tensor<5>>, rad: Tensor<2>) -> Tensor<1> {
+        let r = self.rad.forward(rad);
+        let [n, width] = r.dims();
+        let z: Tensor<3> = match (&self.dose, dose) {
+            (Some(cnn), Some(d)) => Tensor::stack(vec![cnn.forward(d), r], 1),
+            _ => r.reshape([n, 1, width]),
+        };
+        let z = relu(self.fuse.forward(z));
+        let [n, c, _] = z.dims();
+        let z: Tensor<2> = z.max_dim(2).reshape([n, c]);
+        self.out.forward(z).reshape([n])
+    }
+
+    pub fn has_dose(&self) -> bool {
+        self.dose.is_some()
+    }
+
+    pub fn dose_cnn(&self) -> Option<&DoseCnn> {
+        self.dose.as_ref()
+    }
+}
+
+/// Binary cross-entropy on logits, optionally weighted per sample
+/// (mean of w·loss over the sum of w): numerically stable form
+/// max(z, 0) − z·y + log(1 + exp(−|z|)).
+pub fn bce_with_logits(logits: Tensor<1>, targets: Tensor<1>, weights: Option<Tensor<1>>) -> Tensor<1> {
+    let per = logits.clone().clamp_min(0.0) - logits.clone() * targets + logits.abs().neg().exp().log1p();
+    match weights {
+        Some(w) => (per * w.clone()).sum() / w.sum(),
+        None => per.mean(),
+    }
+}

@@ -1,0 +1,235 @@
+//! Training and prediction: Adam on BCE, seeded and deterministic on the CPU,
+//! mini-batches reshuffled every epoch, validation loss and AUC per epoch,
+//! cancellation polled at every batch.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::data::Samples;
+use super::net::{FusionNet, NetConfig, bce_with_logits};
+use crate::core::learn::metrics::auc;
+use crate::core::rng::Rng;
+use crate::error::Error;
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Optimisation settings (the paper's by default); saved beside every model.
+#[derive(Config, Debug, PartialEq)]
+pub struct TrainConfig {
+    #[config(default = 1e-3)]
+    pub lr: f64,
+    #[config(default = 0.9)]
+    pub beta1: f32,
+    #[config(default = 0.999)]
+    pub beta2: f32,
+    /// PyTorch's Adam epsilon (burn's default is 1e-5).
+    #[config(default = 1e-8)]
+    pub epsilon: f32,
+    /// L2 added to the gradient, as `torch.optim.Adam(weight_decay=…)`.
+    #[config(default = 1e-5)]
+    pub weight_decay: f32,
+    #[config(default = 16)]
+    pub batch: usize,
+    #[config(default = 300)]
+    pub epochs: usize,
+    #[config(default = 7)]
+    pub seed: u64,
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(Error::invalid(format!("the learning rate must be positive, not {}", self.lr), None));
+        }
+        if self.batch == 0 || self.epochs == 0 {
+            return Err(Error::invalid("batch and epochs must be at least 1", None));
+        }
+        if !(self.weight_decay >= 0.0) {
+            return Err(Error::invalid("weight_decay must be ≥ 0", None));
+        }
+        Ok(())
+    }
+}
+
+/// What one epoch gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochLog {
+    /// 1-based.
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub val_loss: Option<f64>,
+    pub val_auc: Option<f64>,
+}
+
+/// A batch of samples as tensors on `device`.
+fn batch_tensors(s: &Samples, idx: &[usize], device: &Device) -> (Option<Tensor<5>>, Tensor<2>, Tensor<1>, Tensor<1>) {
+    let n = idx.len();
+    let dose = s.dose.as_ref().map(|d| {
+        let vox = s.voxels();
+        let mut buf = Vec::with_capacity(n * vox);
+        for &i in idx {
+            buf.extend_from_slice(&d[i * vox..(i + 1) * vox]);
+        }
+        let [dd, hh, ww] = s.shape;
+        Tensor::<5>::from_data(TensorData::new(buf, [n, 1, dd, hh, ww]), device)
+    });
+    let mut rad = Vec::with_capacity(n * s.width);
+    for &i in idx {
+        rad.extend_from_slice(&s.rad[i * s.width..(i + 1) * s.width]);
+    }
+    let rad = Tensor::<2>::from_data(TensorData::new(rad, [n, s.width]), device);
+    let y = Tensor::<1>::from_data(TensorData::new(idx.iter().map(|&i| f32::from(s.y[i])).collect(), [n]), device);
+    let w = Tensor::<1>::from_data(TensorData::new(idx.iter().map(|&i| s.weight[i]).collect(), [n]), device);
+    (dose, rad, y, w)
+}
+
+fn scalar(t: Tensor<1>) -> Result<f64> {
+    let v: Vec<f32> =
+        t.into_data().try_to_vec().map_err(|e| Error::invalid(format!("reading a tensor back failed: {e:?}"), None))?;
+    Ok(v.first().copied().map_or(f64::NAN, f64::from))
+}
+
+/// Trains a new network on `train` (already balanced), evaluating `val`
+/// after every epoch. `device` must be an autodiff device. Deterministic for
+/// a seed on the CPU.
+pub fn train(
+    net: &NetConfig,
+    cfg: &TrainConfig,
+    train: &Samples,
+    val: Option<&Samples>,
+    device: &Device,
+    cancelled: &dyn Fn() -> bool,
+    on_epoch: &mut dyn FnMut(&EpochLog) -> Result<()>,
+) -> Result<FusionNet> {
+    net.validate()?;
+    cfg.validate()?;
+    train.check(net)?;
+    if let Some(v) = val {
+        v.check(net)?;
+    }
+    if train.len() == 0 {
+        return Err(Error::invalid("no training samples", None));
+    }
+    device.seed(cfg.seed);
+    let mut model = net.init(device);
+    let mut optim = AdamConfig::new()
+        .with_beta_1(cfg.beta1)
+        .with_beta_2(cfg.beta2)
+        .with_epsilon(cfg.epsilon)
+        .with_weight_decay((cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay)))
+        .init();
+    let mut rng = Rng::derive(cfg.seed, &["cnn", "batches"]);
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    for epoch in 1..=cfg.epochs {
+        rng.shuffle(&mut order);
+        let (mut total, mut weight) = (0.0, 0.0);
+        for chunk in order.chunks(cfg.batch) {
+            if cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let (dose, rad, y, w) = batch_tensors(train, chunk, device);
+            let logits = model.forward(dose, rad);
+            let loss = bce_with_logits(logits, y, Some(w));
+            let value = scalar(loss.clone())?;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(cfg.lr, model, grads);
+            let bw: f64 = chunk.iter().map(|&i| f64::from(train.weight[i])).sum();
+            total += value * bw;
+            weight += bw;
+        }
+        let train_loss = total / weight;
+        if !train_loss.is_finite() {
+            return Err(Error::invalid(
+                format!("training diverged at epoch {epoch} (loss {train_loss})"),
+                Some("lower the learning rate"),
+            ));
+        }
+        let (val_loss, val_auc) = match val {
+            Some(v) if v.len() > 0 => {
+                let p = predict(&model.valid(), v, &super::device::without_autodiff(device))?;
+                (Some(log_loss(&p, &v.y)), Some(auc(&p, &v.y)))
+            }
+            _ => (None, None),
+        };
+        on_epoch(&EpochLog { epoch, train_loss, val_loss, val_auc })?;
+    }
+    Ok(model)
+}
+
+/// A trained network without its autodiff graph, for prediction.
+pub fn for_inference(model: &FusionNet) -> FusionNet {
+    model.valid()
+}
+
+/// Mean binary cross-entropy of probabilities (clipped at 1e-7).
+pub fn log_loss(p: &[f64], y: &[u8]) -> f64 {
+    let n = p.len().max(1) as f64;
+    p.iter()
+        .zip(y)
+        .map(|(&p, &t)| {
+            let p = p.clamp(1e-7, 1.0 - 1e-7);
+            if t == 1 { -p.ln() } else { -(1.0 - p).ln() }
+        })
+        .sum::<f64>()
+        / n
+}
+
+/// Probabilities for every sample, in batches of 16, without autodiff
+/// (BatchNorm uses its running statistics).
+pub fn predict(model: &FusionNet, s: &Samples, device: &Device) -> Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(s.len());
+    let idx: Vec<usize> = (0..s.len()).collect();
+    for chunk in idx.chunks(16) {
+        let (dose, rad, _, _) = batch_tensors(s, chunk, device);
+        let dose = if model.has_dose() { dose } else { None };
+        let p: Vec<f32> = sigmoid(model.forward(dose, rad))
+            .into_data()
+            .try_to_vec()
+            .map_err(|e| Error::invalid(format!("reading predictions back failed: {e:?}"), None))?;
+        out.extend(p.into_iter().map(f64::from));
+    }
+    Ok(out)
+}
+
+/// Saves weights (`PATH.bpk`) and returns the file written.
+pub fn save(model: &FusionNet, path: &std::path::Path) -> Result<std::path::PathBuf> {
+    model
+        .clone()
+        .save_file(path)
+        .map_err(|e| Error::invalid(format!("could not save the model to {}: {e:?}", path.display()), None))?;
+    let mut file = path.as_os_str().to_owned();
+    if path.extension().is_none_or(|e| e != "bpk") {
+        file.push(".bpk");
+    }
+    Ok(std::path::PathBuf::from(file))
+}
+
+/// Loads weights saved by [`save`] into a network of `net`'s shape.
+pub fn load(net: &NetConfig, path: &std::path::Path, device: &Device) -> Result<FusionNet> {
+    net.validate()?;
+    net.init(device)
+        .try_load_file(path)
+        .map_err(|e| Error::invalid(format!("could not load the model from {}: {e:?}", path.display()), None))
+}
+
+struct Collect(Vec<f32>);
+
+impl burn::module::ModuleVisitor for Collect {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        if let Ok(v) = param.val().into_data().try_to_vec::<f32>() {
+            self.0.extend(v);
+        }
+    }
+}
+
+/// Every trainable value of a network, in a fixed order (for comparing two
+/// trainings bit for bit; the weights file also holds random parameter ids).
+pub fn weights(model: &FusionNet) -> Vec<f32> {
+    let mut c = Collect(Vec::new());
+    model.visit(&mut c);
+    c.0
+}

@@ -1,0 +1,340 @@
+//! The deep model (issue: 3D dose CNN + radiomics fusion in burn): network
+//! shapes and size, a gradient check of a block, learning a synthetic task,
+//! bit-identical retraining, save/load, balancing of training folds only,
+//! cancellation, `train` + `test` + `predict` end to end on the simulated
+//! cohort, and every bad input refused before training starts.
+
+mod common;
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use radose::core::learn::matrix::Matrix;
+use radose::ml::data::{Balance, Samples};
+use radose::ml::net::{Block, NetConfig};
+use radose::ml::train::{TrainConfig, predict, train};
+
+fn cpu() -> Device {
+    Device::flex().autodiff()
+}
+
+#[test]
+fn block_shapes_and_parameter_count() {
+    let device = cpu();
+    device.seed(1);
+    let net = NetConfig::new([20, 30, 30], 32);
+    let model = net.init(&device);
+    // The PyTorch reference network has 917,305 parameters; burn also counts
+    // BatchNorm's running mean and variance (PyTorch's buffers): 2 × (8+16+32+64+128).
+    assert_eq!(model.num_params(), 917_305 + 2 * 248);
+    let x = Tensor::<5>::random([2, 1, 20, 30, 30], Distribution::Default, &device);
+    let (pooled, shapes) = model.dose_cnn().unwrap().features(x);
+    assert_eq!(
+        shapes,
+        vec![[2, 8, 10, 15, 15], [2, 16, 5, 8, 8], [2, 32, 3, 4, 4], [2, 64, 2, 2, 2], [2, 128, 1, 1, 1]]
+    );
+    assert_eq!(pooled.dims(), [2, 128]);
+    assert_eq!(net.block_sides(), vec![[10, 15, 15], [5, 8, 8], [3, 4, 4], [2, 2, 2], [1, 1, 1]]);
+    let logits = model.forward(
+        Some(Tensor::<5>::random([2, 1, 20, 30, 30], Distribution::Default, &device)),
+        Tensor::<2>::random([2, 32], Distribution::Default, &device),
+    );
+    assert_eq!(logits.dims(), [2]);
+    // Radiomics only: no dose branch, one fusion channel.
+    let rad_only = NetConfig::new([20, 30, 30], 10).with_dose(false).init(&device);
+    assert_eq!(rad_only.num_params(), (10 * 32 + 32) + (64 + 64) + (64 + 1));
+    // Batch 1 with a 1×1×1 last block: BatchNorm falls back to running statistics, no NaN.
+    let one = model.forward(
+        Some(Tensor::<5>::random([1, 1, 20, 30, 30], Distribution::Default, &device)),
+        Tensor::<2>::random([1, 32], Distribution::Default, &device),
+    );
+    let v: Vec<f32> = one.into_data().try_to_vec().unwrap();
+    assert!(v[0].is_finite());
+}
+
+fn values(t: Tensor<1>) -> f64 {
+    let v: Vec<f32> = t.into_data().try_to_vec().unwrap();
+    f64::from(v[0])
+}
+
+#[test]
+fn block_gradient_matches_finite_differences() {
+    let device = cpu();
+    device.seed(3);
+    let block = Block::new(1, 2, &device);
+    let shape = [2usize, 1, 5, 6, 6];
+    let n: usize = shape.iter().product();
+    let base: Vec<f32> = (0..n).map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0).collect();
+    let weights: Vec<f32> = (0..2 * 2 * 3 * 3 * 3).map(|i| ((i * 31) % 17) as f32 / 8.0 - 1.0).collect();
+    let w = Tensor::<5>::from_data(TensorData::new(weights, [2, 2, 3, 3, 3]), &device);
+    let loss_of = |x: Vec<f32>| -> Tensor<1> {
+        let x = Tensor::<5>::from_data(TensorData::new(x, shape), &device);
+        (block.forward(x) * w.clone()).sum()
+    };
+    // Analytic gradient with respect to the input.
+    let x = Tensor::<5>::from_data(TensorData::new(base.clone(), shape), &device).require_grad();
+    let loss = (block.forward(x.clone()) * w.clone()).sum();
+    let grads = loss.backward();
+    let g: Vec<f32> = x.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+    // Central differences at a spread of voxels (f32: eps 1e-2); BatchNorm in training mode.
+    let eps = 1e-2f32;
+    let mut errors = Vec::new();
+    for i in (0..n).step_by(13) {
+        let mut plus = base.clone();
+        plus[i] += eps;
+        let mut minus = base.clone();
+        minus[i] -= eps;
+        let fd = (values(loss_of(plus)) - values(loss_of(minus))) / (2.0 * f64::from(eps));
+        let err = (fd - f64::from(g[i])).abs() / (1.0 + fd.abs());
+        eprintln!("voxel {i}: finite difference {fd:.5}, backward {:.5}, relative {err:.2e}", g[i]);
+        errors.push(err);
+    }
+    // Central differences straddle a ReLU kink at a few voxels; everywhere
+    // else they agree with backward to f32 precision.
+    errors.sort_by(f64::total_cmp);
+    let close = errors.iter().filter(|&&e| e < 1e-3).count();
+    assert!(errors.len() >= 20 && close * 10 >= errors.len() * 9, "{errors:?}");
+    assert!(errors[errors.len() / 2] < 2e-4, "median relative difference {}", errors[errors.len() / 2]);
+}
+
+/// Positives carry a hot cube in the dose; radiomics are noise.
+fn synthetic(n: usize, side: usize, seed: u64) -> Samples {
+    let mut rng = radose::core::rng::Rng::new(seed);
+    let y: Vec<u8> = (0..n).map(|i| u8::from(i % 3 == 0)).collect();
+    let vox = side * side * side;
+    let dose: Vec<Vec<f32>> = y
+        .iter()
+        .map(|&t| {
+            let mut v: Vec<f32> = (0..vox).map(|_| 0.9 + 0.05 * rng.normal() as f32).collect();
+            if t == 1 {
+                for z in 4..10 {
+                    for yy in 4..10 {
+                        for x in 4..10 {
+                            v[(z * side + yy) * side + x] += 0.5;
+                        }
+                    }
+                }
+            }
+            v
+        })
+        .collect();
+    let rad = Matrix::from_rows(&(0..n).map(|_| (0..4).map(|_| rng.normal()).collect()).collect::<Vec<_>>());
+    Samples::new(&rad, Some(&dose), [side, side, side], &y).unwrap()
+}
+
+#[test]
+fn the_loss_decreases_on_a_learnable_task() {
+    let s = synthetic(24, 17, 5).balanced(Balance::Oversample, 1).unwrap();
+    let net = NetConfig::new([17, 17, 17], 4);
+    let cfg = TrainConfig::new().with_epochs(12).with_batch(8).with_seed(11);
+    let mut losses = Vec::new();
+    let model = train(&net, &cfg, &s, Some(&synthetic(12, 17, 6)), &cpu(), &|| false, &mut |log| {
+        losses.push(log.train_loss);
+        Ok(())
+    })
+    .unwrap();
+    assert!(losses.last().unwrap() < &(0.6 * losses[0]), "{losses:?}");
+    let p = predict(&model.valid(), &synthetic(12, 17, 7), &Device::flex()).unwrap();
+    let truth = synthetic(12, 17, 7).y;
+    assert!(radose::core::learn::metrics::auc(&p, &truth) > 0.9, "{p:?}");
+}
+
+#[test]
+fn same_seed_same_weights_and_save_load_round_trip() {
+    let s = synthetic(12, 17, 8);
+    let net = NetConfig::new([17, 17, 17], 4);
+    let cfg = TrainConfig::new().with_epochs(2).with_batch(4).with_seed(3);
+    let fit = || train(&net, &cfg, &s, None, &cpu(), &|| false, &mut |_| Ok(())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (fit(), fit());
+    let fa = radose::ml::train::save(&a.valid(), &dir.path().join("a")).unwrap();
+    let bits = |m: &radose::ml::net::FusionNet| -> Vec<u32> {
+        radose::ml::train::weights(m).iter().map(|w| w.to_bits()).collect()
+    };
+    let (wa, wb) = (bits(&a.valid()), bits(&b.valid()));
+    assert!(wa.len() > 900_000, "{}", wa.len());
+    assert!(wa == wb, "weights differ between two trainings with the same seed");
+    // A different seed gives different weights.
+    let c = train(&net, &cfg.clone().with_seed(4), &s, None, &cpu(), &|| false, &mut |_| Ok(())).unwrap();
+    assert!(bits(&c.valid()) != wa);
+    // Reloaded weights predict identically.
+    let loaded = radose::ml::train::load(&net, &fa, &Device::flex()).unwrap();
+    let p1 = predict(&a.valid(), &s, &Device::flex()).unwrap();
+    let p2 = predict(&loaded, &s, &Device::flex()).unwrap();
+    assert_eq!(p1, p2);
+    // A cancelled training stops with Cancelled.
+    let e = train(&net, &cfg, &s, None, &cpu(), &|| true, &mut |_| Ok(())).unwrap_err();
+    assert!(matches!(e, radose::error::Error::Cancelled));
+}
+
+/// A small simulated study on disk: cohorts, PTV + dose on the MR grid, T1 radiomics.
+fn study(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "simulate --out {d}/sim --n-a 30 --n-b 12 --seed 7\n\
+         load A0 {d}/sim/A\nload B0 {d}/sim/B\n\
+         preprocess A0 --to {d}/pre/A\npreprocess B0 --to {d}/pre/B\n\
+         load A {d}/pre/A\nload B {d}/pre/B\n\
+         extract A --sequences T1 --roi ptv --to {d}/feat/A\nextract B --sequences T1 --roi ptv --to {d}/feat/B\n"
+    )
+}
+
+fn open_store(db: &Path) -> radose::store::Store {
+    radose::store::Store::open(db, radose::provenance::Provenance::gather()).unwrap()
+}
+
+#[test]
+fn train_test_predict_end_to_end_and_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("runs.db");
+    let mut s = radose::open_session(&db).unwrap();
+    let (_, err, outcome) = common::run(&mut s, &study(dir.path()), false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+
+    // Bad inputs, each refused before any training run is recorded.
+    let before = s.store().count_runs().unwrap();
+    for (cmd, expect) in [
+        ("model Z = T1+Dose --input 10x30x30", "too small for the network"),
+        ("model Z = T1+Dose --input 20x30", "is not a size"),
+        ("model Z = Dose", "no radiomics sequence"),
+        ("model Z = T1 --balance lots", "unknown balance"),
+        (
+            "model Q = T1+Dose --select mannwhitney:k=6 --input 20x30x30 --balance oversample; train Q on A --device gpu",
+            "built without the `wgpu` backend",
+        ),
+        ("train Q on A --grid lr=abc", "is not a number"),
+        ("train Q on A --grid momentum=0.9", "unknown grid key"),
+        ("model R = T2+Dose; train R on A", "radiomics frame `A.T2`"),
+        ("train Q on A0", "radiomics frame `A0.T1`"),
+        ("test Q on B", "no finished `train` run"),
+    ] {
+        let (_, err, _) = common::run(&mut s, cmd, true);
+        assert!(err.contains(expect), "`{cmd}`: {err}");
+    }
+    // Unknown device names are errors on the token.
+    let (_, err, _) = common::run(&mut s, "train Q on A --device tpu", true);
+    assert!(err.contains("unknown device `tpu`"), "{err}");
+    let runs_after: i64 = s.store().count_runs().unwrap();
+    // Only `model` statements ran (they record nothing).
+    assert_eq!(runs_after, before, "a bad input recorded a run");
+
+    // A missing dose grid for one patient: named, before training.
+    let dose = dir.path().join("pre/A/A003/dose.nii.gz");
+    let saved = std::fs::read(&dose).unwrap();
+    std::fs::remove_file(&dose).unwrap();
+    let (_, err, _) = common::run(&mut s, "train Q on A --folds 2 --grid epochs=1", true);
+    assert!(err.contains("patient A003") && err.contains("dose.nii.gz"), "{err}");
+    assert_eq!(s.store().count_runs().unwrap(), before);
+    std::fs::write(&dose, saved).unwrap();
+
+    // Train + test + predict.
+    let (out, err, outcome) =
+        common::run(&mut s, "train Q on A --folds 2 --grid epochs=2 batch=8 lr=1e-3,3e-4 --seed 5", false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    assert!(out.contains("best by mean fold AUC"), "{out}");
+    let store = s.store();
+    let train_run =
+        store.query_runs(None, None, true, 100).unwrap().into_iter().find(|(r, _)| r.kind == "train").unwrap().0;
+    assert_eq!(train_run.status, "finished");
+    let detail = store.run_detail(train_run.id).unwrap();
+    assert_eq!(detail.children.len(), 2, "one child per configuration");
+    // Every patient's out-of-fold probability, real patients only.
+    let preds = store.predictions(train_run.id).unwrap();
+    assert_eq!(preds.len(), 30);
+    assert!(preds.iter().all(|p| p.1.starts_with('A') && p.3 > 0.0 && p.3 < 1.0));
+    for &config in &detail.children {
+        let c = store.run_detail(config).unwrap();
+        assert_eq!(c.children.len(), 2, "one child per fold");
+        assert_eq!(store.predictions(config).unwrap().len(), 30);
+        for &fold in &c.children {
+            let f = store.run_detail(fold).unwrap();
+            let losses: Vec<_> = f.metrics.iter().filter(|m| m.key == "train_loss").collect();
+            assert_eq!(losses.len(), 2, "one training loss per epoch");
+            assert!(losses.iter().all(|m| m.step.is_some() && m.fold.is_some()));
+            assert_eq!(f.metrics.iter().filter(|m| m.key == "val_auc").count(), 2);
+            assert!(f.artifacts.iter().any(|(p, _)| p.ends_with("weights.bpk")));
+        }
+    }
+    let (out, err, outcome) = common::run(&mut s, "test Q on B", false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    assert!(out.contains("auc"), "{out}");
+    let test_run =
+        s.store().query_runs(None, None, true, 100).unwrap().into_iter().find(|(r, _)| r.kind == "test").unwrap().0;
+    assert_eq!(s.store().predictions(test_run.id).unwrap().len(), 12);
+    let first = s.store().predictions(test_run.id).unwrap();
+    // The saved model predicts B identically.
+    let (_, err, outcome) = common::run(&mut s, &format!("predict {} on B", test_run.id), false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    let predict_run =
+        s.store().query_runs(None, None, true, 100).unwrap().into_iter().find(|(r, _)| r.kind == "predict").unwrap().0;
+    let again = s.store().predictions(predict_run.id).unwrap();
+    let by_id = |v: &[(Option<i64>, String, u8, f64)]| {
+        let mut v: Vec<(String, f64)> = v.iter().map(|p| (p.1.clone(), p.3)).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(by_id(&first), by_id(&again));
+
+    // A radiomics frame missing a column the model uses: named, before training.
+    let params = dir.path().join("firstorder.yaml");
+    std::fs::write(&params, "featureClass:\n  firstorder:\n").unwrap();
+    let cmd = format!(
+        "extract B --sequences T1 --roi ptv --params {} --to {}/feat/B2",
+        params.display(),
+        dir.path().display()
+    );
+    let (_, err, outcome) = common::run(&mut s, &cmd, false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    let runs = s.store().count_runs().unwrap();
+    let (_, err, _) = common::run(&mut s, "test Q on B", true);
+    assert!(err.contains("frame `B.T1` has no column"), "{err}");
+    assert_eq!(s.store().count_runs().unwrap(), runs, "no run before the error");
+    drop(s);
+    // The database is readable by a fresh process with everything finished.
+    let store = open_store(&db);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn ctrl_c_mid_epoch_leaves_a_cancelled_run_with_its_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("runs.db");
+    let mut s = radose::open_session(&db).unwrap();
+    let (_, err, outcome) = common::run(&mut s, &study(dir.path()), false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    let (_, err, outcome) =
+        common::run(&mut s, "model Q = T1+Dose --select mannwhitney:k=6 --input 17x17x17 --balance weight", false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    let cancel = s.cancel_flag();
+    let watcher_db = db.clone();
+    // Cancel once the second epoch has been logged.
+    let watcher = std::thread::spawn(move || {
+        let store = open_store(&watcher_db);
+        for _ in 0..6000 {
+            let logged = store
+                .query_runs(None, None, true, 50)
+                .unwrap()
+                .iter()
+                .filter(|(r, _)| r.kind == "train-fold")
+                .map(|(r, _)| store.metrics(r.id).unwrap().iter().filter(|m| m.key == "train_loss").count())
+                .sum::<usize>();
+            if logged >= 2 {
+                cancel.cancel();
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    });
+    let (_, err, outcome) = common::run(&mut s, "train Q on A --folds 2 --grid epochs=500 batch=4", false);
+    assert!(watcher.join().unwrap(), "training never logged two epochs");
+    assert_ne!(outcome.exit_code(), 0);
+    assert!(err.to_lowercase().contains("cancel"), "{err}");
+    let runs = s.store().query_runs(None, None, true, 50).unwrap();
+    let train_run = runs.iter().find(|(r, _)| r.kind == "train").unwrap();
+    assert_eq!(train_run.0.status, "cancelled");
+    let fold = runs.iter().find(|(r, _)| r.kind == "train-fold").unwrap();
+    assert_eq!(fold.0.status, "cancelled");
+    assert!(s.store().metrics(fold.0.id).unwrap().iter().filter(|m| m.key == "train_loss").count() >= 2);
+}

@@ -164,7 +164,8 @@ mod tests {
     fn profiles_defaults_and_sets() {
         let (text, r) = expand(SCRIPT, "s", None, &[]).unwrap();
         assert!(text.contains("load A data/A\n"), "{text}");
-        assert!(text.contains("epochs=10 # ${PROFILE}"), "comments are left alone: {text}");
+        assert!(text.contains("epochs=10 # quick"), "{text}");
+        assert!(text.contains("#% default DATA=data"), "comment lines are left alone: {text}");
         assert_eq!(r.profile.as_deref(), Some("quick"));
         let (text, _) = expand(SCRIPT, "s", Some("paper"), &[("DATA".into(), "/x".into())]).unwrap();
         assert!(text.contains("load A /x/A\n") && text.contains("epochs=300"), "{text}");

@@ -152,6 +152,8 @@ pub struct Fitted {
     pub net: NetConfig,
     pub train: TrainConfig,
     pub model: FusionNet,
+    /// Synthetic samples balancing added to the training rows (0 when loaded).
+    pub synthetic: usize,
 }
 
 /// What `model.json` holds beside the weights.
@@ -209,7 +211,8 @@ pub fn fit(
     let model = crate::ml::train::for_inference(&model);
     let probs = val.as_ref().map(|v| crate::ml::train::predict(&model, v, &inference)).transpose()?;
     let columns = inputs.frames.iter().map(|(_, _, n)| n.clone()).collect();
-    Ok((Fitted { spec: spec.clone(), features, columns, net, train: cfg.clone(), model }, probs))
+    let synthetic = balanced.synthetic;
+    Ok((Fitted { spec: spec.clone(), features, columns, net, train: cfg.clone(), model, synthetic }, probs))
 }
 
 impl Fitted {
@@ -253,7 +256,7 @@ impl Fitted {
         let net: NetConfig = serde_json::from_value(m.net).map_err(|e| bad("network", e))?;
         let train: TrainConfig = serde_json::from_value(m.train).map_err(|e| bad("training", e))?;
         let model = crate::ml::train::load(&net, &dir.join("weights.bpk"), device)?;
-        Ok(Fitted { spec: m.spec, features: m.features, columns: m.columns, net, train, model })
+        Ok(Fitted { spec: m.spec, features: m.features, columns: m.columns, net, train, model, synthetic: 0 })
     }
 }
 

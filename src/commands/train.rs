@@ -272,6 +272,7 @@ impl Command for Train {
                     "selected",
                     &ParamValue::Text(serde_json::to_string(&fitted.features.selected).unwrap_or_default()),
                 )?;
+                store.log_param(fold_run, "synthetic", &ParamValue::Int(fitted.synthetic as i64))?;
                 save_artifacts(store, fold_run, &fitted, "model")?;
                 store.finish_run(fold_run, RunStatus::Finished, None)?;
                 for (&i, &p) in fold.test.iter().zip(&probs) {

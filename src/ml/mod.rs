@@ -17,3 +17,4 @@ pub mod train;
 
 /// The device type the rest of radose passes around (a burn device).
 pub type Device = burn::tensor::Device;
+pub mod conv;

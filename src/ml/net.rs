@@ -13,6 +13,9 @@
 //! A radiomics-only model is the same network without the dose branch (the
 //! fusion convolution then has one input channel).
 //!
+//! The 3D convolutions run through `ml::conv` on the CPU (im2col + GEMM with
+//! its own backward; the same results as burn's convolution, faster).
+//!
 //! BatchNorm with one value per channel (batch 1 and a 1×1×1 block output):
 //! PyTorch refuses to train it; radose normalises that batch with the
 //! layer's running statistics (the layer in evaluation mode for that step,
@@ -26,6 +29,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, InstanceNorm, InstanceNormConfig, Lin
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use super::conv;
 use crate::error::Error;
 
 type Result<T, E = Error> = std::result::Result<T, E>;
@@ -79,6 +83,19 @@ impl NetConfig {
             .collect()
     }
 
+    /// A network with PyTorch's default initialisation (weights and biases
+    /// of every convolution and linear layer uniform in ±1/√fan_in;
+    /// BatchNorm γ = 1, β = 0), drawn from radose's own random stream for
+    /// `seed` — never from burn's process-wide generator, so two trainings
+    /// with one seed start from the same weights whatever else runs.
+    pub fn init_seeded(&self, device: &Device, seed: u64) -> FusionNet {
+        let net = self.init(device);
+        let mut mapper =
+            SeededInit { rng: crate::core::rng::Rng::derive(seed, &["cnn", "init"]), fan_in: 1, layer: None };
+        net.map(&mut mapper)
+    }
+
+    /// The network with burn's own initialisation (see [`NetConfig::init_seeded`]).
     pub fn init(&self, device: &Device) -> FusionNet {
         let dose = self.dose.then(|| DoseCnn::new(device));
         let branches = if self.dose { 2 } else { 1 };
@@ -88,6 +105,43 @@ impl NetConfig {
             fuse: Conv1dConfig::new(branches, 64, 1).init(device),
             out: LinearConfig::new(64, 1).init(device),
         }
+    }
+}
+
+/// Re-draws convolution and linear parameters: a weight's fan-in is its
+/// size over its first dimension; the bias that follows it uses the same.
+struct SeededInit {
+    rng: crate::core::rng::Rng,
+    fan_in: usize,
+    layer: Option<String>,
+}
+
+impl burn::module::ModuleMapper for SeededInit {
+    fn enter_module(&mut self, _name: &str, container_type: &str) {
+        if container_type.starts_with("Struct:") {
+            self.layer = Some(container_type.trim_start_matches("Struct:").to_string());
+        }
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let kind = self.layer.clone().unwrap_or_default();
+        if !matches!(kind.as_str(), "Conv3d" | "Conv1d" | "Linear") {
+            return param;
+        }
+        param.map(|t| {
+            let dims = t.dims();
+            let count: usize = dims.iter().product();
+            let is_weight = D > 1;
+            if is_weight {
+                // Linear weights are [in, out] in burn; convolutions [out, in, k…].
+                self.fan_in = if kind == "Linear" { dims[0] } else { count / dims[0].max(1) };
+            }
+            let bound = 1.0 / (self.fan_in.max(1) as f64).sqrt();
+            let values: Vec<f32> = (0..count).map(|_| ((2.0 * self.rng.uniform() - 1.0) * bound) as f32).collect();
+            let grad = t.is_require_grad();
+            let fresh = Tensor::<D>::from_data(burn::tensor::TensorData::new(values, dims), &t.device());
+            if grad { fresh.require_grad() } else { fresh }
+        })
     }
 }
 
@@ -114,9 +168,9 @@ impl Block {
     }
 
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let skip = self.skip.forward(x.clone());
-        let a = relu(self.norm.forward(self.conv1.forward(x)));
-        let a = self.conv2.forward(a);
+        let skip = conv::apply(&self.skip, x.clone(), [2, 2, 2], [0, 0, 0]);
+        let a = relu(self.norm.forward(conv::apply(&self.conv1, x, [1, 1, 1], [1, 1, 1])));
+        let a = conv::apply(&self.conv2, a, [2, 2, 2], [1, 1, 1]);
         let [n, _, d, h, w] = a.dims();
         let a = if n * d * h * w == 1 {
             // One value per channel: normalise with the running statistics.
@@ -156,7 +210,7 @@ impl DoseCnn {
             x = b.forward(x);
             shapes.push(x.dims());
         }
-        let x = self.head.forward(x);
+        let x = conv::apply(&self.head, x, [1, 1, 1], [0, 0, 0]);
         let [n, c, d, h, w] = x.dims();
         let pooled: Tensor<2> = x.reshape([n, c, d * h * w]).mean_dim(2).reshape([n, c]);
         (pooled, shapes)

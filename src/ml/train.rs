@@ -115,7 +115,7 @@ pub fn train(
         return Err(Error::invalid("no training samples", None));
     }
     device.seed(cfg.seed);
-    let mut model = net.init(device);
+    let mut model = net.init_seeded(device, cfg.seed);
     let mut optim = AdamConfig::new()
         .with_beta_1(cfg.beta1)
         .with_beta_2(cfg.beta2)

@@ -6,6 +6,8 @@
 //!   cargo bench --bench cnn_ops -- 4 80 120 120
 //!
 //! Prints one line per (block, layer): milliseconds forward, forward+backward.
+//! Convolutions run as in the network (`ml::conv`); `RADOSE_CONV=burn` times
+//! burn's own convolution instead.
 
 use std::time::Instant;
 
@@ -13,6 +15,7 @@ use burn::module::Module;
 use burn::nn::conv::Conv3dConfig;
 use burn::nn::{BatchNormConfig, InstanceNormConfig, PaddingConfig3d};
 use burn::tensor::{Device, Distribution, Tensor};
+use radose::ml::conv;
 
 fn time<F: FnMut()>(mut f: F) -> f64 {
     f();
@@ -48,7 +51,7 @@ fn main() {
             }),
             ("conv2 k3 s2", [n, co, side[0], side[1], side[2]], {
                 let m = Conv3dConfig::new([co, co], [3, 3, 3]).with_stride([2, 2, 2]).with_padding(pad).init(&device);
-                Box::new(move |x| m.forward(x))
+                Box::new(move |x| conv::apply(&m, x, [2, 2, 2], [1, 1, 1]))
             }),
             ("batchnorm", [n, co, half[0], half[1], half[2]], {
                 let m = BatchNormConfig::new(co).init(&device);
@@ -56,7 +59,7 @@ fn main() {
             }),
             ("skip k1 s2", [n, ci, side[0], side[1], side[2]], {
                 let m = Conv3dConfig::new([ci, co], [1, 1, 1]).with_stride([2, 2, 2]).init(&device);
-                Box::new(move |x| m.forward(x))
+                Box::new(move |x| conv::apply(&m, x, [2, 2, 2], [0, 0, 0]))
             }),
         ];
         for (name, shape, f) in &layers {

@@ -91,6 +91,16 @@ pub struct Session {
     current_runs: Vec<RunId>,
     /// Terminal width for laying out tables.
     pub width: usize,
+    /// Where run files go when the database is in memory (removed on drop).
+    scratch: PathBuf,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.scratch.exists() {
+            let _ = std::fs::remove_dir_all(&self.scratch);
+        }
+    }
 }
 
 impl Session {
@@ -104,6 +114,28 @@ impl Session {
             cancel: CancelFlag::default(),
             current_runs: Vec::new(),
             width: 100,
+            scratch: {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = NEXT.fetch_add(1, Ordering::Relaxed);
+                std::env::temp_dir().join(format!("radose-scratch-{}-{n}", std::process::id()))
+            },
+        }
+    }
+
+    /// The folder for run files (model weights): `artifacts/` beside
+    /// runs.db, or a temporary folder, removed with the session, when the
+    /// database is in memory.
+    pub fn artifact_base(&self) -> PathBuf {
+        let path = self.store.path();
+        match path.parent() {
+            Some(p) if path.exists() => {
+                if p.as_os_str().is_empty() {
+                    PathBuf::from("artifacts")
+                } else {
+                    p.join("artifacts")
+                }
+            }
+            _ => self.scratch.clone(),
         }
     }
 

@@ -260,26 +260,9 @@ impl Fitted {
     }
 }
 
-/// Where a run's files go: `artifacts/run-ID/` beside runs.db (a temporary
-/// folder for an in-memory database).
-pub fn artifact_dir(store: &Store, run: RunId) -> PathBuf {
-    let path = store.path();
-    let base = match path.parent() {
-        Some(p) if path.exists() => {
-            if p.as_os_str().is_empty() {
-                PathBuf::from("artifacts")
-            } else {
-                p.join("artifacts")
-            }
-        }
-        _ => std::env::temp_dir().join(format!("radose-artifacts-{}", std::process::id())),
-    };
-    base.join(format!("run-{run}"))
-}
-
-/// Saves `fitted` as artifacts of `run` and records their hashes.
-pub fn save_artifacts(store: &Store, run: RunId, fitted: &Fitted, sub: &str) -> Result<PathBuf> {
-    let dir = artifact_dir(store, run).join(sub);
+/// Saves `fitted` into `BASE/run-ID/SUB` as artifacts of `run` and records their hashes.
+pub fn save_artifacts(store: &Store, base: &Path, run: RunId, fitted: &Fitted, sub: &str) -> Result<PathBuf> {
+    let dir = base.join(format!("run-{run}")).join(sub);
     for file in fitted.save(&dir)? {
         let hash = crate::provenance::sha256_file(&file)?;
         store.log_artifact(run, &file.to_string_lossy(), &hash)?;

@@ -160,7 +160,7 @@ impl Command for TestModel {
         let preds: Vec<(String, i64, f64)> =
             test_inputs.ids.iter().zip(&truth).zip(&p).map(|((id, t), p)| (id.clone(), i64::from(*t), *p)).collect();
         session.store_mut().log_predictions(run, None, &preds)?;
-        let dir = save_artifacts(session.store(), run, &fitted, "model")?;
+        let dir = save_artifacts(session.store(), &session.artifact_base(), run, &fitted, "model")?;
         let title = format!(
             "test {} ({label}): retrained on {} patients of {train_cohort} ({}), tested on {} of {}, run {run}",
             spec.name,

@@ -183,6 +183,7 @@ impl Command for Train {
             progress.set_style(style);
         }
         let cancel = session.cancel_flag();
+        let artifacts = session.artifact_base();
         let command = args.statement.text.clone();
         let mut summary =
             Table::new(["config", "lr", "batch", "epochs", "weight decay", "auc mean", "auc sd", "auc pooled"]);
@@ -273,7 +274,7 @@ impl Command for Train {
                     &ParamValue::Text(serde_json::to_string(&fitted.features.selected).unwrap_or_default()),
                 )?;
                 store.log_param(fold_run, "synthetic", &ParamValue::Int(fitted.synthetic as i64))?;
-                save_artifacts(store, fold_run, &fitted, "model")?;
+                save_artifacts(store, &artifacts, fold_run, &fitted, "model")?;
                 store.finish_run(fold_run, RunStatus::Finished, None)?;
                 for (&i, &p) in fold.test.iter().zip(&probs) {
                     oof[i] = p;

@@ -66,49 +66,105 @@ impl Geometry {
     }
 }
 
-/// The input offsets of a tile's output positions along each axis
-/// (output index × stride − padding), decoded once per tile.
-struct TileIndex {
-    d: Vec<isize>,
-    h: Vec<isize>,
-    w: Vec<isize>,
+/// A tile of whole output rows (zd, zh) of one batch item: output
+/// positions `row0 * ow .. (row0 + rows) * ow`.
+#[derive(Debug, Clone, Copy)]
+struct Tile {
+    row0: usize,
+    rows: usize,
 }
 
-impl TileIndex {
-    fn new(g: &Geometry, start: usize, len: usize) -> TileIndex {
-        let [_, oh, ow] = g.output;
-        let mut t = TileIndex { d: Vec::with_capacity(len), h: Vec::with_capacity(len), w: Vec::with_capacity(len) };
-        for p in start..start + len {
-            let (zd, rest) = (p / (oh * ow), p % (oh * ow));
-            let (zh, zw) = (rest / ow, rest % ow);
-            t.d.push((zd * g.stride[0]) as isize - g.padding[0] as isize);
-            t.h.push((zh * g.stride[1]) as isize - g.padding[1] as isize);
-            t.w.push((zw * g.stride[2]) as isize - g.padding[2] as isize);
-        }
-        t
+impl Tile {
+    fn start(&self, g: &Geometry) -> usize {
+        self.row0 * g.output[2]
+    }
+    fn len(&self, g: &Geometry) -> usize {
+        self.rows * g.output[2]
     }
 }
 
-/// Fills `col` ([K, len], row-major) from one batch item `x` ([ci, D, H, W]).
-fn im2col(g: &Geometry, x: &[f32], idx: &TileIndex, col: &mut [f32]) {
-    let [id, ih, iw] = g.input.map(|v| v as isize);
+/// The valid output columns zw (as a range) for kernel column `f`: those
+/// whose input column zw·s − p + f lies inside the image.
+fn valid_columns(g: &Geometry, f: usize) -> (usize, usize) {
+    let (s, p, iw, ow) = (g.stride[2] as isize, g.padding[2] as isize, g.input[2] as isize, g.output[2] as isize);
+    let f = f as isize;
+    // zw·s ≥ p − f  and  zw·s ≤ iw − 1 + p − f
+    let lo = if p - f <= 0 { 0 } else { (p - f + s - 1) / s };
+    let hi = if iw - 1 + p - f < 0 { -1 } else { ((iw - 1 + p - f) / s).min(ow - 1) };
+    if hi < lo { (0, 0) } else { (lo as usize, hi as usize + 1) }
+}
+
+/// Columns per phase of an input row split by `w mod stride` (see [`phased`]).
+fn phase_len(g: &Geometry) -> usize {
+    g.input[2].div_ceil(g.stride[2])
+}
+
+/// One batch item's input with every row's columns regrouped by phase
+/// (w mod s): [c, d, h, phase, w / s]. Along a row of output columns the
+/// convolution then reads consecutive elements of one phase, so every
+/// im2col run is a contiguous copy even with stride 2. Stride 1: the input.
+fn phased(g: &Geometry, x: &[f32]) -> Vec<f32> {
+    let (s, iw, cw) = (g.stride[2], g.input[2], phase_len(g));
+    let rows = g.ci * g.input[0] * g.input[1];
+    if s == 1 {
+        return x.to_vec();
+    }
+    let mut out = vec![0f32; rows * s * cw];
+    for r in 0..rows {
+        let src = &x[r * iw..(r + 1) * iw];
+        let dst = &mut out[r * s * cw..(r + 1) * s * cw];
+        for (w, v) in src.iter().enumerate() {
+            dst[(w % s) * cw + w / s] = *v;
+        }
+    }
+    out
+}
+
+/// The inverse of [`phased`] (for the input gradient).
+fn unphased(g: &Geometry, xp: &[f32]) -> Vec<f32> {
+    let (s, iw, cw) = (g.stride[2], g.input[2], phase_len(g));
+    if s == 1 {
+        return xp.to_vec();
+    }
+    let rows = g.ci * g.input[0] * g.input[1];
+    let mut out = vec![0f32; rows * iw];
+    for r in 0..rows {
+        let src = &xp[r * s * cw..(r + 1) * s * cw];
+        for (w, v) in out[r * iw..(r + 1) * iw].iter_mut().enumerate() {
+            *v = src[(w % s) * cw + w / s];
+        }
+    }
+    out
+}
+
+/// Calls `run(col_offset, input_offset, (lo, hi))` for every (im2col row,
+/// output row) pair of a tile: output columns lo..hi are valid and read the
+/// phased input from `input_offset` on, consecutively; `input_offset` is
+/// None when the whole output row falls outside the image.
+fn for_each_run(g: &Geometry, tile: Tile, mut run: impl FnMut(usize, Option<usize>, (usize, usize))) {
+    let [id, ih, _] = g.input;
     let [kd, kh, kw] = g.kernel;
-    let len = idx.d.len();
-    let vol = g.in_vol();
+    let [_, oh, ow] = g.output;
+    let (s, cw) = (g.stride[2], phase_len(g));
+    let row_len = s * cw;
+    let len = tile.len(g);
     let mut row = 0;
     for c in 0..g.ci {
-        let plane = &x[c * vol..(c + 1) * vol];
         for a in 0..kd {
             for e in 0..kh {
                 for f in 0..kw {
-                    let out = &mut col[row * len..(row + 1) * len];
-                    for t in 0..len {
-                        let (d, h, w) = (idx.d[t] + a as isize, idx.h[t] + e as isize, idx.w[t] + f as isize);
-                        out[t] = if d >= 0 && d < id && h >= 0 && h < ih && w >= 0 && w < iw {
-                            plane[((d * ih + h) * iw + w) as usize]
-                        } else {
-                            0.0
-                        };
+                    let cols = valid_columns(g, f);
+                    // The first valid output column's input column, as (phase, index).
+                    let w0 = (cols.0 * s + f).wrapping_sub(g.padding[2]);
+                    let within = (w0 % s) * cw + w0 / s;
+                    for r in 0..tile.rows {
+                        let out_row = tile.row0 + r;
+                        let (zd, zh) = (out_row / oh, out_row % oh);
+                        let d = (zd * g.stride[0] + a) as isize - g.padding[0] as isize;
+                        let h = (zh * g.stride[1] + e) as isize - g.padding[1] as isize;
+                        let inside = d >= 0 && (d as usize) < id && h >= 0 && (h as usize) < ih && cols.1 > cols.0;
+                        let input = inside.then(|| ((c * id + d as usize) * ih + h as usize) * row_len + within);
+                        run(row * len + r * ow, input, cols);
                     }
                     row += 1;
                 }
@@ -117,30 +173,142 @@ fn im2col(g: &Geometry, x: &[f32], idx: &TileIndex, col: &mut [f32]) {
     }
 }
 
-/// Adds `col` ([K, len]) back into one batch item's input gradient.
-fn col2im(g: &Geometry, col: &[f32], idx: &TileIndex, dx: &mut [f32]) {
-    let [id, ih, iw] = g.input.map(|v| v as isize);
-    let [kd, kh, kw] = g.kernel;
-    let len = idx.d.len();
-    let vol = g.in_vol();
-    let mut row = 0;
-    for c in 0..g.ci {
-        let plane = &mut dx[c * vol..(c + 1) * vol];
-        for a in 0..kd {
-            for e in 0..kh {
-                for f in 0..kw {
-                    let src = &col[row * len..(row + 1) * len];
-                    for t in 0..len {
-                        let (d, h, w) = (idx.d[t] + a as isize, idx.h[t] + e as isize, idx.w[t] + f as isize);
-                        if d >= 0 && d < id && h >= 0 && h < ih && w >= 0 && w < iw {
-                            plane[((d * ih + h) * iw + w) as usize] += src[t];
-                        }
-                    }
-                    row += 1;
+/// Fills `col` ([K, len], row-major) from one batch item's phased input.
+fn im2col(g: &Geometry, xp: &[f32], tile: Tile, col: &mut [f32]) {
+    let ow = g.output[2];
+    for_each_run(g, tile, |at, input, (lo, hi)| {
+        let out = &mut col[at..at + ow];
+        match input {
+            None => out.fill(0.0),
+            Some(i0) => {
+                out[..lo].fill(0.0);
+                out[hi..].fill(0.0);
+                out[lo..hi].copy_from_slice(&xp[i0..i0 + (hi - lo)]);
+            }
+        }
+    });
+}
+
+/// Adds `col` ([K, len]) into one batch item's phased input gradient.
+fn col2im(g: &Geometry, col: &[f32], tile: Tile, dxp: &mut [f32]) {
+    for_each_run(g, tile, |at, input, (lo, hi)| {
+        let Some(i0) = input else { return };
+        for (d, v) in dxp[i0..i0 + (hi - lo)].iter_mut().zip(&col[at + lo..at + hi]) {
+            *d += v;
+        }
+    });
+}
+
+/// The shapes GEMM handles poorly, as plain loops: rows of axpy when the
+/// inner dimension is small (the first block: one input channel, K = 27),
+/// dot products when the output is small (its weight gradient). Returns
+/// false for every other shape. Compiled twice: for AVX2 + FMA (chosen at
+/// run time) and for the baseline.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn small_product_body<const FMA: bool>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_rs: usize,
+    lhs_cs: usize,
+    rhs: &[f32],
+    rhs_rs: usize,
+    rhs_cs: usize,
+) -> bool {
+    // Small inner dimension (the first block: one input channel, K = 27; or
+    // few output channels in the input gradient): rows of axpy, which the
+    // compiler vectorises; GEMM packing costs more than it saves here.
+    if k <= 32 && m <= 32 && rhs_cs == 1 {
+        for i in 0..m {
+            let row = &mut dst[i * dst_rs..i * dst_rs + n];
+            if !accumulate {
+                row.fill(0.0);
+            }
+            for t in 0..k {
+                let a = lhs[i * lhs_rs + t * lhs_cs];
+                let r = &rhs[t * rhs_rs..t * rhs_rs + n];
+                for (d, x) in row.iter_mut().zip(r) {
+                    *d = if FMA { a.mul_add(*x, *d) } else { a * x + *d };
                 }
             }
         }
+        return true;
     }
+    // A small output with a long inner dimension (the weight gradient of the
+    // first block): one dot product per output element.
+    if m * n <= 2048 && lhs_cs == 1 && rhs_rs == 1 {
+        for i in 0..m {
+            let a = &lhs[i * lhs_rs..i * lhs_rs + k];
+            for j in 0..n {
+                let b = &rhs[j * rhs_cs..j * rhs_cs + k];
+                // Eight partial sums: vectorisable and a fixed summation order.
+                let mut acc = [0f32; 8];
+                let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+                let (ra, rb) = (ca.remainder(), cb.remainder());
+                for (x, y) in ca.zip(cb) {
+                    for l in 0..8 {
+                        acc[l] = if FMA { x[l].mul_add(y[l], acc[l]) } else { x[l] * y[l] + acc[l] };
+                    }
+                }
+                let mut sum: f32 = acc.iter().sum();
+                sum += ra.iter().zip(rb).map(|(x, y)| x * y).sum::<f32>();
+                let d = &mut dst[i * dst_rs + j];
+                *d = if accumulate { *d + sum } else { sum };
+            }
+        }
+        return true;
+    }
+    false
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+fn small_product_avx2(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_rs: usize,
+    lhs_cs: usize,
+    rhs: &[f32],
+    rhs_rs: usize,
+    rhs_cs: usize,
+) -> bool {
+    small_product_body::<true>(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn small_product(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_rs: usize,
+    lhs_cs: usize,
+    rhs: &[f32],
+    rhs_rs: usize,
+    rhs_cs: usize,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has the features the function was compiled for.
+        return unsafe {
+            small_product_avx2(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs)
+        };
+    }
+    small_product_body::<false>(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs)
 }
 
 /// dst[m×n] (row stride `dst_rs`) = (accumulate ? dst : 0) + lhs[m×k] · rhs[k×n], with
@@ -161,6 +329,9 @@ fn gemm(
     rhs_cs: usize,
 ) {
     if m == 0 || n == 0 {
+        return;
+    }
+    if small_product(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs) {
         return;
     }
     // Every index the kernel touches lies inside the slices.
@@ -196,10 +367,11 @@ fn gemm(
     }
 }
 
-/// The (batch item, first output position, length) pieces of the work.
-fn pieces(g: &Geometry) -> Vec<(usize, usize, usize)> {
-    let (pv, tile) = (g.out_vol(), g.tile());
-    (0..g.n).flat_map(|b| (0..pv).step_by(tile).map(move |p| (b, p, tile.min(pv - p)))).collect()
+/// One batch item's output cut into tiles of whole output rows.
+fn tiles(g: &Geometry) -> Vec<Tile> {
+    let rows = g.output[0] * g.output[1];
+    let per = (g.tile() / g.output[2].max(1)).max(1);
+    (0..rows).step_by(per).map(|row0| Tile { row0, rows: per.min(rows - row0) }).collect()
 }
 
 /// y[n, co, out] = conv(x[n, ci, in], w[co, ci, k]) + bias.
@@ -209,12 +381,12 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<
     // Each piece writes its own columns of one batch item: split y per batch item.
     let items: Vec<(usize, &mut [f32])> = y.chunks_mut((g.co * pv).max(1)).enumerate().collect();
     items.into_par_iter().for_each(|(b, yb)| {
-        let xb = &x[b * g.ci * iv..(b + 1) * g.ci * iv];
+        let xp = phased(g, &x[b * g.ci * iv..(b + 1) * g.ci * iv]);
         let mut col = Vec::new();
-        for (_, p0, len) in pieces(&Geometry { n: 1, ..*g }) {
-            let idx = TileIndex::new(g, p0, len);
+        for tile in tiles(g) {
+            let (p0, len) = (tile.start(g), tile.len(g));
             col.resize(k * len, 0.0);
-            im2col(g, xb, &idx, &mut col);
+            im2col(g, &xp, tile, &mut col);
             gemm(g.co, len, k, &mut yb[p0..], pv, false, w, k, 1, &col, len, 1);
         }
         if let Some(bias) = bias {
@@ -238,29 +410,35 @@ pub fn backward(
     let per_item: Vec<(Option<Vec<f32>>, Option<Vec<f32>>)> = (0..g.n)
         .into_par_iter()
         .map(|b| {
-            let xb = &x[b * g.ci * iv..(b + 1) * g.ci * iv];
+            let xp = need[1].then(|| phased(g, &x[b * g.ci * iv..(b + 1) * g.ci * iv]));
             let gyb = &gy[b * g.co * pv..(b + 1) * g.co * pv];
-            let mut dx = need[0].then(|| vec![0f32; g.ci * iv]);
+            let mut dx = need[0].then(|| vec![0f32; g.ci * g.input[0] * g.input[1] * g.stride[2] * phase_len(g)]);
             let mut dw = need[1].then(|| vec![0f32; g.co * k]);
             let mut col = Vec::new();
-            for (_, p0, len) in pieces(&Geometry { n: 1, ..*g }) {
-                let idx = TileIndex::new(g, p0, len);
+            for tile in tiles(g) {
+                let (p0, len) = (tile.start(g), tile.len(g));
                 col.resize(k * len, 0.0);
-                if let Some(dw) = dw.as_mut() {
-                    im2col(g, xb, &idx, &mut col);
+                if let (Some(dw), Some(xp)) = (dw.as_mut(), xp.as_ref()) {
+                    im2col(g, xp, tile, &mut col);
                     // dw[co, K] += gy[co, tile] · col[K, tile]ᵀ
                     gemm(g.co, k, len, dw, k, true, &gyb[p0..], pv, 1, &col, 1, len);
                 }
                 if let Some(dx) = dx.as_mut() {
                     // col[K, tile] = wᵀ[K, co] · gy[co, tile]
                     gemm(k, len, g.co, &mut col, len, false, w, 1, k, &gyb[p0..], pv, 1);
-                    col2im(g, &col, &idx, dx);
+                    col2im(g, &col, tile, dx);
                 }
             }
-            (dx, dw)
+            (dx.map(|d| unphased(g, &d)), dw)
         })
         .collect();
-    let dx = need[0].then(|| per_item.iter().flat_map(|(dx, _)| dx.iter().flatten().copied()).collect());
+    let dx = need[0].then(|| {
+        let mut all = Vec::with_capacity(g.n * g.ci * iv);
+        for (dx, _) in &per_item {
+            all.extend_from_slice(dx.as_deref().unwrap_or(&[]));
+        }
+        all
+    });
     let dw = need[1].then(|| {
         let mut total = vec![0f32; g.co * k];
         for (_, dw) in &per_item {
@@ -414,4 +592,38 @@ pub fn conv3d(x: Tensor<5>, weight: Tensor<5>, bias: Tensor<1>, stride: [usize; 
         stride,
         padding,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Timing probe (not a test of speed): `cargo test --release --lib conv_probe -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a timing probe for development"]
+    fn conv_probe() {
+        let g = Geometry::new(4, 1, 8, [40, 60, 60], [3, 3, 3], [1, 1, 1], [1, 1, 1]);
+        let x: Vec<f32> = (0..4 * 40 * 60 * 60).map(|i| (i % 7) as f32).collect();
+        let w: Vec<f32> = (0..8 * 27).map(|i| (i % 5) as f32).collect();
+        let t = std::time::Instant::now();
+        let y = forward(&g, &x, &w, None);
+        eprintln!("forward {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+        let t = std::time::Instant::now();
+        let k = g.k();
+        let mut col = Vec::new();
+        let mut n = 0;
+        let xp = phased(&g, &x[..40 * 60 * 60]);
+        for tile in tiles(&g) {
+            col.resize(k * tile.len(&g), 0.0);
+            im2col(&g, &xp, tile, &mut col);
+            n += 1;
+        }
+        eprintln!("im2col of one item: {:.1} ms over {n} tiles", t.elapsed().as_secs_f64() * 1e3);
+        let t = std::time::Instant::now();
+        let _ = backward(&g, &x, &w, &y, [false, true, true]);
+        eprintln!("weight+bias gradient {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+        let t = std::time::Instant::now();
+        let _ = backward(&g, &x, &w, &y, [true, false, false]);
+        eprintln!("input gradient {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    }
 }

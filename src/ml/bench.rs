@@ -33,6 +33,7 @@ pub fn step(
     let net = NetConfig::new(input, 32);
     net.validate()?;
     let device = device.device()?;
+    super::device::maybe_keep_freed_memory(batch, input);
     device.seed(0);
     let mut model = net.init(&device);
     let parameters = model.num_params();

@@ -62,7 +62,7 @@ impl Geometry {
     }
     /// Output positions per tile: the column block stays in cache.
     fn tile(&self) -> usize {
-        (49_152 / self.k().max(1)).clamp(64, 4096).min(self.out_vol().max(1))
+        (131_072 / self.k().max(1)).clamp(64, 8192).min(self.out_vol().max(1))
     }
 }
 
@@ -103,35 +103,36 @@ fn phase_len(g: &Geometry) -> usize {
 /// (w mod s): [c, d, h, phase, w / s]. Along a row of output columns the
 /// convolution then reads consecutive elements of one phase, so every
 /// im2col run is a contiguous copy even with stride 2. Stride 1: the input.
-fn phased(g: &Geometry, x: &[f32]) -> Vec<f32> {
+fn phased<'a>(g: &Geometry, x: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
     let (s, iw, cw) = (g.stride[2], g.input[2], phase_len(g));
     let rows = g.ci * g.input[0] * g.input[1];
     if s == 1 {
-        return x.to_vec();
+        return std::borrow::Cow::Borrowed(x);
     }
     let mut out = vec![0f32; rows * s * cw];
-    for r in 0..rows {
-        let src = &x[r * iw..(r + 1) * iw];
-        let dst = &mut out[r * s * cw..(r + 1) * s * cw];
-        for (w, v) in src.iter().enumerate() {
-            dst[(w % s) * cw + w / s] = *v;
+    for (src, dst) in x.chunks_exact(iw).zip(out.chunks_exact_mut(s * cw)) {
+        for (ph, part) in dst.chunks_exact_mut(cw).enumerate() {
+            for (d, v) in part.iter_mut().zip(src[ph.min(iw)..].iter().step_by(s)) {
+                *d = *v;
+            }
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// The inverse of [`phased`] (for the input gradient).
-fn unphased(g: &Geometry, xp: &[f32]) -> Vec<f32> {
+fn unphased(g: &Geometry, xp: Vec<f32>) -> Vec<f32> {
     let (s, iw, cw) = (g.stride[2], g.input[2], phase_len(g));
     if s == 1 {
-        return xp.to_vec();
+        return xp;
     }
     let rows = g.ci * g.input[0] * g.input[1];
     let mut out = vec![0f32; rows * iw];
-    for r in 0..rows {
-        let src = &xp[r * s * cw..(r + 1) * s * cw];
-        for (w, v) in out[r * iw..(r + 1) * iw].iter_mut().enumerate() {
-            *v = src[(w % s) * cw + w / s];
+    for (src, dst) in xp.chunks_exact(s * cw).zip(out.chunks_exact_mut(iw)) {
+        for (ph, part) in src.chunks_exact(cw).enumerate() {
+            for (d, v) in dst[ph.min(iw)..].iter_mut().step_by(s).zip(part) {
+                *d = *v;
+            }
         }
     }
     out
@@ -199,6 +200,68 @@ fn col2im(g: &Geometry, col: &[f32], tile: Tile, dxp: &mut [f32]) {
     });
 }
 
+/// Rows i0..i0+R of dst = lhs · rhs for a small inner dimension: 16 output
+/// columns at a time with R × 16 accumulators kept in registers, each rhs
+/// load feeding R multiply-adds.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn axpy_block<const R: usize, const FMA: bool>(
+    i0: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_rs: usize,
+    lhs_cs: usize,
+    rhs: &[f32],
+    rhs_rs: usize,
+) {
+    const W: usize = 16;
+    let mut coef = [[0f32; 32]; R];
+    for (r, c) in coef.iter_mut().enumerate() {
+        for t in 0..k {
+            c[t] = lhs[(i0 + r) * lhs_rs + t * lhs_cs];
+        }
+    }
+    let mut p = 0;
+    while p < n {
+        let w = (n - p).min(W);
+        let mut acc = [[0f32; W]; R];
+        if accumulate {
+            for (r, a) in acc.iter_mut().enumerate() {
+                a[..w].copy_from_slice(&dst[(i0 + r) * dst_rs + p..(i0 + r) * dst_rs + p + w]);
+            }
+        }
+        if w == W {
+            for t in 0..k {
+                let x: &[f32; W] = rhs[t * rhs_rs + p..t * rhs_rs + p + W].try_into().unwrap_or(&[0.0; W]);
+                for r in 0..R {
+                    let c = coef[r][t];
+                    for l in 0..W {
+                        acc[r][l] = if FMA { c.mul_add(x[l], acc[r][l]) } else { c * x[l] + acc[r][l] };
+                    }
+                }
+            }
+        } else {
+            for t in 0..k {
+                let x = &rhs[t * rhs_rs + p..t * rhs_rs + p + w];
+                for r in 0..R {
+                    let c = coef[r][t];
+                    for l in 0..w {
+                        acc[r][l] = if FMA { c.mul_add(x[l], acc[r][l]) } else { c * x[l] + acc[r][l] };
+                    }
+                }
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            dst[(i0 + r) * dst_rs + p..(i0 + r) * dst_rs + p + w].copy_from_slice(&a[..w]);
+        }
+        p += w;
+    }
+}
+
 /// The shapes GEMM handles poorly, as plain loops: rows of axpy when the
 /// inner dimension is small (the first block: one input channel, K = 27),
 /// dot products when the output is small (its weight gradient). Returns
@@ -224,34 +287,32 @@ fn small_product_body<const FMA: bool>(
     // few output channels in the input gradient): rows of axpy, which the
     // compiler vectorises; GEMM packing costs more than it saves here.
     if k <= 32 && m <= 32 && rhs_cs == 1 {
-        for i in 0..m {
-            let row = &mut dst[i * dst_rs..i * dst_rs + n];
-            if !accumulate {
-                row.fill(0.0);
+        let mut i = 0;
+        while i < m {
+            let rows = (m - i).min(4);
+            match rows {
+                4 => axpy_block::<4, FMA>(i, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs),
+                3 => axpy_block::<3, FMA>(i, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs),
+                2 => axpy_block::<2, FMA>(i, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs),
+                _ => axpy_block::<1, FMA>(i, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs),
             }
-            for t in 0..k {
-                let a = lhs[i * lhs_rs + t * lhs_cs];
-                let r = &rhs[t * rhs_rs..t * rhs_rs + n];
-                for (d, x) in row.iter_mut().zip(r) {
-                    *d = if FMA { a.mul_add(*x, *d) } else { a * x + *d };
-                }
-            }
+            i += rows;
         }
         return true;
     }
     // A small output with a long inner dimension (the weight gradient of the
-    // first block): one dot product per output element.
+    // first block): one dot product per output element, 32 partial sums
+    // (independent vector accumulators, a fixed summation order).
     if m * n <= 2048 && lhs_cs == 1 && rhs_rs == 1 {
         for i in 0..m {
             let a = &lhs[i * lhs_rs..i * lhs_rs + k];
             for j in 0..n {
                 let b = &rhs[j * rhs_cs..j * rhs_cs + k];
-                // Eight partial sums: vectorisable and a fixed summation order.
-                let mut acc = [0f32; 8];
-                let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+                let mut acc = [0f32; 32];
+                let (ca, cb) = (a.chunks_exact(32), b.chunks_exact(32));
                 let (ra, rb) = (ca.remainder(), cb.remainder());
                 for (x, y) in ca.zip(cb) {
-                    for l in 0..8 {
+                    for l in 0..32 {
                         acc[l] = if FMA { x[l].mul_add(y[l], acc[l]) } else { x[l] * y[l] + acc[l] };
                     }
                 }
@@ -367,6 +428,21 @@ fn gemm(
     }
 }
 
+thread_local! {
+    /// Each thread's im2col buffer, kept between calls: a training step makes
+    /// hundreds of convolution calls, and fresh buffers cost page faults.
+    static COL: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's im2col buffer.
+fn with_col<T>(f: impl FnOnce(&mut Vec<f32>) -> T) -> T {
+    COL.with(|c| match c.try_borrow_mut() {
+        Ok(mut col) => f(&mut col),
+        // Re-entered on the same thread (not expected): a private buffer.
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
 /// One batch item's output cut into tiles of whole output rows.
 fn tiles(g: &Geometry) -> Vec<Tile> {
     let rows = g.output[0] * g.output[1];
@@ -382,13 +458,14 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<
     let items: Vec<(usize, &mut [f32])> = y.chunks_mut((g.co * pv).max(1)).enumerate().collect();
     items.into_par_iter().for_each(|(b, yb)| {
         let xp = phased(g, &x[b * g.ci * iv..(b + 1) * g.ci * iv]);
-        let mut col = Vec::new();
-        for tile in tiles(g) {
-            let (p0, len) = (tile.start(g), tile.len(g));
-            col.resize(k * len, 0.0);
-            im2col(g, &xp, tile, &mut col);
-            gemm(g.co, len, k, &mut yb[p0..], pv, false, w, k, 1, &col, len, 1);
-        }
+        with_col(|col| {
+            for tile in tiles(g) {
+                let (p0, len) = (tile.start(g), tile.len(g));
+                col.resize(k * len, 0.0);
+                im2col(g, &xp, tile, col);
+                gemm(g.co, len, k, &mut yb[p0..], pv, false, w, k, 1, col, len, 1);
+            }
+        });
         if let Some(bias) = bias {
             for (c, plane) in yb.chunks_mut(pv.max(1)).enumerate() {
                 plane.iter_mut().for_each(|v| *v += bias[c]);
@@ -414,22 +491,23 @@ pub fn backward(
             let gyb = &gy[b * g.co * pv..(b + 1) * g.co * pv];
             let mut dx = need[0].then(|| vec![0f32; g.ci * g.input[0] * g.input[1] * g.stride[2] * phase_len(g)]);
             let mut dw = need[1].then(|| vec![0f32; g.co * k]);
-            let mut col = Vec::new();
-            for tile in tiles(g) {
-                let (p0, len) = (tile.start(g), tile.len(g));
-                col.resize(k * len, 0.0);
-                if let (Some(dw), Some(xp)) = (dw.as_mut(), xp.as_ref()) {
-                    im2col(g, xp, tile, &mut col);
-                    // dw[co, K] += gy[co, tile] · col[K, tile]ᵀ
-                    gemm(g.co, k, len, dw, k, true, &gyb[p0..], pv, 1, &col, 1, len);
+            with_col(|col| {
+                for tile in tiles(g) {
+                    let (p0, len) = (tile.start(g), tile.len(g));
+                    col.resize(k * len, 0.0);
+                    if let (Some(dw), Some(xp)) = (dw.as_mut(), xp.as_ref()) {
+                        im2col(g, xp, tile, col);
+                        // dw[co, K] += gy[co, tile] · col[K, tile]ᵀ
+                        gemm(g.co, k, len, dw, k, true, &gyb[p0..], pv, 1, col, 1, len);
+                    }
+                    if let Some(dx) = dx.as_mut() {
+                        // col[K, tile] = wᵀ[K, co] · gy[co, tile]
+                        gemm(k, len, g.co, col, len, false, w, 1, k, &gyb[p0..], pv, 1);
+                        col2im(g, col, tile, dx);
+                    }
                 }
-                if let Some(dx) = dx.as_mut() {
-                    // col[K, tile] = wᵀ[K, co] · gy[co, tile]
-                    gemm(k, len, g.co, &mut col, len, false, w, 1, k, &gyb[p0..], pv, 1);
-                    col2im(g, &col, tile, dx);
-                }
-            }
-            (dx.map(|d| unphased(g, &d)), dw)
+            });
+            (dx.map(|d| unphased(g, d)), dw)
         })
         .collect();
     let dx = need[0].then(|| {

@@ -114,6 +114,9 @@ pub fn train(
     if train.len() == 0 {
         return Err(Error::invalid("no training samples", None));
     }
+    if net.dose {
+        super::device::maybe_keep_freed_memory(cfg.batch, net.input);
+    }
     device.seed(cfg.seed);
     let mut model = net.init_seeded(device, cfg.seed);
     let mut optim = AdamConfig::new()

@@ -22,7 +22,7 @@ impl Command for PipelineCmd {
             ArgKind::Text,
             "steps separated by `|`; `then` ends the per-input steps. Steps: standardize, minmax, \
                  discretize bins=10 strategy=quantile, chi2 k=N [bins=B], mannwhitney k=N|p=P, \
-                 lassocv [keep=N] [folds=5], lasso-logistic [keep=N] [cs=10] [scoring=accuracy|auc], pca n=N, \
+                 lassocv [keep=N] [folds=5], lasso-logistic [keep=N] [cs=10] [scoring=accuracy|auc], pca n=N [upto=true], \
                  smote [k=5] [ratio=1]; last a classifier: logistic [C=1] or trees [n=200] [depth=4]",
         )
         .example("pipeline P1 = standardize | mannwhitney k=10 | logistic C=1", "a one-input pipeline")

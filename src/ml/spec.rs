@@ -132,10 +132,10 @@ impl ModelSpec {
         if self.sequences.len() > 1 {
             text.push_str(" then");
             if let Some(n) = self.pca {
-                text.push_str(&format!(" pca n={n}"));
+                text.push_str(&format!(" pca n={n} upto=true"));
             }
         } else if let Some(n) = self.pca {
-            text.push_str(&format!(" | pca n={n}"));
+            text.push_str(&format!(" | pca n={n} upto=true"));
         }
         text.push_str(if text.ends_with("then") { " logistic" } else { " | logistic" });
         let p = Pipeline::parse(&text)?;
@@ -155,7 +155,7 @@ impl ModelSpec {
         let mut s = format!("{} = {}: select `{}`", self.name, self.preset, self.select);
         if self.sequences.len() > 1 || self.pca.is_some() {
             s.push_str(&match self.pca {
-                Some(n) => format!(", PCA to {n}"),
+                Some(n) => format!(", PCA to {n} (fewer if fewer features were selected)"),
                 None => ", concatenated".into(),
             });
         }

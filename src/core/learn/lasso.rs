@@ -253,9 +253,20 @@ pub struct LassoCvFit {
     pub model: LinearModel,
 }
 
+/// scikit-learn's `max_iter` default for `Lasso`/`LassoCV`: sweeps per α
+/// before it stops with a convergence warning. With more features than rows
+/// and collinear radiomics, the duality gap can stay above `tol` for tens of
+/// thousands of sweeps; scikit-learn stops here, and so does the pipeline.
+pub const SKLEARN_MAX_ITER: usize = 1000;
+
 /// `LassoCV(cv=folds)`: the α with the smallest mean held-out MSE over
 /// unshuffled K-fold splits, then a refit on all rows.
 pub fn lasso_cv(x: &Matrix, y: &[f64], folds: usize, tol: f64) -> Result<LassoCvFit> {
+    lasso_cv_with(x, y, folds, tol, 100_000)
+}
+
+/// [`lasso_cv`] with scikit-learn's iteration cap (`max_iter` sweeps per α).
+pub fn lasso_cv_with(x: &Matrix, y: &[f64], folds: usize, tol: f64, max_iter: usize) -> Result<LassoCvFit> {
     let alphas = alpha_grid(x, y, 100, 1e-3);
     let splits = kfold(x.rows, folds)?;
     let mut mse = vec![0.0; alphas.len()];
@@ -265,7 +276,7 @@ pub fn lasso_cv(x: &Matrix, y: &[f64], folds: usize, tol: f64) -> Result<LassoCv
         let c = centre(&xt, &yt);
         let mut w = vec![0.0; x.cols];
         for (a, &alpha) in alphas.iter().enumerate() {
-            lasso_cd(&c, alpha, &mut w, tol, 100_000);
+            lasso_cd(&c, alpha, &mut w, tol, max_iter);
             let intercept = c.y_mean - w.iter().zip(&c.x_mean).map(|(a, b)| a * b).sum::<f64>();
             let model = LinearModel { coef: w.clone(), intercept };
             let err: f64 = fold.test.iter().map(|&i| (y[i] - model.decision(x.row(i))).powi(2)).sum::<f64>();
@@ -273,7 +284,11 @@ pub fn lasso_cv(x: &Matrix, y: &[f64], folds: usize, tol: f64) -> Result<LassoCv
         }
     }
     let best = (0..alphas.len()).fold(0, |b, i| if mse[i] < mse[b] { i } else { b });
-    let model = lasso(x, y, alphas[best], tol);
+    let c = centre(x, y);
+    let mut w = vec![0.0; x.cols];
+    lasso_cd(&c, alphas[best], &mut w, tol, max_iter);
+    let intercept = c.y_mean - w.iter().zip(&c.x_mean).map(|(a, b)| a * b).sum::<f64>();
+    let model = LinearModel { coef: w, intercept };
     Ok(LassoCvFit { alpha: alphas[best], alphas, mse, model })
 }
 

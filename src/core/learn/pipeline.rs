@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::learn::classifiers::{FittedClassifier, bagged_trees, l2_logistic};
 use crate::core::learn::cv::Fold;
-use crate::core::learn::lasso::{Scoring, default_cs, l1_logistic_cv, lasso_cv};
+use crate::core::learn::lasso::{SKLEARN_MAX_ITER, Scoring, default_cs, l1_logistic_cv, lasso, lasso_cv_with};
 use crate::core::learn::matrix::Matrix;
 use crate::core::learn::metrics;
 use crate::core::learn::steps::{
@@ -55,6 +55,10 @@ pub enum Step {
     },
     Pca {
         n: usize,
+        /// `upto=true`: at most n components (fewer when fewer columns reach
+        /// PCA, e.g. when LASSO kept fewer features); otherwise exactly n.
+        #[serde(default)]
+        upto: bool,
     },
     /// imbalanced-learn `SMOTE(k_neighbors=k)` to minority = ratio × majority.
     Smote {
@@ -166,7 +170,10 @@ fn parse_step(words: &[&str]) -> Result<Step> {
                 scoring,
             }
         }
-        "pca" => Step::Pca { n: o.take("n")?.ok_or_else(|| bad("`pca` needs n=COMPONENTS", None))? },
+        "pca" => Step::Pca {
+            n: o.take("n")?.ok_or_else(|| bad("`pca` needs n=COMPONENTS", None))?,
+            upto: o.take("upto")?.unwrap_or(false),
+        },
         "smote" => {
             let ratio: f64 = o.take("ratio")?.unwrap_or(1.0);
             if !(ratio > 0.0 && ratio <= 1.0) {
@@ -341,8 +348,16 @@ pub(crate) fn fit_step(
                 need(*k, "lassocv")?;
             }
             let yf: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
-            let fit = lasso_cv(&x, &yf, *folds, 1e-6)?;
-            let scores: Vec<f64> = fit.model.coef.iter().map(|c| c.abs()).collect();
+            // scikit-learn LassoCV's defaults: tol 1e-4, max_iter 1000.
+            let fit = lasso_cv_with(&x, &yf, *folds, 1e-4, SKLEARN_MAX_ITER)?;
+            let mut scores: Vec<f64> = fit.model.coef.iter().map(|c| c.abs()).collect();
+            if keep.is_some() && scores.iter().all(|s| *s == 0.0) {
+                // The chosen α zeroes every coefficient (no feature beats the
+                // intercept in this fold). With keep=N, rank by LASSO at the
+                // grid's smallest α instead, where features enter.
+                let smallest = fit.alphas.last().copied().unwrap_or(fit.alpha);
+                scores = lasso(&x, &yf, smallest, 1e-4).coef.iter().map(|c| c.abs()).collect();
+            }
             select(keep_top(&scores, *keep, true), scores, x, y, names)
         }
         Step::LassoLogistic { keep, folds, cs, scoring } => {
@@ -353,10 +368,11 @@ pub(crate) fn fit_step(
             let scores: Vec<f64> = model.coef.iter().map(|c| c.abs()).collect();
             select(keep_top(&scores, *keep, true), scores, x, y, names)
         }
-        Step::Pca { n } => {
-            let fitted = fit_pca(&x, *n)?;
+        Step::Pca { n, upto } => {
+            let n = if *upto { (*n).min(x.cols).min(x.rows.saturating_sub(1)).max(1) } else { *n };
+            let fitted = fit_pca(&x, n)?;
             let out = fitted.transform(&x);
-            Ok((Some(fitted), out, y, (1..=*n).map(|i| format!("PC{i}")).collect()))
+            Ok((Some(fitted), out, y, (1..=n).map(|i| format!("PC{i}")).collect()))
         }
         Step::Smote { k, ratio } => {
             let (extra, labels) = smote(&x, &y, *k, *ratio, seed)?;
@@ -569,7 +585,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.per_input.len(), 3);
-        assert_eq!(p.combined, vec![Step::Pca { n: 32 }, Step::Smote { k: 5, ratio: 1.0 }]);
+        assert_eq!(p.combined, vec![Step::Pca { n: 32, upto: false }, Step::Smote { k: 5, ratio: 1.0 }]);
         assert_eq!(p.classifier, Classifier::Logistic { c: 0.5 });
         let q: Pipeline = serde_json::from_str(&p.to_json()).unwrap();
         assert_eq!(q, p);

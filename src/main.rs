@@ -39,6 +39,14 @@ enum Action {
         #[arg(long = "set", value_name = "NAME=VALUE")]
         set: Vec<String>,
     },
+    /// Time one training step of the network: `radose bench step --batch 4
+    /// --size 40x60x60 [--device cpu|gpu] [--steps 3]`; the median seconds is
+    /// the last line (the shell's `bench` command).
+    Bench {
+        /// `step` and the shell command's flags.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn install_ctrl_c(flag: CancelFlag) {
@@ -91,6 +99,10 @@ fn main() -> ExitCode {
             }
             script::run_file_with(&mut session, &file, keep_going, profile.as_deref(), &sets, &mut out, &mut err)
                 .exit_code()
+        }
+        (None, Some(Action::Bench { args })) => {
+            let line = std::iter::once("bench".to_string()).chain(args).collect::<Vec<_>>().join(" ");
+            script::run_text(&mut session, &line, "bench", false, &mut out, &mut err).exit_code()
         }
         (None, None) => {
             let history = history_path(&cli.db);

@@ -28,6 +28,7 @@ fn block_shapes_and_parameter_count() {
     // The PyTorch reference network has 917,305 parameters; burn also counts
     // BatchNorm's running mean and variance (PyTorch's buffers): 2 × (8+16+32+64+128).
     assert_eq!(model.num_params(), 917_305 + 2 * 248);
+    assert_eq!(radose::ml::train::trainable_parameters(&model), 917_305);
     let x = Tensor::<5>::random([2, 1, 20, 30, 30], Distribution::Default, &device);
     let (pooled, shapes) = model.dose_cnn().unwrap().features(x);
     assert_eq!(
@@ -407,4 +408,20 @@ fn the_fast_convolution_equals_burns() {
         );
         assert!(b1.iter().zip(&b2).all(|(x, y)| (x - y).abs() < 1e-4 * (1.0 + y.abs())), "bias gradient");
     }
+}
+
+#[test]
+fn bench_step_prints_the_median_last() {
+    let out = std::process::Command::new(common::binary())
+        .args([
+            "--db", ":memory:", "bench", "step", "--batch", "2", "--size", "17x17x17", "--steps", "1", "--warmup", "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    let seconds: f64 = last.trim().parse().unwrap_or_else(|_| panic!("last line `{last}` is not seconds"));
+    assert!(seconds > 0.0);
+    assert!(text.contains("917305 trainable parameters"), "{text}");
 }

@@ -47,7 +47,7 @@ impl Command for Bench {
         let cancel = session.cancel_flag();
         let timing = crate::ml::bench::step(batch, size, choice, warmup, steps, &|| cancel.is_cancelled())?;
         let mut t = Table::new(["step", "seconds"]).with_title(format!(
-            "one training step, [{batch},1,{},{},{}], {} parameters, {} ({} thread(s) available)",
+            "one training step, [{batch},1,{},{},{}], {} trainable parameters, {} ({} thread(s) available)",
             size[0],
             size[1],
             size[2],

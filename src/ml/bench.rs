@@ -4,7 +4,6 @@
 
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Distribution, Tensor, TensorData};
@@ -36,7 +35,7 @@ pub fn step(
     super::device::maybe_keep_freed_memory(batch, input);
     device.seed(0);
     let mut model = net.init(&device);
-    let parameters = model.num_params();
+    let parameters = super::train::trainable_parameters(&model);
     let mut optim = AdamConfig::new().with_epsilon(1e-8).with_weight_decay(Some(WeightDecayConfig::new(1e-5))).init();
     let [d, h, w] = input;
     let dose = Tensor::<5>::random([batch, 1, d, h, w], Distribution::Default, &device);

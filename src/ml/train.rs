@@ -236,3 +236,22 @@ pub fn weights(model: &FusionNet) -> Vec<f32> {
     model.visit(&mut c);
     c.0
 }
+
+struct CountTrainable(usize);
+
+impl burn::module::ModuleVisitor for CountTrainable {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let t = param.val();
+        if t.is_require_grad() {
+            self.0 += t.dims().iter().product::<usize>();
+        }
+    }
+}
+
+/// Trainable values (what PyTorch counts as parameters; burn's `num_params`
+/// also counts BatchNorm's running statistics). Needs an autodiff device.
+pub fn trainable_parameters(model: &FusionNet) -> usize {
+    let mut c = CountTrainable(0);
+    model.visit(&mut c);
+    c.0
+}

@@ -286,6 +286,9 @@ fn train_test_predict_end_to_end_and_bad_inputs() {
             assert_eq!(held_out.to_string(), param("test"));
         }
     }
+    // The tracker finds the model's runs by its declared name.
+    let (out, err, _) = common::run(&mut s, "runs --where \"kind = train and model = 'Q'\"", false);
+    assert!(out.contains(&format!("train Q on A")), "{out}{err}");
     let (out, err, outcome) = common::run(&mut s, "test Q on B", false);
     assert_eq!(outcome.exit_code(), 0, "{err}");
     assert!(out.contains("auc"), "{out}");

@@ -50,7 +50,7 @@ pub enum Value {
 pub enum Field {
     /// A column of `runs` (or the experiment's name).
     Column(&'static str),
-    /// The run's model label: the `label` parameter, else `pipeline`.
+    /// The run's model: the `model` parameter (a deep model's name), else `label`, else `pipeline`.
     Model,
     Metric(String),
     Param(String),
@@ -367,9 +367,12 @@ pub fn field_sql(f: &Field, binds: &mut Vec<Bound>) -> String {
     match f {
         Field::Column(c) => (*c).to_string(),
         Field::Model => {
+            // A deep model's declared name (`model M8 = …`), else the run's
+            // label (e.g. T1+Dose), else its pipeline's name.
+            binds.push(Bound::Text("model".into()));
             binds.push(Bound::Text("label".into()));
             binds.push(Bound::Text("pipeline".into()));
-            format!("COALESCE({param}, {param})")
+            format!("COALESCE({param}, {param}, {param})")
         }
         Field::Metric(name) => {
             binds.push(Bound::Text(name.clone()));

@@ -68,6 +68,7 @@ impl Command for Holdout {
             .chain(&test_toks)
             .any(|t| session.frame(t).ok().and_then(|f| f.origin.as_ref()).is_some_and(|o| o.simulated()));
         let rule = args.value("threshold").map_or("0.5".to_string(), |t| t.text.clone());
+        let fixed = threshold_rule(args)?;
         let run = session.begin_run_in(
             args,
             "holdout",
@@ -96,24 +97,13 @@ impl Command for Holdout {
             train.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
         let fitted = pipeline.fit(&labelled, &y, seed)?;
         session.check_cancel()?;
-        let threshold = match rule.as_str() {
-            "youden" => {
+        let threshold = match fixed {
+            Some(t) => t,
+            None => {
                 let train_x: Vec<Matrix> = train.iter().map(|i| i.x.clone()).collect();
                 let p = fitted.predict(&train_x)?;
                 youden_threshold(&p, &y).ok_or_else(|| Error::invalid("the training data has one class only", None))?
             }
-            other => match other.parse::<f64>() {
-                Ok(t) if (0.0..=1.0).contains(&t) => t,
-                _ => {
-                    let tok = args.value("threshold").cloned().unwrap_or_else(|| test_tok.clone());
-                    return Err(Error::InvalidValue {
-                        token: other.to_string(),
-                        what: "--threshold".into(),
-                        reason: "expected a probability in [0, 1] or `youden`".into(),
-                        span: tok.span,
-                    });
-                }
-            },
         };
         let p = fitted.predict(&test_x)?;
         let truth = test[0].y.clone();
@@ -133,6 +123,24 @@ impl Command for Holdout {
         );
         let t = record_test_metrics(session, run, &p, &truth, threshold, title, note)?;
         Ok(Output::Table(t))
+    }
+}
+
+/// `--threshold P|youden` (default 0.5): `Some(P)` for a fixed probability,
+/// `None` for Youden's J on the training patients. Checked before any work.
+pub fn threshold_rule(args: &Args) -> Result<Option<f64>> {
+    let Some(tok) = args.value("threshold") else { return Ok(Some(0.5)) };
+    if tok.text == "youden" {
+        return Ok(None);
+    }
+    match tok.text.parse::<f64>() {
+        Ok(t) if (0.0..=1.0).contains(&t) => Ok(Some(t)),
+        _ => Err(Error::InvalidValue {
+            token: tok.text.clone(),
+            what: "--threshold".into(),
+            reason: "expected a probability in [0, 1] or `youden`".into(),
+            span: tok.span,
+        }),
     }
 }
 

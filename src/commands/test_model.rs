@@ -81,21 +81,7 @@ impl Command for TestModel {
         let device_choice = device_choice(args)?;
         let device = device_choice.device()?;
         let rule = args.value("threshold").map_or("0.5".to_string(), |t| t.text.clone());
-        let fixed = match rule.as_str() {
-            "youden" => None,
-            other => match other.parse::<f64>() {
-                Ok(t) if (0.0..=1.0).contains(&t) => Some(t),
-                _ => {
-                    let tok = args.value("threshold").cloned().unwrap_or_else(|| cohort.clone());
-                    return Err(Error::InvalidValue {
-                        token: other.to_string(),
-                        what: "--threshold".into(),
-                        reason: "expected a probability in [0, 1] or `youden`".into(),
-                        span: tok.span,
-                    });
-                }
-            },
-        };
+        let fixed = super::holdout::threshold_rule(args)?;
         let train_inputs = gather(session, &spec, &train_tok, None)?;
         // The test cohort is checked before training: every column and dose grid must be there.
         let columns: Vec<Vec<String>> = train_inputs.frames.iter().map(|(_, _, n)| n.clone()).collect();

@@ -17,11 +17,6 @@ use crate::store::ParamValue;
 
 pub struct TestModel;
 
-/// The latest finished `train` run of model `name`.
-pub fn latest_train_run(session: &Session, name: &Token) -> Result<i64> {
-    super::predict::latest_run(session, name, "train")
-}
-
 fn param(detail: &crate::store::RunDetail, key: &str) -> Option<String> {
     detail.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.display())
 }
@@ -55,7 +50,7 @@ impl Command for TestModel {
             .ok_or_else(|| Error::invalid("name the test cohort: `test MODEL on B`", None))?;
         let train_run = match args.parsed::<i64>("run", "a run id")? {
             Some(id) => id,
-            None => latest_train_run(session, name)?,
+            None => super::predict::latest_run(session, name, "train")?,
         };
         let detail = session.store().run_detail(train_run)?;
         if detail.summary.kind != "train" {

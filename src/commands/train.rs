@@ -80,6 +80,35 @@ pub fn parse_grid(items: &[&Token], base: &TrainConfig) -> Result<Vec<TrainConfi
     Ok(configs)
 }
 
+/// The grid point with the best mean fold AUC so far.
+struct Best {
+    index: usize,
+    mean: f64,
+    sd: f64,
+    pooled: f64,
+    /// Out-of-fold probability per patient.
+    oof: Vec<f64>,
+    /// (fold, patient, outcome, probability).
+    preds: Vec<(i64, String, i64, f64)>,
+    /// (config, fold, train, test, auc, acc, f1, selected) per fold.
+    rows: Vec<(usize, usize, usize, usize, f64, f64, f64, usize)>,
+}
+
+/// Stores out-of-fold predictions on `run`, fold by fold.
+fn log_fold_predictions(
+    store: &mut crate::store::Store,
+    run: i64,
+    folds: usize,
+    preds: &[(i64, String, i64, f64)],
+) -> Result<()> {
+    for f in 0..folds as i64 {
+        let fold: Vec<(String, i64, f64)> =
+            preds.iter().filter(|p| p.0 == f).map(|p| (p.1.clone(), p.2, p.3)).collect();
+        store.log_predictions(run, Some(f), &fold)?;
+    }
+    Ok(())
+}
+
 fn config_text(c: &TrainConfig) -> String {
     format!("lr={} batch={} epochs={} weight_decay={}", c.lr, c.batch, c.epochs, c.weight_decay)
 }
@@ -187,8 +216,7 @@ impl Command for Train {
         let command = args.statement.text.clone();
         let mut summary =
             Table::new(["config", "lr", "batch", "epochs", "weight decay", "auc mean", "auc sd", "auc pooled"]);
-        let mut best: Option<(usize, f64, Vec<(i64, String, i64, f64)>)> = None;
-        let mut fold_rows = Vec::new();
+        let mut best: Option<Best> = None;
         for (ci, cfg) in configs.iter().enumerate() {
             let config_run = session.store_mut().begin_run(&NewRun {
                 kind: "train-config".into(),
@@ -289,11 +317,7 @@ impl Command for Train {
             for (key, value) in [("auc_mean", mean), ("auc_sd", sd), ("auc_pooled", pooled)] {
                 store.log_metric(config_run, key, value, None, None)?;
             }
-            for f in 0..k {
-                let fold_preds: Vec<(String, i64, f64)> =
-                    preds.iter().filter(|p| p.0 == f as i64).map(|p| (p.1.clone(), p.2, p.3)).collect();
-                store.log_predictions(config_run, Some(f as i64), &fold_preds)?;
-            }
+            log_fold_predictions(store, config_run, k, &preds)?;
             store.finish_run(config_run, RunStatus::Finished, None)?;
             summary.push(vec![
                 (ci + 1).into(),
@@ -305,13 +329,12 @@ impl Command for Train {
                 sd.into(),
                 pooled.into(),
             ]);
-            if best.as_ref().is_none_or(|b| mean > b.1 || (b.1.is_nan() && !mean.is_nan())) {
-                best = Some((ci, mean, preds));
-                fold_rows = rows;
+            if best.as_ref().is_none_or(|b| mean > b.mean || (b.mean.is_nan() && !mean.is_nan())) {
+                best = Some(Best { index: ci, mean, sd, pooled, oof, preds, rows });
             }
         }
         progress.finish_and_clear();
-        let Some((bi, _, preds)) = best else {
+        let Some(Best { index: bi, mean, sd, pooled, oof, preds, rows: fold_rows }) = best else {
             return Err(Error::invalid("the grid is empty", None));
         };
         let store = session.store_mut();
@@ -322,20 +345,7 @@ impl Command for Train {
             &ParamValue::Text(serde_json::to_string(&configs[bi]).unwrap_or_default()),
         )?;
         store.log_param(parent, "best", &ParamValue::Text(config_text(&configs[bi])))?;
-        for f in 0..k {
-            let fold_preds: Vec<(String, i64, f64)> =
-                preds.iter().filter(|p| p.0 == f as i64).map(|p| (p.1.clone(), p.2, p.3)).collect();
-            store.log_predictions(parent, Some(f as i64), &fold_preds)?;
-        }
-        let mut oof = vec![f64::NAN; y.len()];
-        for p in &preds {
-            if let Some(i) = inputs.ids.iter().position(|id| *id == p.1) {
-                oof[i] = p.3;
-            }
-        }
-        let fold_aucs: Vec<f64> = fold_rows.iter().map(|r| r.4).collect();
-        let (mean, sd) = crate::core::describe::mean_sd_finite(&fold_aucs);
-        let pooled = auc(&oof, &y);
+        log_fold_predictions(store, parent, k, &preds)?;
         let metrics = [
             ("auc_mean", mean),
             ("auc_sd", sd),

@@ -327,6 +327,9 @@ fn small_product_body<const FMA: bool>(
     false
 }
 
+// The operand lists repeat on purpose: packing them into a struct passed
+// through this boundary measured slower (0.29 → 0.38 s per step at
+// [4,1,40,60,60], back to back, 2026-11-27).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]

@@ -93,6 +93,10 @@ pub struct Session {
     pub width: usize,
     /// Where run files go when the database is in memory (removed on drop).
     scratch: PathBuf,
+    /// The unfinished run that `runs --resume` is re-executing, while it
+    /// runs: commands with their own checkpoints (`train`'s finished folds)
+    /// reuse what it recorded.
+    pub resuming: Option<RunId>,
 }
 
 impl Drop for Session {
@@ -119,6 +123,7 @@ impl Session {
                 let n = NEXT.fetch_add(1, Ordering::Relaxed);
                 std::env::temp_dir().join(format!("radose-scratch-{}-{n}", std::process::id()))
             },
+            resuming: None,
         }
     }
 

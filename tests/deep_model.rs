@@ -1,8 +1,9 @@
 //! The deep model (issue: 3D dose CNN + radiomics fusion in burn): network
 //! shapes and size, a gradient check of a block, learning a synthetic task,
 //! bit-identical retraining, save/load, balancing of training folds only,
-//! cancellation, `train` + `test` + `predict` end to end on the simulated
-//! cohort, and every bad input refused before training starts.
+//! cancellation, `runs --resume` reusing finished folds, `train` + `test` +
+//! `predict` end to end on the simulated cohort, and every bad input refused
+//! before training starts.
 
 mod common;
 
@@ -14,6 +15,7 @@ use radose::core::learn::matrix::Matrix;
 use radose::ml::data::{Balance, Samples};
 use radose::ml::net::{Block, NetConfig};
 use radose::ml::train::{TrainConfig, predict, train};
+use radose::store::ParamValue;
 
 fn cpu() -> Device {
     Device::flex().autodiff()
@@ -373,6 +375,87 @@ fn ctrl_c_mid_epoch_leaves_a_cancelled_run_with_its_metrics() {
     let fold = runs.iter().find(|(r, _)| r.kind == "train-fold").unwrap();
     assert_eq!(fold.0.status, "cancelled");
     assert!(s.store().metrics(fold.0.id).unwrap().iter().filter(|m| m.key == "train_loss").count() >= 2);
+}
+
+#[test]
+fn runs_resume_reuses_the_folds_a_cancelled_train_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("runs.db");
+    let mut s = radose::open_session(&db).unwrap();
+    let (_, err, outcome) = common::run(&mut s, &study(dir.path()), false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    let (_, err, outcome) =
+        common::run(&mut s, "model Q = T1+Dose --select mannwhitney:k=6 --input 17x17x17 --balance weight", false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    let cmd = "train Q on A --folds 2 --grid epochs=12 batch=4 lr=1e-3,3e-4 --seed 3";
+    let finished_folds = |store: &radose::store::Store| {
+        store
+            .query_runs(None, None, true, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|(r, _)| r.kind == "train-fold" && r.status == "finished")
+            .count()
+    };
+    // Ctrl-C once the first fold has finished.
+    let cancel = s.cancel_flag();
+    let watcher_db = db.clone();
+    let watcher = std::thread::spawn(move || {
+        let store = open_store(&watcher_db);
+        for _ in 0..6000 {
+            if finished_folds(&store) >= 1 {
+                cancel.cancel();
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        false
+    });
+    let (_, err, outcome) = common::run(&mut s, cmd, false);
+    assert!(watcher.join().unwrap(), "no fold finished");
+    assert_ne!(outcome.exit_code(), 0, "training finished before the cancel: {err}");
+    let runs = s.store().query_runs(None, None, true, 100).unwrap();
+    let old = runs.iter().find(|(r, _)| r.kind == "train").unwrap().0.clone();
+    assert_eq!(old.status, "cancelled");
+    let done = finished_folds(s.store());
+    assert!((1..4).contains(&done), "{done} folds finished");
+
+    // Resuming trains only the folds that did not finish.
+    let (out, err, outcome) = common::run(&mut s, &format!("runs --resume {}", old.id), false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    assert!(out.contains(&format!("resumed run {}: {done} of 4 folds reused", old.id)), "{out}");
+    let latest_train = |s: &radose::session::Session| {
+        s.store().query_runs(None, None, true, 200).unwrap().into_iter().find(|(r, _)| r.kind == "train").unwrap().0
+    };
+    let resumed = latest_train(&s);
+    assert_eq!(resumed.status, "finished");
+    let detail = s.store().run_detail(resumed.id).unwrap();
+    assert!(detail.params.contains(&("resumed_from".into(), ParamValue::Int(old.id))), "{:?}", detail.params);
+    let mut reused = 0;
+    for &config in &detail.children {
+        for &fold in &s.store().run_detail(config).unwrap().children {
+            let f = s.store().run_detail(fold).unwrap();
+            if f.params.iter().any(|(k, _)| k == "reused_from") {
+                reused += 1;
+                // Its record is complete: per-epoch losses, weights, predictions.
+                assert_eq!(f.metrics.iter().filter(|m| m.key == "train_loss").count(), 12);
+                assert!(f.artifacts.iter().any(|(p, _)| p.ends_with("weights.bpk")));
+                assert_eq!(s.store().predictions(fold).unwrap().len(), 15);
+            }
+        }
+    }
+    assert_eq!(reused, done);
+
+    // The same as training everything again.
+    let (_, err, outcome) = common::run(&mut s, cmd, false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    let fresh = latest_train(&s);
+    assert_ne!(fresh.id, resumed.id);
+    let sorted = |run: i64| {
+        let mut p = s.store().predictions(run).unwrap();
+        p.sort_by(|a, b| a.1.cmp(&b.1));
+        p
+    };
+    assert_eq!(sorted(resumed.id), sorted(fresh.id));
 }
 
 #[test]

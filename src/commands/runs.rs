@@ -88,7 +88,8 @@ fn shift(e: crate::error::Error, tok: &crate::shell::parse::Token) -> crate::err
 
 /// Re-executes the command of a run that did not finish. Long commands
 /// keep per-patient caches (`preprocess`, `extract`) written atomically, so
-/// the rerun picks up where the killed one stopped.
+/// the rerun picks up where the killed one stopped; `train` reuses the
+/// folds the unfinished run finished (`Session::resuming`).
 fn resume(session: &mut Session, tok: &crate::shell::parse::Token) -> Result<Output> {
     let id: i64 = super::parse_token(tok, "--resume", "a run id")?;
     let d = session.store().run_detail(id)?;
@@ -103,8 +104,11 @@ fn resume(session: &mut Session, tok: &crate::shell::parse::Token) -> Result<Out
         "resuming run {id} ({}): `{}` — cached work is reused",
         d.summary.status, d.summary.command
     ))];
-    for st in &statements {
+    session.resuming = Some(id);
+    let result = statements.iter().try_for_each(|st| {
         outputs.push(session.execute(st)?);
-    }
-    Ok(Output::Many(outputs))
+        Ok(())
+    });
+    session.resuming = None;
+    result.map(|()| Output::Many(outputs))
 }

@@ -15,7 +15,7 @@ use crate::ml::train::TrainConfig;
 use crate::output::{Output, Table, format_sig};
 use crate::session::Session;
 use crate::shell::parse::Token;
-use crate::store::{NewRun, ParamValue, RunStatus};
+use crate::store::{NewRun, ParamValue, RunId, RunStatus, Store};
 
 pub struct Train;
 
@@ -107,6 +107,119 @@ fn log_fold_predictions(
         store.log_predictions(run, Some(f), &fold)?;
     }
     Ok(())
+}
+
+/// The folds an unfinished `train` run finished, by (configuration, fold),
+/// when it was the same command on the same data: training is
+/// deterministic for a seed, so those folds' results are what training
+/// them again would give.
+struct Earlier {
+    run: RunId,
+    folds: std::collections::HashMap<(usize, usize), RunId>,
+}
+
+/// What `runs --resume` may reuse for the new `train` run `parent`, or why
+/// nothing can be reused.
+fn earlier_folds(store: &Store, resuming: RunId, parent: RunId) -> Result<std::result::Result<Earlier, String>> {
+    // `runs --resume` may name the train run or one of its children.
+    let mut old = store.run_detail(resuming)?;
+    while old.summary.kind != "train" {
+        match old.summary.parent {
+            Some(p) => old = store.run_detail(p)?,
+            None => return Ok(Err(format!("run {resuming} is not part of a `train` run"))),
+        }
+    }
+    let new = store.run_detail(parent)?;
+    let param = |d: &crate::store::RunDetail, key: &str| {
+        d.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.display()).unwrap_or_default()
+    };
+    for key in ["model_json", "cohort", "folds", "grid", "device", "patients"] {
+        if param(&old, key) != param(&new, key) {
+            return Ok(Err(format!("run {} had a different `{key}`", old.summary.id)));
+        }
+    }
+    if old.seed != new.seed {
+        return Ok(Err(format!("run {} had a different seed", old.summary.id)));
+    }
+    let hashes = |d: &crate::store::RunDetail| {
+        let mut h: Vec<String> = d.datasets.iter().map(|x| x.sha256.clone()).collect();
+        h.sort();
+        h
+    };
+    if hashes(&old) != hashes(&new) {
+        return Ok(Err(format!("the data changed since run {}", old.summary.id)));
+    }
+    let mut folds = std::collections::HashMap::new();
+    for &config in &old.children {
+        for &fold in &store.run_detail(config)?.children {
+            let d = store.run_detail(fold)?;
+            let index = |key: &str| param(&d, key).parse::<usize>().ok();
+            if let (true, Some(c), Some(f)) = (d.summary.status == "finished", index("config"), index("fold")) {
+                folds.insert((c, f), fold);
+            }
+        }
+    }
+    Ok(Ok(Earlier { run: old.summary.id, folds }))
+}
+
+/// A finished fold's recorded results, when they are complete: a held-out
+/// probability for every patient of `test` and model files whose hashes
+/// still match.
+struct Reusable {
+    detail: crate::store::RunDetail,
+    probs: Vec<f64>,
+    selected: usize,
+}
+
+fn reusable(store: &Store, fold_run: RunId, test: &[usize], ids: &[String]) -> Result<Option<Reusable>> {
+    let detail = store.run_detail(fold_run)?;
+    let by_id: std::collections::HashMap<String, f64> =
+        store.predictions(fold_run)?.into_iter().map(|p| (p.1, p.3)).collect();
+    let Some(probs) = test.iter().map(|&i| by_id.get(&ids[i]).copied()).collect::<Option<Vec<f64>>>() else {
+        return Ok(None);
+    };
+    if by_id.len() != test.len() || detail.artifacts.is_empty() {
+        return Ok(None);
+    }
+    for (path, hash) in &detail.artifacts {
+        match crate::provenance::sha256_file(std::path::Path::new(path)) {
+            Ok(h) if &h == hash => {}
+            _ => return Ok(None),
+        }
+    }
+    let selected = detail
+        .params
+        .iter()
+        .find(|(k, _)| k == "selected")
+        .and_then(|(_, v)| serde_json::from_str::<Vec<String>>(&v.display()).ok())
+        .map_or(0, |v| v.len());
+    Ok(Some(Reusable { detail, probs, selected }))
+}
+
+/// Records an earlier fold's results on the new fold run `run`.
+fn copy_fold(
+    store: &mut Store,
+    run: RunId,
+    fold: i64,
+    earlier: &Reusable,
+    test: &[usize],
+    ids: &[String],
+    y: &[u8],
+) -> Result<()> {
+    for m in &earlier.detail.metrics {
+        store.log_metric(run, &m.key, m.value, m.step, m.fold)?;
+    }
+    for (key, value) in &earlier.detail.params {
+        if key == "selected" || key == "synthetic" {
+            store.log_param(run, key, value)?;
+        }
+    }
+    for (path, hash) in &earlier.detail.artifacts {
+        store.log_artifact(run, path, hash)?;
+    }
+    let rows: Vec<(String, i64, f64)> =
+        test.iter().zip(&earlier.probs).map(|(&i, &p)| (ids[i].clone(), i64::from(y[i]), p)).collect();
+    store.log_predictions(run, Some(fold), &rows)
 }
 
 fn config_text(c: &TrainConfig) -> String {
@@ -204,6 +317,22 @@ impl Command for Train {
         for &d in &inputs.dataset_ids {
             session.store().link_dataset(parent, d)?;
         }
+        // Under `runs --resume`, folds the unfinished run finished are reused.
+        let mut resume_note = None;
+        let earlier = match session.resuming {
+            Some(old) => match earlier_folds(session.store(), old, parent)? {
+                Ok(e) => {
+                    session.store().log_param(parent, "resumed_from", &ParamValue::Int(e.run))?;
+                    Some(e)
+                }
+                Err(why) => {
+                    resume_note = Some(format!("nothing reused: {why}; every fold was trained"));
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut reused = 0usize;
         let total: usize = configs.iter().map(|c| c.epochs * k).sum();
         let progress = indicatif::ProgressBar::new(total as u64);
         if let Ok(style) =
@@ -245,71 +374,102 @@ impl Command for Train {
                     f + 1
                 ));
                 let fold_cfg = cfg.clone().with_seed(Rng::derive(seed, &["train", "fold", &f.to_string()]).next_u64());
+                let reuse = match earlier.as_ref().and_then(|e| e.folds.get(&(ci, f))) {
+                    Some(&old) => reusable(session.store(), old, &fold.test, &inputs.ids)?.map(|r| (old, r)),
+                    None => None,
+                };
+                let mut params = vec![
+                    ("config".into(), ParamValue::Int(ci as i64)),
+                    ("fold".into(), ParamValue::Int(f as i64)),
+                    ("train".into(), ParamValue::Int(fold.train.len() as i64)),
+                    ("test".into(), ParamValue::Int(fold.test.len() as i64)),
+                ];
+                if let Some((old, _)) = &reuse {
+                    params.push(("reused_from".into(), ParamValue::Int(*old)));
+                }
                 let fold_run = session.store_mut().begin_run(&NewRun {
                     kind: "train-fold".into(),
                     command: command.clone(),
                     parent: Some(config_run),
                     experiment: None,
                     seed: Some(fold_cfg.seed),
-                    params: vec![
-                        ("config".into(), ParamValue::Int(ci as i64)),
-                        ("fold".into(), ParamValue::Int(f as i64)),
-                        ("train".into(), ParamValue::Int(fold.train.len() as i64)),
-                        ("test".into(), ParamValue::Int(fold.test.len() as i64)),
-                    ],
+                    params,
                 })?;
-                let store = session.store();
-                let result = fit(
-                    &spec,
-                    &inputs,
-                    &fold.train,
-                    Some(&fold.test),
-                    &fold_cfg,
-                    &device,
-                    &|| cancel.is_cancelled(),
-                    &mut |log| {
-                        let step = Some(log.epoch as i64);
-                        store.log_metric(fold_run, "train_loss", log.train_loss, step, Some(f as i64))?;
-                        if let (Some(l), Some(a)) = (log.val_loss, log.val_auc) {
-                            store.log_metric(fold_run, "val_loss", l, step, Some(f as i64))?;
-                            store.log_metric(fold_run, "val_auc", a, step, Some(f as i64))?;
-                        }
-                        progress.inc(1);
-                        Ok(())
-                    },
-                );
-                let (fitted, probs) = match result {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let status =
-                            if matches!(e, Error::Cancelled) { RunStatus::Cancelled } else { RunStatus::Failed };
-                        let msg = e.to_string();
-                        store.finish_run(fold_run, status, Some(&msg))?;
-                        store.finish_run(config_run, status, Some(&msg))?;
-                        progress.finish_and_clear();
-                        return Err(e);
-                    }
-                };
-                let probs = probs.unwrap_or_default();
                 let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();
+                let (probs, selected) = if let Some((_, r)) = reuse {
+                    let store = session.store_mut();
+                    copy_fold(store, fold_run, f as i64, &r, &fold.test, &inputs.ids, &y)?;
+                    store.finish_run(fold_run, RunStatus::Finished, None)?;
+                    progress.inc(cfg.epochs as u64);
+                    reused += 1;
+                    (r.probs, r.selected)
+                } else {
+                    let store = session.store();
+                    let result = fit(
+                        &spec,
+                        &inputs,
+                        &fold.train,
+                        Some(&fold.test),
+                        &fold_cfg,
+                        &device,
+                        &|| cancel.is_cancelled(),
+                        &mut |log| {
+                            let step = Some(log.epoch as i64);
+                            store.log_metric(fold_run, "train_loss", log.train_loss, step, Some(f as i64))?;
+                            if let (Some(l), Some(a)) = (log.val_loss, log.val_auc) {
+                                store.log_metric(fold_run, "val_loss", l, step, Some(f as i64))?;
+                                store.log_metric(fold_run, "val_auc", a, step, Some(f as i64))?;
+                            }
+                            progress.inc(1);
+                            Ok(())
+                        },
+                    );
+                    let (fitted, probs) = match result {
+                        Ok(r) => r,
+                        Err(e) => {
+                            let status =
+                                if matches!(e, Error::Cancelled) { RunStatus::Cancelled } else { RunStatus::Failed };
+                            let msg = e.to_string();
+                            store.finish_run(fold_run, status, Some(&msg))?;
+                            store.finish_run(config_run, status, Some(&msg))?;
+                            progress.finish_and_clear();
+                            return Err(e);
+                        }
+                    };
+                    let probs = probs.unwrap_or_default();
+                    let store = session.store_mut();
+                    for (key, value) in [
+                        ("auc", auc(&probs, &truth)),
+                        ("acc", accuracy(&probs, &truth, 0.5)),
+                        ("f1", f1(&probs, &truth, 0.5)),
+                    ] {
+                        store.log_metric(fold_run, key, value, None, Some(f as i64))?;
+                    }
+                    store.log_param(
+                        fold_run,
+                        "selected",
+                        &ParamValue::Text(serde_json::to_string(&fitted.features.selected).unwrap_or_default()),
+                    )?;
+                    store.log_param(fold_run, "synthetic", &ParamValue::Int(fitted.synthetic as i64))?;
+                    save_artifacts(store, &artifacts, fold_run, &fitted, "model")?;
+                    // The fold's own held-out predictions: what `runs --resume` reuses.
+                    let rows: Vec<(String, i64, f64)> = fold
+                        .test
+                        .iter()
+                        .zip(&probs)
+                        .map(|(&i, &p)| (inputs.ids[i].clone(), i64::from(y[i]), p))
+                        .collect();
+                    store.log_predictions(fold_run, Some(f as i64), &rows)?;
+                    store.finish_run(fold_run, RunStatus::Finished, None)?;
+                    (probs, fitted.features.selected.len())
+                };
                 let (a, acc, f1v) = (auc(&probs, &truth), accuracy(&probs, &truth, 0.5), f1(&probs, &truth, 0.5));
-                for (key, value) in [("auc", a), ("acc", acc), ("f1", f1v)] {
-                    store.log_metric(fold_run, key, value, None, Some(f as i64))?;
-                }
-                store.log_param(
-                    fold_run,
-                    "selected",
-                    &ParamValue::Text(serde_json::to_string(&fitted.features.selected).unwrap_or_default()),
-                )?;
-                store.log_param(fold_run, "synthetic", &ParamValue::Int(fitted.synthetic as i64))?;
-                save_artifacts(store, &artifacts, fold_run, &fitted, "model")?;
-                store.finish_run(fold_run, RunStatus::Finished, None)?;
                 for (&i, &p) in fold.test.iter().zip(&probs) {
                     oof[i] = p;
                     preds.push((f as i64, inputs.ids[i].clone(), i64::from(y[i]), p));
                 }
                 aucs.push(a);
-                rows.push((ci, f, fold.train.len(), fold.test.len(), a, acc, f1v, fitted.features.selected.len()));
+                rows.push((ci, f, fold.train.len(), fold.test.len(), a, acc, f1v, selected));
             }
             let (mean, sd) = crate::core::describe::mean_sd_finite(&aucs);
             let pooled = auc(&oof, &y);
@@ -390,6 +550,16 @@ impl Command for Train {
             device_choice.label()
         ));
         summary.notes.push(format!("best by mean fold AUC: configuration {} ({})", bi + 1, config_text(&configs[bi])));
+        if let Some(e) = &earlier {
+            summary.notes.push(format!(
+                "resumed run {}: {reused} of {} folds reused from it (same command, model, seed and data), {} \
+                 trained",
+                e.run,
+                configs.len() * k,
+                configs.len() * k - reused
+            ));
+        }
+        summary.notes.extend(resume_note);
         summary.notes.push(
             "selection, PCA and balancing were fitted on each training fold only; synthetic samples never reach a \
              held-out fold"

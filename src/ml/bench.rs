@@ -32,7 +32,7 @@ pub fn step(
     let net = NetConfig::new(input, 32);
     net.validate()?;
     let device = device.device()?;
-    super::device::maybe_keep_freed_memory(batch, input);
+    super::device::keep_freed_memory();
     device.seed(0);
     let mut model = net.init(&device);
     let parameters = super::train::trainable_parameters(&model);

@@ -97,12 +97,14 @@ impl DeviceChoice {
 
 /// A training step allocates and frees hundreds of large tensors. glibc
 /// serves allocations above its mmap threshold with fresh pages and returns
-/// them on free, so every step pays page faults (a quarter of a step at
-/// [4,1,80,120,120]). Raising the threshold keeps freed buffers in the heap
-/// for reuse: 2.64 → 1.86 s per step there, but slower for small inputs
-/// (0.22 → 0.27 s at [4,1,40,60,60]), so training calls this only for
-/// batches of at least 2 million voxels (see [`maybe_keep_freed_memory`]).
-/// Once per process; a no-op off glibc; `RADOSE_KEEP_MEMORY=0` disables it.
+/// them on free, so every step pays page faults and zeroing (a quarter of a
+/// step at [4,1,80,120,120], a fifth at [16,1,20,24,24]). Raising the
+/// threshold keeps freed buffers in the heap for reuse: 2.64 → 1.86 s per
+/// step at [4,1,80,120,120], 0.13 → 0.10 s at [16,1,20,24,24] (the quick
+/// profile), 0.046–0.052 → 0.036–0.040 s at [4,1,20,30,30], the same peak
+/// memory (docs/performance.md). Training with a dose branch and
+/// `bench step` call it. Once per process; a no-op off glibc;
+/// `RADOSE_KEEP_MEMORY=0` disables it.
 pub fn keep_freed_memory() {
     static DONE: std::sync::Once = std::sync::Once::new();
     DONE.call_once(|| {
@@ -113,17 +115,12 @@ pub fn keep_freed_memory() {
         // SAFETY: mallopt only changes allocator parameters; called before
         // the network allocates, with documented parameter values.
         unsafe {
+            // Both values are C ints: the trim threshold is the largest one
+            // (2 GiB); `4 << 30` wrapped to 0, which trims on every free.
             libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 4 << 30);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX);
         }
     });
-}
-
-/// [`keep_freed_memory`] when a batch holds at least 2 million dose voxels.
-pub fn maybe_keep_freed_memory(batch: usize, input: [usize; 3]) {
-    if batch.saturating_mul(input.iter().product()) >= 2_000_000 {
-        keep_freed_memory();
-    }
 }
 
 #[allow(dead_code)]

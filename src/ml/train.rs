@@ -115,7 +115,7 @@ pub fn train(
         return Err(Error::invalid("no training samples", None));
     }
     if net.dose {
-        super::device::maybe_keep_freed_memory(cfg.batch, net.input);
+        super::device::keep_freed_memory();
     }
     device.seed(cfg.seed);
     let mut model = net.init_seeded(device, cfg.seed);

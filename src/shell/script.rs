@@ -104,7 +104,11 @@ pub fn run_file_with(
             return ScriptOutcome::Failed;
         }
     };
-    match crate::shell::vars::expand(&text, &origin, profile, sets) {
+    let dir = match path.parent().map(|d| d.display().to_string()) {
+        Some(d) if !d.is_empty() => d,
+        _ => ".".to_string(),
+    };
+    match crate::shell::vars::expand(&text, &origin, Some(&dir), profile, sets) {
         Ok((expanded, resolved)) => {
             if let Some(p) = &resolved.profile {
                 let _ = writeln!(out, "# {origin}: profile {p}: {}", resolved.describe());

@@ -11,7 +11,9 @@
 //! `${NAME}` anywhere else in the script is replaced by the value: the
 //! defaults, then the chosen profile's values (`--profile`, else the one
 //! named by `#% use`), then `--set NAME=VALUE` from the command line. A value
-//! may refer to other variables. `${PROFILE}` names the chosen profile.
+//! may refer to other variables. `${PROFILE}` names the chosen profile and
+//! `${SCRIPT_DIR}` the folder the script is in (as it was named, so a
+//! script finds its own files from any working folder).
 //! Unknown names, profiles and `--set` keys are errors naming them.
 
 use std::collections::BTreeMap;
@@ -52,6 +54,7 @@ fn pairs(origin: &str, line_no: usize, words: &[&str]) -> Result<Vec<(String, St
 pub fn expand(
     text: &str,
     origin: &str,
+    script_dir: Option<&str>,
     profile: Option<&str>,
     sets: &[(String, String)],
 ) -> Result<(String, Resolved)> {
@@ -80,6 +83,9 @@ pub fn expand(
     }
     let profile = profile.map(str::to_string).or(chosen);
     let mut values: BTreeMap<String, String> = defaults.into_iter().collect();
+    if let Some(dir) = script_dir {
+        values.entry("SCRIPT_DIR".into()).or_insert_with(|| dir.to_string());
+    }
     if let Some(p) = &profile {
         let Some(overrides) = profiles.get(p) else {
             return Err(Error::invalid(
@@ -162,23 +168,26 @@ mod tests {
 
     #[test]
     fn profiles_defaults_and_sets() {
-        let (text, r) = expand(SCRIPT, "s", None, &[]).unwrap();
+        let (text, r) = expand(SCRIPT, "s", None, None, &[]).unwrap();
         assert!(text.contains("load A data/A\n"), "{text}");
         assert!(text.contains("epochs=10 # quick"), "{text}");
         assert!(text.contains("#% default DATA=data"), "comment lines are left alone: {text}");
         assert_eq!(r.profile.as_deref(), Some("quick"));
-        let (text, _) = expand(SCRIPT, "s", Some("paper"), &[("DATA".into(), "/x".into())]).unwrap();
+        let (text, _) = expand(SCRIPT, "s", None, Some("paper"), &[("DATA".into(), "/x".into())]).unwrap();
         assert!(text.contains("load A /x/A\n") && text.contains("epochs=300"), "{text}");
+        // The script's own folder, as named.
+        let (text, _) = expand("report --published ${SCRIPT_DIR}/p.csv\n", "e/s", Some("e"), None, &[]).unwrap();
+        assert_eq!(text, "report --published e/p.csv\n");
     }
 
     #[test]
     fn mistakes_are_named() {
-        let e = expand(SCRIPT, "s", Some("fast"), &[]).unwrap_err().to_string();
+        let e = expand(SCRIPT, "s", None, Some("fast"), &[]).unwrap_err().to_string();
         assert!(e.contains("no profile `fast`"), "{e}");
-        let e = expand(SCRIPT, "s", None, &[("EPOCH".into(), "1".into())]).unwrap_err().to_string();
+        let e = expand(SCRIPT, "s", None, None, &[("EPOCH".into(), "1".into())]).unwrap_err().to_string();
         assert!(e.contains("no variable `EPOCH`"), "{e}");
-        let e = expand("load A ${NOPE}\n", "s", None, &[]).unwrap_err().to_string();
+        let e = expand("load A ${NOPE}\n", "s", None, None, &[]).unwrap_err().to_string();
         assert!(e.contains("s:1: unknown variable `NOPE`"), "{e}");
-        assert_eq!(expand("load A x\n", "s", None, &[]).unwrap().0, "load A x\n");
+        assert_eq!(expand("load A x\n", "s", None, None, &[]).unwrap().0, "load A x\n");
     }
 }

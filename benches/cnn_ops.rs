@@ -5,7 +5,9 @@
 //!   cargo bench --bench cnn_ops                # 4x40x60x60
 //!   cargo bench --bench cnn_ops -- 4 80 120 120
 //!
-//! Prints one line per (block, layer): milliseconds forward, forward+backward.
+//! Prints one line per (block, layer): milliseconds forward, forward+backward
+//! (the backward includes the input gradient, which the network's first
+//! convolution does not need).
 //! Convolutions run as in the network (`ml::conv`); `RADOSE_CONV=burn` times
 //! burn's own convolution instead.
 
@@ -31,6 +33,8 @@ fn time<F: FnMut()>(mut f: F) -> f64 {
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let (n, mut side) = if args.len() == 4 { (args[0], [args[1], args[2], args[3]]) } else { (4, [40, 60, 60]) };
+    // As training does: freed tensors are reused, not page-faulted afresh.
+    radose::ml::device::keep_freed_memory();
     let device = Device::flex().autodiff();
     device.seed(0);
     let widths = [1usize, 8, 16, 32, 64, 128];
@@ -43,7 +47,7 @@ fn main() {
         let layers: Vec<(&str, [usize; 5], Box<dyn Fn(Tensor<5>) -> Tensor<5>>)> = vec![
             ("conv1 k3 s1", [n, ci, side[0], side[1], side[2]], {
                 let m = Conv3dConfig::new([ci, co], [3, 3, 3]).with_padding(pad.clone()).init(&device);
-                Box::new(move |x| m.forward(x))
+                Box::new(move |x| conv::apply(&m, x, [1, 1, 1], [1, 1, 1]))
             }),
             ("instancenorm", [n, co, side[0], side[1], side[2]], {
                 let m = InstanceNormConfig::new(co).with_affine(false).init(&device);

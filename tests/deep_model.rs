@@ -334,36 +334,53 @@ fn train_test_predict_end_to_end_and_bad_inputs() {
     assert_eq!(store.integrity_check().unwrap(), "ok");
 }
 
-#[test]
-fn ctrl_c_mid_epoch_leaves_a_cancelled_run_with_its_metrics() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("runs.db");
-    let mut s = radose::open_session(&db).unwrap();
-    let (_, err, outcome) = common::run(&mut s, &study(dir.path()), false);
+/// A session on `dir/runs.db` with the small study and a quick +Dose model `Q`.
+fn session_with_model(dir: &Path) -> radose::session::Session {
+    let mut s = radose::open_session(&dir.join("runs.db")).unwrap();
+    let (_, err, outcome) = common::run(&mut s, &study(dir), false);
     assert_eq!(outcome.exit_code(), 0, "{err}");
     let (_, err, outcome) =
         common::run(&mut s, "model Q = T1+Dose --select mannwhitney:k=6 --input 17x17x17 --balance weight", false);
     assert_eq!(outcome.exit_code(), 0, "{err}");
+    s
+}
+
+/// Presses Ctrl-C (the session's cancel flag) once `ready` holds for the
+/// database, watched from another connection; the thread says whether it did.
+fn cancel_when(
+    s: &radose::session::Session,
+    db: &Path,
+    ready: impl Fn(&radose::store::Store) -> bool + Send + 'static,
+) -> std::thread::JoinHandle<bool> {
     let cancel = s.cancel_flag();
-    let watcher_db = db.clone();
-    // Cancel once the second epoch has been logged.
-    let watcher = std::thread::spawn(move || {
-        let store = open_store(&watcher_db);
+    let db = db.to_path_buf();
+    std::thread::spawn(move || {
+        let store = open_store(&db);
         for _ in 0..6000 {
-            let logged = store
-                .query_runs(None, None, true, 50)
-                .unwrap()
-                .iter()
-                .filter(|(r, _)| r.kind == "train-fold")
-                .map(|(r, _)| store.metrics(r.id).unwrap().iter().filter(|m| m.key == "train_loss").count())
-                .sum::<usize>();
-            if logged >= 2 {
+            if ready(&store) {
                 cancel.cancel();
                 return true;
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
         false
+    })
+}
+
+#[test]
+fn ctrl_c_mid_epoch_leaves_a_cancelled_run_with_its_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session_with_model(dir.path());
+    // Cancel once the second epoch has been logged.
+    let watcher = cancel_when(&s, &dir.path().join("runs.db"), |store| {
+        let logged = store
+            .query_runs(None, None, true, 50)
+            .unwrap()
+            .iter()
+            .filter(|(r, _)| r.kind == "train-fold")
+            .map(|(r, _)| store.metrics(r.id).unwrap().iter().filter(|m| m.key == "train_loss").count())
+            .sum::<usize>();
+        logged >= 2
     });
     let (_, err, outcome) = common::run(&mut s, "train Q on A --folds 2 --grid epochs=500 batch=4", false);
     assert!(watcher.join().unwrap(), "training never logged two epochs");
@@ -380,13 +397,7 @@ fn ctrl_c_mid_epoch_leaves_a_cancelled_run_with_its_metrics() {
 #[test]
 fn runs_resume_reuses_the_folds_a_cancelled_train_finished() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("runs.db");
-    let mut s = radose::open_session(&db).unwrap();
-    let (_, err, outcome) = common::run(&mut s, &study(dir.path()), false);
-    assert_eq!(outcome.exit_code(), 0, "{err}");
-    let (_, err, outcome) =
-        common::run(&mut s, "model Q = T1+Dose --select mannwhitney:k=6 --input 17x17x17 --balance weight", false);
-    assert_eq!(outcome.exit_code(), 0, "{err}");
+    let mut s = session_with_model(dir.path());
     let cmd = "train Q on A --folds 2 --grid epochs=12 batch=4 lr=1e-3,3e-4 --seed 3";
     let finished_folds = |store: &radose::store::Store| {
         store
@@ -397,19 +408,7 @@ fn runs_resume_reuses_the_folds_a_cancelled_train_finished() {
             .count()
     };
     // Ctrl-C once the first fold has finished.
-    let cancel = s.cancel_flag();
-    let watcher_db = db.clone();
-    let watcher = std::thread::spawn(move || {
-        let store = open_store(&watcher_db);
-        for _ in 0..6000 {
-            if finished_folds(&store) >= 1 {
-                cancel.cancel();
-                return true;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        false
-    });
+    let watcher = cancel_when(&s, &dir.path().join("runs.db"), move |store| finished_folds(store) >= 1);
     let (_, err, outcome) = common::run(&mut s, cmd, false);
     assert!(watcher.join().unwrap(), "no fold finished");
     assert_ne!(outcome.exit_code(), 0, "training finished before the cancel: {err}");

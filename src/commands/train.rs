@@ -396,10 +396,9 @@ impl Command for Train {
                     params,
                 })?;
                 let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();
+                let was_reused = reuse.is_some();
                 let (probs, selected) = if let Some((_, r)) = reuse {
-                    let store = session.store_mut();
-                    copy_fold(store, fold_run, f as i64, &r, &fold.test, &inputs.ids, &y)?;
-                    store.finish_run(fold_run, RunStatus::Finished, None)?;
+                    copy_fold(session.store_mut(), fold_run, f as i64, &r, &fold.test, &inputs.ids, &y)?;
                     progress.inc(cfg.epochs as u64);
                     reused += 1;
                     (r.probs, r.selected)
@@ -438,13 +437,6 @@ impl Command for Train {
                     };
                     let probs = probs.unwrap_or_default();
                     let store = session.store_mut();
-                    for (key, value) in [
-                        ("auc", auc(&probs, &truth)),
-                        ("acc", accuracy(&probs, &truth, 0.5)),
-                        ("f1", f1(&probs, &truth, 0.5)),
-                    ] {
-                        store.log_metric(fold_run, key, value, None, Some(f as i64))?;
-                    }
                     store.log_param(
                         fold_run,
                         "selected",
@@ -460,10 +452,17 @@ impl Command for Train {
                         .map(|(&i, &p)| (inputs.ids[i].clone(), i64::from(y[i]), p))
                         .collect();
                     store.log_predictions(fold_run, Some(f as i64), &rows)?;
-                    store.finish_run(fold_run, RunStatus::Finished, None)?;
                     (probs, fitted.features.selected.len())
                 };
                 let (a, acc, f1v) = (auc(&probs, &truth), accuracy(&probs, &truth, 0.5), f1(&probs, &truth, 0.5));
+                let store = session.store();
+                // A reused fold's metrics were copied with the rest of its record.
+                if !was_reused {
+                    for (key, value) in [("auc", a), ("acc", acc), ("f1", f1v)] {
+                        store.log_metric(fold_run, key, value, None, Some(f as i64))?;
+                    }
+                }
+                store.finish_run(fold_run, RunStatus::Finished, None)?;
                 for (&i, &p) in fold.test.iter().zip(&probs) {
                     oof[i] = p;
                     preds.push((f as i64, inputs.ids[i].clone(), i64::from(y[i]), p));

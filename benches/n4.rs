@@ -10,7 +10,7 @@ use radose::core::n4::{N4Params, n4, otsu_mask};
 use radose::imaging::nrrd;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/pyradiomics/preprocessing");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pyradiomics/preprocessing");
     let input = match nrrd::read(&dir.join("brain1_n4_input_shrink441_float32.nrrd")) {
         Ok(v) => v,
         Err(e) => {

@@ -8,7 +8,7 @@ import time
 import SimpleITK as sitk
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DIR = os.path.join(HERE, "..", "..", "shared", "reference", "pyradiomics", "preprocessing")
+DIR = os.path.join(HERE, "..", "tests", "fixtures", "pyradiomics", "preprocessing")
 
 image = sitk.ReadImage(os.path.join(DIR, "brain1_n4_input_shrink441_float32.nrrd"), sitk.sitkFloat32)
 threads = int(os.environ.get("THREADS", "0")) or sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()

@@ -10,7 +10,7 @@ use radose::core::radiomics::ParamFile;
 use radose::imaging::radiomics::extract_files;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/pyradiomics/data");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pyradiomics/data");
     let (image, mask) = (dir.join("brain1_image.nrrd"), dir.join("brain1_label.nrrd"));
     for (label, setting) in [("defaults", "{}"), ("resampled 2 mm B-spline", "{\"resampledPixelSpacing\": [2, 2, 2]}")]
     {

@@ -11,7 +11,7 @@ from radiomics import featureextractor
 
 logging.getLogger("radiomics").setLevel(logging.ERROR)
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "..", "..", "shared", "reference", "pyradiomics", "data")
+DATA = os.path.join(HERE, "..", "tests", "fixtures", "pyradiomics", "data")
 image = os.path.join(DATA, "brain1_image.nrrd")
 mask = os.path.join(DATA, "brain1_label.nrrd")
 

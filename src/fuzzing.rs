@@ -43,10 +43,20 @@ pub fn nrrd(data: &[u8]) {
 
 /// The DICOM RT Dose reader (through a private temporary file, as it reads files).
 pub fn dicom(data: &[u8]) {
-    let path = std::env::temp_dir().join(format!("radose-fuzz-{}.dcm", std::process::id()));
+    let path = scratch_file("dcm");
     if std::fs::write(&path, data).is_ok() {
         let _ = crate::imaging::dicom::read_rtdose(&path);
     }
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A temporary file name of this call's own: tests replay corpora on several
+/// threads of one process, so the process id alone would let two calls
+/// overwrite each other's input.
+fn scratch_file(extension: &str) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("radose-fuzz-{}-{n}.{extension}", std::process::id()))
 }
 
 /// A PyRadiomics parameter file (YAML or JSON).
@@ -72,3 +82,11 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("params", params),
     ("where_expr", where_expr),
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_call_gets_its_own_scratch_file() {
+        assert_ne!(super::scratch_file("dcm"), super::scratch_file("dcm"));
+    }
+}

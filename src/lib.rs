@@ -20,6 +20,7 @@ pub mod report;
 pub mod session;
 pub mod shell;
 pub mod store;
+pub mod threads;
 
 use std::path::Path;
 

@@ -16,6 +16,10 @@ struct Cli {
     /// The run database (created if missing); `:memory:` keeps nothing.
     #[arg(long, global = true, default_value = "runs.db")]
     db: PathBuf,
+    /// Worker threads for training, preprocessing and extraction (default:
+    /// every core, or RAYON_NUM_THREADS); results do not depend on it.
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
     /// Run these commands (separated by `;`) and exit.
     #[arg(short = 'c', value_name = "COMMANDS")]
     commands: Option<String>,
@@ -71,6 +75,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.commands.is_some() && cli.action.is_some() {
         eprintln!("error: give either -c COMMANDS or `run FILE`, not both");
+        return ExitCode::from(2);
+    }
+    if let Some(n) = cli.threads
+        && let Err(e) = radose::threads::set_global(n)
+    {
+        eprintln!("error: --threads {n}: {e}");
         return ExitCode::from(2);
     }
     let mut session = match radose::open_session(&cli.db) {

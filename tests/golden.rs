@@ -198,3 +198,22 @@ fn table1_on_the_simulated_cohorts() {
     );
     golden("table1_sim7.txt", &text);
 }
+
+/// `UPDATE_GOLDEN=0` (or empty) compares; only `UPDATE_GOLDEN=1` rewrites,
+/// and a comparison that fails leaves the golden file as it was.
+#[test]
+fn only_update_golden_1_rewrites() {
+    use std::ffi::OsStr;
+    assert!(common::update_golden_requested(Some(OsStr::new("1"))));
+    for value in [None, Some(OsStr::new("0")), Some(OsStr::new("")), Some(OsStr::new("no"))] {
+        assert!(!common::update_golden_requested(value), "{value:?} must not rewrite");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.txt");
+    std::fs::write(&path, "expected\n").unwrap();
+    let compare = common::golden_at(&path, "actual\n", common::update_golden_requested(Some(OsStr::new("0"))));
+    assert!(compare.is_err(), "a differing output must fail the comparison");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "expected\n");
+    common::golden_at(&path, "actual\n", true).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "actual\n");
+}

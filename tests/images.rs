@@ -1,22 +1,14 @@
 //! Image readers on the public reference data: the PyRadiomics brain NRRDs
-//! and the IBSI digital phantom (../shared/reference, beside the project),
+//! and the IBSI digital phantom (tests/fixtures/pyradiomics and tests/fixtures/ibsi),
 //! with the geometry their READMEs state; and the `volume` command.
 
 mod common;
 
-use std::path::PathBuf;
-
 use radose::imaging::read_image;
-
-fn reference(rel: &str) -> PathBuf {
-    let p = common::root().join("../shared/reference").join(rel);
-    assert!(p.exists(), "reference data {} is missing (it lives in shared/ beside the project)", p.display());
-    p
-}
 
 #[test]
 fn brain_nrrds_have_their_stated_geometry() {
-    let img = read_image(&reference("pyradiomics/data/brain1_image.nrrd")).unwrap();
+    let img = read_image(&common::fixture("pyradiomics/data/brain1_image.nrrd")).unwrap();
     let v = &img.volume;
     assert_eq!(v.size, [256, 256, 25]);
     assert_eq!(img.dtype, "int16");
@@ -25,21 +17,21 @@ fn brain_nrrds_have_their_stated_geometry() {
     }
     assert_eq!(v.direction, [1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0]);
     assert!((v.origin[0] + 99.609375).abs() < 1e-9 && (v.origin[1] - 99.609375).abs() < 1e-9);
-    let label = read_image(&reference("pyradiomics/data/brain1_label.nrrd")).unwrap();
+    let label = read_image(&common::fixture("pyradiomics/data/brain1_label.nrrd")).unwrap();
     assert_eq!(label.volume.data.iter().filter(|&&x| x == 1.0).count(), 4137);
-    let label2 = read_image(&reference("pyradiomics/data/brain2_label.nrrd")).unwrap();
+    let label2 = read_image(&common::fixture("pyradiomics/data/brain2_label.nrrd")).unwrap();
     assert_eq!(label2.volume.data.iter().filter(|&&x| x == 1.0).count(), 453);
 }
 
 #[test]
 fn ibsi_phantom_matches_its_voxel_table() {
-    let img = read_image(&reference("ibsi/digital_phantom/phantom.nii.gz")).unwrap();
-    let mask = read_image(&reference("ibsi/digital_phantom/mask.nii.gz")).unwrap();
+    let img = read_image(&common::fixture("ibsi/digital_phantom/phantom.nii.gz")).unwrap();
+    let mask = read_image(&common::fixture("ibsi/digital_phantom/mask.nii.gz")).unwrap();
     let v = &img.volume;
     assert_eq!(v.size, [5, 4, 4]);
     assert_eq!(v.spacing, [2.0, 2.0, 2.0]);
     assert_eq!(img.dtype, "int16");
-    let table = std::fs::read_to_string(reference("ibsi/digital_phantom/phantom_voxels.csv")).unwrap();
+    let table = std::fs::read_to_string(common::fixture("ibsi/digital_phantom/phantom_voxels.csv")).unwrap();
     let mut rows = 0;
     for line in table.lines().skip(1) {
         let f: Vec<f64> = line.split(',').map(|x| x.trim().parse().unwrap()).collect();
@@ -55,7 +47,7 @@ fn ibsi_phantom_matches_its_voxel_table() {
 #[test]
 fn volume_command_reports_json() {
     let mut s = common::session();
-    let path = reference("pyradiomics/data/brain2_label.nrrd");
+    let path = common::fixture("pyradiomics/data/brain2_label.nrrd");
     let (out, err, outcome) = common::run(&mut s, &format!("volume {} --json", path.display()), false);
     assert_eq!(outcome.exit_code(), 0, "{err}");
     let doc: serde_json::Value = serde_json::from_str(out.trim()).unwrap();

@@ -5,7 +5,7 @@
 use radose::core::learn::cv::stratified_kfold;
 use radose::core::learn::lasso::{alpha_grid, l1_logistic, lasso_cv};
 use radose::core::learn::matrix::Matrix;
-use radose::core::learn::steps::{Fitted, chi2_scores, fit_pca, fit_standardize, smote};
+use radose::core::learn::steps::{Fitted, chi2_scores, fit_pca, fit_standardize, smote, smote_draws};
 use serde_json::Value;
 
 fn fixtures() -> Value {
@@ -138,38 +138,66 @@ fn stratified_folds_hold_sklearns_class_counts() {
     assert_eq!(ours, want);
 }
 
+/// Unshuffled, radose's stratified folds are scikit-learn's
+/// `StratifiedKFold(n_splits=k)`: the same held-out rows, fold by fold.
 #[test]
-fn smote_count_segments_and_determinism() {
+fn unshuffled_stratified_folds_equal_sklearns_row_by_row() {
+    let f = fixtures();
+    for case in f["stratified_unshuffled"].as_array().unwrap() {
+        let (name, k) = (case["name"].as_str().unwrap(), case["k"].as_u64().unwrap() as usize);
+        let y = labels(&case["y"]);
+        let ours: Vec<Vec<usize>> = stratified_kfold(&y, k, None).unwrap().into_iter().map(|f| f.test).collect();
+        let want: Vec<Vec<usize>> = case["test"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_array().unwrap().iter().map(|i| i.as_u64().unwrap() as usize).collect())
+            .collect();
+        assert_eq!(ours, want, "{name}, {k} folds");
+    }
+}
+
+/// SMOTE by its definition, with imbalanced-learn's neighbours and counts:
+/// each synthetic row is `x[row] + gap · (x[neighbour] − x[row])` with `row`
+/// a minority row, `neighbour` one of the k nearest minority rows that
+/// imbalanced-learn's `SMOTE(k_neighbors=5).nn_k_` finds for it, and `gap`
+/// in [0, 1); the number added for each ratio is imbalanced-learn's.
+#[test]
+fn smote_rows_lie_on_imblearn_neighbour_segments() {
     let f = fixtures();
     let x = matrix(&f["breast_cancer"]["X"]);
     let y = labels(&f["breast_cancer"]["y"]);
-    let (synthetic, labels_new) = smote(&x, &y, 5, 1.0, 42).unwrap();
-    assert_eq!(synthetic.rows, f["smote"]["n_synthetic"].as_u64().unwrap() as usize);
-    let minority = f["smote"]["minority"].as_u64().unwrap() as u8;
+    let reference = &f["smote"];
+    let minority = reference["minority"].as_u64().unwrap() as u8;
+    let k = reference["k"].as_u64().unwrap() as usize;
+    let neighbours: std::collections::BTreeMap<usize, Vec<usize>> = reference["neighbours"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(row, n)| {
+            (row.parse().unwrap(), n.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect())
+        })
+        .collect();
+    assert_eq!(neighbours.len(), y.iter().filter(|&&l| l == minority).count());
+    for count in reference["counts"].as_array().unwrap() {
+        let ratio = count["ratio"].as_f64().unwrap();
+        let (draws, class) = smote_draws(&x, &y, k, ratio, 42).unwrap();
+        assert_eq!(class, minority);
+        assert_eq!(draws.len(), count["n_synthetic"].as_u64().unwrap() as usize, "ratio {ratio}");
+        for d in &draws {
+            let near = neighbours.get(&d.row).unwrap_or_else(|| panic!("row {} is not a minority row", d.row));
+            assert!(near.contains(&d.neighbour), "row {}: {} is not among imblearn's {near:?}", d.row, d.neighbour);
+            assert!((0.0..1.0).contains(&d.gap), "gap {}", d.gap);
+        }
+    }
+    let (synthetic, labels_new) = smote(&x, &y, k, 1.0, 42).unwrap();
+    let (draws, _) = smote_draws(&x, &y, k, 1.0, 42).unwrap();
+    assert_eq!(synthetic.rows, reference["n_synthetic"].as_u64().unwrap() as usize);
     assert!(labels_new.iter().all(|&l| l == minority));
-    // Every synthetic row lies on a segment between a minority row and one of
-    // its 5 nearest minority neighbours.
-    let members: Vec<usize> = (0..x.rows).filter(|&r| y[r] == minority).collect();
-    let dist = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| (p - q).powi(2)).sum::<f64>();
-    for s in 0..synthetic.rows {
-        let point = synthetic.row(s);
-        let on_segment = members.iter().any(|&a| {
-            let mut near: Vec<usize> = members.iter().copied().filter(|&b| b != a).collect();
-            near.sort_by(|&p, &q| dist(x.row(a), x.row(p)).total_cmp(&dist(x.row(a), x.row(q))));
-            near.iter().take(5).any(|&b| {
-                let (xa, xb) = (x.row(a), x.row(b));
-                let d: Vec<f64> = xb.iter().zip(xa).map(|(q, p)| q - p).collect();
-                let len2: f64 = d.iter().map(|v| v * v).sum();
-                let t = point.iter().zip(xa).zip(&d).map(|((v, p), dv)| (v - p) * dv).sum::<f64>() / len2.max(1e-300);
-                (0.0..=1.0).contains(&t)
-                    && point
-                        .iter()
-                        .zip(xa)
-                        .zip(&d)
-                        .all(|((v, p), dv)| (v - (p + t * dv)).abs() <= 1e-9 * (1.0 + v.abs()))
-            })
-        });
-        assert!(on_segment, "synthetic row {s} is not between a minority row and a near neighbour");
+    for (s, d) in draws.iter().enumerate() {
+        let (a, b) = (x.row(d.row), x.row(d.neighbour));
+        let want: Vec<f64> = a.iter().zip(b).map(|(p, q)| p + d.gap * (q - p)).collect();
+        assert_eq!(synthetic.row(s), &want[..], "synthetic row {s}");
     }
     assert_eq!(smote(&x, &y, 5, 1.0, 42).unwrap().0, synthetic);
     assert_ne!(smote(&x, &y, 5, 1.0, 43).unwrap().0, synthetic);

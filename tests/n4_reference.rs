@@ -1,6 +1,6 @@
 //! N4 bias-field correction against SimpleITK 2.5.7 (ITK 5.4) with its
 //! default parameters, on brain1 cast to float32 and shrunk 4 × 4 × 1
-//! (../shared/reference/pyradiomics/preprocessing; parameters in
+//! (tests/fixtures/pyradiomics/preprocessing; parameters in
 //! preprocessing_reference_params.json, key "n4").
 
 mod common;
@@ -9,9 +9,7 @@ use radose::core::n4::{N4Params, n4, otsu_mask, shrink};
 use radose::imaging::nrrd;
 
 fn reference(rel: &str) -> std::path::PathBuf {
-    let p = common::root().join("../shared/reference/pyradiomics/preprocessing").join(rel);
-    assert!(p.exists(), "reference data {} is missing", p.display());
-    p
+    common::fixture(&format!("pyradiomics/preprocessing/{rel}"))
 }
 
 fn correlation(a: &[f32], b: &[f32]) -> f64 {
@@ -40,7 +38,7 @@ fn otsu_mask_matches_simpleitk() {
 
 #[test]
 fn shrink_matches_the_reference_input() {
-    let full = nrrd::read(&common::root().join("../shared/reference/pyradiomics/data/brain1_image.nrrd")).unwrap();
+    let full = nrrd::read(&common::fixture("pyradiomics/data/brain1_image.nrrd")).unwrap();
     let want = nrrd::read(&reference("brain1_n4_input_shrink441_float32.nrrd")).unwrap();
     let got = shrink(&full, [4, 4, 1]);
     assert_eq!(got.size, want.size);
@@ -64,10 +62,23 @@ fn n4_matches_simpleitk_defaults() {
     let c = correlation(&r.corrected.data, &want.data);
     let cb = correlation(&r.log_bias.data, &want_bias.data);
     let max_bias = r.log_bias.data.iter().zip(&want_bias.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let max_rel = r
+        .corrected
+        .data
+        .iter()
+        .zip(&want.data)
+        .filter(|(_, w)| w.abs() > 1.0)
+        .map(|(a, b)| ((a - b) / b).abs())
+        .fold(0.0f32, f32::max);
     eprintln!(
-        "N4: corrected r = {c:.6}, log bias r = {cb:.6}, max |Δ log bias| = {max_bias:.4}, iterations {:?}, final convergence {:.5}, {secs:.2} s",
+        "N4: corrected r = {c:.9}, log bias r = {cb:.9}, max |Δ log bias| = {max_bias:.3e}, max relative |Δ corrected| = {max_rel:.3e}, iterations {:?}, final convergence {:.5}, {secs:.2} s",
         r.iterations, r.final_convergence
     );
-    assert!(c >= 0.99, "corrected image correlation {c}");
-    assert!(cb >= 0.98, "log bias field correlation {cb}");
+    // What docs/performance.md states: both correlate 1.000000 (to six
+    // decimals) and the log bias field differs by at most 2e-4 (measured:
+    // 1.64e-4, and the corrected image by 1.64e-4 relative).
+    assert!(c >= 0.9999995, "corrected image correlation {c}");
+    assert!(cb >= 0.9999995, "log bias field correlation {cb}");
+    assert!(max_bias <= 2e-4, "max |Δ log bias| {max_bias}");
+    assert!(max_rel <= 2e-4, "max relative |Δ corrected| {max_rel}");
 }

@@ -1,4 +1,4 @@
-//! Radiomics on the IBSI digital phantom (../shared/reference/ibsi): in
+//! Radiomics on the IBSI digital phantom (tests/fixtures/ibsi): in
 //! default mode every value PyRadiomics 3.1.0 gives (3D, force2D, and both
 //! with merged directions); in IBSI mode every IBSI reference value with a
 //! PyRadiomics counterpart, within the IBSI tolerance after rounding to three
@@ -12,9 +12,7 @@ use radose::core::radiomics::{ParamFile, extract};
 use radose::imaging::read_image;
 
 fn reference(rel: &str) -> std::path::PathBuf {
-    let p = common::root().join("../shared/reference/ibsi").join(rel);
-    assert!(p.exists(), "reference data {} is missing", p.display());
-    p
+    common::fixture(&format!("ibsi/{rel}"))
 }
 
 /// The phantom's features in one mode (`3D`, `2D`, `3D_Combined`, `2D_Combined`).

@@ -1,6 +1,6 @@
 //! Radiomics against PyRadiomics' own expected values for brain1/brain2
-//! (../shared/reference/pyradiomics: brain_baseline_long.csv, settings in
-//! brain_baseline_configs.csv; PyRadiomics 3.1.0 reproduces them to ~1e-9
+//! (tests/fixtures/pyradiomics: brain_baseline_long.csv, settings in
+//! brain_baseline_configs.csv; PyRadiomics 3.1.0 reproduces them to ~1e-12
 //! except brain1 shape, made with 2.0.1b1, ~1e-3).
 
 mod common;
@@ -11,9 +11,14 @@ use radose::core::radiomics::{ParamFile, extract};
 use radose::imaging::read_image;
 
 fn reference(rel: &str) -> std::path::PathBuf {
-    let p = common::root().join("../shared/reference/pyradiomics").join(rel);
-    assert!(p.exists(), "reference data {} is missing", p.display());
-    p
+    common::fixture(&format!("pyradiomics/{rel}"))
+}
+
+/// Relative tolerance of a baseline value. PyRadiomics 3.1.0 reproduces every
+/// baseline to ~1e-12 except brain1's shape column, made by 2.0.1b1 before the
+/// mesh code changed (up to 9e-4 apart): only that column gets 1e-3.
+fn tolerance(config: &str, class: &str) -> f64 {
+    if config == "brain1" && class == "shape" { 1e-3 } else { 1e-9 }
 }
 
 #[test]
@@ -40,6 +45,8 @@ fn brain_baselines_match_pyradiomics() {
     }
     let mut checked = 0;
     let mut failures = Vec::new();
+    // class and tolerance → (largest relative deviation, where).
+    let mut largest: BTreeMap<String, (f64, String)> = BTreeMap::new();
     for (config, (case, settings, classes)) in &configs {
         if case.ends_with("_2D") {
             continue; // its single-slice masks are not in the reference folder
@@ -71,23 +78,28 @@ fn brain_baselines_match_pyradiomics() {
         };
         let got: BTreeMap<&str, f64> = got.features.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         for (class, name, value) in want {
-            let tol = if class == "shape" { 1e-3 } else { 1e-6 };
+            let tol = tolerance(config, class);
             checked += 1;
             match got.get(name.as_str()) {
                 None => failures.push(format!("{config}: {name} missing")),
                 Some(g) => {
-                    let ok = (g - value).abs() <= tol * value.abs().max(1e-12) || (*g == 0.0 && *value == 0.0);
-                    if !ok {
-                        failures.push(format!(
-                            "{config}: {name} = {g} vs {value} (rel {:.2e})",
-                            (g - value).abs() / value.abs()
-                        ));
+                    let rel = if *g == *value { 0.0 } else { (g - value).abs() / value.abs().max(1e-12) };
+                    let worst =
+                        largest.entry(format!("{class:<10} (tolerance {tol:e})")).or_insert((0.0, String::new()));
+                    if rel > worst.0 {
+                        *worst = (rel, format!("{config}: {name}"));
+                    }
+                    if rel > tol {
+                        failures.push(format!("{config}: {name} = {g} vs {value} (rel {rel:.2e} > {tol:e})"));
                     }
                 }
             }
         }
     }
-    eprintln!("checked {checked} values, {} failed", failures.len());
+    eprintln!("checked {checked} values, {} failed; largest relative deviation per class:", failures.len());
+    for (class, (rel, at)) in &largest {
+        eprintln!("  {class}: {rel:.2e} at {at}");
+    }
     for f in failures.iter().take(80) {
         eprintln!("  {f}");
     }

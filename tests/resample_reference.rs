@@ -1,5 +1,5 @@
 //! Resampling against SimpleITK/PyRadiomics outputs in
-//! ../shared/reference/pyradiomics/preprocessing (PyRadiomics 3.1.0,
+//! tests/fixtures/pyradiomics/preprocessing (PyRadiomics 3.1.0,
 //! SimpleITK 2.5.7; parameters in preprocessing_reference_params.json).
 
 mod common;
@@ -8,9 +8,7 @@ use radose::core::resample::{Cast, Grid, Interpolator, pyradiomics_grid, resampl
 use radose::imaging::nrrd;
 
 fn reference(rel: &str) -> std::path::PathBuf {
-    let p = common::root().join("../shared/reference/pyradiomics").join(rel);
-    assert!(p.exists(), "reference data {} is missing", p.display());
-    p
+    common::fixture(&format!("pyradiomics/{rel}"))
 }
 
 #[test]

@@ -53,7 +53,7 @@ impl Command for Bench {
             size[2],
             timing.parameters,
             choice.label(),
-            std::thread::available_parallelism().map_or(1, |n| n.get())
+            crate::threads::count()
         ));
         for (i, s) in timing.seconds.iter().enumerate() {
             t.push(vec![(i + 1).into(), Cell::Float(*s)]);

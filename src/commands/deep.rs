@@ -90,7 +90,7 @@ pub fn gather(
     let dose = if spec.dose {
         let (origin, manifest) = super::load::cohort_of(frame, cohort)?;
         let scales = dose_scales(session, cohort, &spec.dose_scale, &ids)?;
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers = crate::threads::count();
         let cancel = session.cancel_flag();
         let crops = crate::imaging::dose_input::dose_crops(
             &origin.path,

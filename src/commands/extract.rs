@@ -82,9 +82,7 @@ impl Command for Extract {
             None => ParamFile::default(),
         };
         let ibsi = args.has("ibsi");
-        let jobs = args
-            .parsed::<usize>("jobs", "a number of patients")?
-            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        let jobs = args.parsed::<usize>("jobs", "a number of patients")?.unwrap_or_else(crate::threads::count);
         let setup = serde_json::json!({"settings": params.settings.to_json(), "classes": format!("{:?}", params.classes), "ibsi": ibsi, "roi": roi, "version": env!("CARGO_PKG_VERSION")});
         let key = sha256_bytes(setup.to_string().as_bytes())[..12].to_string();
         let out_root =

@@ -82,9 +82,7 @@ impl Command for Preprocess {
         if params.n4_shrink.contains(&0) {
             return Err(Error::invalid("--shrink factors must be at least 1", None));
         }
-        let jobs = args
-            .parsed::<usize>("jobs", "a number of patients")?
-            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        let jobs = args.parsed::<usize>("jobs", "a number of patients")?.unwrap_or_else(crate::threads::count);
         let patients = cohort_inputs(&origin.path, manifest, &frame, &cohort.text)?;
         let key = params.key();
         let out_root =

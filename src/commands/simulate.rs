@@ -264,7 +264,7 @@ fn write_images(
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<(ImageTruth, Vec<String>, u64)>>> = Mutex::new(vec![None; rows.len()]);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(rows.len().max(1));
+    let workers = crate::threads::count().min(rows.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {

@@ -30,20 +30,35 @@ pub fn run(session: &mut Session, text: &str, keep_going: bool) -> (String, Stri
 /// Compares `actual` with the golden file `tests/golden/NAME`; with
 /// `UPDATE_GOLDEN=1` in the environment, rewrites the file instead.
 pub fn golden(name: &str, actual: &str) {
-    let path = root().join("tests/golden").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
+    let update = update_golden_requested(std::env::var_os("UPDATE_GOLDEN").as_deref());
+    if let Err(e) = golden_at(&root().join("tests/golden").join(name), actual, update) {
+        panic!("{e}");
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden file {}; run with UPDATE_GOLDEN=1", path.display()));
+}
+
+/// Whether the value of `UPDATE_GOLDEN` asks for goldens to be rewritten:
+/// only `1` does (`UPDATE_GOLDEN=0` or an empty value compares).
+pub fn update_golden_requested(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| v == "1")
+}
+
+/// [`golden`] against the file at `path`: rewrites it when `update`, else
+/// says how it differs.
+pub fn golden_at(path: &Path, actual: &str, update: bool) -> Result<(), String> {
+    if update {
+        return std::fs::write(path, actual).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    let expected = std::fs::read_to_string(path)
+        .map_err(|_| format!("missing golden file {}; run with UPDATE_GOLDEN=1", path.display()))?;
     if expected != actual {
         let diff_at = expected.lines().zip(actual.lines()).position(|(a, b)| a != b);
-        panic!(
-            "golden {name} differs (first differing line: {:?})\n--- expected\n{expected}\n--- actual\n{actual}",
+        return Err(format!(
+            "golden {} differs (first differing line: {:?})\n--- expected\n{expected}\n--- actual\n{actual}",
+            path.display(),
             diff_at.map(|i| i + 1)
-        );
+        ));
     }
+    Ok(())
 }
 
 /// The path of the `radose` binary built for these tests.
@@ -79,4 +94,12 @@ pub fn well_formed(xml: &str) -> Result<(), String> {
         }
     }
     if stack.is_empty() { Ok(()) } else { Err(format!("unclosed {stack:?}")) }
+}
+
+/// A file under `tests/fixtures/` (the reference data the tests check
+/// against ships with the repository; nothing is read from outside it).
+pub fn fixture(rel: &str) -> PathBuf {
+    let p = root().join("tests/fixtures").join(rel);
+    assert!(p.exists(), "test fixture {} is missing from the repository", p.display());
+    p
 }

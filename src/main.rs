@@ -51,6 +51,14 @@ enum Action {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Save or replay a notebook: `radose notebook replay FILE` reruns a saved
+    /// notebook in a fresh session and compares every cell (the shell's
+    /// `notebook` command).
+    Notebook {
+        /// `replay FILE` (or `save FILE`, which has only an empty session here).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn install_ctrl_c(flag: CancelFlag) {
@@ -74,7 +82,7 @@ fn terminal_width() -> usize {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.commands.is_some() && cli.action.is_some() {
-        eprintln!("error: give either -c COMMANDS or `run FILE`, not both");
+        eprintln!("error: give either -c COMMANDS or `radose run FILE`, not both");
         return ExitCode::from(2);
     }
     if let Some(n) = cli.threads
@@ -110,16 +118,22 @@ fn main() -> ExitCode {
             script::run_file_with(&mut session, &file, keep_going, profile.as_deref(), &sets, &mut out, &mut err)
                 .exit_code()
         }
-        (None, Some(Action::Bench { args })) => {
-            let line = std::iter::once("bench".to_string()).chain(args).collect::<Vec<_>>().join(" ");
-            script::run_text(&mut session, &line, "bench", false, &mut out, &mut err).exit_code()
-        }
+        (None, Some(Action::Bench { args })) => shell_command(&mut session, "bench", args),
+        (None, Some(Action::Notebook { args })) => shell_command(&mut session, "notebook", args),
         (None, None) => {
             let history = history_path(&cli.db);
             repl::run_shell(&mut session, &history)
         }
     };
     ExitCode::from(code as u8)
+}
+
+/// Runs the shell command `name` with the process's remaining arguments
+/// (each one token, quoted as the shell grammar needs).
+fn shell_command(session: &mut radose::session::Session, name: &str, args: Vec<String>) -> i32 {
+    let quoted = args.iter().map(|a| radose::shell::parse::quote(a));
+    let line = std::iter::once(name.to_string()).chain(quoted).collect::<Vec<_>>().join(" ");
+    script::run_text(session, &line, name, false, &mut std::io::stdout(), &mut std::io::stderr()).exit_code()
 }
 
 /// The shell history lives beside the database.

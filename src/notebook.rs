@@ -32,6 +32,7 @@ pub fn output_json(o: &Output) -> Value {
     match o {
         Output::Nothing => Value::Null,
         Output::Message(m) => json!({ "message": m }),
+        Output::Note(m) => json!({ "note": m }),
         Output::Table(t) => json!({ "table": table_json(t) }),
         Output::Figure(f) => json!({ "figure": { "title": f.title, "data": f.data } }),
         Output::Many(items) => json!({ "many": items.iter().map(output_json).collect::<Vec<_>>() }),
@@ -51,7 +52,21 @@ fn table_json(t: &Table) -> Value {
         "columns": t.columns,
         "rows": t.rows.iter().map(|r| r.iter().map(cell).collect::<Vec<_>>()).collect::<Vec<_>>(),
         "notes": t.notes,
+        "incidental": t.incidental,
     })
+}
+
+/// A run's metrics as a notebook records them: its results, and separately
+/// what only describes how it went (durations, cache counts).
+pub fn run_json(d: &crate::store::RunDetail) -> Value {
+    let pick = |incidental: bool| -> serde_json::Map<String, Value> {
+        d.metrics
+            .iter()
+            .filter(|m| m.fold.is_none() && m.step.is_none() && m.value.is_finite() && m.incidental == incidental)
+            .map(|m| (m.key.clone(), json!(m.value)))
+            .collect()
+    };
+    json!({ "kind": d.summary.kind, "metrics": pick(false), "incidental": pick(true) })
 }
 
 /// The session's cells `from..=to` (1-based), optionally without errors.
@@ -64,14 +79,7 @@ pub fn cells(session: &Session, from: usize, to: usize, only_ok: bool) -> crate:
         }
         let mut runs = Vec::new();
         for &id in &h.runs {
-            let d = session.store().run_detail(id)?;
-            let metrics: serde_json::Map<String, Value> = d
-                .metrics
-                .iter()
-                .filter(|m| m.fold.is_none() && m.step.is_none() && m.value.is_finite())
-                .map(|m| (m.key.clone(), json!(m.value)))
-                .collect();
-            runs.push(json!({ "kind": d.summary.kind, "metrics": metrics }));
+            runs.push(run_json(&session.store().run_detail(id)?));
         }
         let figures = h
             .output
@@ -98,6 +106,7 @@ pub fn embedded(cells: &[NoteCell]) -> Value {
     json!({
         "radose_notebook": 1,
         "version": env!("CARGO_PKG_VERSION"),
+        "tolerance": TOLERANCE,
         "cells": cells.iter().map(|c| json!({
             "index": c.index, "command": c.command, "ok": c.ok, "error": c.error,
             "replayable": c.replayable, "output": c.output, "runs": c.runs,
@@ -132,6 +141,8 @@ pub fn provenance(session: &Session, cells: &[NoteCell]) -> Vec<(String, String)
 fn output_markdown(o: &Value, out: &mut String, figure_links: &mut dyn FnMut() -> Option<String>) {
     if let Some(m) = o.get("message").and_then(Value::as_str) {
         let _ = write!(out, "```text\n{m}\n```\n\n");
+    } else if let Some(m) = o.get("note").and_then(Value::as_str) {
+        let _ = write!(out, "_{m}_\n\n");
     } else if let Some(t) = o.get("table") {
         out.push_str(&markdown(&table_from_json(t)));
         out.push('\n');
@@ -153,6 +164,8 @@ pub fn table_from_json(t: &Value) -> Table {
         Table::new(t["columns"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(str::to_string)));
     table.title = t["title"].as_str().map(str::to_string);
     table.notes = t["notes"].as_array().into_iter().flatten().filter_map(|n| n.as_str().map(str::to_string)).collect();
+    table.incidental =
+        t["incidental"].as_array().into_iter().flatten().filter_map(|n| n.as_str().map(str::to_string)).collect();
     for r in t["rows"].as_array().into_iter().flatten() {
         let row: Vec<Cell> = r
             .as_array()
@@ -221,6 +234,8 @@ pub fn markdown_doc(
 fn output_html(o: &Value, figures: &mut std::slice::Iter<'_, (String, String)>, out: &mut String) {
     if let Some(m) = o.get("message").and_then(Value::as_str) {
         let _ = write!(out, "<pre class=\"out\">{}</pre>\n", html_escape(m));
+    } else if let Some(m) = o.get("note").and_then(Value::as_str) {
+        let _ = write!(out, "<p class=\"meta\">{}</p>\n", html_escape(m));
     } else if let Some(t) = o.get("table") {
         out.push_str(&html(&table_from_json(t)));
     } else if o.get("figure").is_some() {
@@ -291,62 +306,104 @@ pub fn parse_embedded(text: &str) -> Option<Value> {
     serde_json::from_str(&json.replace("<\\/", "</")).ok()
 }
 
-/// Masks what legitimately changes between runs: durations ("0.52 s",
-/// "12.3s") and run ids in "run N".
-pub fn normalise(s: &str) -> String {
-    let words: Vec<&str> = s.split(' ').collect();
-    let mut out = Vec::with_capacity(words.len());
-    for (i, w) in words.iter().enumerate() {
-        let next = words.get(i + 1).copied().unwrap_or("");
-        let num = |t: &str| !t.is_empty() && t.trim_end_matches(['s', ',', '.', ')']).parse::<f64>().is_ok();
-        if (num(w) && (next.starts_with('s') && next.len() <= 2))
-            || (w.ends_with('s') && w.len() > 1 && w[..w.len() - 1].parse::<f64>().is_ok())
-        {
-            out.push("#");
-        } else {
-            out.push(w);
-        }
-    }
-    out.join(" ")
+/// The relative tolerance a replay compares numbers with (recorded in each
+/// notebook, so a replay uses the tolerance the notebook was saved with).
+pub const TOLERANCE: f64 = 1e-9;
+
+/// What a replay found different: in results (a failure), and in incidental
+/// values — durations, cache use, run ids — that are reported only.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Differences {
+    pub results: Vec<String>,
+    pub incidental: Vec<String>,
 }
 
-/// Differences between a recorded and a replayed output (empty: identical).
-pub fn compare(recorded: &Value, replayed: &Value, path: &str, diffs: &mut Vec<String>) {
+/// Compares a recorded output (or run record) with a replayed one. Notes,
+/// incidental table columns and incidental run metrics go to
+/// `incidental`; everything else — messages, table cells, figure data, run
+/// metrics — to `results`, numbers within `tolerance` (relative).
+pub fn compare(recorded: &Value, replayed: &Value, path: &str, tolerance: f64, d: &mut Differences) {
     match (recorded, replayed) {
-        (Value::Number(a), Value::Number(b)) => {
-            let (a, b) = (a.as_f64().unwrap_or(f64::NAN), b.as_f64().unwrap_or(f64::NAN));
-            if (a - b).abs() > 1e-9 * a.abs().max(b.abs()).max(1e-12) {
-                diffs.push(format!("{path}: {a} then, {b} now"));
-            }
-        }
-        (Value::String(a), Value::String(b)) => {
-            if normalise(a) != normalise(b) {
-                diffs.push(format!("{path}: {a:?} then, {b:?} now"));
-            }
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            if a.len() != b.len() {
-                diffs.push(format!("{path}: {} entries then, {} now", a.len(), b.len()));
-                return;
-            }
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                compare(x, y, &format!("{path}[{i}]"), diffs);
-            }
+        (Value::Object(a), Value::Object(b)) if a.contains_key("table") && b.contains_key("table") => {
+            compare_table(&a["table"], &b["table"], &format!("{path}.table"), tolerance, d);
         }
         (Value::Object(a), Value::Object(b)) => {
             for (k, x) in a {
-                // Notes and titles carry paths and timings; values are compared.
-                if k == "notes" || k == "title" {
-                    continue;
-                }
+                let at = format!("{path}.{k}");
                 match b.get(k) {
-                    Some(y) => compare(x, y, &format!("{path}.{k}"), diffs),
-                    None => diffs.push(format!("{path}.{k}: missing now")),
+                    // Output::Note and incidental run metrics.
+                    Some(y) if k == "note" || k == "incidental" => values(x, y, &at, tolerance, &mut d.incidental),
+                    Some(y) => compare(x, y, &at, tolerance, d),
+                    None if k == "note" || k == "incidental" => d.incidental.push(format!("{at}: missing now")),
+                    None => d.results.push(format!("{at}: missing now")),
                 }
             }
+            for k in b.keys().filter(|k| !a.contains_key(*k)) {
+                let list = if k == "note" || k == "incidental" { &mut d.incidental } else { &mut d.results };
+                list.push(format!("{path}.{k}: new now"));
+            }
         }
-        (a, b) if a == b => {}
-        (a, b) => diffs.push(format!("{path}: {a} then, {b} now")),
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                compare(x, y, &format!("{path}[{i}]"), tolerance, d);
+            }
+        }
+        (a, b) => values(a, b, path, tolerance, &mut d.results),
+    }
+}
+
+/// Tables by value, cell by cell; the recorded table's incidental columns
+/// to `incidental`. Titles and notes under the table (paths, timings) are
+/// not results.
+fn compare_table(a: &Value, b: &Value, path: &str, tolerance: f64, d: &mut Differences) {
+    if a["columns"] != b["columns"] {
+        d.results.push(format!("{path}: columns {} then, {} now", a["columns"], b["columns"]));
+        return;
+    }
+    let (ta, tb) = (table_from_json(a), table_from_json(b));
+    let (ra, rb) = (a["rows"].as_array().cloned().unwrap_or_default(), b["rows"].as_array().cloned().unwrap_or_default());
+    if ra.len() != rb.len() {
+        d.results.push(format!("{path}: {} rows then, {} now", ra.len(), rb.len()));
+    }
+    for (r, (x, y)) in ra.iter().zip(&rb).enumerate() {
+        let (x, y) = (x.as_array().cloned().unwrap_or_default(), y.as_array().cloned().unwrap_or_default());
+        for (c, (u, v)) in x.iter().zip(&y).enumerate() {
+            let at = format!("{path}[{r}].{}", ta.columns.get(c).map_or("?", String::as_str));
+            let list = if ta.is_incidental(c) || tb.is_incidental(c) { &mut d.incidental } else { &mut d.results };
+            values(u, v, &at, tolerance, list);
+        }
+    }
+}
+
+/// Leaf-by-leaf comparison into one list.
+fn values(a: &Value, b: &Value, path: &str, tolerance: f64, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            if (x - y).abs() > tolerance * x.abs().max(y.abs()).max(1e-12) {
+                out.push(format!("{path}: {x} then, {y} now"));
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (u, v)) in x.iter().zip(y).enumerate() {
+                values(u, v, &format!("{path}[{i}]"), tolerance, out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => out.push(format!("{path}: {} entries then, {} now", x.len(), y.len())),
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, u) in x {
+                match y.get(k) {
+                    Some(v) => values(u, v, &format!("{path}.{k}"), tolerance, out),
+                    None => out.push(format!("{path}.{k}: missing now")),
+                }
+            }
+            for k in y.keys().filter(|k| !x.contains_key(*k)) {
+                out.push(format!("{path}.{k}: new now"));
+            }
+        }
+        (x, y) if x == y => {}
+        (Value::String(x), Value::String(y)) => out.push(format!("{path}: {x:?} then, {y:?} now")),
+        (x, y) => out.push(format!("{path}: {x} then, {y} now")),
     }
 }
 
@@ -355,21 +412,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn normalise_masks_durations_only() {
-        assert_eq!(normalise("simulated in 0.6 s, images 1.2 MB"), "simulated in # s, images 1.2 MB");
-        assert_eq!(normalise("took 12.5s"), "took #");
-        assert_eq!(normalise("rows 1–5 of 97"), "rows 1–5 of 97");
-    }
-
-    #[test]
-    fn compare_finds_value_changes() {
-        let a = json!({"table": {"columns": ["x"], "rows": [[1.0], ["a"]], "notes": ["n1"]}});
-        let b = json!({"table": {"columns": ["x"], "rows": [[1.0 + 1e-12], ["a"]], "notes": ["n2"]}});
-        let mut d = Vec::new();
-        compare(&a, &b, "out", &mut d);
-        assert!(d.is_empty(), "{d:?}");
-        let c = json!({"table": {"columns": ["x"], "rows": [[2.0], ["a"]]}});
-        compare(&a, &c, "out", &mut d);
-        assert_eq!(d, vec!["out.table.rows[0][0]: 1 then, 2 now".to_string()]);
+    fn compare_separates_results_from_incidental_values() {
+        let a = json!({"table": {"columns": ["x", "seconds"], "rows": [[1.0, 0.5], ["a", 1]], "notes": ["n1"], "incidental": ["seconds"]}});
+        let b = json!({"table": {"columns": ["x", "seconds"], "rows": [[1.0 + 1e-12, 0.7], ["a", 1]], "notes": ["n2"], "incidental": ["seconds"]}});
+        let mut d = Differences::default();
+        compare(&a, &b, "out", TOLERANCE, &mut d);
+        assert!(d.results.is_empty(), "{d:?}");
+        assert_eq!(d.incidental, vec!["out.table[0].seconds: 0.5 then, 0.7 now".to_string()]);
+        let c = json!({"table": {"columns": ["x", "seconds"], "rows": [[2.0, 0.5], ["a", 1]], "incidental": ["seconds"]}});
+        let mut d = Differences::default();
+        compare(&a, &c, "out", TOLERANCE, &mut d);
+        assert_eq!(d.results, vec!["out.table[0].x: 1 then, 2 now".to_string()]);
+        // A note is incidental; a message is a result, compared exactly.
+        let mut d = Differences::default();
+        compare(
+            &json!({"many": [{"message": "12 rows"}, {"note": "recorded as run 2"}]}),
+            &json!({"many": [{"message": "12 rows"}, {"note": "recorded as run 1"}]}),
+            "out",
+            TOLERANCE,
+            &mut d,
+        );
+        assert!(d.results.is_empty() && d.incidental.len() == 1, "{d:?}");
+        let mut d = Differences::default();
+        compare(&json!({"message": "took 0.5 s"}), &json!({"message": "took 0.6 s"}), "out", TOLERANCE, &mut d);
+        assert_eq!(d.results.len(), 1);
+        // Run records: metrics are results, incidental metrics are not.
+        let mut d = Differences::default();
+        compare(
+            &json!({"kind": "report", "metrics": {"auc": 0.7}, "incidental": {"seconds": 1.0}}),
+            &json!({"kind": "report", "metrics": {"auc": 0.7}, "incidental": {"seconds": 2.0}}),
+            "run #1",
+            TOLERANCE,
+            &mut d,
+        );
+        assert!(d.results.is_empty() && d.incidental.len() == 1, "{d:?}");
     }
 }

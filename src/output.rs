@@ -107,6 +107,10 @@ pub struct Table {
     /// changes (e.g. a variable name over its levels). Data formats (CSV,
     /// JSON, Parquet) always repeat it.
     pub merge_first_column: bool,
+    /// Columns whose values are incidental to the result — durations, cache
+    /// hits, run ids, scratch paths: shown like any column, never compared
+    /// as a result when a notebook is replayed.
+    pub incidental: Vec<String>,
 }
 
 impl Table {
@@ -141,6 +145,17 @@ impl Table {
         self
     }
 
+    /// Marks columns as incidental (see [`Table::incidental`]).
+    pub fn with_incidental(mut self, columns: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.incidental.extend(columns.into_iter().map(Into::into));
+        self
+    }
+
+    /// Whether column `c` is incidental.
+    pub fn is_incidental(&self, c: usize) -> bool {
+        self.columns.get(c).is_some_and(|name| self.incidental.contains(name))
+    }
+
     pub fn push(&mut self, row: Vec<Cell>) {
         debug_assert_eq!(row.len(), self.columns.len());
         self.rows.push(row);
@@ -160,7 +175,12 @@ pub struct FigureOut {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     Nothing,
+    /// Text that states a result.
     Message(String),
+    /// Text about how the result came about, not the result: how long it
+    /// took, which run recorded it, whether it came from a cache. Shown like
+    /// a message; a notebook replay reports it but never fails on it.
+    Note(String),
     Table(Table),
     Figure(FigureOut),
     Many(Vec<Output>),

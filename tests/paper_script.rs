@@ -90,3 +90,100 @@ fn the_paper_script_runs_end_to_end_and_reproduces_itself() {
         assert_eq!(a, b, "{t} differs between two runs with the same seed");
     }
 }
+
+/// The paper script at the tiny size, run by the binary in `dir` with its
+/// default (relative) data and report folders.
+fn radose_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(common::binary())
+        .args(args)
+        .current_dir(dir)
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap_or_else(|e| panic!("radose {args:?}: {e}"));
+    let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+/// A replay's table as written with `--out FILE.csv`: (command, result, detail) per cell.
+fn replay_table(path: &Path) -> Vec<(String, String, String)> {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    r.records().map(|rec| rec.unwrap()).map(|r| (r[1].to_string(), r[2].to_string(), r[3].to_string())).collect()
+}
+
+/// The cells whose result is `result`.
+fn cells_with(table: &[(String, String, String)], result: &str) -> Vec<(String, String)> {
+    table.iter().filter(|c| c.1 == result).map(|c| (c.0.clone(), c.2.clone())).collect()
+}
+
+/// A notebook replay reports results only: in the folder it was made in
+/// (caches hit, the data already there, new run ids) and in an empty folder
+/// (everything recomputed) every cell is identical, with the incidental
+/// differences only noted; after an input changed, the replay fails and
+/// names the cells that read it. The replay hint `notebook save` prints is
+/// run exactly as printed.
+#[test]
+fn replays_report_results_only() {
+    let made = tempfile::tempdir().unwrap();
+    let script = common::root().join("experiments/paper.radose");
+    let script = script.to_str().unwrap();
+    let tiny = [
+        "NA=30", "NB=12", "SPACING=2,2,2.5", "SELECT=mannwhitney:k=6", "PCA=4", "INPUT=17x17x17", "EPOCHS=1",
+        "BATCH=8", "FOLDS=2",
+    ];
+    let mut args = vec!["run", script];
+    for s in &tiny {
+        args.extend(["--set", s]);
+    }
+    let (code, out, err) = radose_in(made.path(), &args);
+    assert_eq!(code, 0, "{err}");
+    // The hint, as printed.
+    let hint = out
+        .split("(replay: `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no replay hint in:\n{out}"));
+    assert_eq!(hint, "radose notebook replay reports/paper/notebook.html");
+    let hint_args: Vec<&str> = hint.split_whitespace().skip(1).collect();
+    let with_out = |file: &'static str| hint_args.iter().copied().chain(["--out", file]).collect::<Vec<&str>>();
+
+    // 1. The folder it was made in.
+    let (code, out, err) = radose_in(made.path(), &with_out("same.csv"));
+    assert_eq!(code, 0, "same folder: {err}\n{out}");
+    let table = replay_table(&made.path().join("same.csv"));
+    assert!(cells_with(&table, "DIFFERS").is_empty(), "{table:?}");
+    let identical = cells_with(&table, "identical");
+    assert!(identical.len() >= 30, "{table:?}");
+    for cell in ["simulate --out data/paper", "preprocess A0", "extract A"] {
+        let (_, detail) =
+            identical.iter().find(|c| c.0.starts_with(cell)).unwrap_or_else(|| panic!("no `{cell}` cell: {table:?}"));
+        assert!(detail.contains("incidental only"), "`{cell}` ran from its cache or found its data: {detail}");
+    }
+    assert!(out.contains("differ only in incidental values"), "{out}");
+
+    // 2. An empty folder: everything is simulated and computed again.
+    let fresh = tempfile::tempdir().unwrap();
+    std::fs::copy(made.path().join("reports/paper/notebook.html"), fresh.path().join("nb.html")).unwrap();
+    let (code, out, err) = radose_in(fresh.path(), &["notebook", "replay", "nb.html", "--out", "fresh.csv"]);
+    assert_eq!(code, 0, "fresh folder: {err}\n{out}");
+    let table = replay_table(&fresh.path().join("fresh.csv"));
+    assert!(cells_with(&table, "DIFFERS").is_empty() && cells_with(&table, "identical").len() >= 30, "{table:?}");
+    assert!(fresh.path().join("data/paper/A/cohort.toml").exists());
+
+    // 3. A changed input: one patient's age in cohort A.
+    let csv = made.path().join("data/paper/A/clinical.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let age = header.iter().position(|h| *h == "age").unwrap();
+    let mut first: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+    first[age] = format!("{}", first[age].parse::<f64>().unwrap() + 20.0);
+    lines[1] = first.join(",");
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    let (code, out, err) = radose_in(made.path(), &hint_args);
+    assert_eq!(code, 1, "a changed input must fail the replay:\n{out}");
+    assert!(err.contains("cell(s) differ"), "{err}");
+    for cell in ["`simulate --out data/paper", "`load A0 data/paper/A`", "`table1 A0 B0"] {
+        assert!(err.contains(cell), "the replay must name {cell}:\n{err}");
+    }
+    assert!(!err.contains("`load B0"), "cohort B did not change:\n{err}");
+}

@@ -54,7 +54,8 @@ impl Command for Bench {
             timing.parameters,
             choice.label(),
             crate::threads::count()
-        ));
+        ))
+        .with_incidental(["seconds"]);
         for (i, s) in timing.seconds.iter().enumerate() {
             t.push(vec![(i + 1).into(), Cell::Float(*s)]);
         }
@@ -62,6 +63,6 @@ impl Command for Bench {
             t.notes.push(format!("peak resident memory of this process: {} MiB", format_sig(rss, 4)));
         }
         t.notes.push(format!("median of {steps} after {warmup} warm-up step(s)"));
-        Ok(Output::Many(vec![Output::Table(t), Output::Message(format!("{:.6}", timing.median))]))
+        Ok(Output::Many(vec![Output::Table(t), Output::Note(format!("{:.6}", timing.median))]))
     }
 }

@@ -146,7 +146,7 @@ impl Command for Best {
     fn signature(&self) -> Signature {
         Signature::new("best", "tracker", "The run with the best value of a metric")
             .required("METRIC", ArgKind::Text, "a metric name (e.g. auc_pooled)")
-            .named("where", "EXPR", ArgKind::Text, "only runs matching this filter (as `runs --where`)")
+            .named("where", "EXPR", ArgKind::Text, "only runs matching this filter (as `runs --where EXPR`)")
             .switch("lowest", "lowest is best (e.g. brier)")
             .not_replayable()
             .example("best auc_pooled --where \"kind = cv\"", "the cross-validation with the highest pooled AUC")

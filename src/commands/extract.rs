@@ -155,8 +155,12 @@ impl Command for Extract {
         session.check_cancel()?;
         let results = results.into_inner().unwrap_or_default();
 
-        let mut summary = Table::new(["sequence", "patients", "features", "cached", "failed", "frame", "parquet"])
-            .with_title(format!("extract {} ({roi})", cohort.text));
+        let mut summary =
+            Table::new(["sequence", "patients", "features", "cached", "failed", "frame", "parquet", "sha256"])
+                .with_title(format!("extract {} ({roi})", cohort.text))
+                // The frame's values (its Parquet file's hash) are the result,
+                // however many came from the cache and wherever it was written.
+                .with_incidental(["cached", "parquet"]);
         let mut failures = Vec::new();
         for seq in &sequences {
             let mut rows: BTreeMap<usize, Vec<(String, f64)>> = BTreeMap::new();
@@ -189,6 +193,7 @@ impl Command for Extract {
             let parquet = out_root.join(format!("{name}.parquet"));
             write_parquet(&t, &parquet)?;
             let sha = sha256_file(&parquet)?;
+            let short_sha = sha[..sha.len().min(12)].to_string();
             let dataset = session.store().record_dataset(
                 run,
                 &name,
@@ -222,6 +227,7 @@ impl Command for Extract {
                 Cell::Int((ids.len() - rows.len()) as i64),
                 name.into(),
                 parquet.display().to_string().into(),
+                Cell::Text(short_sha),
             ]);
         }
         session.store().log_metric(run, "failed", failures.len() as f64, None, None)?;
@@ -239,6 +245,8 @@ impl Command for Extract {
 }
 
 /// One image's features, from the cache when its inputs and settings match.
+/// Values are cached as their bits: JSON's decimal floats do not always read
+/// back to the same f64, and a cached frame must equal a computed one.
 fn one(
     image: &std::path::Path,
     mask: &std::path::Path,
@@ -248,16 +256,16 @@ fn one(
     cache: &std::path::Path,
 ) -> std::result::Result<(Vec<(String, f64)>, bool), String> {
     let hashes = (sha256_file(image).map_err(|e| e.to_string())?, sha256_file(mask).map_err(|e| e.to_string())?);
-    let entry_key = format!("{key} {} {}", hashes.0, hashes.1);
+    let entry_key = format!("f64-bits {key} {} {}", hashes.0, hashes.1);
     if let Ok(text) = std::fs::read_to_string(cache)
-        && let Ok((k, f)) = serde_json::from_str::<(String, Vec<(String, Option<f64>)>)>(&text)
+        && let Ok((k, f)) = serde_json::from_str::<(String, Vec<(String, Option<u64>)>)>(&text)
         && k == entry_key
     {
-        return Ok((f.into_iter().map(|(n, v)| (n, v.unwrap_or(f64::NAN))).collect(), true));
+        return Ok((f.into_iter().map(|(n, v)| (n, v.map_or(f64::NAN, f64::from_bits))).collect(), true));
     }
     let x = extract_files(image, mask, params, ibsi).map_err(|e| e.to_string())?;
-    let stored: Vec<(String, Option<f64>)> =
-        x.features.iter().map(|(n, v)| (n.clone(), v.is_finite().then_some(*v))).collect();
+    let stored: Vec<(String, Option<u64>)> =
+        x.features.iter().map(|(n, v)| (n.clone(), v.is_finite().then_some(v.to_bits()))).collect();
     if let Ok(json) = serde_json::to_vec(&(entry_key, stored)) {
         let _ = write_atomic(cache, &json);
     }

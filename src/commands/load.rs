@@ -95,10 +95,10 @@ impl Command for Load {
         }
         store.log_metric(run, "rows", rows as f64, None, None)?;
 
-        let summary = summarise(&name.text, &table_path, &df, &roles, manifest.as_ref(), run);
+        let summary = summarise(&name.text, &table_path, &sha256, &df, &roles, manifest.as_ref());
         let origin = FrameOrigin { path, table_path, sha256, dataset_ids, manifest };
         session.insert_frame(&name.text, Frame { df, roles, origin: Some(origin) });
-        Ok(Output::Message(summary))
+        Ok(Output::Many(vec![Output::Message(summary), Output::Note(format!("  recorded as run {run}"))]))
     }
 }
 
@@ -185,16 +185,23 @@ fn check_images(dir: &Path, manifest: &Manifest, raw: &RawTable, roles: &Roles) 
     }
 }
 
+/// What was loaded, including the table's content hash (so a replay notices
+/// a changed input even when its shape did not change).
 fn summarise(
     name: &str,
     table_path: &Path,
+    sha256: &str,
     df: &polars::prelude::DataFrame,
     roles: &Roles,
     manifest: Option<&Manifest>,
-    run: i64,
 ) -> String {
-    let mut s =
-        format!("loaded {name}: {} patients × {} columns from {}", df.height(), df.width(), table_path.display());
+    let mut s = format!(
+        "loaded {name}: {} patients × {} columns from {} (sha256 {})",
+        df.height(),
+        df.width(),
+        table_path.display(),
+        &sha256[..sha256.len().min(12)]
+    );
     if let Some(outcome) = roles.outcome.as_deref()
         && let Some(col) = crate::data::frame::column(df, outcome)
         && let Some(values) = col.values.as_f64()
@@ -211,7 +218,6 @@ fn summarise(
             s.push_str("\n  SIMULATED cohort (not real patients)");
         }
     }
-    s.push_str(&format!("\n  recorded as run {run}"));
     s
 }
 

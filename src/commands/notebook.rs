@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use super::{ArgKind, Args, Command, Signature};
 use crate::error::{Error, Result};
-use crate::notebook::{cells, compare, html_doc, markdown_doc, parse_embedded, provenance};
+use crate::notebook::{Differences, cells, compare, html_doc, markdown_doc, parse_embedded, provenance, run_json};
 use crate::output::{Cell, Output, Table};
 use crate::session::Session;
+use crate::shell::parse;
 
 pub struct Notebook;
 
@@ -20,6 +21,7 @@ impl Command for Notebook {
             .named("from", "N", ArgKind::Int, "save: first cell (default 1)")
             .named("to", "M", ArgKind::Int, "save: last cell (default the last)")
             .switch("only-ok", "save: leave out cells that failed")
+            .table()
             .not_replayable()
             .example("notebook save reports/session.html", "this session as a self-contained HTML notebook")
     }
@@ -48,7 +50,7 @@ fn save(args: &Args, session: &Session, file: &Path) -> Result<Output> {
         return Err(Error::invalid("no cells to save in that range", Some("`history` numbers the cells")));
     }
     let prov = provenance(session, &cs);
-    let replay = format!("radose notebook replay {}", file.display());
+    let replay = format!("radose notebook replay {}", parse::quote(&file.display().to_string()));
     let title = file.file_stem().and_then(|s| s.to_str()).unwrap_or("notebook").to_string();
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -81,7 +83,7 @@ fn save(args: &Args, session: &Session, file: &Path) -> Result<Output> {
             });
         }
     }
-    Ok(Output::Message(format!("saved {} cells to {} (replay: {replay})", cs.len(), written.join(", "))))
+    Ok(Output::Message(format!("saved {} cells to {} (replay: `{replay}`)", cs.len(), written.join(", "))))
 }
 
 fn replay(file: &Path, width: usize) -> Result<Output> {
@@ -94,8 +96,10 @@ fn replay(file: &Path, width: usize) -> Result<Output> {
     })?;
     let mut fresh = crate::open_session(Path::new(":memory:"))?;
     fresh.width = width;
+    let tolerance = doc["tolerance"].as_f64().unwrap_or(crate::notebook::TOLERANCE);
     let mut t = Table::new(["cell", "command", "result", "detail"]).with_title(format!("replay of {}", file.display()));
     let mut differing = Vec::new();
+    let mut incidental_cells = Vec::new();
     for c in doc["cells"].as_array().into_iter().flatten() {
         let index = c["index"].as_u64().unwrap_or(0);
         let command = c["command"].as_str().unwrap_or("").to_string();
@@ -128,60 +132,60 @@ fn replay(file: &Path, width: usize) -> Result<Output> {
             1 => crate::notebook::output_json(&outputs[0]),
             _ => crate::notebook::output_json(&Output::Many(outputs)),
         };
-        let mut diffs = Vec::new();
+        let mut d = Differences::default();
         let was_ok = c["ok"].as_bool().unwrap_or(true);
         if was_ok != ok {
-            diffs.push(if ok {
+            d.results.push(if ok {
                 "failed then, succeeds now".to_string()
             } else {
                 format!("succeeded then, fails now: {}", error.clone().unwrap_or_default())
             });
         } else if ok {
-            compare(&c["output"], &now, "output", &mut diffs);
-            // Metrics of the runs the cell created.
+            compare(&c["output"], &now, "output", tolerance, &mut d);
+            // The runs the cell created: their kinds and metrics.
             let runs: Vec<i64> = fresh.history()[before..].iter().flat_map(|h| h.runs.clone()).collect();
             let recorded = c["runs"].as_array().cloned().unwrap_or_default();
             if recorded.len() != runs.len() {
-                diffs.push(format!("{} run(s) then, {} now", recorded.len(), runs.len()));
+                d.results.push(format!("{} run(s) then, {} now", recorded.len(), runs.len()));
             } else {
                 for (k, (rec, id)) in recorded.iter().zip(&runs).enumerate() {
-                    let d = fresh.store().run_detail(*id)?;
-                    let metrics: serde_json::Map<String, serde_json::Value> = d
-                        .metrics
-                        .iter()
-                        .filter(|m| m.fold.is_none() && m.step.is_none() && m.value.is_finite())
-                        .map(|m| (m.key.clone(), serde_json::json!(m.value)))
-                        .collect();
-                    compare(
-                        &rec["metrics"],
-                        &serde_json::Value::Object(metrics),
-                        &format!("run #{}", k + 1),
-                        &mut diffs,
-                    );
+                    let now = run_json(&fresh.store().run_detail(*id)?);
+                    compare(rec, &now, &format!("run #{}", k + 1), tolerance, &mut d);
                 }
             }
         }
-        if diffs.is_empty() {
-            t.push(vec![
-                Cell::Int(index as i64),
-                command.into(),
-                "identical".into(),
-                if ok { Cell::Null } else { "an error both times".into() },
-            ]);
+        let listed = |list: &[String]| {
+            let more = if list.len() > 3 { format!(" (+{} more)", list.len() - 3) } else { String::new() };
+            format!("{}{more}", list.iter().take(3).cloned().collect::<Vec<_>>().join("; "))
+        };
+        if d.results.is_empty() {
+            let detail = if !d.incidental.is_empty() {
+                incidental_cells.push(index.to_string());
+                format!("incidental only: {}", listed(&d.incidental)).into()
+            } else if ok {
+                Cell::Null
+            } else {
+                "an error both times".into()
+            };
+            t.push(vec![Cell::Int(index as i64), command.into(), "identical".into(), detail]);
         } else {
-            let shown: Vec<String> = diffs.iter().take(3).cloned().collect();
-            let more = if diffs.len() > 3 { format!(" (+{} more)", diffs.len() - 3) } else { String::new() };
-            differing.push(format!("[{index}] `{command}`: {}{more}", shown.join("; ")));
-            t.push(vec![
-                Cell::Int(index as i64),
-                command.into(),
-                "DIFFERS".into(),
-                format!("{}{more}", shown.join("; ")).into(),
-            ]);
+            differing.push(format!("[{index}] `{command}`: {}", listed(&d.results)));
+            t.push(vec![Cell::Int(index as i64), command.into(), "DIFFERS".into(), listed(&d.results).into()]);
         }
     }
+    if !incidental_cells.is_empty() {
+        t.notes.push(format!(
+            "{} cell(s) differ only in incidental values — durations, cache use, run ids — which are not results: \
+             cells {}",
+            incidental_cells.len(),
+            incidental_cells.join(", ")
+        ));
+    }
     if differing.is_empty() {
-        t.notes.push("every replayed cell gave the recorded result (tables by value, figures by the data drawn, run metrics to 1e-9)".into());
+        t.notes.push(format!(
+            "every replayed cell gave the recorded result (tables by value, figures by the data drawn, run metrics; \
+             numbers to {tolerance:e} relative)"
+        ));
         Ok(Output::Table(t))
     } else {
         Err(Error::Invalid {

@@ -147,7 +147,10 @@ impl Command for Preprocess {
             "seconds",
             "message",
         ])
-        .with_title(format!("preprocess {} → {}", cohort.text, out_root.display()));
+        .with_title(format!("preprocess {} → {}", cohort.text, out_root.display()))
+        // Whether a patient was computed now or read from the cache, and how
+        // long it took, is not the result; the volumes and doses are.
+        .with_incidental(["status", "seconds"]);
         let (mut done, mut hits, mut failed) = (0, 0, 0);
         for (p, r) in patients.iter().zip(results) {
             let Some((outcome, secs)) = r else { continue };
@@ -182,9 +185,9 @@ impl Command for Preprocess {
         let manifest_path = out_root.join(MANIFEST_FILE);
         let sha = sha256_file(&manifest_path)?;
         store.log_artifact(run, &manifest_path.display().to_string(), &sha)?;
-        for (k, v) in [("patients_done", done), ("patients_cached", hits), ("patients_failed", failed)] {
-            store.log_metric(run, k, v as f64, None, None)?;
-        }
+        store.log_incidental_metric(run, "patients_done", done as f64)?;
+        store.log_incidental_metric(run, "patients_cached", hits as f64)?;
+        store.log_metric(run, "patients_failed", failed as f64, None, None)?;
         if failed > 0 {
             table.notes.push(format!(
                 "{failed} of {} patients failed (see `message`); the others were written to {}",

@@ -121,15 +121,17 @@ impl Command for Report {
             session.store().log_artifact(run, &f.display().to_string(), &sha)?;
         }
         let secs = started.elapsed().as_secs_f64();
-        session.store().log_metric(run, "seconds", secs, None, None)?;
-        Ok(Output::Message(format!(
-            "report `{name}`: {} runs, {} files in {:.2} s → {}{}",
-            ids.len(),
-            written.files.len(),
-            secs,
-            dir.join("index.html").display(),
-            if written.simulated { "\n  SIMULATED cohorts: the report says so in a banner" } else { "" }
-        )))
+        session.store().log_incidental_metric(run, "seconds", secs)?;
+        Ok(Output::Many(vec![
+            Output::Message(format!(
+                "report `{name}`: {} runs, {} files → {}{}",
+                ids.len(),
+                written.files.len(),
+                dir.join("index.html").display(),
+                if written.simulated { "\n  SIMULATED cohorts: the report says so in a banner" } else { "" }
+            )),
+            Output::Note(format!("  written in {secs:.2} s")),
+        ]))
     }
 }
 

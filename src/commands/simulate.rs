@@ -16,7 +16,7 @@ use crate::core::simulate::{
 use crate::data::manifest::{Clinical, CohortInfo, MANIFEST_FILE, Manifest};
 use crate::error::{Error, Result};
 use crate::imaging::nifti::{self, StoredType};
-use crate::output::Output;
+use crate::output::{Cell, Output, Table};
 use crate::provenance::{io_error, sha256_bytes, sha256_file};
 use crate::session::{CancelFlag, Session};
 use crate::store::ParamValue;
@@ -66,13 +66,7 @@ impl Command for Simulate {
             paper_cohort("A", args.parsed("n-a", "a number of patients")?)?,
             paper_cohort("B", args.parsed("n-b", "a number of patients")?)?,
         ];
-        if args.has("if-absent") && ["A", "B"].iter().all(|c| out.join(c).join("cohort.toml").exists()) {
-            return Ok(Output::Message(format!(
-                "{} already holds cohorts A and B; nothing simulated (--if-absent)",
-                out.display()
-            )));
-        }
-        prepare_folder(&out, args.has("force"))?;
+        let present = args.has("if-absent") && ["A", "B"].iter().all(|c| out.join(c).join("cohort.toml").exists());
         let size_name = if profile == SizeProfile::Paper { "paper" } else { "small" };
         let run = session.begin_run(
             args,
@@ -85,11 +79,19 @@ impl Command for Simulate {
             ],
             Some(seed),
         )?;
+        if present {
+            // What is there is the result, described as a fresh simulation is.
+            return cohorts_output(
+                session,
+                run,
+                &out,
+                format!("{} already holds cohorts A and B; nothing simulated (--if-absent)", out.display()),
+            );
+        }
+        prepare_folder(&out, args.has("force"))?;
         let started = Instant::now();
         let total: usize = specs.iter().map(|s| s.n).sum();
         let progress = progress_bar(total as u64);
-        let mut summary = Vec::new();
-        let mut bytes_written = 0u64;
         for spec in &specs {
             let dir = out.join(&spec.name);
             let (rows, latents) = simulate_clinical(seed, spec)?;
@@ -99,7 +101,6 @@ impl Command for Simulate {
             let images =
                 write_images(&dir, seed, &spec.name, &rows, &latents, profile, &session.cancel_flag(), &progress)?;
             write_text(&dir.join("truth.csv"), &truth_csv(&rows, &latents, &images.truths))?;
-            bytes_written += images.bytes;
             for file in ["clinical.csv", MANIFEST_FILE, "truth.csv"] {
                 let path = dir.join(file);
                 session.store().log_artifact(run, &path.display().to_string(), &sha256_file(&path)?)?;
@@ -109,28 +110,109 @@ impl Command for Simulate {
                 &format!("images_sha256_{}", spec.name),
                 &ParamValue::Text(sha256_bytes(images.hashes.join("\n").as_bytes())),
             )?;
-            let risk: Vec<f64> = latents.iter().map(|l| l.risk).collect();
-            let nn: Vec<u8> = rows.iter().map(|r| r.nn).collect();
-            let ceiling = auc(&risk, &nn);
-            session.store().log_metric(run, &format!("risk_auc_{}", spec.name), ceiling, None, None)?;
-            summary.push(format!(
-                "  {}: {} patients, {} with NN; true-risk AUC (the ceiling) {ceiling:.3}",
-                dir.display(),
-                spec.n,
-                spec.nn_events
-            ));
         }
         progress.finish_and_clear();
         let seconds = started.elapsed().as_secs_f64();
-        session.store().log_metric(run, "seconds", seconds, None, None)?;
-        session.store().log_metric(run, "image_bytes", bytes_written as f64, None, None)?;
-        Ok(Output::Message(format!(
-            "simulated cohorts (seed {seed}, {size_name} volumes) in {seconds:.1} s, images {:.1} MB:\n{}\n  SIMULATED data, not real patients; load with `load A {}`",
-            bytes_written as f64 / 1e6,
-            summary.join("\n"),
-            out.join("A").display()
-        )))
+        session.store().log_incidental_metric(run, "seconds", seconds)?;
+        cohorts_output(
+            session,
+            run,
+            &out,
+            format!("simulated (seed {seed}, {size_name} volumes) in {seconds:.1} s"),
+        )
     }
+}
+
+/// The cohorts in `out` as found on disk — patients, events, the true-risk
+/// AUC (the ceiling any model can reach), image bytes and one hash over every
+/// file `simulate` writes — the same whether they were simulated now or
+/// earlier; the AUCs and bytes are logged on `run`. `how` says which.
+fn cohorts_output(session: &Session, run: i64, out: &Path, how: String) -> Result<Output> {
+    let mut table = Table::new(["cohort", "folder", "patients", "nn_events", "risk_auc", "files_sha256"])
+        .with_title("simulated cohorts")
+        .with_incidental(["folder"]);
+    let (mut image_bytes, mut simulated) = (0u64, true);
+    for name in ["A", "B"] {
+        let dir = out.join(name);
+        let (patients, events, ceiling) = match read_truth(&dir.join("truth.csv"))? {
+            Some((risk, nn)) => {
+                let ceiling = auc(&risk, &nn);
+                session.store().log_metric(run, &format!("risk_auc_{name}"), ceiling, None, None)?;
+                let events = nn.iter().filter(|&&v| v == 1).count();
+                (Cell::Int(nn.len() as i64), Cell::Int(events as i64), Cell::Float(ceiling))
+            }
+            None => {
+                simulated = false;
+                (Cell::Null, Cell::Null, Cell::Null)
+            }
+        };
+        let (hash, bytes) = folder_hash(&dir)?;
+        image_bytes += bytes;
+        table.push(vec![name.into(), dir.display().to_string().into(), patients, events, ceiling, hash.into()]);
+    }
+    table.notes.push("risk_auc: the true risk's AUC, the ceiling any model can reach (see docs/simulation.md)".into());
+    session.store().log_metric(run, "image_bytes", image_bytes as f64, None, None)?;
+    let what = if simulated { "SIMULATED data, not real patients" } else { "cohort folders without a simulation truth" };
+    Ok(Output::Many(vec![
+        Output::Table(table),
+        Output::Message(format!(
+            "images {:.1} MB; {what}; load with `load A {}`",
+            image_bytes as f64 / 1e6,
+            out.join("A").display()
+        )),
+        Output::Note(format!("  {how}")),
+    ]))
+}
+
+/// `truth.csv`'s risk and outcome columns; `None` when the folder has none
+/// (real data under `--if-absent`).
+fn read_truth(path: &Path) -> Result<Option<(Vec<f64>, Vec<u8>)>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| io_error(path, e))?;
+    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let (Some(nn_col), Some(risk_col)) =
+        (header.iter().position(|h| *h == "nn"), header.iter().position(|h| *h == "risk"))
+    else {
+        return Ok(None);
+    };
+    let (mut risk, mut nn) = (Vec::new(), Vec::new());
+    for (i, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        let bad = || Error::invalid(format!("{}: row {} is not a truth row", path.display(), i + 2), None);
+        nn.push(cells.get(nn_col).and_then(|v| v.parse::<u8>().ok()).ok_or_else(bad)?);
+        risk.push(cells.get(risk_col).and_then(|v| v.parse::<f64>().ok()).ok_or_else(bad)?);
+    }
+    Ok(Some((risk, nn)))
+}
+
+/// One sha256 over the files `simulate` writes in a cohort folder (the
+/// tables, the manifest and `images/`), by relative path — so two folders
+/// with the same content hash alike wherever they are — and the bytes of
+/// its images.
+fn folder_hash(dir: &Path) -> Result<(String, u64)> {
+    let mut files: Vec<PathBuf> =
+        ["clinical.csv", MANIFEST_FILE, "truth.csv"].iter().map(|f| dir.join(f)).filter(|p| p.exists()).collect();
+    let mut pending = vec![dir.join("images")];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries {
+            let path = entry.map_err(|e| io_error(&d, e))?.path();
+            if path.is_dir() { pending.push(path) } else { files.push(path) }
+        }
+    }
+    files.sort();
+    let (mut listing, mut image_bytes) = (String::new(), 0u64);
+    for f in &files {
+        let rel = f.strip_prefix(dir).unwrap_or(f);
+        if rel.starts_with("images") {
+            image_bytes += std::fs::metadata(f).map_err(|e| io_error(f, e))?.len();
+        }
+        listing.push_str(&format!("{} {}\n", rel.display(), sha256_file(f)?));
+    }
+    Ok((sha256_bytes(listing.as_bytes()), image_bytes))
 }
 
 fn progress_bar(total: u64) -> indicatif::ProgressBar {

@@ -240,7 +240,7 @@ impl Command for Train {
         .named("seed", "N", ArgKind::Int, "seed for the splits, initial weights, batches and SMOTE (default 7)")
         .named("device", "DEV", ArgKind::Text, "cpu (default), gpu[:N] (wgpu build) or cuda[:N] (cuda build)")
         .named("label", "NAME", ArgKind::Text, "the model's name in reports (default: its preset, e.g. T1+Dose)")
-        .named("experiment", "NAME", ArgKind::Text, "file the run under an experiment (for `report --experiment`)")
+        .named("experiment", "NAME", ArgKind::Text, "file the run under an experiment (for `report NAME --experiment NAME`)")
         .table()
         .example(
             "model Q = T1+Dose --select mannwhitney:k=8 --input 20x30x30; train Q on A --folds 2 --grid epochs=2 batch=8",

@@ -11,15 +11,27 @@ use crate::output::Output;
 pub fn output_text(out: &Output, width: usize) -> String {
     match out {
         Output::Nothing => String::new(),
-        Output::Message(m) => format!("{m}\n"),
+        Output::Message(m) | Output::Note(m) => format!("{m}\n"),
         Output::Table(t) => table::terminal(t, width),
         Output::Figure(f) => format!(
-            "figure: {} ({:.1} KB SVG; `notebook save` embeds it, `plot … --out FILE.svg|.png` writes it)\n",
+            "figure: {} ({:.1} KB SVG; `notebook save FILE.html` embeds it, `plot roc|calibration RUN --out FILE.svg|.png` writes it)\n",
             f.title,
             f.svg.len() as f64 / 1024.0
         ),
+        // Parts apart by a blank line; a note stays under what it is about.
         Output::Many(items) => {
-            items.iter().map(|o| output_text(o, width)).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("\n")
+            let mut text = String::new();
+            for item in items {
+                let part = output_text(item, width);
+                if part.is_empty() {
+                    continue;
+                }
+                if !text.is_empty() && !matches!(item, Output::Note(_)) {
+                    text.push('\n');
+                }
+                text.push_str(&part);
+            }
+            text
         }
     }
 }

@@ -65,6 +65,19 @@ impl Builder {
     }
 }
 
+/// `word` as one token of this grammar: as it is when nothing in it is
+/// special (so `--flag` stays a flag), else quoted.
+pub fn quote(word: &str) -> String {
+    let plain = |c: char| c.is_alphanumeric() || "-_./=:,+@%~^[]{}<>|*?!&$()".contains(c);
+    if !word.is_empty() && word.chars().all(plain) && !word.starts_with('#') {
+        word.to_string()
+    } else if !word.contains('\'') {
+        format!("'{word}'")
+    } else {
+        format!("\"{}\"", word.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
 /// Splits `input` into statements. `first_line` is the line number of the
 /// input's first line (1 for a file).
 pub fn parse(input: &str, first_line: usize) -> Result<Vec<Statement>> {
@@ -170,6 +183,16 @@ mod tests {
             words("load A x.csv # comment\nframes; runs\n\n# only a comment\n"),
             vec![vec!["load", "A", "x.csv"], vec!["frames"], vec!["runs"]]
         );
+    }
+
+    #[test]
+    fn quote_gives_back_the_word() {
+        for word in ["plain", "--flag", "a b", "semi;colon", "it's", "say \"hi\"", "back\\slash", "#hash", "", "x#y"] {
+            let st = parse(&format!("cmd {}", quote(word)), 1).unwrap();
+            assert_eq!(st.len(), 1, "{word:?}");
+            assert_eq!(st[0].tokens[1].text, word, "{word:?} quoted as {}", quote(word));
+        }
+        assert!(!parse(&quote("--flag"), 1).unwrap()[0].tokens[0].quoted);
     }
 
     #[test]

@@ -84,4 +84,9 @@ CREATE TABLE artifacts (
     sha256 TEXT NOT NULL
 );
 "#,
+    // 2: metrics that describe how a run went (durations, cache hits), not
+    // its result; a notebook replay reports them without failing on them.
+    r#"
+ALTER TABLE metrics ADD COLUMN incidental INTEGER NOT NULL DEFAULT 0 CHECK (incidental IN (0, 1));
+"#,
 ];

@@ -111,6 +111,8 @@ pub struct MetricRecord {
     pub value: f64,
     pub step: Option<i64>,
     pub fold: Option<i64>,
+    /// How the run went (a duration, a cache count), not its result.
+    pub incidental: bool,
 }
 
 /// Everything recorded for one run.
@@ -315,10 +317,29 @@ impl Store {
 
     /// Appends a metric value.
     pub fn log_metric(&self, run: RunId, key: &str, value: f64, step: Option<i64>, fold: Option<i64>) -> Result<()> {
+        self.insert_metric(run, key, value, step, fold, false)
+    }
+
+    /// Appends a metric that says how the run went — its duration, how much
+    /// came from a cache — rather than what it found ([`MetricRecord::incidental`]).
+    pub fn log_incidental_metric(&self, run: RunId, key: &str, value: f64) -> Result<()> {
+        self.insert_metric(run, key, value, None, None, true)
+    }
+
+    fn insert_metric(
+        &self,
+        run: RunId,
+        key: &str,
+        value: f64,
+        step: Option<i64>,
+        fold: Option<i64>,
+        incidental: bool,
+    ) -> Result<()> {
         self.conn
             .execute(
-                "INSERT INTO metrics (run_id, key, value, step, fold, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![run, key, value, step, fold, provenance::now_iso()],
+                "INSERT INTO metrics (run_id, key, value, step, fold, recorded_at, incidental) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![run, key, value, step, fold, provenance::now_iso(), incidental],
             )
             .map(|_| ())
             .map_err(|e| self.err(e))
@@ -549,10 +570,16 @@ impl Store {
     pub fn metrics(&self, id: RunId) -> Result<Vec<MetricRecord>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT key, value, step, fold FROM metrics WHERE run_id = ?1 ORDER BY id")
+            .prepare("SELECT key, value, step, fold, incidental FROM metrics WHERE run_id = ?1 ORDER BY id")
             .map_err(|e| self.err(e))?;
         stmt.query_map([id], |r| {
-            Ok(MetricRecord { key: r.get(0)?, value: r.get(1)?, step: r.get(2)?, fold: r.get(3)? })
+            Ok(MetricRecord {
+                key: r.get(0)?,
+                value: r.get(1)?,
+                step: r.get(2)?,
+                fold: r.get(3)?,
+                incidental: r.get(4)?,
+            })
         })
         .and_then(|rows| rows.collect())
         .map_err(|e| self.err(e))

@@ -142,7 +142,7 @@ fn output_markdown(o: &Value, out: &mut String, figure_links: &mut dyn FnMut() -
     if let Some(m) = o.get("message").and_then(Value::as_str) {
         let _ = write!(out, "```text\n{m}\n```\n\n");
     } else if let Some(m) = o.get("note").and_then(Value::as_str) {
-        let _ = write!(out, "_{m}_\n\n");
+        let _ = write!(out, "_{}_\n\n", m.trim());
     } else if let Some(t) = o.get("table") {
         out.push_str(&markdown(&table_from_json(t)));
         out.push('\n');
@@ -235,7 +235,7 @@ fn output_html(o: &Value, figures: &mut std::slice::Iter<'_, (String, String)>, 
     if let Some(m) = o.get("message").and_then(Value::as_str) {
         let _ = write!(out, "<pre class=\"out\">{}</pre>\n", html_escape(m));
     } else if let Some(m) = o.get("note").and_then(Value::as_str) {
-        let _ = write!(out, "<p class=\"meta\">{}</p>\n", html_escape(m));
+        let _ = write!(out, "<p class=\"meta\">{}</p>\n", html_escape(m.trim()));
     } else if let Some(t) = o.get("table") {
         out.push_str(&html(&table_from_json(t)));
     } else if o.get("figure").is_some() {
@@ -361,7 +361,8 @@ fn compare_table(a: &Value, b: &Value, path: &str, tolerance: f64, d: &mut Diffe
         return;
     }
     let (ta, tb) = (table_from_json(a), table_from_json(b));
-    let (ra, rb) = (a["rows"].as_array().cloned().unwrap_or_default(), b["rows"].as_array().cloned().unwrap_or_default());
+    let (ra, rb) =
+        (a["rows"].as_array().cloned().unwrap_or_default(), b["rows"].as_array().cloned().unwrap_or_default());
     if ra.len() != rb.len() {
         d.results.push(format!("{path}: {} rows then, {} now", ra.len(), rb.len()));
     }
@@ -419,7 +420,8 @@ mod tests {
         compare(&a, &b, "out", TOLERANCE, &mut d);
         assert!(d.results.is_empty(), "{d:?}");
         assert_eq!(d.incidental, vec!["out.table[0].seconds: 0.5 then, 0.7 now".to_string()]);
-        let c = json!({"table": {"columns": ["x", "seconds"], "rows": [[2.0, 0.5], ["a", 1]], "incidental": ["seconds"]}});
+        let c =
+            json!({"table": {"columns": ["x", "seconds"], "rows": [[2.0, 0.5], ["a", 1]], "incidental": ["seconds"]}});
         let mut d = Differences::default();
         compare(&a, &c, "out", TOLERANCE, &mut d);
         assert_eq!(d.results, vec!["out.table[0].x: 1 then, 2 now".to_string()]);

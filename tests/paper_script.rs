@@ -127,8 +127,15 @@ fn replays_report_results_only() {
     let script = common::root().join("experiments/paper.radose");
     let script = script.to_str().unwrap();
     let tiny = [
-        "NA=30", "NB=12", "SPACING=2,2,2.5", "SELECT=mannwhitney:k=6", "PCA=4", "INPUT=17x17x17", "EPOCHS=1",
-        "BATCH=8", "FOLDS=2",
+        "NA=30",
+        "NB=12",
+        "SPACING=2,2,2.5",
+        "SELECT=mannwhitney:k=6",
+        "PCA=4",
+        "INPUT=17x17x17",
+        "EPOCHS=1",
+        "BATCH=8",
+        "FOLDS=2",
     ];
     let mut args = vec!["run", script];
     for s in &tiny {

@@ -46,16 +46,17 @@ impl Command for Bench {
         let choice = super::deep::device_choice(args)?;
         let cancel = session.cancel_flag();
         let timing = crate::ml::bench::step(batch, size, choice, warmup, steps, &|| cancel.is_cancelled())?;
-        let mut t = Table::new(["step", "seconds"]).with_title(format!(
-            "one training step, [{batch},1,{},{},{}], {} trainable parameters, {} ({} thread(s) available)",
-            size[0],
-            size[1],
-            size[2],
-            timing.parameters,
-            choice.label(),
-            crate::threads::count()
-        ))
-        .with_incidental(["seconds"]);
+        let mut t = Table::new(["step", "seconds"])
+            .with_title(format!(
+                "one training step, [{batch},1,{},{},{}], {} trainable parameters, {} ({} thread(s) available)",
+                size[0],
+                size[1],
+                size[2],
+                timing.parameters,
+                choice.label(),
+                crate::threads::count()
+            ))
+            .with_incidental(["seconds"]);
         for (i, s) in timing.seconds.iter().enumerate() {
             t.push(vec![(i + 1).into(), Cell::Float(*s)]);
         }

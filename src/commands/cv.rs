@@ -32,7 +32,12 @@ impl Command for Cv {
         .named("repeats", "R", ArgKind::Int, "repeat with R different shuffles (default 1)")
         .named("seed", "N", ArgKind::Int, "seed for the splits and every fitted step (default 7)")
         .named("label", "NAME", ArgKind::Text, "the model's name in reports (default: the frames, e.g. T1+Dose)")
-        .named("experiment", "NAME", ArgKind::Text, "file the run under an experiment (for `report NAME --experiment NAME`)")
+        .named(
+            "experiment",
+            "NAME",
+            ArgKind::Text,
+            "file the run under an experiment (for `report NAME --experiment NAME`)",
+        )
         .table()
         .example("cv P1 on A --folds 5 --seed 7", "five-fold CV of P1 on frame A")
     }

@@ -34,7 +34,12 @@ impl Command for Holdout {
                 "0.5 (default), a probability, or `youden` (chosen on the training data)",
             )
             .named("label", "NAME", ArgKind::Text, "the model's name in reports (default: the frames, e.g. T1+Dose)")
-            .named("experiment", "NAME", ArgKind::Text, "file the run under an experiment (for `report NAME --experiment NAME`)")
+            .named(
+                "experiment",
+                "NAME",
+                ArgKind::Text,
+                "file the run under an experiment (for `report NAME --experiment NAME`)",
+            )
             .table()
             .example("holdout P1 on A --test B", "fit P1 on all of A, test once on B")
     }

@@ -114,12 +114,7 @@ impl Command for Simulate {
         progress.finish_and_clear();
         let seconds = started.elapsed().as_secs_f64();
         session.store().log_incidental_metric(run, "seconds", seconds)?;
-        cohorts_output(
-            session,
-            run,
-            &out,
-            format!("simulated (seed {seed}, {size_name} volumes) in {seconds:.1} s"),
-        )
+        cohorts_output(session, run, &out, format!("simulated (seed {seed}, {size_name} volumes) in {seconds:.1} s"))
     }
 }
 
@@ -152,7 +147,8 @@ fn cohorts_output(session: &Session, run: i64, out: &Path, how: String) -> Resul
     }
     table.notes.push("risk_auc: the true risk's AUC, the ceiling any model can reach (see docs/simulation.md)".into());
     session.store().log_metric(run, "image_bytes", image_bytes as f64, None, None)?;
-    let what = if simulated { "SIMULATED data, not real patients" } else { "cohort folders without a simulation truth" };
+    let what =
+        if simulated { "SIMULATED data, not real patients" } else { "cohort folders without a simulation truth" };
     Ok(Output::Many(vec![
         Output::Table(table),
         Output::Message(format!(

@@ -167,17 +167,18 @@ fn read_truth(path: &Path) -> Result<Option<(Vec<f64>, Vec<u8>)>> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(path).map_err(|e| io_error(path, e))?;
-    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    // (1-based line number, line) without the comment lines.
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.starts_with('#'));
+    let header: Vec<&str> = lines.next().map_or("", |(_, l)| l).split(',').collect();
     let (Some(nn_col), Some(risk_col)) =
         (header.iter().position(|h| *h == "nn"), header.iter().position(|h| *h == "risk"))
     else {
         return Ok(None);
     };
     let (mut risk, mut nn) = (Vec::new(), Vec::new());
-    for (i, line) in lines.enumerate() {
+    for (number, line) in lines {
         let cells: Vec<&str> = line.split(',').collect();
-        let bad = || Error::invalid(format!("{}: row {} is not a truth row", path.display(), i + 2), None);
+        let bad = || Error::invalid(format!("{}: line {number} is not a truth row", path.display()), None);
         nn.push(cells.get(nn_col).and_then(|v| v.parse::<u8>().ok()).ok_or_else(bad)?);
         risk.push(cells.get(risk_col).and_then(|v| v.parse::<f64>().ok()).ok_or_else(bad)?);
     }
@@ -323,7 +324,6 @@ struct WrittenImages {
     truths: Vec<ImageTruth>,
     /// sha256 of every image file, in patient order.
     hashes: Vec<String>,
-    bytes: u64,
 }
 
 /// Generates and writes every patient's images, on all cores; each patient's
@@ -340,7 +340,7 @@ fn write_images(
     progress: &indicatif::ProgressBar,
 ) -> Result<WrittenImages> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<(ImageTruth, Vec<String>, u64)>>> = Mutex::new(vec![None; rows.len()]);
+    let results: Mutex<Vec<Option<(ImageTruth, Vec<String>)>>> = Mutex::new(vec![None; rows.len()]);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let workers = crate::threads::count().min(rows.len().max(1));
     std::thread::scope(|scope| {
@@ -374,14 +374,13 @@ fn write_images(
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
-    let mut out = WrittenImages { truths: Vec::new(), hashes: Vec::new(), bytes: 0 };
+    let mut out = WrittenImages { truths: Vec::new(), hashes: Vec::new() };
     for item in results.into_inner().unwrap_or_default() {
-        let Some((truth, hashes, bytes)) = item else {
+        let Some((truth, hashes)) = item else {
             return Err(Error::invalid("a patient's images were not written", None));
         };
         out.truths.push(truth);
         out.hashes.extend(hashes);
-        out.bytes += bytes;
     }
     Ok(out)
 }
@@ -394,12 +393,11 @@ fn write_patient(
     row: &ClinicalRow,
     latent: &Latent,
     profile: SizeProfile,
-) -> Result<(ImageTruth, Vec<String>, u64)> {
+) -> Result<(ImageTruth, Vec<String>)> {
     let images = simulate_images(seed, cohort, index, row, latent, profile);
     let folder = dir.join("images").join(&row.patient_id);
     std::fs::create_dir_all(&folder).map_err(|e| io_error(&folder, e))?;
     let mut hashes = Vec::new();
-    let mut bytes = 0;
     let files = [
         ("T1", &images.mr[0], StoredType::I16),
         ("T1C", &images.mr[1], StoredType::I16),
@@ -411,8 +409,7 @@ fn write_patient(
         let path = folder.join(format!("{role}.nii.gz"));
         let description = format!("radose simulated {role} (SIMULATED, not a patient)");
         let content = nifti::write(&path, volume, stored, &description)?;
-        bytes += content.len() as u64;
         hashes.push(sha256_bytes(&content));
     }
-    Ok((images.truth, hashes, bytes))
+    Ok((images.truth, hashes))
 }

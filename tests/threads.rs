@@ -2,7 +2,7 @@
 //! simulation, preprocessing, radiomics, a `cv` of a pipeline and a `train`
 //! of a +Dose model — run in a rayon pool of 1 and of 2 threads (the pool
 //! `--threads` sets for the whole process) stores bit-identical predictions.
-//! (Own test binary: each run installs its own pool.)
+//! (Own test binary: each run installs its own pool.) And `--threads` itself.
 
 mod common;
 
@@ -50,4 +50,15 @@ fn one_and_two_threads_give_the_same_bits() {
     assert_eq!(a.len(), b.len());
     let differ: Vec<_> = a.iter().zip(&b).filter(|(x, y)| x != y).take(5).collect();
     assert!(differ.is_empty(), "predictions differ between 1 and 2 threads: {differ:?}");
+}
+
+/// `--threads N` sets the process's thread count; 0 is refused by name.
+#[test]
+fn the_threads_flag_is_checked() {
+    let run = |args: &[&str]| std::process::Command::new(common::binary()).args(args).output().unwrap();
+    let ok = run(&["--db", ":memory:", "--threads", "1", "-c", "sleep 0"]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let zero = run(&["--db", ":memory:", "--threads", "0", "-c", "sleep 0"]);
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--threads must be at least 1"));
 }

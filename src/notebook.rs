@@ -318,6 +318,10 @@ pub struct Differences {
     pub incidental: Vec<String>,
 }
 
+/// The JSON keys under which values are incidental: `Output::Note`'s text
+/// and a run's incidental metrics (see [`output_json`] and [`run_json`]).
+const INCIDENTAL_KEYS: [&str; 2] = ["note", "incidental"];
+
 /// Compares a recorded output (or run record) with a replayed one. Notes,
 /// incidental table columns and incidental run metrics go to
 /// `incidental`; everything else — messages, table cells, figure data, run
@@ -328,19 +332,13 @@ pub fn compare(recorded: &Value, replayed: &Value, path: &str, tolerance: f64, d
             compare_table(&a["table"], &b["table"], &format!("{path}.table"), tolerance, d);
         }
         (Value::Object(a), Value::Object(b)) => {
-            for (k, x) in a {
+            for (k, x, y) in union(a, b) {
                 let at = format!("{path}.{k}");
-                match b.get(k) {
-                    // Output::Note and incidental run metrics.
-                    Some(y) if k == "note" || k == "incidental" => values(x, y, &at, tolerance, &mut d.incidental),
-                    Some(y) => compare(x, y, &at, tolerance, d),
-                    None if k == "note" || k == "incidental" => d.incidental.push(format!("{at}: missing now")),
-                    None => d.results.push(format!("{at}: missing now")),
+                if INCIDENTAL_KEYS.contains(&k) {
+                    values(x, y, &at, tolerance, &mut d.incidental);
+                } else {
+                    compare(x, y, &at, tolerance, d);
                 }
-            }
-            for k in b.keys().filter(|k| !a.contains_key(*k)) {
-                let list = if k == "note" || k == "incidental" { &mut d.incidental } else { &mut d.results };
-                list.push(format!("{path}.{k}: new now"));
             }
         }
         (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
@@ -352,7 +350,17 @@ pub fn compare(recorded: &Value, replayed: &Value, path: &str, tolerance: f64, d
     }
 }
 
-/// Tables by value, cell by cell; the recorded table's incidental columns
+/// Every key of two objects with its value on each side (`null` where one
+/// side lacks it).
+fn union<'a>(
+    a: &'a serde_json::Map<String, Value>,
+    b: &'a serde_json::Map<String, Value>,
+) -> Vec<(&'a str, &'a Value, &'a Value)> {
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter().map(|k| (k.as_str(), a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null))).collect()
+}
+
+/// Tables by value, cell by cell; columns either side marks incidental go
 /// to `incidental`. Titles and notes under the table (paths, timings) are
 /// not results.
 fn compare_table(a: &Value, b: &Value, path: &str, tolerance: f64, d: &mut Differences) {
@@ -360,20 +368,24 @@ fn compare_table(a: &Value, b: &Value, path: &str, tolerance: f64, d: &mut Diffe
         d.results.push(format!("{path}: columns {} then, {} now", a["columns"], b["columns"]));
         return;
     }
-    let (ta, tb) = (table_from_json(a), table_from_json(b));
-    let (ra, rb) =
-        (a["rows"].as_array().cloned().unwrap_or_default(), b["rows"].as_array().cloned().unwrap_or_default());
+    let columns = items(&a["columns"]);
+    let incidental =
+        |c: usize| columns.get(c).is_some_and(|name| [a, b].iter().any(|t| items(&t["incidental"]).contains(name)));
+    let (ra, rb) = (items(&a["rows"]), items(&b["rows"]));
     if ra.len() != rb.len() {
         d.results.push(format!("{path}: {} rows then, {} now", ra.len(), rb.len()));
     }
-    for (r, (x, y)) in ra.iter().zip(&rb).enumerate() {
-        let (x, y) = (x.as_array().cloned().unwrap_or_default(), y.as_array().cloned().unwrap_or_default());
-        for (c, (u, v)) in x.iter().zip(&y).enumerate() {
-            let at = format!("{path}[{r}].{}", ta.columns.get(c).map_or("?", String::as_str));
-            let list = if ta.is_incidental(c) || tb.is_incidental(c) { &mut d.incidental } else { &mut d.results };
-            values(u, v, &at, tolerance, list);
+    for (r, (x, y)) in ra.iter().zip(rb).enumerate() {
+        for (c, (u, v)) in items(x).iter().zip(items(y)).enumerate() {
+            let at = format!("{path}[{r}].{}", columns.get(c).and_then(Value::as_str).unwrap_or("?"));
+            values(u, v, &at, tolerance, if incidental(c) { &mut d.incidental } else { &mut d.results });
         }
     }
+}
+
+/// The elements of a JSON array (none for anything else).
+fn items(v: &Value) -> &[Value] {
+    v.as_array().map_or(&[], Vec::as_slice)
 }
 
 /// Leaf-by-leaf comparison into one list.
@@ -392,14 +404,8 @@ fn values(a: &Value, b: &Value, path: &str, tolerance: f64, out: &mut Vec<String
         }
         (Value::Array(x), Value::Array(y)) => out.push(format!("{path}: {} entries then, {} now", x.len(), y.len())),
         (Value::Object(x), Value::Object(y)) => {
-            for (k, u) in x {
-                match y.get(k) {
-                    Some(v) => values(u, v, &format!("{path}.{k}"), tolerance, out),
-                    None => out.push(format!("{path}.{k}: missing now")),
-                }
-            }
-            for k in y.keys().filter(|k| !x.contains_key(*k)) {
-                out.push(format!("{path}.{k}: new now"));
+            for (k, u, v) in union(x, y) {
+                values(u, v, &format!("{path}.{k}"), tolerance, out);
             }
         }
         (x, y) if x == y => {}

@@ -169,6 +169,11 @@ pub fn hmac_sha256_hex(key: &[u8], msg: &[u8]) -> String {
     hex(&outer.finalize())
 }
 
+/// The first 12 hex digits of a hash, as outputs show it.
+pub fn short_hash(sha256: &str) -> &str {
+    sha256.get(..12).unwrap_or(sha256)
+}
+
 /// SHA-256 of bytes, as lowercase hex.
 pub fn sha256_bytes(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))

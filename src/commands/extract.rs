@@ -193,7 +193,6 @@ impl Command for Extract {
             let parquet = out_root.join(format!("{name}.parquet"));
             write_parquet(&t, &parquet)?;
             let sha = sha256_file(&parquet)?;
-            let short_sha = sha[..sha.len().min(12)].to_string();
             let dataset = session.store().record_dataset(
                 run,
                 &name,
@@ -214,7 +213,7 @@ impl Command for Extract {
             let fo = FrameOrigin {
                 path: parquet.clone(),
                 table_path: parquet.clone(),
-                sha256: sha,
+                sha256: sha.clone(),
                 dataset_ids,
                 manifest: Some(manifest.clone()),
             };
@@ -227,7 +226,7 @@ impl Command for Extract {
                 Cell::Int((ids.len() - rows.len()) as i64),
                 name.into(),
                 parquet.display().to_string().into(),
-                Cell::Text(short_sha),
+                crate::provenance::short_hash(&sha).into(),
             ]);
         }
         session.store().log_metric(run, "failed", failures.len() as f64, None, None)?;

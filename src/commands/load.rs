@@ -200,7 +200,7 @@ fn summarise(
         df.height(),
         df.width(),
         table_path.display(),
-        &sha256[..sha256.len().min(12)]
+        crate::provenance::short_hash(sha256)
     );
     if let Some(outcome) = roles.outcome.as_deref()
         && let Some(col) = crate::data::frame::column(df, outcome)

@@ -8,10 +8,11 @@ use std::path::Path;
 /// The shell's line grammar, then each statement against its command's signature.
 pub fn shell_line(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    if let Ok(statements) = crate::shell::parse::parse(&text, 1) {
+    if let Ok(statements) = crate::syntax::parse(&text, 1) {
+        let registry = crate::commands::registry();
         for st in &statements {
-            if let Some(cmd) = st.tokens.first().and_then(|t| crate::commands::find(&t.text)) {
-                let _ = crate::commands::Args::parse(&cmd.signature(), st);
+            if let Some(cmd) = st.tokens.first().and_then(|t| registry.find(&t.text)) {
+                let _ = crate::signature::Args::parse(&cmd.signature(), st);
             }
         }
     }

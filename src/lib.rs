@@ -14,12 +14,15 @@ pub mod imaging;
 pub mod ml;
 pub mod notebook;
 pub mod output;
+pub mod progress;
 pub mod provenance;
 pub mod render;
 pub mod report;
 pub mod session;
 pub mod shell;
+pub mod signature;
 pub mod store;
+pub mod syntax;
 pub mod threads;
 
 use std::path::Path;
@@ -34,5 +37,5 @@ pub fn open_session(db: &Path) -> Result<Session> {
     let provenance = provenance::Provenance::gather();
     let store =
         if db == Path::new(":memory:") { Store::open_in_memory(provenance)? } else { Store::open(db, provenance)? };
-    Ok(Session::new(store))
+    Ok(Session::new(store, commands::registry()))
 }

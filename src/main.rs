@@ -99,6 +99,7 @@ fn main() -> ExitCode {
         }
     };
     session.width = terminal_width();
+    session.set_progress_sink(std::sync::Arc::new(radose::shell::progress::TerminalBars));
     install_ctrl_c(session.cancel_flag());
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
@@ -131,7 +132,7 @@ fn main() -> ExitCode {
 /// Runs the shell command `name` with the process's remaining arguments
 /// (each one token, quoted as the shell grammar needs).
 fn shell_command(session: &mut radose::session::Session, name: &str, args: Vec<String>) -> i32 {
-    let quoted = args.iter().map(|a| radose::shell::parse::quote(a));
+    let quoted = args.iter().map(|a| radose::syntax::quote(a));
     let line = std::iter::once(name.to_string()).chain(quoted).collect::<Vec<_>>().join(" ");
     script::run_text(session, &line, name, false, &mut std::io::stdout(), &mut std::io::stderr()).exit_code()
 }

@@ -59,14 +59,15 @@ fn table_json(t: &Table) -> Value {
 /// A run's metrics as a notebook records them: its results, and separately
 /// what only describes how it went (durations, cache counts).
 pub fn run_json(d: &crate::store::RunDetail) -> Value {
+    let values = crate::store::records::run_values(&d.metrics);
     let pick = |incidental: bool| -> serde_json::Map<String, Value> {
-        d.metrics
+        values
             .iter()
-            .filter(|m| m.fold.is_none() && m.step.is_none() && m.value.is_finite() && m.incidental == incidental)
-            .map(|m| (m.key.clone(), json!(m.value)))
+            .filter(|(_, v, i)| v.is_finite() && *i == incidental)
+            .map(|(k, v, _)| (k.clone(), json!(v)))
             .collect()
     };
-    json!({ "kind": d.summary.kind, "metrics": pick(false), "incidental": pick(true) })
+    json!({ "kind": d.summary.kind.as_str(), "metrics": pick(false), "incidental": pick(true) })
 }
 
 /// The session's cells `from..=to` (1-based), optionally without errors.

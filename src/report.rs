@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::output::{Cell, Table};
 use crate::render::figures::{CvPanel, Figure, TestPanel};
 use crate::render::table::{csv, html, html_escape, latex, markdown};
-use crate::store::{RunDetail, Store};
+use crate::store::records::{AuditArmParams, AuditLeakageMetrics, HeldOutMetrics};
+use crate::store::{Metrics, Params, Prediction, RunDetail, RunKind, Store};
 
 /// Published values to show beside the reproduced ones: table → model → (AUC, ACC, F1).
 pub type Published = BTreeMap<String, BTreeMap<String, (f64, f64, f64)>>;
@@ -51,16 +52,22 @@ pub fn read_published(path: &Path) -> Result<Published> {
 struct ModelRun {
     detail: RunDetail,
     label: String,
-    /// (fold, patient, label, probability)
-    predictions: Vec<(Option<i64>, String, u8, f64)>,
+    predictions: Vec<Prediction>,
 }
 
 impl ModelRun {
     fn param(&self, key: &str) -> Option<String> {
         self.detail.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.display())
     }
-    fn metric(&self, key: &str) -> Option<f64> {
-        self.detail.metrics.iter().rev().find(|m| m.key == key && m.fold.is_none() && m.step.is_none()).map(|m| m.value)
+    /// The test threshold a `holdout`/`test` run chose (0.5 for cross-validation).
+    fn threshold(&self) -> f64 {
+        if table_of(self.detail.summary.kind) != Some("3") {
+            return 0.5;
+        }
+        HeldOutMetrics::from_metrics(self.detail.summary.id, &self.detail.metrics)
+            .ok()
+            .and_then(|m| m.threshold)
+            .unwrap_or(0.5)
     }
     fn simulated(&self) -> bool {
         self.param("simulated").is_some_and(|v| v == "true")
@@ -68,20 +75,20 @@ impl ModelRun {
     /// Per-patient (label, mean probability), sorted by patient.
     fn pooled(&self) -> (Vec<u8>, Vec<f64>) {
         let mut acc: BTreeMap<&str, (u8, f64, usize)> = BTreeMap::new();
-        for (_, id, l, p) in &self.predictions {
-            let e = acc.entry(id.as_str()).or_insert((*l, 0.0, 0));
-            e.1 += p;
+        for p in &self.predictions {
+            let e = acc.entry(p.patient.as_str()).or_insert((p.label, 0.0, 0));
+            e.1 += p.probability;
             e.2 += 1;
         }
         acc.values().map(|(l, s, n)| (*l, s / *n as f64)).unzip()
     }
     fn folds(&self) -> Vec<(Roc, f64)> {
         let mut by: BTreeMap<i64, (Vec<u8>, Vec<f64>)> = BTreeMap::new();
-        for (f, _, l, p) in &self.predictions {
-            if let Some(f) = f {
-                let e = by.entry(*f).or_default();
-                e.0.push(*l);
-                e.1.push(*p);
+        for p in &self.predictions {
+            if let Some(f) = p.fold {
+                let e = by.entry(f).or_default();
+                e.0.push(p.label);
+                e.1.push(p.probability);
             }
         }
         by.values().filter_map(|(t, p)| roc_curve(p, t).map(|r| (r, auc(p, t)))).collect()
@@ -142,10 +149,10 @@ pub struct Options<'a> {
 
 /// The paper table a run kind fills: "2" for cross-validation (`cv`, and the
 /// deep model's `train`), "3" for a test set (`holdout`, `test`).
-pub fn table_of(kind: &str) -> Option<&'static str> {
+pub fn table_of(kind: RunKind) -> Option<&'static str> {
     match kind {
-        "cv" | "train" => Some("2"),
-        "holdout" | "test" => Some("3"),
+        RunKind::Cv | RunKind::Train => Some("2"),
+        RunKind::Holdout | RunKind::Test => Some("3"),
         _ => None,
     }
 }
@@ -162,11 +169,11 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
     let mut audits: Vec<(String, Vec<f64>, Vec<f64>, RunDetail)> = Vec::new();
     for &id in ids {
         let detail = store.run_detail(id)?;
-        if detail.summary.kind == "audit-leakage" {
+        if detail.summary.kind == RunKind::AuditLeakage {
             let (mut safe, mut leaky) = (Vec::new(), Vec::new());
             for &child in &detail.children {
                 let c = store.run_detail(child)?;
-                let is_leaky = c.params.iter().any(|(k, v)| k == "leaky" && v.display() == "true");
+                let is_leaky = AuditArmParams::from_params(child, &c.params)?.leaky;
                 let mut aucs: Vec<(i64, f64)> =
                     c.metrics.iter().filter(|m| m.key == "auc").filter_map(|m| m.fold.map(|f| (f, m.value))).collect();
                 aucs.sort_by_key(|a| a.0);
@@ -180,7 +187,7 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
             audits.push((label, safe, leaky, detail));
             continue;
         }
-        if table_of(&detail.summary.kind).is_none() {
+        if table_of(detail.summary.kind).is_none() {
             return Err(Error::invalid(
                 format!(
                     "run {id} is a `{}` run; reports take `cv`, `train`, `holdout` and `test` runs",
@@ -199,7 +206,7 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
     // A model run again (the same label in the same table) is reported once: its latest run.
     let mut latest: BTreeMap<(&'static str, String), usize> = BTreeMap::new();
     for (i, r) in runs.iter().enumerate() {
-        let key = (table_of(&r.detail.summary.kind).unwrap_or("?"), r.label.clone());
+        let key = (table_of(r.detail.summary.kind).unwrap_or("?"), r.label.clone());
         let keep = latest.get(&key).is_none_or(|&j| runs[j].detail.summary.id < r.detail.summary.id);
         if keep {
             latest.insert(key, i);
@@ -213,8 +220,8 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
         std::fs::create_dir_all(d).map_err(|e| crate::provenance::io_error(d, e))?;
     }
     let mut files = Vec::new();
-    let cv: Vec<&ModelRun> = runs.iter().filter(|r| table_of(&r.detail.summary.kind) == Some("2")).collect();
-    let test: Vec<&ModelRun> = runs.iter().filter(|r| table_of(&r.detail.summary.kind) == Some("3")).collect();
+    let cv: Vec<&ModelRun> = runs.iter().filter(|r| table_of(r.detail.summary.kind) == Some("2")).collect();
+    let test: Vec<&ModelRun> = runs.iter().filter(|r| table_of(r.detail.summary.kind) == Some("3")).collect();
     let simulated = runs.iter().any(ModelRun::simulated);
 
     let mut table2 = table_cv(&cv, published.and_then(|p| p.get("2")));
@@ -231,8 +238,7 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
         for r in rs.iter() {
             let Some((pa, pc, pf)) = p.get(&r.label.to_ascii_lowercase()) else { continue };
             let (truth, prob) = r.pooled();
-            let thr =
-                if table_of(&r.detail.summary.kind) == Some("3") { r.metric("threshold").unwrap_or(0.5) } else { 0.5 };
+            let thr = r.threshold();
             let m = at_threshold(&prob, &truth, thr);
             for (name, got, want) in [("AUC", auc(&prob, &truth), *pa), ("ACC", m.accuracy, *pc), ("F1", m.f1, *pf)] {
                 total += 1;
@@ -343,17 +349,17 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
     let mut audit_table = Table::new(["model", "fold-safe AUC", "LEAKY AUC", "optimism (95% CI)", "run"])
         .with_title("Leakage audit: fold-safe vs the LEAKY published protocol");
     for (label, safe, leaky, d) in &audits {
-        let metric =
-            |k: &str| d.metrics.iter().rev().find(|m| m.key == k && m.fold.is_none()).map_or(f64::NAN, |m| m.value);
+        let m = AuditLeakageMetrics::from_metrics(d.summary.id, &d.metrics)?;
+        let value = |v: Option<f64>| v.unwrap_or(f64::NAN);
         audit_table.push(vec![
             Cell::Text(label.clone()),
             r2(crate::core::describe::mean_sd_finite(safe).0),
             r2(crate::core::describe::mean_sd_finite(leaky).0),
             Cell::Text(format!(
                 "{} ({} to {})",
-                fmt(metric("optimism")),
-                fmt(metric("optimism_ci_low")),
-                fmt(metric("optimism_ci_high"))
+                fmt(value(m.optimism)),
+                fmt(value(m.optimism_ci_low)),
+                fmt(value(m.optimism_ci_high))
             )),
             Cell::Int(d.summary.id),
         ]);
@@ -365,7 +371,7 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
     // Every patient's probability, ids pseudonymised when a key is given.
     let mut preds = Table::new(["model", "run", "fold", "patient", "label", "probability"]);
     for r in &runs {
-        for (fold, id, label, p) in &r.predictions {
+        for Prediction { fold, patient: id, label, probability: p } in &r.predictions {
             let patient = match &opts.pseudonymise {
                 Some(key) => crate::provenance::hmac_sha256_hex(key.as_bytes(), id.as_bytes())[..16].to_string(),
                 None => id.clone(),
@@ -443,7 +449,7 @@ fn numeric_table(runs: &[&ModelRun], is_test: bool) -> Table {
     let mut t = Table::new(["model", "auc", "auc_ci_low", "auc_ci_high", "acc", "f1", "sensitivity", "specificity"]);
     for r in runs {
         let (truth, p) = r.pooled();
-        let thr = if is_test { r.metric("threshold").unwrap_or(0.5) } else { 0.5 };
+        let thr = if is_test { r.threshold() } else { 0.5 };
         let m = at_threshold(&p, &truth, thr);
         let ci = delong(&p, &truth).map(|d| d.ci(0.95));
         let num = |v: f64| if v.is_finite() { Cell::Float(v) } else { Cell::Null };
@@ -481,7 +487,7 @@ fn table_test(runs: &[&ModelRun], published: Option<&BTreeMap<String, (f64, f64,
     let mut t = Table::new(cols).with_title("Table 3 — external test set");
     for r in runs {
         let (truth, p) = r.pooled();
-        let thr = r.metric("threshold").unwrap_or(0.5);
+        let thr = r.threshold();
         let m = at_threshold(&p, &truth, thr);
         let a = auc(&p, &truth);
         let ci = delong(&p, &truth).map(|d| d.ci(0.95));
@@ -582,7 +588,7 @@ fn page(
             .with_title(format!("run {} — {} ({})", d.summary.id, r.label, d.summary.kind));
         let mut f = |k: &str, v: String| t.push(vec![Cell::Text(k.into()), Cell::Text(v)]);
         f("command", d.summary.command.clone());
-        f("status", d.summary.status.clone());
+        f("status", d.summary.status.to_string());
         f("started", d.summary.started_at.clone());
         f("seed", d.seed.map_or("—".into(), |s| s.to_string()));
         f("program version", d.program_version.clone());
@@ -612,7 +618,7 @@ fn page(
 /// data drawn (for notebooks to compare on replay).
 pub fn run_figure(store: &Store, id: i64, what: &str, bins: usize) -> Result<(String, Figure, serde_json::Value)> {
     let detail = store.run_detail(id)?;
-    let Some(table) = table_of(&detail.summary.kind) else {
+    let Some(table) = table_of(detail.summary.kind) else {
         return Err(Error::invalid(
             format!(
                 "run {id} is a `{}` run; figures are drawn for `cv`, `train`, `holdout` and `test` runs",

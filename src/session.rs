@@ -8,18 +8,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use polars::prelude::DataFrame;
+use crate::data::frame::FrameData;
 
-use crate::commands::{self, Args};
 use crate::core::cohort::Roles;
 use crate::data::frame;
 use crate::data::manifest::Manifest;
 use crate::error::{Error, Result, suggest};
 use crate::output::{Output, Table};
+use crate::progress::{ProgressHandle, ProgressSink, Silent};
 use crate::provenance::{io_error, sha256_file};
 use crate::render;
-use crate::shell::parse::{Statement, Token};
-use crate::store::{NewRun, ParamValue, RunId, RunStatus, Store};
+use crate::signature::{Args, Signature};
+use crate::store::{NewRun, Params, RunId, RunKind, RunStatus, Store};
+use crate::syntax::{Statement, Token};
 
 /// Where a frame came from.
 #[derive(Debug, Clone)]
@@ -44,7 +45,7 @@ impl FrameOrigin {
 /// A named table in the session, with the roles of its columns.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    pub df: DataFrame,
+    pub df: FrameData,
     pub roles: Roles,
     pub origin: Option<FrameOrigin>,
 }
@@ -78,6 +79,44 @@ pub struct HistoryEntry {
     pub output: Option<Output>,
 }
 
+/// A command: a signature and what it does.
+pub trait Command: Sync {
+    fn signature(&self) -> Signature;
+    fn run(&self, args: &Args, session: &mut Session) -> Result<Output>;
+}
+
+/// The commands a session can run, in the order `help` lists them. The
+/// session is given its registry; it never names a command itself.
+#[derive(Clone, Default)]
+pub struct Registry {
+    commands: Vec<&'static dyn Command>,
+}
+
+impl Registry {
+    pub fn new(commands: Vec<&'static dyn Command>) -> Self {
+        Registry { commands }
+    }
+
+    pub fn all(&self) -> &[&'static dyn Command] {
+        &self.commands
+    }
+
+    /// Looks a command up by name.
+    pub fn find(&self, name: &str) -> Option<&'static dyn Command> {
+        self.commands.iter().copied().find(|c| c.signature().name == name)
+    }
+
+    /// Every command's name, in registry order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.commands.iter().map(|c| c.signature().name).collect()
+    }
+
+    /// The full help text of the command `name`, as `help NAME` prints it.
+    pub fn help_text(&self, name: &str) -> Option<String> {
+        self.find(name).map(|c| c.signature().help())
+    }
+}
+
 /// The state behind a shell or script.
 pub struct Session {
     frames: BTreeMap<String, Frame>,
@@ -86,9 +125,15 @@ pub struct Session {
     /// Declared deep models by name.
     pub models: BTreeMap<String, crate::ml::spec::ModelSpec>,
     store: Store,
+    registry: Registry,
+    progress: Arc<dyn ProgressSink>,
     history: Vec<HistoryEntry>,
     cancel: CancelFlag,
     current_runs: Vec<RunId>,
+    /// Their children (closed with them; not listed in the history).
+    current_children: Vec<RunId>,
+    /// The text of the statement being executed.
+    statement: String,
     /// Terminal width for laying out tables.
     pub width: usize,
     /// Where run files go when the database is in memory (removed on drop).
@@ -108,8 +153,10 @@ impl Drop for Session {
 }
 
 impl Session {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, registry: Registry) -> Self {
         Session {
+            registry,
+            progress: Arc::new(Silent),
             frames: BTreeMap::new(),
             pipelines: BTreeMap::new(),
             models: BTreeMap::new(),
@@ -117,6 +164,8 @@ impl Session {
             history: Vec::new(),
             cancel: CancelFlag::default(),
             current_runs: Vec::new(),
+            current_children: Vec::new(),
+            statement: String::new(),
             width: 100,
             scratch: {
                 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -144,12 +193,29 @@ impl Session {
         }
     }
 
+    /// The commands this session runs.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
 
     pub fn store_mut(&mut self) -> &mut Store {
         &mut self.store
+    }
+
+    /// Where long work reports progress (silent until a caller sets one;
+    /// the shell and the script runner give their terminal bars).
+    pub fn set_progress_sink(&mut self, sink: Arc<dyn ProgressSink>) {
+        self.progress = sink;
+    }
+
+    /// Starts a progress indicator for `total` steps of `unit`; it goes away
+    /// when the handle is dropped.
+    pub fn progress(&self, total: u64, unit: &'static str, message: String) -> ProgressHandle {
+        ProgressHandle::start(&self.progress, total, unit, message)
     }
 
     pub fn cancel_flag(&self) -> CancelFlag {
@@ -191,13 +257,7 @@ impl Session {
 
     /// Records a run of `kind` for the command being executed, before its
     /// work starts. The session closes it when the command returns.
-    pub fn begin_run(
-        &mut self,
-        args: &Args,
-        kind: &str,
-        params: Vec<(String, ParamValue)>,
-        seed: Option<u64>,
-    ) -> Result<RunId> {
+    pub fn begin_run(&mut self, args: &Args, kind: RunKind, params: &impl Params, seed: Option<u64>) -> Result<RunId> {
         self.begin_run_in(args, kind, params, seed, None)
     }
 
@@ -205,19 +265,35 @@ impl Session {
     pub fn begin_run_in(
         &mut self,
         args: &Args,
-        kind: &str,
-        params: Vec<(String, ParamValue)>,
+        kind: RunKind,
+        params: &impl Params,
         seed: Option<u64>,
         experiment: Option<String>,
     ) -> Result<RunId> {
-        let run = NewRun {
-            kind: kind.to_string(),
-            command: args.statement.text.clone(),
-            parent: None,
-            experiment,
-            seed,
-            params,
-        };
+        let run = NewRun::new(kind, args.statement.text.clone(), params.to_params())
+            .with_seed(seed)
+            .in_experiment(experiment);
+        self.open(run)
+    }
+
+    /// Records a child run (a configuration, a fold, an audit arm) under
+    /// `parent`. Like every run of the statement it is closed by the
+    /// session: a child the command did not finish itself ends with the
+    /// statement's status, so an error anywhere leaves none `running`.
+    pub fn begin_child(
+        &mut self,
+        parent: RunId,
+        kind: RunKind,
+        params: &impl Params,
+        seed: Option<u64>,
+    ) -> Result<RunId> {
+        let run = NewRun::new(kind, self.statement.clone(), params.to_params()).with_seed(seed).child_of(parent);
+        let id = self.store.begin_run(&run)?;
+        self.current_children.push(id);
+        Ok(id)
+    }
+
+    fn open(&mut self, run: NewRun) -> Result<RunId> {
         let id = self.store.begin_run(&run)?;
         self.current_runs.push(id);
         Ok(id)
@@ -230,6 +306,7 @@ impl Session {
         let (result, replayable) = self.dispatch(statement);
         self.cancel.reset();
         let runs = std::mem::take(&mut self.current_runs);
+        let children = std::mem::take(&mut self.current_children);
         let status = match &result {
             Ok(_) => RunStatus::Finished,
             Err(Error::Cancelled) => RunStatus::Cancelled,
@@ -237,7 +314,9 @@ impl Session {
         };
         let message = result.as_ref().err().map(|e| e.to_string());
         let mut result = result;
-        for &id in &runs {
+        // Children first, then the runs they belong to; a run the command
+        // already closed keeps its own status.
+        for &id in children.iter().rev().chain(runs.iter().rev()) {
             if let Err(e) = self.store.finish_run(id, status, message.as_deref())
                 && result.is_ok()
             {
@@ -260,8 +339,8 @@ impl Session {
         let Some(first) = statement.tokens.first() else {
             return (Ok(Output::Nothing), false);
         };
-        let Some(command) = commands::find(&first.text) else {
-            let names: Vec<&'static str> = commands::all().iter().map(|c| c.signature().name).collect();
+        let Some(command) = self.registry.find(&first.text) else {
+            let names = self.registry.names();
             return (
                 Err(Error::UnknownCommand {
                     name: first.text.clone(),
@@ -277,12 +356,13 @@ impl Session {
             Err(e) => return (Err(e), false),
         };
         self.cancel.reset();
+        self.statement = statement.text.clone();
         let result = command.run(&args, self).and_then(|out| self.write_out(&sig, &args, out));
         (result, sig.replayable)
     }
 
     /// Honours `--out FILE` for table-producing commands.
-    fn write_out(&mut self, sig: &commands::Signature, args: &Args, out: Output) -> Result<Output> {
+    fn write_out(&mut self, sig: &Signature, args: &Args, out: Output) -> Result<Output> {
         let (true, Some(tok)) = (sig.table_output, args.value("out")) else {
             return Ok(out);
         };

@@ -5,6 +5,7 @@
 
 mod common;
 
+use radose::store::RunKind;
 use std::path::Path;
 
 fn write_noise(path: &Path, n: usize, p: usize) {
@@ -44,7 +45,7 @@ fn leaky_arm_is_optimistic_on_noise_and_private_to_audit() {
         .query_runs(None, None, true, 50)
         .unwrap()
         .into_iter()
-        .find(|(r, _)| r.kind == "audit-leakage")
+        .find(|(r, _)| r.kind == RunKind::AuditLeakage)
         .unwrap()
         .0
         .id;
@@ -134,8 +135,15 @@ fn table1_published_values_are_checked_as_printed() {
     let (_, err, o) =
         common::run(&mut s, &format!("simulate --out {d}/sim; load A {d}/sim/A; load B {d}/sim/B; table1 A B"), false);
     assert_eq!(o.exit_code(), 0, "{err}");
-    let table1_run =
-        s.store().query_runs(None, None, true, 10).unwrap().into_iter().find(|(r, _)| r.kind == "table1").unwrap().0.id;
+    let table1_run = s
+        .store()
+        .query_runs(None, None, true, 10)
+        .unwrap()
+        .into_iter()
+        .find(|(r, _)| r.kind == RunKind::Table1)
+        .unwrap()
+        .0
+        .id;
     let published = common::root().join("experiments/published_table1.csv");
     let (out, err, o) =
         common::run(&mut s, &format!("audit published --table {} --against {table1_run}", published.display()), false);

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use radose::provenance::Provenance;
 use radose::store::Store;
+use radose::store::{RunKind, RunStatus};
 
 #[test]
 fn kill_during_preprocess_then_resume() {
@@ -50,8 +51,9 @@ fn kill_during_preprocess_then_resume() {
     let store = Store::open(&db, Provenance::gather()).unwrap();
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let runs = store.list_runs(50).unwrap();
-    let pre = runs.iter().find(|r| r.kind == "preprocess").expect("the preprocess run was recorded before its work");
-    assert_eq!(pre.status, "interrupted", "a killed run shows as interrupted");
+    let pre =
+        runs.iter().find(|r| r.kind == RunKind::Preprocess).expect("the preprocess run was recorded before its work");
+    assert_eq!(pre.status, RunStatus::Interrupted, "a killed run shows as interrupted");
     // Every patient folder is complete or has no record.
     let key_dirs: Vec<_> = std::fs::read_dir(dir.path().join("pre"))
         .unwrap()

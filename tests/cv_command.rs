@@ -6,6 +6,7 @@ mod common;
 use std::fmt::Write as _;
 
 use radose::core::rng::Rng;
+use radose::store::{RunKind, RunStatus};
 
 /// A feature CSV: id, outcome, `n` features (the first weakly informative).
 fn features(path: &std::path::Path, seed: u64, n: usize, y: &[u8]) {
@@ -47,8 +48,8 @@ fn cv_records_folds_and_out_of_fold_predictions() {
     assert!(out.contains("T1:f0"), "the informative feature is named by input: {out}");
     let store = s.store();
     let runs = store.list_runs(50).unwrap();
-    let parent = runs.iter().find(|r| r.kind == "cv").unwrap();
-    assert_eq!(parent.status, "finished");
+    let parent = runs.iter().find(|r| r.kind == RunKind::Cv).unwrap();
+    assert_eq!(parent.status, RunStatus::Finished);
     let detail = store.run_detail(parent.id).unwrap();
     assert_eq!(detail.children.len(), 5);
     assert_eq!(detail.predictions, 60, "one out-of-fold prediction per patient");
@@ -59,9 +60,19 @@ fn cv_records_folds_and_out_of_fold_predictions() {
     assert_eq!(detail.datasets.len(), 2, "both inputs are cited");
     for child in &detail.children {
         let c = store.run_detail(*child).unwrap();
-        assert_eq!(c.summary.kind, "cv-fold");
+        assert_eq!(c.summary.kind, RunKind::CvFold);
         assert!(c.params.iter().any(|(k, _)| k == "selected"));
     }
+    // A fold run's own metrics (stored with their fold number) are its
+    // values for `runs --where` and `--sort`, as a parent's summary is.
+    let filter = radose::store::query::parse("kind = cv-fold and auc >= 0").unwrap();
+    let sort = radose::store::query::parse_field("auc").unwrap();
+    let found = store.query_runs(Some(&filter), Some(&sort), true, 100).unwrap();
+    assert_eq!(found.len(), 5, "every fold run has an auc");
+    assert!(found.iter().all(|(_, v)| v.as_deref().and_then(|v| v.parse::<f64>().ok()).is_some()));
+    let (out, err, outcome) = common::run(&mut s, "runs --where \"kind = cv-fold and auc >= 0\" --sort auc", false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    assert_eq!(out.matches("cv-fold").count(), 5, "{out}");
 }
 
 #[test]

@@ -16,6 +16,7 @@ use radose::ml::data::{Balance, Samples};
 use radose::ml::net::{Block, NetConfig};
 use radose::ml::train::{TrainConfig, predict, train};
 use radose::store::ParamValue;
+use radose::store::{Prediction, RunKind, RunStatus};
 
 fn cpu() -> Device {
     Device::flex().autodiff()
@@ -263,14 +264,14 @@ fn train_test_predict_end_to_end_and_bad_inputs() {
     assert!(out.contains("best by mean fold AUC"), "{out}");
     let store = s.store();
     let train_run =
-        store.query_runs(None, None, true, 100).unwrap().into_iter().find(|(r, _)| r.kind == "train").unwrap().0;
-    assert_eq!(train_run.status, "finished");
+        store.query_runs(None, None, true, 100).unwrap().into_iter().find(|(r, _)| r.kind == RunKind::Train).unwrap().0;
+    assert_eq!(train_run.status, RunStatus::Finished);
     let detail = store.run_detail(train_run.id).unwrap();
     assert_eq!(detail.children.len(), 2, "one child per configuration");
     // Every patient's out-of-fold probability, real patients only.
     let preds = store.predictions(train_run.id).unwrap();
     assert_eq!(preds.len(), 30);
-    assert!(preds.iter().all(|p| p.1.starts_with('A') && p.3 > 0.0 && p.3 < 1.0));
+    assert!(preds.iter().all(|p| p.patient.starts_with('A') && p.probability > 0.0 && p.probability < 1.0));
     for &config in &detail.children {
         let c = store.run_detail(config).unwrap();
         assert_eq!(c.children.len(), 2, "one child per fold");
@@ -287,7 +288,7 @@ fn train_test_predict_end_to_end_and_bad_inputs() {
             let param = |k: &str| f.params.iter().find(|(n, _)| n == k).map(|(_, v)| v.display()).unwrap();
             assert!(param("synthetic").parse::<i64>().unwrap() > 0);
             let fold_no: i64 = param("fold").parse().unwrap();
-            let held_out = preds.iter().filter(|p| p.0 == Some(fold_no)).count() as i64;
+            let held_out = preds.iter().filter(|p| p.fold == Some(fold_no)).count() as i64;
             assert_eq!(held_out.to_string(), param("test"));
         }
     }
@@ -297,18 +298,30 @@ fn train_test_predict_end_to_end_and_bad_inputs() {
     let (out, err, outcome) = common::run(&mut s, "test Q on B", false);
     assert_eq!(outcome.exit_code(), 0, "{err}");
     assert!(out.contains("auc"), "{out}");
-    let test_run =
-        s.store().query_runs(None, None, true, 100).unwrap().into_iter().find(|(r, _)| r.kind == "test").unwrap().0;
+    let test_run = s
+        .store()
+        .query_runs(None, None, true, 100)
+        .unwrap()
+        .into_iter()
+        .find(|(r, _)| r.kind == RunKind::Test)
+        .unwrap()
+        .0;
     assert_eq!(s.store().predictions(test_run.id).unwrap().len(), 12);
     let first = s.store().predictions(test_run.id).unwrap();
     // The saved model predicts B identically.
     let (_, err, outcome) = common::run(&mut s, &format!("predict {} on B", test_run.id), false);
     assert_eq!(outcome.exit_code(), 0, "{err}");
-    let predict_run =
-        s.store().query_runs(None, None, true, 100).unwrap().into_iter().find(|(r, _)| r.kind == "predict").unwrap().0;
+    let predict_run = s
+        .store()
+        .query_runs(None, None, true, 100)
+        .unwrap()
+        .into_iter()
+        .find(|(r, _)| r.kind == RunKind::Predict)
+        .unwrap()
+        .0;
     let again = s.store().predictions(predict_run.id).unwrap();
-    let by_id = |v: &[(Option<i64>, String, u8, f64)]| {
-        let mut v: Vec<(String, f64)> = v.iter().map(|p| (p.1.clone(), p.3)).collect();
+    let by_id = |v: &[Prediction]| {
+        let mut v: Vec<(String, f64)> = v.iter().map(|p| (p.patient.clone(), p.probability)).collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     };
@@ -377,7 +390,7 @@ fn ctrl_c_mid_epoch_leaves_a_cancelled_run_with_its_metrics() {
             .query_runs(None, None, true, 50)
             .unwrap()
             .iter()
-            .filter(|(r, _)| r.kind == "train-fold")
+            .filter(|(r, _)| r.kind == RunKind::TrainFold)
             .map(|(r, _)| store.metrics(r.id).unwrap().iter().filter(|m| m.key == "train_loss").count())
             .sum::<usize>();
         logged >= 2
@@ -387,10 +400,10 @@ fn ctrl_c_mid_epoch_leaves_a_cancelled_run_with_its_metrics() {
     assert_ne!(outcome.exit_code(), 0);
     assert!(err.to_lowercase().contains("cancel"), "{err}");
     let runs = s.store().query_runs(None, None, true, 50).unwrap();
-    let train_run = runs.iter().find(|(r, _)| r.kind == "train").unwrap();
-    assert_eq!(train_run.0.status, "cancelled");
-    let fold = runs.iter().find(|(r, _)| r.kind == "train-fold").unwrap();
-    assert_eq!(fold.0.status, "cancelled");
+    let train_run = runs.iter().find(|(r, _)| r.kind == RunKind::Train).unwrap();
+    assert_eq!(train_run.0.status, RunStatus::Cancelled);
+    let fold = runs.iter().find(|(r, _)| r.kind == RunKind::TrainFold).unwrap();
+    assert_eq!(fold.0.status, RunStatus::Cancelled);
     assert!(s.store().metrics(fold.0.id).unwrap().iter().filter(|m| m.key == "train_loss").count() >= 2);
 }
 
@@ -404,7 +417,7 @@ fn runs_resume_reuses_the_folds_a_cancelled_train_finished() {
             .query_runs(None, None, true, 100)
             .unwrap()
             .into_iter()
-            .filter(|(r, _)| r.kind == "train-fold" && r.status == "finished")
+            .filter(|(r, _)| r.kind == RunKind::TrainFold && r.status == RunStatus::Finished)
             .count()
     };
     // Ctrl-C once the first fold has finished.
@@ -413,8 +426,8 @@ fn runs_resume_reuses_the_folds_a_cancelled_train_finished() {
     assert!(watcher.join().unwrap(), "no fold finished");
     assert_ne!(outcome.exit_code(), 0, "training finished before the cancel: {err}");
     let runs = s.store().query_runs(None, None, true, 100).unwrap();
-    let old = runs.iter().find(|(r, _)| r.kind == "train").unwrap().0.clone();
-    assert_eq!(old.status, "cancelled");
+    let old = runs.iter().find(|(r, _)| r.kind == RunKind::Train).unwrap().0.clone();
+    assert_eq!(old.status, RunStatus::Cancelled);
     let done = finished_folds(s.store());
     assert!((1..4).contains(&done), "{done} folds finished");
 
@@ -423,10 +436,16 @@ fn runs_resume_reuses_the_folds_a_cancelled_train_finished() {
     assert_eq!(outcome.exit_code(), 0, "{err}");
     assert!(out.contains(&format!("resumed run {}: {done} of 4 folds reused", old.id)), "{out}");
     let latest_train = |s: &radose::session::Session| {
-        s.store().query_runs(None, None, true, 200).unwrap().into_iter().find(|(r, _)| r.kind == "train").unwrap().0
+        s.store()
+            .query_runs(None, None, true, 200)
+            .unwrap()
+            .into_iter()
+            .find(|(r, _)| r.kind == RunKind::Train)
+            .unwrap()
+            .0
     };
     let resumed = latest_train(&s);
-    assert_eq!(resumed.status, "finished");
+    assert_eq!(resumed.status, RunStatus::Finished);
     let detail = s.store().run_detail(resumed.id).unwrap();
     assert!(detail.params.contains(&("resumed_from".into(), ParamValue::Int(old.id))), "{:?}", detail.params);
     let mut reused = 0;
@@ -451,7 +470,7 @@ fn runs_resume_reuses_the_folds_a_cancelled_train_finished() {
     assert_ne!(fresh.id, resumed.id);
     let sorted = |run: i64| {
         let mut p = s.store().predictions(run).unwrap();
-        p.sort_by(|a, b| a.1.cmp(&b.1));
+        p.sort_by(|a, b| a.patient.cmp(&b.patient));
         p
     };
     assert_eq!(sorted(resumed.id), sorted(fresh.id));

@@ -6,7 +6,7 @@
 
 mod common;
 
-use radose::commands::all;
+use radose::commands::registry;
 
 #[test]
 fn every_example_runs() {
@@ -20,9 +20,9 @@ fn every_example_runs() {
     let (_, err, outcome) = common::run(&mut common::session(), prepare, false);
     assert_eq!(outcome.exit_code(), 0, "{err}");
     let without: Vec<&str> =
-        all().iter().filter(|c| c.signature().examples.is_empty()).map(|c| c.signature().name).collect();
+        registry().all().iter().filter(|c| c.signature().examples.is_empty()).map(|c| c.signature().name).collect();
     assert!(without.is_empty(), "commands without an example in their help: {without:?}");
-    for cmd in all() {
+    for cmd in registry().all() {
         for example in cmd.signature().examples {
             let mut s = common::session();
             let setup = if cmd.signature().category == "deep learning" {

@@ -4,8 +4,7 @@
 mod common;
 
 use common::{golden, run, session};
-use radose::commands::all;
-use radose::commands::help_text;
+use radose::commands::registry;
 
 #[test]
 fn help_output() {
@@ -13,9 +12,10 @@ fn help_output() {
     let (out, err, _) = run(&mut s, "help", false);
     assert!(err.is_empty(), "{err}");
     let mut text = out;
-    for c in all() {
+    let registry = registry();
+    for c in registry.all() {
         text.push_str("\n========\n");
-        text.push_str(&help_text(c.signature().name).unwrap());
+        text.push_str(&registry.help_text(c.signature().name).unwrap());
     }
     golden("help.txt", &text);
 }

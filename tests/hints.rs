@@ -65,6 +65,7 @@ fn filled(seg: &str) -> String {
 fn every_command_a_hint_names_parses() {
     let mut found = Vec::new();
     backticked(&common::root().join("src"), &mut found);
+    let registry = radose::commands::registry();
     let (mut checked, mut cli, mut failures) = (0, 0, Vec::new());
     for (at, seg) in &found {
         let text = filled(seg);
@@ -87,15 +88,15 @@ fn every_command_a_hint_names_parses() {
             }
             continue;
         }
-        let Ok(statements) = radose::shell::parse::parse(&text, 1) else { continue };
+        let Ok(statements) = radose::syntax::parse(&text, 1) else { continue };
         for st in &statements {
-            let Some(cmd) = st.tokens.first().and_then(|t| radose::commands::find(&t.text)) else { continue };
+            let Some(cmd) = st.tokens.first().and_then(|t| registry.find(&t.text)) else { continue };
             // A bare command name in prose (`report`) names it; there is nothing to parse.
             if st.tokens.len() == 1 && !seg.contains(' ') {
                 continue;
             }
             checked += 1;
-            if let Err(e) = radose::commands::Args::parse(&cmd.signature(), st) {
+            if let Err(e) = radose::signature::Args::parse(&cmd.signature(), st) {
                 failures.push(format!("{at}: `{seg}`: {e}"));
             }
         }

@@ -7,7 +7,7 @@
 mod common;
 
 use radose::provenance::Provenance;
-use radose::store::{NewRun, ParamValue, RunStatus, Store};
+use radose::store::{NewRun, ParamValue, Prediction, RunKind, RunStatus, Store};
 
 /// A store with two cv runs (5 folds each) and one holdout run whose
 /// predictions are fixed numbers.
@@ -18,7 +18,7 @@ fn fixed_store() -> (Store, Vec<i64>) {
     for (m, (name, shift)) in [("T1", 0.15), ("T1+T1C+T2+Dose", 0.35)].into_iter().enumerate() {
         let id = store
             .begin_run(&NewRun {
-                kind: "cv".into(),
+                kind: RunKind::Cv,
                 command: format!("cv P on {name}"),
                 parent: None,
                 experiment: Some("fixed".into()),
@@ -30,21 +30,21 @@ fn fixed_store() -> (Store, Vec<i64>) {
             })
             .unwrap();
         for fold in 0..5 {
-            let rows: Vec<(String, i64, f64)> = (0..12)
+            let rows: Vec<Prediction> = (0..12)
                 .map(|i| {
                     let k = fold * 12 + i;
                     let p = ((k * 37 + m * 11) % 50) as f64 / 100.0 + shift * f64::from(label(k));
-                    (format!("P{k:03}"), i64::from(label(k)), p)
+                    Prediction { fold: Some(fold as i64), patient: format!("P{k:03}"), label: label(k), probability: p }
                 })
                 .collect();
-            store.log_predictions(id, Some(fold as i64), &rows).unwrap();
+            store.log_predictions(id, &rows).unwrap();
         }
         store.finish_run(id, RunStatus::Finished, None).unwrap();
         ids.push(id);
     }
     let id = store
         .begin_run(&NewRun {
-            kind: "holdout".into(),
+            kind: RunKind::Holdout,
             command: "holdout P on T1 --test B.T1".into(),
             parent: None,
             experiment: Some("fixed".into()),
@@ -52,10 +52,15 @@ fn fixed_store() -> (Store, Vec<i64>) {
             params: vec![("label".into(), ParamValue::Text("T1".into()))],
         })
         .unwrap();
-    let rows: Vec<(String, i64, f64)> = (0..20)
-        .map(|k| (format!("B{k:02}"), i64::from(label(k)), ((k * 29) % 40) as f64 / 80.0 + 0.3 * f64::from(label(k))))
+    let rows: Vec<Prediction> = (0..20)
+        .map(|k| Prediction {
+            fold: None,
+            patient: format!("B{k:02}"),
+            label: label(k),
+            probability: ((k * 29) % 40) as f64 / 80.0 + 0.3 * f64::from(label(k)),
+        })
         .collect();
-    store.log_predictions(id, None, &rows).unwrap();
+    store.log_predictions(id, &rows).unwrap();
     store.log_metric(id, "threshold", 0.5, None, None).unwrap();
     store.finish_run(id, RunStatus::Finished, None).unwrap();
     ids.push(id);
@@ -148,7 +153,7 @@ fn runs_compare_best_holdout_and_report_from_real_runs() {
         .query_runs(None, None, false, 1000)
         .unwrap()
         .into_iter()
-        .filter(|(r, _)| r.kind == "cv")
+        .filter(|(r, _)| r.kind == RunKind::Cv)
         .map(|(r, _)| r.id)
         .collect();
     let (out, err, o) = common::run(&mut s, &format!("compare {} {}", ids[0], ids[1]), false);

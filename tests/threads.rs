@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 
 /// Every stored prediction of every run, as (run kind, fold, patient, bits).
-fn predictions_with(threads: usize, dir: &Path) -> Vec<(String, Option<i64>, String, u64)> {
+fn predictions_with(threads: usize, dir: &Path) -> Vec<(radose::store::RunKind, Option<i64>, String, u64)> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     pool.install(|| {
         assert_eq!(radose::threads::count(), threads);
@@ -29,8 +29,8 @@ fn predictions_with(threads: usize, dir: &Path) -> Vec<(String, Option<i64>, Str
         assert_eq!(outcome.exit_code(), 0, "{threads} thread(s): {err}");
         let mut all = Vec::new();
         for (run, _) in s.store().query_runs(None, None, true, 1000).unwrap() {
-            for (fold, patient, _, p) in s.store().predictions(run.id).unwrap() {
-                all.push((run.kind.clone(), fold, patient, p.to_bits()));
+            for p in s.store().predictions(run.id).unwrap() {
+                all.push((run.kind, p.fold, p.patient, p.probability.to_bits()));
             }
         }
         all.sort();
@@ -44,8 +44,8 @@ fn one_and_two_threads_give_the_same_bits() {
     let (one, two) = (dir.path().join("one"), dir.path().join("two"));
     let a = predictions_with(1, &one);
     let b = predictions_with(2, &two);
-    for kind in ["cv", "train-fold"] {
-        assert!(a.iter().any(|(k, ..)| k == kind), "no {kind} predictions stored: {:?}", &a[..a.len().min(3)]);
+    for kind in [radose::store::RunKind::Cv, radose::store::RunKind::TrainFold] {
+        assert!(a.iter().any(|(k, ..)| *k == kind), "no {kind} predictions stored: {:?}", &a[..a.len().min(3)]);
     }
     assert_eq!(a.len(), b.len());
     let differ: Vec<_> = a.iter().zip(&b).filter(|(x, y)| x != y).take(5).collect();

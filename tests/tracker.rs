@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use common::{binary, root};
 use radose::provenance::{Provenance, sha256_file};
 use radose::store::Store;
+use radose::store::{RunKind, RunStatus};
 
 fn open(db: &Path) -> Store {
     Store::open(db, Provenance::gather()).unwrap()
@@ -27,7 +28,7 @@ fn wait_for_running(db: &Path, child: &mut Child) {
     loop {
         if db.exists() {
             let store = open(db);
-            if store.list_runs(10).unwrap().iter().any(|r| r.status == "running") {
+            if store.list_runs(10).unwrap().iter().any(|r| r.status == RunStatus::Running) {
                 return;
             }
         }
@@ -51,14 +52,14 @@ fn script_records_finished_runs_with_dataset_hashes() {
     let store = open(&db);
     let runs = store.list_runs(10).unwrap();
     assert_eq!(runs.len(), 2, "load and describe are runs; frames and runs are views");
-    let load = runs.iter().find(|r| r.kind == "load").unwrap();
-    assert_eq!(load.status, "finished");
+    let load = runs.iter().find(|r| r.kind == RunKind::Load).unwrap();
+    assert_eq!(load.status, RunStatus::Finished);
     let detail = store.run_detail(load.id).unwrap();
     let clinical = root().join("tests/fixtures/cohort/clinical.csv");
     let expected = sha256_file(&clinical).unwrap();
     assert!(detail.datasets.iter().any(|d| d.sha256 == expected && d.rows == Some(12)), "{:?}", detail.datasets);
     assert_eq!(detail.program_version, radose::provenance::VERSION);
-    let describe = runs.iter().find(|r| r.kind == "describe").unwrap();
+    let describe = runs.iter().find(|r| r.kind == RunKind::Describe).unwrap();
     assert_eq!(store.run_detail(describe.id).unwrap().datasets, detail.datasets, "describe cites the load's inputs");
 }
 
@@ -77,7 +78,7 @@ fn failing_script_exits_1_with_file_and_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with(&format!("{}:2: error[E-DUPID]", script.display())), "{stderr}");
     let store = open(&db);
-    assert_eq!(store.list_runs(10).unwrap()[0].status, "failed");
+    assert_eq!(store.list_runs(10).unwrap()[0].status, RunStatus::Failed);
 
     let out = radose(&db, &["-c", "frames; nosuch"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -109,7 +110,7 @@ fn two_processes_write_to_one_database() {
     let store = open(&db);
     let runs = store.list_runs(10 * PER_PROCESS).unwrap();
     assert_eq!(runs.len(), 2 * PER_PROCESS);
-    assert!(runs.iter().all(|r| r.status == "finished"));
+    assert!(runs.iter().all(|r| r.status == RunStatus::Finished));
     let mut ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
     ids.dedup();
     assert_eq!(ids.len(), 2 * PER_PROCESS);
@@ -122,7 +123,7 @@ fn killed_process_leaves_an_interrupted_run() {
     let mut child = radose(&db, &["-c", "sleep 60"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     wait_for_running(&db, &mut child);
     // While it lives, opening the database does not touch its run.
-    assert_eq!(open(&db).list_runs(1).unwrap()[0].status, "running");
+    assert_eq!(open(&db).list_runs(1).unwrap()[0].status, RunStatus::Running);
     child.kill().unwrap();
     child.wait().unwrap();
     // The next start finds the dead process's run and marks it.
@@ -130,7 +131,7 @@ fn killed_process_leaves_an_interrupted_run() {
     assert!(out.status.success());
     let store = open(&db);
     let run = &store.list_runs(1).unwrap()[0];
-    assert_eq!(run.status, "interrupted");
+    assert_eq!(run.status, RunStatus::Interrupted);
     assert!(store.run_detail(run.id).unwrap().error.unwrap().contains("ended before it finished"));
 }
 
@@ -151,7 +152,7 @@ fn ctrl_c_cancels_the_running_command() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("error[E-CANCEL]: cancelled"));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("no frames loaded"), "script stopped after cancel");
     let store = open(&db);
-    assert_eq!(store.list_runs(1).unwrap()[0].status, "cancelled");
+    assert_eq!(store.list_runs(1).unwrap()[0].status, RunStatus::Cancelled);
 }
 
 #[test]
@@ -175,4 +176,51 @@ fn interactive_shell_survives_errors_over_a_pipe() {
     assert!(stdout.contains("loaded B"), "continued line: {stdout}");
     assert!(stdout.contains(" B    │   12"), "frames after the error: {stdout}");
     assert!(dir.path().join(".radose_history").exists(), "history is kept beside the database");
+}
+
+/// A command that opens a run and two children, finishes the first child,
+/// and fails in the middle of the second, as a `?` inside `train` does.
+struct FailsMidway;
+
+impl radose::session::Command for FailsMidway {
+    fn signature(&self) -> radose::signature::Signature {
+        radose::signature::Signature::new("fails-midway", "test", "Fail after opening child runs")
+            .example("fails-midway", "fails")
+    }
+
+    fn run(
+        &self,
+        args: &radose::signature::Args,
+        session: &mut radose::session::Session,
+    ) -> radose::error::Result<radose::output::Output> {
+        use radose::store::records::{SleepParams, TrainConfigParams};
+        let parent = session.begin_run(args, RunKind::Train, &SleepParams { seconds: 0.0 }, Some(1))?;
+        let config = TrainConfigParams { config: 0, lr: 0.1, batch: 4, epochs: 1, weight_decay: 0.0 };
+        let done = session.begin_child(parent, RunKind::TrainConfig, &config, Some(1))?;
+        session.store().finish_run(done, RunStatus::Finished, None)?;
+        let _open = session.begin_child(parent, RunKind::TrainConfig, &config, Some(1))?;
+        Err(radose::error::Error::invalid("the second configuration failed", None))
+    }
+}
+
+#[test]
+fn a_failing_command_closes_its_child_runs_as_failed() {
+    let store = Store::open_in_memory(Provenance::gather()).unwrap();
+    let mut s = radose::session::Session::new(store, radose::session::Registry::new(vec![&FailsMidway]));
+    let st = radose::syntax::parse("fails-midway", 1).unwrap().remove(0);
+    let err = s.execute(&st).unwrap_err().to_string();
+    assert!(err.contains("second configuration failed"), "{err}");
+    let runs = s.store().list_runs(10).unwrap();
+    assert_eq!(runs.len(), 3);
+    let parent = runs.iter().find(|r| r.kind == RunKind::Train).unwrap();
+    assert_eq!(parent.status, RunStatus::Failed);
+    let children: Vec<_> = runs.iter().filter(|r| r.parent == Some(parent.id)).collect();
+    assert_eq!(children.len(), 2);
+    // The child the command finished keeps its status; the open one fails
+    // with the parent, carrying the error.
+    assert_eq!(children.iter().filter(|r| r.status == RunStatus::Finished).count(), 1);
+    let failed = children.iter().find(|r| r.status == RunStatus::Failed).expect("the open child failed");
+    let detail = s.store().run_detail(failed.id).unwrap();
+    assert!(detail.error.as_deref().is_some_and(|e| e.contains("second configuration failed")));
+    assert!(runs.iter().all(|r| r.status != RunStatus::Running), "no run is left running");
 }

@@ -10,19 +10,22 @@ use std::path::{Path, PathBuf};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use super::features::joined_inputs;
-use super::{ArgKind, Args, Command, Signature, parse_token};
 use crate::core::learn::audit::{leaky_cross_validate, step_count, step_name};
-use crate::core::learn::cv::stratified_kfold;
+use crate::core::learn::cv::repeated_splits;
 use crate::core::learn::matrix::Matrix;
 use crate::core::learn::metrics::{at_threshold, auc};
 use crate::core::learn::pipeline::cross_validate;
-use crate::core::rng::Rng;
 use crate::error::{Error, Result};
 use crate::output::{Cell, FigureOut, Output, Table, format_sig};
 use crate::render::figures::Figure;
-use crate::session::Session;
-use crate::shell::parse::Token;
-use crate::store::{NewRun, ParamValue, RunStatus};
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature, parse_token};
+use crate::store::records::{
+    AuditArmParams, AuditLeakageMetrics, AuditLeakageParams, AuditPublishedMetrics, AuditPublishedParams,
+    LEAKY_AUC_OUTSIDE,
+};
+use crate::store::{Prediction, RunKind, RunStatus};
+use crate::syntax::Token;
 
 pub struct Audit;
 
@@ -84,15 +87,15 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
     let steps = step_count(&pipeline);
     let parent = session.begin_run_in(
         args,
-        "audit-leakage",
-        vec![
-            ("label".into(), ParamValue::Text(label.clone())),
-            ("pipeline".into(), ParamValue::Text(name.text.clone())),
-            ("steps".into(), ParamValue::Text(pipeline.text.clone())),
-            ("inputs".into(), ParamValue::Text(frames.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(","))),
-            ("folds".into(), ParamValue::Int(k as i64)),
-            ("repeats".into(), ParamValue::Int(repeats as i64)),
-        ],
+        RunKind::AuditLeakage,
+        &AuditLeakageParams {
+            label: label.clone(),
+            pipeline: name.text.clone(),
+            steps: pipeline.text.clone(),
+            inputs: frames.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(","),
+            folds: k,
+            repeats,
+        },
         Some(seed),
         args.value("experiment").map(|t| t.text.clone()),
     )?;
@@ -100,46 +103,37 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
         session.store().link_dataset(parent, *d)?;
     }
     let cancel = session.cancel_flag();
-    let progress = indicatif::ProgressBar::new((repeats * 2 + steps) as u64);
-    progress.set_message(format!("audit leakage {}", name.text));
+    let progress = session.progress((repeats * 2 + steps) as u64, "fits", format!("audit leakage {}", name.text));
     let mut rows = Table::new(["repeat", "fold", "fold-safe AUC", "LEAKY AUC", "difference"]);
     let (mut safe_all, mut leaky_all, mut diffs) = (Vec::new(), Vec::new(), Vec::new());
-    let command = args.statement.text.clone();
-    for r in 0..repeats {
-        let s = Rng::derive(seed, &["audit", &r.to_string()]).next_u64();
-        let folds = stratified_kfold(&y, k, Some(s))?;
-        let safe = cross_validate(&pipeline, &labelled, &y, &folds, s, &|| cancel.is_cancelled(), &mut |_| Ok(()))?;
+    let splits = repeated_splits(&y, k, repeats, seed)?;
+    for (r, split) in splits.iter().enumerate() {
+        let s = split.seeds.fit;
+        let safe =
+            cross_validate(&pipeline, &labelled, &y, &split.folds, s, &|| cancel.is_cancelled(), &mut |_| Ok(()))?;
         progress.inc(1);
-        let (leaky, _) = leaky_cross_validate(&pipeline, &labelled, &y, steps, k, s, &|| cancel.is_cancelled())?;
+        let (leaky, _) =
+            leaky_cross_validate(&pipeline, &labelled, &y, steps, k, split.seeds, &|| cancel.is_cancelled())?;
         progress.inc(1);
         for (arm, results, is_leaky) in
             [("fold-safe", &safe, false), ("LEAKY: every step fitted on all patients first", &leaky, true)]
         {
+            let arm_params = AuditArmParams { arm: arm.into(), leaky: is_leaky, repeat: r };
+            let child = session.begin_child(parent, RunKind::AuditArm, &arm_params, Some(s))?;
             let store = session.store_mut();
-            let child = store.begin_run(&NewRun {
-                kind: "audit-arm".into(),
-                command: command.clone(),
-                parent: Some(parent),
-                experiment: None,
-                seed: Some(s),
-                params: vec![
-                    ("arm".into(), ParamValue::Text(arm.into())),
-                    ("leaky".into(), ParamValue::Bool(is_leaky)),
-                    ("repeat".into(), ParamValue::Int(r as i64)),
-                ],
-            })?;
             for f in results.iter() {
                 store.log_metric(child, "auc", f.auc, None, Some((r * k + f.fold) as i64))?;
             }
             if !is_leaky {
                 for f in results.iter() {
-                    let preds: Vec<(String, i64, f64)> = f
+                    let fold = Some((r * k + f.fold) as i64);
+                    let preds: Vec<Prediction> = f
                         .test
                         .iter()
                         .zip(&f.probability)
-                        .map(|(&i, &p)| (ids[i].clone(), i64::from(y[i]), p))
+                        .map(|(&i, &p)| Prediction { fold, patient: ids[i].clone(), label: y[i], probability: p })
                         .collect();
-                    store.log_predictions(child, Some((r * k + f.fold) as i64), &preds)?;
+                    store.log_predictions(child, &preds)?;
                 }
             }
             store.finish_run(child, RunStatus::Finished, None)?;
@@ -165,36 +159,34 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
     // Each step's share: the first s steps outside, repeat 1's folds.
     let mut contrib = Table::new(["steps fitted on all patients", "mean fold AUC", "added optimism"])
         .with_title("which steps leak (cumulative, repeat 1)");
-    let s0 = Rng::derive(seed, &["audit", "0"]).next_u64();
+    let seeds0 = splits[0].seeds;
     let mut prev = mean(&safe_all[..k.min(safe_all.len())]);
     contrib.push(vec!["none (fold-safe)".into(), Cell::Float(prev), Cell::Null]);
     for s in 1..=steps {
-        let (res, _) = leaky_cross_validate(&pipeline, &labelled, &y, s, k, s0, &|| cancel.is_cancelled())?;
+        let (res, _) = leaky_cross_validate(&pipeline, &labelled, &y, s, k, seeds0, &|| cancel.is_cancelled())?;
         progress.inc(1);
         let m = mean(&res.iter().map(|f| f.auc).collect::<Vec<_>>());
         let names: Vec<String> = (0..s).map(|i| step_name(&pipeline, i)).collect();
         contrib.push(vec![Cell::Text(names.join(" → ")), Cell::Float(m), Cell::Float(m - prev)]);
         session.store().log_metric(
             parent,
-            &format!("leaky_auc_outside_{s}_{}", step_name(&pipeline, s - 1)),
+            &LEAKY_AUC_OUTSIDE.key(&format!("{s}_{}", step_name(&pipeline, s - 1))),
             m,
             None,
             None,
         )?;
         prev = m;
     }
-    progress.finish_and_clear();
-    for (key, v) in [
-        ("safe_auc_mean", mean(&safe_all)),
-        ("leaky_auc_mean", mean(&leaky_all)),
-        ("optimism", d_mean),
-        ("optimism_ci_low", lo),
-        ("optimism_ci_high", hi),
-    ] {
-        if v.is_finite() {
-            session.store().log_metric(parent, key, v, None, None)?;
-        }
-    }
+    drop(progress);
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let summary = AuditLeakageMetrics {
+        safe_auc_mean: finite(mean(&safe_all)),
+        leaky_auc_mean: finite(mean(&leaky_all)),
+        optimism: finite(d_mean),
+        optimism_ci_low: finite(lo),
+        optimism_ci_high: finite(hi),
+    };
+    session.store().log_metrics(parent, None, &summary)?;
     rows.title = Some(format!("audit leakage {} on {} — run {parent}", name.text, label));
     rows.notes.push(format!(
         "optimism (LEAKY − fold-safe) {} (95% CI {} to {}, paired t over {} fold pairs); fold-safe mean {}, LEAKY mean {}",
@@ -218,7 +210,7 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
 /// Reproduced (AUC, ACC, F1) of a cv or holdout run, from its predictions.
 fn reproduced_of_run(session: &Session, id: i64) -> Result<(String, String, (f64, f64, f64))> {
     let d = session.store().run_detail(id)?;
-    let Some(table) = crate::report::table_of(&d.summary.kind) else {
+    let Some(table) = crate::report::table_of(d.summary.kind) else {
         return Err(Error::invalid(
             format!(
                 "run {id} is a `{}` run; compare cv/train (Table 2) or holdout/test (Table 3) runs",
@@ -297,12 +289,8 @@ fn published(args: &Args, session: &mut Session) -> Result<Output> {
     };
     let run = session.begin_run(
         args,
-        "audit-published",
-        vec![
-            ("table".into(), ParamValue::Text(table_tok.text.clone())),
-            ("against".into(), ParamValue::Text(against.text.clone())),
-            ("tol".into(), ParamValue::Float(tol)),
-        ],
+        RunKind::AuditPublished,
+        &AuditPublishedParams { table: table_tok.text.clone(), against: against.text.clone(), tol },
         None,
     )?;
     let mut t = Table::new(["table", "model", "metric", "reproduced", "published", "difference", "within tolerance"])
@@ -334,8 +322,11 @@ fn published(args: &Args, session: &mut Session) -> Result<Output> {
             ]);
         }
     }
-    session.store().log_metric(run, "within", within as f64, None, None)?;
-    session.store().log_metric(run, "outside", outside as f64, None, None)?;
+    session.store().log_metrics(
+        run,
+        None,
+        &AuditPublishedMetrics { within: within as f64, outside: outside as f64 },
+    )?;
     t.notes.push(format!("{within} cells within ±{tol}, {outside} outside"));
     if !unmatched.is_empty() {
         t.notes.push(format!("no published value for: {}", unmatched.join(", ")));

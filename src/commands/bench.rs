@@ -2,10 +2,10 @@
 //! training step (forward + backward + Adam) of the study's network on
 //! random data; the median seconds is the last line of the output.
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::error::{Error, Result};
 use crate::output::{Cell, Output, Table, format_sig};
-use crate::session::Session;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
 
 pub struct Bench;
 

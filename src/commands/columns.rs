@@ -1,11 +1,11 @@
 //! `columns NAME`: each column's name, type, role and missing count.
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::describe::role_of;
 use crate::data::frame;
 use crate::error::Result;
 use crate::output::{Output, Table};
-use crate::session::Session;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
 
 pub struct Columns;
 

@@ -4,11 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{ArgKind, Args, Command, Signature, parse_token};
 use crate::core::learn::metrics::{auc, delong_paired};
 use crate::error::{Error, Result};
 use crate::output::{Cell, Output, Table};
-use crate::session::Session;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature, parse_token};
 use crate::store::query::{Expr, Field, Op, Value};
 
 pub struct Compare;
@@ -18,9 +18,9 @@ pub struct Best;
 /// e.g. over repeats), sorted by patient id.
 pub fn patient_predictions(session: &Session, run: i64) -> Result<BTreeMap<String, (u8, f64)>> {
     let mut acc: BTreeMap<String, (u8, f64, usize)> = BTreeMap::new();
-    for (_, id, label, p) in session.store().predictions(run)? {
-        let e = acc.entry(id).or_insert((label, 0.0, 0));
-        e.1 += p;
+    for p in session.store().predictions(run)? {
+        let e = acc.entry(p.patient).or_insert((p.label, 0.0, 0));
+        e.1 += p.probability;
         e.2 += 1;
     }
     Ok(acc.into_iter().map(|(k, (l, s, n))| (k, (l, s / n as f64))).collect())

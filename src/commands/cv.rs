@@ -6,16 +6,16 @@
 use std::collections::BTreeMap;
 
 use super::features::joined_inputs;
-use super::{ArgKind, Args, Command, Signature};
-use crate::core::learn::cv::{Fold, stratified_kfold};
+use crate::core::learn::cv::{Repeat, repeated_splits};
 use crate::core::learn::matrix::Matrix;
 use crate::core::learn::metrics::{accuracy, auc, delong, f1};
 use crate::core::learn::pipeline::cross_validate;
-use crate::core::rng::Rng;
 use crate::error::Result;
 use crate::output::{Cell, Output, Table, format_sig};
-use crate::session::Session;
-use crate::store::{NewRun, ParamValue, RunStatus};
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::records::{ClassicalParams, CvFoldParams, CvMetrics, FoldMetrics};
+use crate::store::{Prediction, RunKind, RunStatus};
 
 pub struct Cv;
 
@@ -52,9 +52,7 @@ impl Command for Cv {
         let inputs = joined_inputs(session, &frames)?;
         let y = inputs[0].y.clone();
         let ids = inputs[0].ids.clone();
-        let splits: Vec<Vec<Fold>> = (0..repeats)
-            .map(|r| stratified_kfold(&y, k, Some(Rng::derive(seed, &["cv", &r.to_string()]).next_u64())))
-            .collect::<Result<_>>()?;
+        let splits: Vec<Repeat> = repeated_splits(&y, k, repeats, seed)?;
         let labelled: Vec<(String, Matrix, Vec<String>)> =
             inputs.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
 
@@ -63,21 +61,14 @@ impl Command for Cv {
             frames.iter().any(|t| session.frame(t).ok().and_then(|f| f.origin.as_ref()).is_some_and(|o| o.simulated()));
         let parent = session.begin_run_in(
             args,
-            "cv",
-            vec![
-                ("label".into(), ParamValue::Text(label)),
-                ("simulated".into(), ParamValue::Bool(simulated)),
-                ("pipeline".into(), ParamValue::Text(name.text.clone())),
-                ("steps".into(), ParamValue::Text(pipeline.text.clone())),
-                ("pipeline_json".into(), ParamValue::Text(pipeline.to_json())),
-                (
-                    "inputs".into(),
-                    ParamValue::Text(frames.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(",")),
-                ),
-                ("folds".into(), ParamValue::Int(k as i64)),
-                ("repeats".into(), ParamValue::Int(repeats as i64)),
-                ("patients".into(), ParamValue::Int(y.len() as i64)),
-            ],
+            RunKind::Cv,
+            &ClassicalParams {
+                inputs: Some(frames.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(",")),
+                folds: Some(k),
+                repeats: Some(repeats),
+                patients: Some(y.len()),
+                ..ClassicalParams::new(label, simulated, &name.text, &pipeline.text, pipeline.to_json())
+            },
             Some(seed),
             args.value("experiment").map(|t| t.text.clone()),
         )?;
@@ -86,52 +77,45 @@ impl Command for Cv {
                 session.store().link_dataset(parent, d)?;
             }
         }
-        let progress = indicatif::ProgressBar::new((k * repeats) as u64);
-        progress.set_message(format!("cv {}", name.text));
+        let progress = session.progress((k * repeats) as u64, "folds", format!("cv {}", name.text));
         let cancel = session.cancel_flag();
-        let command = args.statement.text.clone();
         let mut rows = Table::new(["repeat", "fold", "train", "test", "events", "auc", "acc", "f1", "selected"]);
         let mut fold_aucs = Vec::new();
         let mut selections: Vec<Vec<String>> = Vec::new();
         let mut pooled: Vec<(f64, u8)> = Vec::new();
-        for (r, folds) in splits.iter().enumerate() {
-            let store = session.store_mut();
+        for (r, split) in splits.iter().enumerate() {
             let results = cross_validate(
                 &pipeline,
                 &labelled,
                 &y,
-                folds,
-                seed.wrapping_add(r as u64),
+                &split.folds,
+                split.seeds.fit,
                 &|| cancel.is_cancelled(),
                 &mut |res| {
                     let fold_index = (r * k + res.fold) as i64;
-                    let child = store.begin_run(&NewRun {
-                        kind: "cv-fold".into(),
-                        command: command.clone(),
-                        parent: Some(parent),
-                        experiment: None,
-                        seed: Some(seed),
-                        params: vec![
-                            ("repeat".into(), ParamValue::Int(r as i64)),
-                            ("fold".into(), ParamValue::Int(res.fold as i64)),
-                            ("train".into(), ParamValue::Int(res.train as i64)),
-                            ("test".into(), ParamValue::Int(res.test.len() as i64)),
-                            (
-                                "selected".into(),
-                                ParamValue::Text(serde_json::to_string(&res.selected).unwrap_or_default()),
-                            ),
-                        ],
-                    })?;
-                    for (key, value) in [("auc", res.auc), ("acc", res.accuracy), ("f1", res.f1)] {
-                        store.log_metric(child, key, value, None, Some(fold_index))?;
-                    }
-                    let preds: Vec<(String, i64, f64)> = res
+                    let fold_params = CvFoldParams {
+                        repeat: r,
+                        fold: res.fold,
+                        train: res.train,
+                        test: res.test.len(),
+                        selected: serde_json::to_string(&res.selected).unwrap_or_default(),
+                    };
+                    let child = session.begin_child(parent, RunKind::CvFold, &fold_params, Some(seed))?;
+                    let store = session.store_mut();
+                    let metrics = FoldMetrics { auc: res.auc, acc: res.accuracy, f1: res.f1 };
+                    store.log_metrics(child, Some(fold_index), &metrics)?;
+                    let preds: Vec<Prediction> = res
                         .test
                         .iter()
                         .zip(&res.probability)
-                        .map(|(&i, &p)| (ids[i].clone(), i64::from(y[i]), p))
+                        .map(|(&i, &p)| Prediction {
+                            fold: Some(fold_index),
+                            patient: ids[i].clone(),
+                            label: y[i],
+                            probability: p,
+                        })
                         .collect();
-                    store.log_predictions(parent, Some(fold_index), &preds)?;
+                    store.log_predictions(parent, &preds)?;
                     store.finish_run(child, RunStatus::Finished, None)?;
                     progress.inc(1);
                     Ok(())
@@ -159,20 +143,22 @@ impl Command for Cv {
             }
             pooled.extend(oof.iter().zip(&y).map(|(p, t)| (*p, *t)));
         }
-        progress.finish_and_clear();
+        drop(progress);
         let (probs, truth): (Vec<f64>, Vec<u8>) = pooled.into_iter().unzip();
         let (auc_mean, auc_sd) = crate::core::describe::mean_sd_finite(&fold_aucs);
-        let summary = [
-            ("auc_mean", auc_mean),
-            ("auc_sd", auc_sd),
-            ("auc_pooled", auc(&probs, &truth)),
-            ("acc_pooled", accuracy(&probs, &truth, 0.5)),
-            ("f1_pooled", f1(&probs, &truth, 0.5)),
-            ("selection_jaccard", mean_jaccard(&selections)),
-        ];
-        for (key, value) in summary {
-            session.store().log_metric(parent, key, value, None, None)?;
-        }
+        // DeLong's interval needs each patient once: only without repeats.
+        let ci = delong(&probs, &truth).filter(|_| repeats == 1).map(|d| d.ci(0.95));
+        let summary = CvMetrics {
+            auc_mean,
+            auc_sd,
+            auc_pooled: auc(&probs, &truth),
+            acc_pooled: Some(accuracy(&probs, &truth, 0.5)),
+            f1_pooled: Some(f1(&probs, &truth, 0.5)),
+            selection_jaccard: Some(mean_jaccard(&selections)),
+            auc_pooled_ci_low: ci.map(|c| c.0),
+            auc_pooled_ci_high: ci.map(|c| c.1),
+        };
+        session.store().log_metrics(parent, None, &summary)?;
         rows.title = Some(format!(
             "cv {} on {} — {k} folds × {repeats}, seed {seed}, run {parent}",
             name.text,
@@ -182,15 +168,11 @@ impl Command for Cv {
             "AUC mean ± SD of folds {} ± {}; pooled out-of-fold AUC {}, accuracy {}, F1 {} (threshold 0.5)",
             format_sig(auc_mean, 3),
             format_sig(auc_sd, 3),
-            format_sig(summary[2].1, 3),
-            format_sig(summary[3].1, 3),
-            format_sig(summary[4].1, 3)
+            format_sig(summary.auc_pooled, 3),
+            format_sig(summary.acc_pooled.unwrap_or(f64::NAN), 3),
+            format_sig(summary.f1_pooled.unwrap_or(f64::NAN), 3)
         ));
-        // DeLong's interval needs each patient once: only without repeats.
-        if let Some(d) = delong(&probs, &truth).filter(|_| repeats == 1) {
-            let (lo, hi) = d.ci(0.95);
-            session.store().log_metric(parent, "auc_pooled_ci_low", lo, None, None)?;
-            session.store().log_metric(parent, "auc_pooled_ci_high", hi, None, None)?;
+        if let Some((lo, hi)) = ci {
             rows.notes.push(format!("pooled AUC 95% CI (DeLong) {}–{}", format_sig(lo, 3), format_sig(hi, 3)));
         }
         rows.notes
@@ -206,7 +188,7 @@ impl Command for Cv {
 
 /// A model's name for reports: `--label`, else the frames without their
 /// cohort prefix joined by `+` (A.T1 A.dose → T1+dose).
-pub fn model_label(args: &Args, frames: &[crate::shell::parse::Token]) -> String {
+pub fn model_label(args: &Args, frames: &[crate::syntax::Token]) -> String {
     if let Some(t) = args.value("label") {
         return t.text.clone();
     }

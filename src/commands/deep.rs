@@ -18,8 +18,8 @@ use crate::ml::net::{FusionNet, NetConfig};
 use crate::ml::spec::{DoseScale, ModelSpec};
 use crate::ml::train::{EpochLog, TrainConfig};
 use crate::session::Session;
-use crate::shell::parse::Token;
 use crate::store::{RunId, Store};
+use crate::syntax::Token;
 
 /// One cohort's inputs to a model, rows in the same patient order.
 pub struct CohortInputs {
@@ -204,7 +204,7 @@ pub fn fit(
     let (features, _) = pipeline.fit_features(&inputs.rows(train_idx), &ytr, cfg.seed)?;
     let train = inputs.samples(&features, spec, train_idx)?;
     let net = spec.net(train.width);
-    let balanced = train.balanced(spec.balance, cfg.seed.wrapping_add(17))?;
+    let balanced = train.balanced(spec.balance, crate::core::rng::Rng::sub_seed(cfg.seed, &["balance"]))?;
     let val = val_idx.map(|v| inputs.samples(&features, spec, v)).transpose()?;
     let model = crate::ml::train::train(&net, cfg, &balanced, val.as_ref(), device, cancelled, on_epoch)?;
     let inference = crate::ml::device::without_autodiff(&device);
@@ -271,7 +271,7 @@ pub fn save_artifacts(store: &Store, base: &Path, run: RunId, fitted: &Fitted, s
 }
 
 /// The device flag of a command (`cpu` by default).
-pub fn device_choice(args: &super::Args) -> Result<crate::ml::device::DeviceChoice> {
+pub fn device_choice(args: &crate::signature::Args) -> Result<crate::ml::device::DeviceChoice> {
     match args.value("device") {
         Some(t) => crate::ml::device::DeviceChoice::parse(&t.text).map_err(|e| crate::error::Error::InvalidValue {
             token: t.text.clone(),

@@ -1,13 +1,14 @@
 //! `describe NAME`: a summary of every column, recorded as a run that cites
 //! the frame's input files.
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::describe::describe;
 use crate::data::frame;
 use crate::error::Result;
 use crate::output::Output;
-use crate::session::Session;
-use crate::store::ParamValue;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::RunKind;
+use crate::store::records::FrameParams;
 
 pub struct Describe;
 
@@ -28,8 +29,7 @@ impl Command for Describe {
         let roles = f.roles.clone();
         let simulated = f.origin.as_ref().is_some_and(|o| o.simulated());
         let rows = f.df.height();
-        let run =
-            session.begin_run(args, "describe", vec![("frame".into(), ParamValue::Text(name.text.clone()))], None)?;
+        let run = session.begin_run(args, RunKind::Describe, &FrameParams::of(&name.text), None)?;
         for d in datasets {
             session.store().link_dataset(run, d)?;
         }

@@ -1,9 +1,9 @@
 //! `drop NAME`: forget a frame (files and recorded runs are untouched).
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::error::Result;
 use crate::output::Output;
-use crate::session::Session;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
 
 pub struct Drop;
 

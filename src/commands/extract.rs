@@ -8,15 +8,16 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::radiomics::ParamFile;
 use crate::data::frame::{table_to_dataframe, write_parquet};
 use crate::error::{Error, Result};
 use crate::imaging::radiomics::{extract_files, read_params};
 use crate::output::{Cell, Output, Table};
 use crate::provenance::{io_error, sha256_bytes, sha256_file, write_atomic};
-use crate::session::{Frame, FrameOrigin, Session};
-use crate::store::ParamValue;
+use crate::session::{Command, Frame, FrameOrigin, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::RunKind;
+use crate::store::records::{ExtractMetrics, ExtractParams};
 
 pub struct Extract;
 
@@ -100,15 +101,15 @@ impl Command for Extract {
 
         let run = session.begin_run(
             args,
-            "extract",
-            vec![
-                ("cohort".into(), ParamValue::Text(cohort.text.clone())),
-                ("sequences".into(), ParamValue::Text(sequences.join(","))),
-                ("roi".into(), ParamValue::Text(roi.clone())),
-                ("settings".into(), ParamValue::Text(params.settings.to_json())),
-                ("ibsi".into(), ParamValue::Bool(ibsi)),
-                ("key".into(), ParamValue::Text(key.clone())),
-            ],
+            RunKind::Extract,
+            &ExtractParams {
+                cohort: cohort.text.clone(),
+                sequences: sequences.join(","),
+                roi: roi.clone(),
+                settings: params.settings.to_json(),
+                ibsi,
+                key: key.clone(),
+            },
             None,
         )?;
         for &d in &origin.dataset_ids {
@@ -119,13 +120,7 @@ impl Command for Extract {
         let items: Vec<(usize, String)> =
             (0..ids.len()).flat_map(|p| sequences.iter().map(move |s| (p, s.clone()))).collect();
         let cancel = session.cancel_flag();
-        let progress = indicatif::ProgressBar::new(items.len() as u64);
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} images, {elapsed} (eta {eta})")
-        {
-            progress.set_style(style.progress_chars("=> "));
-        }
-        progress.set_message(format!("extract {}", cohort.text));
+        let progress = session.progress(items.len() as u64, "images", format!("extract {}", cohort.text));
         let next = AtomicUsize::new(0);
         type Outcome = std::result::Result<(Vec<(String, f64)>, bool), String>;
         let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; items.len()]);
@@ -151,7 +146,7 @@ impl Command for Extract {
                 });
             }
         });
-        progress.finish_and_clear();
+        drop(progress);
         session.check_cancel()?;
         let results = results.into_inner().unwrap_or_default();
 
@@ -229,7 +224,7 @@ impl Command for Extract {
                 crate::provenance::short_hash(&sha).into(),
             ]);
         }
-        session.store().log_metric(run, "failed", failures.len() as f64, None, None)?;
+        session.store().log_metrics(run, None, &ExtractMetrics { failed: failures.len() as f64 })?;
         for f in &failures {
             summary.notes.push(format!("failed: {f}"));
         }

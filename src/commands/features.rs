@@ -7,7 +7,7 @@ use crate::core::learn::matrix::Matrix;
 use crate::data::frame;
 use crate::error::{Error, Result};
 use crate::session::Session;
-use crate::shell::parse::Token;
+use crate::syntax::Token;
 
 /// One input: a frame's features with its patients and outcome.
 pub struct FeatureInput {

@@ -1,9 +1,9 @@
 //! `frames`: the frames in this session.
 
-use super::{Args, Command, Signature};
 use crate::error::Result;
 use crate::output::{Cell, Output, Table};
-use crate::session::Session;
+use crate::session::{Command, Session};
+use crate::signature::{Args, Signature};
 
 pub struct Frames;
 

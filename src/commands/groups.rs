@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use super::Args;
 use crate::core::cohort::{Roles, TypedColumn, Values};
 use crate::core::table1::Group;
 use crate::data::frame;
 use crate::error::{Error, Result};
 use crate::session::Session;
-use crate::shell::parse::Token;
+use crate::signature::Args;
+use crate::syntax::Token;
 
 /// The groups to compare, with what they came from.
 pub struct Grouping {

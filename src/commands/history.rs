@@ -1,9 +1,9 @@
 //! `history`: the statements of this session, with outcome and duration.
 
-use super::{Args, Command, Signature};
 use crate::error::Result;
 use crate::output::{Output, Table};
-use crate::session::Session;
+use crate::session::{Command, Session};
+use crate::signature::{Args, Signature};
 
 pub struct History;
 

@@ -4,14 +4,15 @@
 //! test metric are recorded; nothing is fitted on the test frames.
 
 use super::features::{FeatureInput, joined_inputs};
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::learn::matrix::Matrix;
 use crate::core::learn::metrics::{at_threshold, auc, brier, calibration, delong, youden_threshold};
 use crate::error::{Error, Result};
 use crate::output::{Cell, Output, Table, format_sig};
-use crate::session::Session;
-use crate::shell::parse::Token;
-use crate::store::ParamValue;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::records::{ClassicalParams, HeldOutMetrics};
+use crate::store::{Prediction, RunKind};
+use crate::syntax::Token;
 
 pub struct Holdout;
 
@@ -76,22 +77,15 @@ impl Command for Holdout {
         let fixed = threshold_rule(args)?;
         let run = session.begin_run_in(
             args,
-            "holdout",
-            vec![
-                ("label".into(), ParamValue::Text(label.clone())),
-                ("simulated".into(), ParamValue::Bool(simulated)),
-                ("pipeline".into(), ParamValue::Text(name.text.clone())),
-                ("steps".into(), ParamValue::Text(pipeline.text.clone())),
-                ("pipeline_json".into(), ParamValue::Text(pipeline.to_json())),
-                (
-                    "inputs".into(),
-                    ParamValue::Text(train_toks.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(",")),
-                ),
-                ("test".into(), ParamValue::Text(test_tok.text.clone())),
-                ("threshold_rule".into(), ParamValue::Text(rule.clone())),
-                ("patients_train".into(), ParamValue::Int(y.len() as i64)),
-                ("patients_test".into(), ParamValue::Int(test[0].ids.len() as i64)),
-            ],
+            RunKind::Holdout,
+            &ClassicalParams {
+                inputs: Some(train_toks.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(",")),
+                test: Some(test_tok.text.clone()),
+                threshold_rule: Some(rule.clone()),
+                patients_train: Some(y.len()),
+                patients_test: Some(test[0].ids.len()),
+                ..ClassicalParams::new(label.clone(), simulated, &name.text, &pipeline.text, pipeline.to_json())
+            },
             Some(seed),
             args.value("experiment").map(|t| t.text.clone()),
         )?;
@@ -112,9 +106,7 @@ impl Command for Holdout {
         };
         let p = fitted.predict(&test_x)?;
         let truth = test[0].y.clone();
-        let preds: Vec<(String, i64, f64)> =
-            test[0].ids.iter().zip(&truth).zip(&p).map(|((id, t), p)| (id.clone(), i64::from(*t), *p)).collect();
-        session.store_mut().log_predictions(run, None, &preds)?;
+        session.store_mut().log_predictions(run, &Prediction::all(None, &test[0].ids, &truth, &p))?;
         let title = format!(
             "holdout {} ({label}): fitted on {} patients, tested on {}, run {run}",
             name.text,
@@ -164,7 +156,7 @@ pub fn record_test_metrics(
     let a = auc(p, truth);
     let ci = delong(p, truth).map(|d| d.ci(0.95));
     let cal = calibration(p, truth);
-    let mut metrics = vec![
+    let mut rows = vec![
         ("auc", a),
         ("acc", m.accuracy),
         ("f1", m.f1),
@@ -176,19 +168,31 @@ pub fn record_test_metrics(
         ("threshold", threshold),
     ];
     if let Some((lo, hi)) = ci {
-        metrics.push(("auc_ci_low", lo));
-        metrics.push(("auc_ci_high", hi));
+        rows.extend([("auc_ci_low", lo), ("auc_ci_high", hi)]);
     }
-    if let Some(c) = cal {
-        metrics.push(("calibration_intercept", c.intercept));
-        metrics.push(("calibration_slope", c.slope));
+    if let Some(c) = &cal {
+        rows.extend([("calibration_intercept", c.intercept), ("calibration_slope", c.slope)]);
     }
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let record = HeldOutMetrics {
+        auc: finite(a),
+        acc: finite(m.accuracy),
+        f1: finite(m.f1),
+        sensitivity: finite(m.sensitivity),
+        specificity: finite(m.specificity),
+        ppv: finite(m.ppv),
+        npv: finite(m.npv),
+        brier: finite(brier(p, truth)),
+        threshold: finite(threshold),
+        auc_ci_low: ci.and_then(|c| finite(c.0)),
+        auc_ci_high: ci.and_then(|c| finite(c.1)),
+        calibration_intercept: cal.as_ref().and_then(|c| finite(c.intercept)),
+        calibration_slope: cal.as_ref().and_then(|c| finite(c.slope)),
+    };
+    session.store().log_metrics(run, None, &record)?;
     let mut t = Table::new(["metric", "value"]).with_title(title);
-    for (k, v) in &metrics {
-        if v.is_finite() {
-            session.store().log_metric(run, k, *v, None, None)?;
-        }
-        t.push(vec![(*k).into(), if v.is_finite() { Cell::Float(*v) } else { Cell::Null }]);
+    for (k, v) in rows {
+        t.push(vec![k.into(), finite(v).map_or(Cell::Null, Cell::Float)]);
     }
     if let Some((lo, hi)) = ci {
         t.notes.push(format!("AUC {} (95% CI {}–{}, DeLong)", format_sig(a, 3), format_sig(lo, 3), format_sig(hi, 3)));

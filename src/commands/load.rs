@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::cohort::{RawTable, Roles, type_and_validate};
 use crate::data::csv_table::read_csv;
 use crate::data::frame::{read_parquet_raw, to_dataframe};
@@ -11,9 +10,11 @@ use crate::data::manifest::{MANIFEST_FILE, Manifest};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::provenance::sha256_file;
-use crate::session::{Frame, FrameOrigin, Session};
-use crate::shell::parse::Token;
-use crate::store::ParamValue;
+use crate::session::{Command, Frame, FrameOrigin, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::RunKind;
+use crate::store::records::{FrameParams, LoadMetrics};
+use crate::syntax::Token;
 
 pub struct Load;
 
@@ -62,11 +63,8 @@ impl Command for Load {
 
         let run = session.begin_run(
             args,
-            "load",
-            vec![
-                ("frame".into(), ParamValue::Text(name.text.clone())),
-                ("path".into(), ParamValue::Text(path_tok.text.clone())),
-            ],
+            RunKind::Load,
+            &FrameParams { path: Some(path_tok.text.clone()), ..FrameParams::of(&name.text) },
             None,
         )?;
         let sha256 = sha256_file(&table_path)?;
@@ -93,7 +91,7 @@ impl Command for Load {
                 None,
             )?);
         }
-        store.log_metric(run, "rows", rows as f64, None, None)?;
+        store.log_metrics(run, None, &LoadMetrics { rows: rows as f64 })?;
 
         let summary = summarise(&name.text, &table_path, &sha256, &df, &roles, manifest.as_ref());
         let origin = FrameOrigin { path, table_path, sha256, dataset_ids, manifest };
@@ -191,7 +189,7 @@ fn summarise(
     name: &str,
     table_path: &Path,
     sha256: &str,
-    df: &polars::prelude::DataFrame,
+    df: &crate::data::frame::FrameData,
     roles: &Roles,
     manifest: Option<&Manifest>,
 ) -> String {

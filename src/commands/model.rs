@@ -2,16 +2,16 @@
 //! [--input 80x120x120]`: declare a deep model (the fusion network with or
 //! without its dose branch). `model` alone lists them.
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::error::{Error, Result};
 use crate::ml::data::Balance;
 use crate::ml::spec::{DEFAULT_SELECT, DoseScale, ModelSpec, parse_input, parse_preset, select_steps};
 use crate::output::{Output, Table};
-use crate::session::Session;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
 
 pub struct ModelCmd;
 
-fn invalid_value(tok: &crate::shell::parse::Token, what: &str, e: Error) -> Error {
+fn invalid_value(tok: &crate::syntax::Token, what: &str, e: Error) -> Error {
     Error::InvalidValue { token: tok.text.clone(), what: what.into(), reason: e.to_string(), span: tok.span }
 }
 
@@ -139,7 +139,7 @@ impl Command for ModelCmd {
 }
 
 /// The model a command names, or an error pointing at the name.
-pub fn lookup(session: &Session, name: &crate::shell::parse::Token) -> Result<crate::ml::spec::ModelSpec> {
+pub fn lookup(session: &Session, name: &crate::syntax::Token) -> Result<crate::ml::spec::ModelSpec> {
     session.models.get(&name.text).cloned().ok_or_else(|| Error::InvalidValue {
         token: name.text.clone(),
         what: "MODEL".into(),

@@ -4,12 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::error::{Error, Result};
 use crate::notebook::{Differences, cells, compare, html_doc, markdown_doc, parse_embedded, provenance, run_json};
 use crate::output::{Cell, Output, Table};
-use crate::session::Session;
-use crate::shell::parse;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::syntax;
 
 pub struct Notebook;
 
@@ -50,7 +50,7 @@ fn save(args: &Args, session: &Session, file: &Path) -> Result<Output> {
         return Err(Error::invalid("no cells to save in that range", Some("`history` numbers the cells")));
     }
     let prov = provenance(session, &cs);
-    let replay = format!("radose notebook replay {}", parse::quote(&file.display().to_string()));
+    let replay = format!("radose notebook replay {}", syntax::quote(&file.display().to_string()));
     let title = file.file_stem().and_then(|s| s.to_str()).unwrap_or("notebook").to_string();
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -112,7 +112,7 @@ fn replay(file: &Path, width: usize) -> Result<Output> {
             ]);
             continue;
         }
-        let statements = crate::shell::parse::parse(&command, 1)?;
+        let statements = crate::syntax::parse(&command, 1)?;
         let mut outputs = Vec::new();
         let mut ok = true;
         let mut error = None;

@@ -4,14 +4,15 @@
 
 use super::features::feature_input;
 use super::select::EXPLORATORY;
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::cohort::{Roles, TypedColumn, Values};
 use crate::core::learn::steps::{Fitted, fit_pca, fit_standardize};
 use crate::data::frame::to_dataframe;
 use crate::error::Result;
 use crate::output::{Cell, Output, Table};
-use crate::session::{Frame, Session};
-use crate::store::ParamValue;
+use crate::session::{Command, Frame, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::RunKind;
+use crate::store::records::FrameParams;
 
 pub struct Pca;
 
@@ -31,12 +32,8 @@ impl Command for Pca {
         // A derived frame keeps its source's origin (and so its SIMULATED label).
         let origin = session.frame(frame)?.origin.clone();
         let n: usize = args.parsed("n", "a number of components")?.unwrap_or(2);
-        let run = session.begin_run(
-            args,
-            "pca",
-            vec![("frame".into(), ParamValue::Text(frame.text.clone())), ("n".into(), ParamValue::Int(n as i64))],
-            None,
-        )?;
+        let run =
+            session.begin_run(args, RunKind::Pca, &FrameParams { n: Some(n), ..FrameParams::of(&frame.text) }, None)?;
         for &d in &input.dataset_ids {
             session.store().link_dataset(run, d)?;
         }

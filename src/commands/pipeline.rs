@@ -1,11 +1,11 @@
 //! `pipeline NAME = STEPS…`: declare a learning pipeline (validated now,
 //! fitted fold by fold by `cv`). `pipeline` alone lists them.
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::learn::pipeline::Pipeline;
 use crate::error::{Error, Result};
 use crate::output::{Output, Table};
-use crate::session::Session;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
 
 pub struct PipelineCmd;
 
@@ -71,7 +71,7 @@ impl Command for PipelineCmd {
 }
 
 /// The pipeline a command names, or an error pointing at the name.
-pub fn lookup(session: &Session, name: &crate::shell::parse::Token) -> Result<crate::core::learn::pipeline::Pipeline> {
+pub fn lookup(session: &Session, name: &crate::syntax::Token) -> Result<crate::core::learn::pipeline::Pipeline> {
     session.pipelines.get(&name.text).cloned().ok_or_else(|| Error::InvalidValue {
         token: name.text.clone(),
         what: "PIPELINE".into(),

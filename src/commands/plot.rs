@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use super::{ArgKind, Args, Command, Signature, parse_token};
 use crate::error::{Error, Result};
 use crate::output::{FigureOut, Output};
 use crate::provenance::sha256_file;
-use crate::session::Session;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature, parse_token};
 
 pub struct Plot;
 

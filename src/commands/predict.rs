@@ -5,22 +5,23 @@
 use std::path::PathBuf;
 
 use super::deep::{Fitted, device_choice, gather};
-use super::{ArgKind, Args, Command, Signature};
 use crate::error::{Error, Result};
 use crate::output::{Cell, Output, Table};
-use crate::session::Session;
-use crate::store::ParamValue;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::records::PredictParams;
+use crate::store::{Prediction, RunKind, RunStatus};
 
 pub struct Predict;
 
 /// The latest finished run of `kind` of the model a token names.
-pub fn latest_run(session: &Session, name: &crate::shell::parse::Token, kind: &str) -> Result<i64> {
+pub fn latest_run(session: &Session, name: &crate::syntax::Token, kind: RunKind) -> Result<i64> {
     use crate::store::query::{Expr, Field, Op, Value};
     let eq = |f: Field, v: &str| Expr::Cmp(f, Op::Eq, Value::Text(v.to_string()));
     let filter = Expr::And(
-        Box::new(eq(Field::Column("r.kind"), kind)),
+        Box::new(eq(Field::Column("r.kind"), kind.as_str())),
         Box::new(Expr::And(
-            Box::new(eq(Field::Column("r.status"), "finished")),
+            Box::new(eq(Field::Column("r.status"), RunStatus::Finished.as_str())),
             Box::new(eq(Field::Param("model".into()), &name.text)),
         )),
     );
@@ -50,7 +51,7 @@ impl Command for Predict {
         let run_tok = args.required(0)?;
         let id: i64 = match run_tok.text.parse() {
             Ok(id) => id,
-            Err(_) => latest_run(session, run_tok, "test")?,
+            Err(_) => latest_run(session, run_tok, RunKind::Test)?,
         };
         let cohort = args.positionals[1..]
             .iter()
@@ -84,23 +85,21 @@ impl Command for Predict {
         let inputs = gather(session, &fitted.spec, cohort, Some(&fitted.columns))?;
         let run = session.begin_run(
             args,
-            "predict",
-            vec![
-                ("model_run".into(), ParamValue::Int(id)),
-                ("model".into(), ParamValue::Text(fitted.spec.name.clone())),
-                ("label".into(), ParamValue::Text(fitted.spec.preset.clone())),
-                ("cohort".into(), ParamValue::Text(cohort.text.clone())),
-                ("device".into(), ParamValue::Text(choice.label())),
-            ],
+            RunKind::Predict,
+            &PredictParams {
+                model_run: id,
+                model: fitted.spec.name.clone(),
+                label: fitted.spec.preset.clone(),
+                cohort: cohort.text.clone(),
+                device: choice.label(),
+            },
             None,
         )?;
         for d in &inputs.dataset_ids {
             session.store().link_dataset(run, *d)?;
         }
         let p = fitted.predict(&inputs, &device)?;
-        let preds: Vec<(String, i64, f64)> =
-            inputs.ids.iter().zip(&inputs.y).zip(&p).map(|((i, y), p)| (i.clone(), i64::from(*y), *p)).collect();
-        session.store_mut().log_predictions(run, None, &preds)?;
+        session.store_mut().log_predictions(run, &Prediction::all(None, &inputs.ids, &inputs.y, &p))?;
         let mut t = Table::new(["patient", "probability", "outcome"]).with_title(format!(
             "predict {} ({}) from run {id} on {}, run {run}",
             fitted.spec.name, fitted.spec.preset, cohort.text

@@ -9,15 +9,16 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::data::manifest::{MANIFEST_FILE, Manifest};
 use crate::error::{Error, Result};
 use crate::imaging::preprocess::{PatientInputs, PreprocessParams, cached, hash_inputs, patient_key, run_patient};
 use crate::output::{Cell, Output, Table};
 use crate::provenance::{io_error, sha256_file};
-use crate::session::Session;
-use crate::shell::parse::Token;
-use crate::store::ParamValue;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::RunKind;
+use crate::store::records::{PreprocessMetrics, PreprocessRunParams, incidental};
+use crate::syntax::Token;
 
 pub struct Preprocess;
 
@@ -91,14 +92,14 @@ impl Command for Preprocess {
 
         let run = session.begin_run(
             args,
-            "preprocess",
-            vec![
-                ("cohort".into(), ParamValue::Text(cohort.text.clone())),
-                ("params".into(), ParamValue::Text(serde_json::to_string(&params).unwrap_or_default())),
-                ("key".into(), ParamValue::Text(key.clone())),
-                ("out".into(), ParamValue::Text(out_root.display().to_string())),
-                ("jobs".into(), ParamValue::Int(jobs as i64)),
-            ],
+            RunKind::Preprocess,
+            &PreprocessRunParams {
+                cohort: cohort.text.clone(),
+                params: serde_json::to_string(&params).unwrap_or_default(),
+                key: key.clone(),
+                out: out_root.display().to_string(),
+                jobs,
+            },
             None,
         )?;
         for &d in &origin.dataset_ids {
@@ -106,13 +107,7 @@ impl Command for Preprocess {
         }
 
         let cancel = session.cancel_flag();
-        let progress = indicatif::ProgressBar::new(patients.len() as u64);
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} patients, {elapsed} (eta {eta})")
-        {
-            progress.set_style(style.progress_chars("=> "));
-        }
-        progress.set_message(format!("preprocess {}", cohort.text));
+        let progress = session.progress(patients.len() as u64, "patients", format!("preprocess {}", cohort.text));
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Option<(PatientOutcome, f64)>>> = Mutex::new(vec![None; patients.len()]);
         std::thread::scope(|s| {
@@ -133,7 +128,7 @@ impl Command for Preprocess {
                 });
             }
         });
-        progress.finish_and_clear();
+        drop(progress);
         session.check_cancel()?;
         let results = results.into_inner().unwrap_or_default();
 
@@ -185,9 +180,9 @@ impl Command for Preprocess {
         let manifest_path = out_root.join(MANIFEST_FILE);
         let sha = sha256_file(&manifest_path)?;
         store.log_artifact(run, &manifest_path.display().to_string(), &sha)?;
-        store.log_incidental_metric(run, "patients_done", done as f64)?;
-        store.log_incidental_metric(run, "patients_cached", hits as f64)?;
-        store.log_metric(run, "patients_failed", failed as f64, None, None)?;
+        store.log_incidental_metric(run, incidental::PATIENTS_DONE, done as f64)?;
+        store.log_incidental_metric(run, incidental::PATIENTS_CACHED, hits as f64)?;
+        store.log_metrics(run, None, &PreprocessMetrics { patients_failed: failed as f64 })?;
         if failed > 0 {
             table.notes.push(format!(
                 "{failed} of {} patients failed (see `message`); the others were written to {}",

@@ -3,14 +3,15 @@
 
 use std::path::PathBuf;
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::radiomics::ParamFile;
 use crate::error::{Error, Result};
 use crate::imaging::radiomics::{extract_files, read_params};
 use crate::output::{Cell, Output, Table};
 use crate::provenance::sha256_file;
-use crate::session::Session;
-use crate::store::ParamValue;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::RunKind;
+use crate::store::records::{RadiomicsMetrics, RadiomicsParams};
 
 pub struct Radiomics;
 
@@ -54,13 +55,13 @@ impl Command for Radiomics {
         let ibsi = args.has("ibsi");
         let run = session.begin_run(
             args,
-            "radiomics",
-            vec![
-                ("image".into(), ParamValue::Text(image.display().to_string())),
-                ("mask".into(), ParamValue::Text(mask.display().to_string())),
-                ("settings".into(), ParamValue::Text(params.settings.to_json())),
-                ("ibsi".into(), ParamValue::Bool(ibsi)),
-            ],
+            RunKind::Radiomics,
+            &RadiomicsParams {
+                image: image.display().to_string(),
+                mask: mask.display().to_string(),
+                settings: params.settings.to_json(),
+                ibsi,
+            },
             None,
         )?;
         for p in [&image, &mask] {
@@ -68,7 +69,7 @@ impl Command for Radiomics {
             session.store().record_dataset(run, &p.display().to_string(), &p.display().to_string(), &sha, None)?;
         }
         let x = extract_files(&image, &mask, &params, ibsi)?;
-        session.store().log_metric(run, "features", x.features.len() as f64, None, None)?;
+        session.store().log_metrics(run, None, &RadiomicsMetrics { features: x.features.len() as f64 })?;
         let mut t =
             Table::new(x.diagnostics.iter().map(|(k, _)| k.clone()).chain(x.features.iter().map(|(k, _)| k.clone())));
         t.push(

@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::provenance::sha256_file;
-use crate::session::Session;
-use crate::store::ParamValue;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::RunKind;
 use crate::store::query::{Expr, Field, Op, Value, column};
+use crate::store::records::{ReportParams, incidental};
 
 pub struct Report;
 
@@ -83,13 +84,13 @@ impl Command for Report {
             args.value("published").map(|t| crate::report::read_published(&PathBuf::from(&t.text))).transpose()?;
         let run = session.begin_run(
             args,
-            "report",
-            vec![
-                ("pseudonymised".into(), ParamValue::Bool(args.has("pseudonymise"))),
-                ("name".into(), ParamValue::Text(name.clone())),
-                ("runs".into(), ParamValue::Text(ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","))),
-                ("out".into(), ParamValue::Text(dir.display().to_string())),
-            ],
+            RunKind::Report,
+            &ReportParams {
+                pseudonymised: args.has("pseudonymise"),
+                name: name.clone(),
+                runs: ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+                out: dir.display().to_string(),
+            },
             None,
         )?;
         let bootstrap: usize = args.parsed("bootstrap", "a number of replicates")?.unwrap_or(0);
@@ -121,7 +122,7 @@ impl Command for Report {
             session.store().log_artifact(run, &f.display().to_string(), &sha)?;
         }
         let secs = started.elapsed().as_secs_f64();
-        session.store().log_incidental_metric(run, "seconds", secs)?;
+        session.store().log_incidental_metric(run, incidental::SECONDS, secs)?;
         Ok(Output::Many(vec![
             Output::Message(format!(
                 "report `{name}`: {} runs, {} files → {}{}",

@@ -1,9 +1,9 @@
 //! `run show ID`: everything recorded for one run.
 
-use super::{ArgKind, Args, Command, Signature, parse_token};
 use crate::error::{Error, Result};
 use crate::output::{Cell, Output, Table};
-use crate::session::Session;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature, parse_token};
 
 pub struct Run;
 

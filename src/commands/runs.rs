@@ -1,9 +1,9 @@
 //! `runs`: the recorded runs, newest first.
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::error::Result;
 use crate::output::{Output, Table};
-use crate::session::Session;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
 
 pub struct Runs;
 
@@ -67,16 +67,16 @@ impl Command for Runs {
 }
 
 /// Parses a `--where` value, placing errors under the token.
-pub fn filter_expr(tok: &crate::shell::parse::Token) -> Result<crate::store::query::Expr> {
+pub fn filter_expr(tok: &crate::syntax::Token) -> Result<crate::store::query::Expr> {
     crate::store::query::parse(&tok.text).map_err(|e| shift(e, tok))
 }
 
 /// Parses a `--sort` value.
-pub fn sort_field(tok: &crate::shell::parse::Token) -> Result<crate::store::query::Field> {
+pub fn sort_field(tok: &crate::syntax::Token) -> Result<crate::store::query::Field> {
     crate::store::query::parse_field(&tok.text).map_err(|e| shift(e, tok))
 }
 
-fn shift(e: crate::error::Error, tok: &crate::shell::parse::Token) -> crate::error::Error {
+fn shift(e: crate::error::Error, tok: &crate::syntax::Token) -> crate::error::Error {
     match e {
         crate::error::Error::Syntax { message, span } => {
             let base = tok.span.start + usize::from(tok.quoted);
@@ -90,8 +90,8 @@ fn shift(e: crate::error::Error, tok: &crate::shell::parse::Token) -> crate::err
 /// keep per-patient caches (`preprocess`, `extract`) written atomically, so
 /// the rerun picks up where the killed one stopped; `train` reuses the
 /// folds the unfinished run finished (`Session::resuming`).
-fn resume(session: &mut Session, tok: &crate::shell::parse::Token) -> Result<Output> {
-    let id: i64 = super::parse_token(tok, "--resume", "a run id")?;
+fn resume(session: &mut Session, tok: &crate::syntax::Token) -> Result<Output> {
+    let id: i64 = crate::signature::parse_token(tok, "--resume", "a run id")?;
     let d = session.store().run_detail(id)?;
     if !["interrupted", "cancelled", "failed"].contains(&d.summary.status.as_str()) {
         return Err(crate::error::Error::invalid(
@@ -99,7 +99,7 @@ fn resume(session: &mut Session, tok: &crate::shell::parse::Token) -> Result<Out
             None,
         ));
     }
-    let statements = crate::shell::parse::parse(&d.summary.command, 1)?;
+    let statements = crate::syntax::parse(&d.summary.command, 1)?;
     let mut outputs = vec![Output::Message(format!(
         "resuming run {id} ({}): `{}` — cached work is reused",
         d.summary.status, d.summary.command

@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::provenance::{VERSION, io_error, now_iso};
-use crate::session::Session;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
 
 pub struct Save;
 

@@ -3,15 +3,16 @@
 //! step goes inside a pipeline and `cv` fits it per training fold.
 
 use super::features::feature_input;
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::learn::lasso::{Scoring, default_cs, l1_logistic_cv, lasso_cv};
 use crate::core::learn::steps::{
     BinStrategy, chi2_scores, fit_discretize, fit_standardize, mann_whitney_scores, top_k,
 };
 use crate::error::{Error, Result};
 use crate::output::{Cell, Output, Table};
-use crate::session::Session;
-use crate::store::ParamValue;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::RunKind;
+use crate::store::records::FrameParams;
 
 pub struct Select;
 
@@ -40,12 +41,8 @@ impl Command for Select {
         let seed: u64 = args.parsed("seed", "a whole number")?.unwrap_or(7);
         let run = session.begin_run(
             args,
-            "select",
-            vec![
-                ("frame".into(), ParamValue::Text(frame.text.clone())),
-                ("method".into(), ParamValue::Text(method.clone())),
-                ("k".into(), ParamValue::Int(k as i64)),
-            ],
+            RunKind::Select,
+            &FrameParams { method: Some(method.clone()), k: Some(k), ..FrameParams::of(&frame.text) },
             Some(seed),
         )?;
         for &d in &input.dataset_ids {
@@ -98,12 +95,10 @@ impl Command for Select {
             t.push(vec![input.names[i].as_str().into(), scores[i].into(), Cell::Bool(keep.contains(&i))]);
         }
         t.notes.push(EXPLORATORY.into());
-        session.store().log_param(
+        let selected = serde_json::to_string(&keep.iter().map(|&i| &input.names[i]).collect::<Vec<_>>()).ok();
+        session.store().log_params(
             run,
-            "selected",
-            &ParamValue::Text(
-                serde_json::to_string(&keep.iter().map(|&i| &input.names[i]).collect::<Vec<_>>()).unwrap_or_default(),
-            ),
+            &FrameParams { method: Some(method), k: Some(k), selected, ..FrameParams::of(&frame.text) },
         )?;
         Ok(Output::Table(t))
     }

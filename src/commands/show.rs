@@ -1,10 +1,10 @@
 //! `show NAME`: the rows of a frame, with the row count always stated.
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::data::frame::to_table;
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::session::Session;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
 
 pub struct Show;
 

@@ -8,7 +8,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::learn::metrics::auc;
 use crate::core::simulate::{
     ClinicalRow, ImageTruth, Latent, SEQUENCES, SizeProfile, paper_cohort, simulate_clinical, simulate_images,
@@ -18,8 +17,10 @@ use crate::error::{Error, Result};
 use crate::imaging::nifti::{self, StoredType};
 use crate::output::{Cell, Output, Table};
 use crate::provenance::{io_error, sha256_bytes, sha256_file};
-use crate::session::{CancelFlag, Session};
-use crate::store::ParamValue;
+use crate::session::{CancelFlag, Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::records::{IMAGES_SHA256, RISK_AUC, SimulateMetrics, SimulateParams, incidental};
+use crate::store::{ParamValue, RunKind};
 
 pub struct Simulate;
 
@@ -70,13 +71,8 @@ impl Command for Simulate {
         let size_name = if profile == SizeProfile::Paper { "paper" } else { "small" };
         let run = session.begin_run(
             args,
-            "simulate",
-            vec![
-                ("out".into(), ParamValue::Text(out_tok.text.clone())),
-                ("size".into(), ParamValue::Text(size_name.into())),
-                ("n_a".into(), ParamValue::Int(specs[0].n as i64)),
-                ("n_b".into(), ParamValue::Int(specs[1].n as i64)),
-            ],
+            RunKind::Simulate,
+            &SimulateParams { out: out_tok.text.clone(), size: size_name.into(), n_a: specs[0].n, n_b: specs[1].n },
             Some(seed),
         )?;
         if present {
@@ -91,7 +87,7 @@ impl Command for Simulate {
         prepare_folder(&out, args.has("force"))?;
         let started = Instant::now();
         let total: usize = specs.iter().map(|s| s.n).sum();
-        let progress = progress_bar(total as u64);
+        let progress = session.progress(total as u64, "patients", "simulating".into());
         for spec in &specs {
             let dir = out.join(&spec.name);
             let (rows, latents) = simulate_clinical(seed, spec)?;
@@ -107,13 +103,13 @@ impl Command for Simulate {
             }
             session.store().log_param(
                 run,
-                &format!("images_sha256_{}", spec.name),
+                &IMAGES_SHA256.key(&spec.name),
                 &ParamValue::Text(sha256_bytes(images.hashes.join("\n").as_bytes())),
             )?;
         }
-        progress.finish_and_clear();
+        drop(progress);
         let seconds = started.elapsed().as_secs_f64();
-        session.store().log_incidental_metric(run, "seconds", seconds)?;
+        session.store().log_incidental_metric(run, incidental::SECONDS, seconds)?;
         cohorts_output(session, run, &out, format!("simulated (seed {seed}, {size_name} volumes) in {seconds:.1} s"))
     }
 }
@@ -132,7 +128,7 @@ fn cohorts_output(session: &Session, run: i64, out: &Path, how: String) -> Resul
         let (patients, events, ceiling) = match read_truth(&dir.join("truth.csv"))? {
             Some((risk, nn)) => {
                 let ceiling = auc(&risk, &nn);
-                session.store().log_metric(run, &format!("risk_auc_{name}"), ceiling, None, None)?;
+                session.store().log_metric(run, &RISK_AUC.key(name), ceiling, None, None)?;
                 let events = nn.iter().filter(|&&v| v == 1).count();
                 (Cell::Int(nn.len() as i64), Cell::Int(events as i64), Cell::Float(ceiling))
             }
@@ -146,7 +142,7 @@ fn cohorts_output(session: &Session, run: i64, out: &Path, how: String) -> Resul
         table.push(vec![name.into(), dir.display().to_string().into(), patients, events, ceiling, hash.into()]);
     }
     table.notes.push("risk_auc: the true risk's AUC, the ceiling any model can reach (see docs/simulation.md)".into());
-    session.store().log_metric(run, "image_bytes", image_bytes as f64, None, None)?;
+    session.store().log_metrics(run, None, &SimulateMetrics { image_bytes: image_bytes as f64 })?;
     let what =
         if simulated { "SIMULATED data, not real patients" } else { "cohort folders without a simulation truth" };
     Ok(Output::Many(vec![
@@ -210,17 +206,6 @@ fn folder_hash(dir: &Path) -> Result<(String, u64)> {
         listing.push_str(&format!("{} {}\n", rel.display(), sha256_file(f)?));
     }
     Ok((sha256_bytes(listing.as_bytes()), image_bytes))
-}
-
-fn progress_bar(total: u64) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(total);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} patients, {elapsed} (eta {eta})")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message("simulating");
-    bar
 }
 
 fn prepare_folder(out: &Path, force: bool) -> Result<()> {
@@ -337,7 +322,7 @@ fn write_images(
     latents: &[Latent],
     profile: SizeProfile,
     cancel: &CancelFlag,
-    progress: &indicatif::ProgressBar,
+    progress: &crate::progress::ProgressHandle,
 ) -> Result<WrittenImages> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<(ImageTruth, Vec<String>)>>> = Mutex::new(vec![None; rows.len()]);

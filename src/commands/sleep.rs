@@ -3,11 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use super::{ArgKind, Args, Command, Signature, parse_token};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::session::Session;
-use crate::store::ParamValue;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature, parse_token};
+use crate::store::RunKind;
+use crate::store::records::SleepParams;
 
 pub struct Sleep;
 
@@ -29,7 +30,7 @@ impl Command for Sleep {
                 span: tok.span,
             });
         }
-        session.begin_run(args, "sleep", vec![("seconds".into(), ParamValue::Float(seconds))], None)?;
+        session.begin_run(args, RunKind::Sleep, &SleepParams { seconds }, None)?;
         let until = Instant::now() + Duration::from_secs_f64(seconds);
         while Instant::now() < until {
             session.check_cancel()?;

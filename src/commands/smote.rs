@@ -4,14 +4,15 @@
 //! a pipeline's `smote` step only ever sees training folds).
 
 use super::features::feature_input;
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::cohort::{Roles, TypedColumn, Values};
 use crate::core::learn::steps::smote;
 use crate::data::frame::to_dataframe;
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::session::{Frame, Session};
-use crate::store::ParamValue;
+use crate::session::{Command, Frame, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::RunKind;
+use crate::store::records::FrameParams;
 
 pub struct Smote;
 
@@ -40,12 +41,8 @@ impl Command for Smote {
         let seed: u64 = args.parsed("seed", "a whole number")?.unwrap_or(7);
         let run = session.begin_run(
             args,
-            "smote",
-            vec![
-                ("frame".into(), ParamValue::Text(frame.text.clone())),
-                ("k".into(), ParamValue::Int(k as i64)),
-                ("ratio".into(), ParamValue::Float(ratio)),
-            ],
+            RunKind::Smote,
+            &FrameParams { k: Some(k), ratio: Some(ratio), ..FrameParams::of(&frame.text) },
             Some(seed),
         )?;
         for &d in &input.dataset_ids {

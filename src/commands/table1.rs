@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 
 use super::groups::{Grouping, check_column, column_list, resolve};
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::table1::{ContinuousStat, Policy, Table1Spec, TestChoice, table1};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::render;
-use crate::session::Session;
-use crate::shell::parse::Token;
-use crate::store::ParamValue;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::RunKind;
+use crate::store::records::{P_VALUE, Table1Params};
+use crate::syntax::Token;
 
 pub struct Table1;
 
@@ -50,7 +51,7 @@ impl Command for Table1 {
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let grouping = resolve(session, args, &args.positionals)?;
         let spec = spec_from(args, &grouping)?;
-        let run = session.begin_run(args, "table1", params(args, &grouping, &spec), None)?;
+        let run = session.begin_run(args, RunKind::Table1, &params(args, &grouping, &spec), None)?;
         for &d in &grouping.dataset_ids {
             session.store().link_dataset(run, d)?;
         }
@@ -73,10 +74,11 @@ impl Command for Table1 {
         let store = session.store();
         for t in &result.tests {
             if let Some(r) = &t.result {
-                store.log_metric(run, &format!("p_value:{}", t.variable), r.p_value, None, None)?;
+                store.log_metric(run, &P_VALUE.key(&t.variable), r.p_value, None, None)?;
             }
         }
-        store.log_param(run, "table_json", &ParamValue::Text(render::table::json(&table)))?;
+        let record = Table1Params { table_json: Some(render::table::json(&table)), ..params(args, &grouping, &spec) };
+        store.log_params(run, &record)?;
         Ok(Output::Table(table))
     }
 }
@@ -154,25 +156,18 @@ fn spec_from(args: &Args, grouping: &Grouping) -> Result<Table1Spec> {
     })
 }
 
-fn params(args: &Args, grouping: &Grouping, spec: &Table1Spec) -> Vec<(String, ParamValue)> {
-    let text = |s: String| ParamValue::Text(s);
-    let mut p = vec![
-        ("groups".to_string(), text(args.positionals.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(","))),
-        ("policy".to_string(), text(Policy::NAMES[spec.policy as usize].to_string())),
-        ("categorical".to_string(), text(spec.categorical.join(","))),
-        ("continuous".to_string(), text(spec.continuous.join(","))),
-        ("stat".to_string(), text(ContinuousStat::NAMES[spec.stat as usize].to_string())),
-        ("overall".to_string(), ParamValue::Bool(spec.overall)),
-        ("smd".to_string(), ParamValue::Bool(spec.smd)),
-    ];
-    if let Some(by) = &grouping.by {
-        p.push(("by".into(), text(by.clone())));
+fn params(args: &Args, grouping: &Grouping, spec: &Table1Spec) -> Table1Params {
+    Table1Params {
+        groups: args.positionals.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(","),
+        policy: Policy::NAMES[spec.policy as usize].to_string(),
+        categorical: spec.categorical.join(","),
+        continuous: spec.continuous.join(","),
+        stat: ContinuousStat::NAMES[spec.stat as usize].to_string(),
+        overall: spec.overall,
+        smd: spec.smd,
+        by: grouping.by.clone(),
+        nonnormal: (!spec.nonnormal.is_empty()).then(|| spec.nonnormal.join(",")),
+        test: args.value("test").map(|t| t.text.clone()),
+        table_json: None,
     }
-    if !spec.nonnormal.is_empty() {
-        p.push(("nonnormal".into(), text(spec.nonnormal.join(","))));
-    }
-    if let Some(t) = args.value("test") {
-        p.push(("test".into(), text(t.text.clone())));
-    }
-    p
 }

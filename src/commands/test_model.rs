@@ -4,22 +4,19 @@
 //! specificity, …) and the final model's weights.
 
 use super::deep::{device_choice, fit, gather, save_artifacts};
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::learn::metrics::youden_threshold;
 use crate::core::rng::Rng;
 use crate::error::{Error, Result};
 use crate::ml::spec::ModelSpec;
 use crate::ml::train::TrainConfig;
 use crate::output::{Output, format_sig};
-use crate::session::Session;
-use crate::shell::parse::Token;
-use crate::store::ParamValue;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::records::{TestModelParams, TrainParams, curve};
+use crate::store::{Params, Prediction, RunKind};
+use crate::syntax::Token;
 
 pub struct TestModel;
-
-fn param(detail: &crate::store::RunDetail, key: &str) -> Option<String> {
-    detail.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.display())
-}
 
 impl Command for TestModel {
     fn signature(&self) -> Signature {
@@ -50,22 +47,24 @@ impl Command for TestModel {
             .ok_or_else(|| Error::invalid("name the test cohort: `test MODEL on B`", None))?;
         let train_run = match args.parsed::<i64>("run", "a run id")? {
             Some(id) => id,
-            None => super::predict::latest_run(session, name, "train")?,
+            None => super::predict::latest_run(session, name, RunKind::Train)?,
         };
         let detail = session.store().run_detail(train_run)?;
-        if detail.summary.kind != "train" {
+        if detail.summary.kind != RunKind::Train {
             return Err(Error::invalid(
                 format!("run {train_run} is a `{}` run, not a `train` run", detail.summary.kind),
                 None,
             ));
         }
-        let spec: ModelSpec = param(&detail, "model_json")
-            .and_then(|j| serde_json::from_str(&j).ok())
-            .ok_or_else(|| Error::invalid(format!("run {train_run} does not record its model"), None))?;
-        let best: TrainConfig = param(&detail, "best_train_json")
-            .and_then(|j| serde_json::from_str(&j).ok())
+        let trained = TrainParams::from_params(train_run, &detail.params)?;
+        let spec: ModelSpec = serde_json::from_str(&trained.model_json)
+            .map_err(|_| Error::invalid(format!("run {train_run} does not record its model"), None))?;
+        let best: TrainConfig = trained
+            .best_train_json
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok())
             .ok_or_else(|| Error::invalid(format!("run {train_run} has no best configuration"), None))?;
-        let train_cohort = param(&detail, "cohort").unwrap_or_default();
+        let train_cohort = trained.cohort.clone();
         let train_tok = Token { text: train_cohort.clone(), span: cohort.span, quoted: false };
         if session.frames().get(&train_cohort).is_none() {
             return Err(Error::invalid(
@@ -84,49 +83,49 @@ impl Command for TestModel {
         let label = args
             .value("label")
             .map(|t| t.text.clone())
-            .or_else(|| param(&detail, "label"))
+            .or_else(|| Some(trained.label.clone()))
             .unwrap_or(spec.preset.clone());
         let seed = Rng::derive(best.seed, &["test", "final"]).next_u64();
         let cfg = best.clone().with_seed(seed);
         let run = session.begin_run_in(
             args,
-            "test",
-            vec![
-                ("label".into(), ParamValue::Text(label.clone())),
-                ("model".into(), ParamValue::Text(spec.name.clone())),
-                ("preset".into(), ParamValue::Text(spec.preset.clone())),
-                ("model_json".into(), ParamValue::Text(serde_json::to_string(&spec).unwrap_or_default())),
-                ("train_run".into(), ParamValue::Int(train_run)),
-                ("simulated".into(), ParamValue::Bool(train_inputs.simulated || test_inputs.simulated)),
-                ("cohort".into(), ParamValue::Text(train_cohort.clone())),
-                ("test".into(), ParamValue::Text(cohort.text.clone())),
-                ("config".into(), ParamValue::Text(serde_json::to_string(&cfg).unwrap_or_default())),
-                ("threshold_rule".into(), ParamValue::Text(rule.clone())),
-                ("device".into(), ParamValue::Text(device_choice.label())),
-                ("patients_train".into(), ParamValue::Int(train_inputs.ids.len() as i64)),
-                ("patients_test".into(), ParamValue::Int(test_inputs.ids.len() as i64)),
-            ],
+            RunKind::Test,
+            &TestModelParams {
+                label: label.clone(),
+                model: spec.name.clone(),
+                preset: spec.preset.clone(),
+                model_json: serde_json::to_string(&spec).unwrap_or_default(),
+                train_run,
+                simulated: train_inputs.simulated || test_inputs.simulated,
+                cohort: train_cohort.clone(),
+                test: cohort.text.clone(),
+                config: serde_json::to_string(&cfg).unwrap_or_default(),
+                threshold_rule: rule.clone(),
+                device: device_choice.label(),
+                patients_train: train_inputs.ids.len(),
+                patients_test: test_inputs.ids.len(),
+            },
             Some(seed),
             args.value("experiment").map(|t| t.text.clone()).or_else(|| detail.experiment.clone()),
         )?;
         for d in train_inputs.dataset_ids.iter().chain(&test_inputs.dataset_ids) {
             session.store().link_dataset(run, *d)?;
         }
-        let progress = indicatif::ProgressBar::new(cfg.epochs as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} epochs · ETA {eta}") {
-            progress.set_style(style);
-        }
-        progress.set_message(format!("test {}: retraining on all of {train_cohort}", spec.name));
+        let progress = session.progress(
+            cfg.epochs as u64,
+            "epochs",
+            format!("test {}: retraining on all of {train_cohort}", spec.name),
+        );
         let cancel = session.cancel_flag();
         let all: Vec<usize> = (0..train_inputs.ids.len()).collect();
         let store = session.store();
-        let (fitted, _) = fit(&spec, &train_inputs, &all, None, &cfg, &device, &|| cancel.is_cancelled(), &mut |log| {
-            store.log_metric(run, "train_loss", log.train_loss, Some(log.epoch as i64), None)?;
-            progress.inc(1);
-            Ok(())
-        })
-        .inspect_err(|_| progress.finish_and_clear())?;
-        progress.finish_and_clear();
+        let (fitted, _) =
+            fit(&spec, &train_inputs, &all, None, &cfg, &device, &|| cancel.is_cancelled(), &mut |log| {
+                store.log_metric(run, curve::TRAIN_LOSS, log.train_loss, Some(log.epoch as i64), None)?;
+                progress.inc(1);
+                Ok(())
+            })?;
+        drop(progress);
         let inference = crate::ml::device::without_autodiff(&device);
         let threshold = match fixed {
             Some(t) => t,
@@ -138,9 +137,7 @@ impl Command for TestModel {
         };
         let p = fitted.predict(&test_inputs, &inference)?;
         let truth = test_inputs.y.clone();
-        let preds: Vec<(String, i64, f64)> =
-            test_inputs.ids.iter().zip(&truth).zip(&p).map(|((id, t), p)| (id.clone(), i64::from(*t), *p)).collect();
-        session.store_mut().log_predictions(run, None, &preds)?;
+        session.store_mut().log_predictions(run, &Prediction::all(None, &test_inputs.ids, &truth, &p))?;
         let dir = save_artifacts(session.store(), &session.artifact_base(), run, &fitted, "model")?;
         let title = format!(
             "test {} ({label}): retrained on {} patients of {train_cohort} ({}), tested on {} of {}, run {run}",

@@ -4,13 +4,14 @@
 //! Each is a recorded run.
 
 use super::groups::{Grouping, check_column, resolve};
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::cohort::TypedColumn;
 use crate::core::stats::{self, MwuMethod, TestResult};
 use crate::error::{Error, Result};
 use crate::output::{Cell, Output, Table};
-use crate::session::Session;
-use crate::store::ParamValue;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::RunKind;
+use crate::store::records::{TestParams, TestResultMetrics};
 
 fn base(name: &'static str, description: &'static str) -> Signature {
     Signature::new(name, "statistics", description)
@@ -29,9 +30,10 @@ struct Prepared {
 fn prepare(
     args: &Args,
     session: &mut Session,
-    kind: &str,
-    extra: Vec<(String, ParamValue)>,
+    run_kind: RunKind,
+    extra: impl FnOnce(&mut TestParams),
 ) -> Result<(Prepared, i64)> {
+    let kind = run_kind.as_str();
     let grouping = resolve(session, args, &args.positionals)?;
     let Some(on) = args.value("on") else {
         return Err(Error::invalid(
@@ -42,18 +44,16 @@ fn prepare(
     check_column(&grouping, &on.text, on)?;
     let columns: Vec<TypedColumn> =
         grouping.groups.iter().filter_map(|g| g.columns.iter().find(|c| c.name == on.text).cloned()).collect();
-    let mut params = vec![
-        (
-            "groups".to_string(),
-            ParamValue::Text(args.positionals.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(",")),
-        ),
-        ("variable".to_string(), ParamValue::Text(on.text.clone())),
-    ];
-    if let Some(by) = &grouping.by {
-        params.push(("by".into(), ParamValue::Text(by.clone())));
-    }
-    params.extend(extra);
-    let run = session.begin_run(args, kind, params, None)?;
+    let mut params = TestParams {
+        groups: args.positionals.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(","),
+        variable: on.text.clone(),
+        by: grouping.by.clone(),
+        yates: None,
+        welch: None,
+        method: None,
+    };
+    extra(&mut params);
+    let run = session.begin_run(args, run_kind, &params, None)?;
     for &d in &grouping.dataset_ids {
         session.store().link_dataset(run, d)?;
     }
@@ -87,8 +87,7 @@ fn two(p: &Prepared, kind: &str) -> Result<()> {
 }
 
 fn result_table(p: &Prepared, r: &TestResult, session: &Session, run: i64) -> Result<Table> {
-    session.store().log_metric(run, "statistic", r.statistic, None, None)?;
-    session.store().log_metric(run, "p_value", r.p_value, None, None)?;
+    session.store().log_metrics(run, None, &TestResultMetrics { statistic: r.statistic, p_value: r.p_value })?;
     let groups: Vec<&str> = p.grouping.groups.iter().map(|g| g.name.as_str()).collect();
     let mut t = Table::new(["test", "variable", "groups", "statistic", "df", "p_value", "n"]);
     t.push(vec![
@@ -132,7 +131,7 @@ impl Command for ChiSquare {
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let yates = args.has("yates");
-        let (p, run) = prepare(args, session, "chisq", vec![("yates".into(), ParamValue::Bool(yates))])?;
+        let (p, run) = prepare(args, session, RunKind::ChiSquare, |p| p.yates = Some(yates))?;
         let (levels, observed) = contingency(&p);
         if levels.len() < 2 {
             return Err(Error::invalid(
@@ -173,7 +172,7 @@ impl Command for Fisher {
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
-        let (p, run) = prepare(args, session, "fisher", Vec::new())?;
+        let (p, run) = prepare(args, session, RunKind::Fisher, |_| {})?;
         two(&p, "fisher")?;
         let (levels, observed) = contingency(&p);
         if levels.len() != 2 {
@@ -224,7 +223,7 @@ impl Command for MannWhitney {
                 });
             }
         };
-        let (p, run) = prepare(args, session, "mannwhitney", Vec::new())?;
+        let (p, run) = prepare(args, session, RunKind::MannWhitney, |_| {})?;
         two(&p, "mannwhitney")?;
         let s = numeric_samples(&p)?;
         let r = stats::mann_whitney(&s[0], &s[1], method)?;
@@ -247,7 +246,7 @@ impl Command for TTest {
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let welch = args.has("welch");
-        let (p, run) = prepare(args, session, "ttest", vec![("welch".into(), ParamValue::Bool(welch))])?;
+        let (p, run) = prepare(args, session, RunKind::TTest, |p| p.welch = Some(welch))?;
         two(&p, "ttest")?;
         let s = numeric_samples(&p)?;
         let r = stats::t_test(&s[0], &s[1], !welch)?;

@@ -6,16 +6,17 @@
 //! configuration by mean fold AUC.
 
 use super::deep::{device_choice, fit, gather, save_artifacts};
-use super::{ArgKind, Args, Command, Signature};
 use crate::core::learn::cv::stratified_kfold;
 use crate::core::learn::metrics::{accuracy, auc, delong, f1};
 use crate::core::rng::Rng;
 use crate::error::{Error, Result};
 use crate::ml::train::TrainConfig;
 use crate::output::{Output, Table, format_sig};
-use crate::session::Session;
-use crate::shell::parse::Token;
-use crate::store::{NewRun, ParamValue, RunId, RunStatus, Store};
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::records::{CvMetrics, FoldMetrics, TrainConfigParams, TrainFoldParams, TrainParams, curve};
+use crate::store::{Params, Prediction, RunId, RunKind, RunStatus, Store};
+use crate::syntax::Token;
 
 pub struct Train;
 
@@ -89,22 +90,16 @@ struct Best {
     /// Out-of-fold probability per patient.
     oof: Vec<f64>,
     /// (fold, patient, outcome, probability).
-    preds: Vec<(i64, String, i64, f64)>,
+    preds: Vec<Prediction>,
     /// (config, fold, train, test, auc, acc, f1, selected) per fold.
     rows: Vec<(usize, usize, usize, usize, f64, f64, f64, usize)>,
 }
 
 /// Stores out-of-fold predictions on `run`, fold by fold.
-fn log_fold_predictions(
-    store: &mut crate::store::Store,
-    run: i64,
-    folds: usize,
-    preds: &[(i64, String, i64, f64)],
-) -> Result<()> {
+fn log_fold_predictions(store: &mut crate::store::Store, run: i64, folds: usize, preds: &[Prediction]) -> Result<()> {
     for f in 0..folds as i64 {
-        let fold: Vec<(String, i64, f64)> =
-            preds.iter().filter(|p| p.0 == f).map(|p| (p.1.clone(), p.2, p.3)).collect();
-        store.log_predictions(run, Some(f), &fold)?;
+        let fold: Vec<Prediction> = preds.iter().filter(|p| p.fold == Some(f)).cloned().collect();
+        store.log_predictions(run, &fold)?;
     }
     Ok(())
 }
@@ -123,18 +118,24 @@ struct Earlier {
 fn earlier_folds(store: &Store, resuming: RunId, parent: RunId) -> Result<std::result::Result<Earlier, String>> {
     // `runs --resume` may name the train run or one of its children.
     let mut old = store.run_detail(resuming)?;
-    while old.summary.kind != "train" {
+    while old.summary.kind != RunKind::Train {
         match old.summary.parent {
             Some(p) => old = store.run_detail(p)?,
             None => return Ok(Err(format!("run {resuming} is not part of a `train` run"))),
         }
     }
     let new = store.run_detail(parent)?;
-    let param = |d: &crate::store::RunDetail, key: &str| {
-        d.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.display()).unwrap_or_default()
-    };
-    for key in ["model_json", "cohort", "folds", "grid", "device", "patients"] {
-        if param(&old, key) != param(&new, key) {
+    let (was, now) =
+        (TrainParams::from_params(old.summary.id, &old.params)?, TrainParams::from_params(parent, &new.params)?);
+    for (key, same) in [
+        ("model_json", was.model_json == now.model_json),
+        ("cohort", was.cohort == now.cohort),
+        ("folds", was.folds == now.folds),
+        ("grid", was.grid == now.grid),
+        ("device", was.device == now.device),
+        ("patients", was.patients == now.patients),
+    ] {
+        if !same {
             return Ok(Err(format!("run {} had a different `{key}`", old.summary.id)));
         }
     }
@@ -153,9 +154,9 @@ fn earlier_folds(store: &Store, resuming: RunId, parent: RunId) -> Result<std::r
     for &config in &old.children {
         for &fold in &store.run_detail(config)?.children {
             let d = store.run_detail(fold)?;
-            let index = |key: &str| param(&d, key).parse::<usize>().ok();
-            if let (true, Some(c), Some(f)) = (d.summary.status == "finished", index("config"), index("fold")) {
-                folds.insert((c, f), fold);
+            if d.summary.status == RunStatus::Finished {
+                let p = TrainFoldParams::from_params(fold, &d.params)?;
+                folds.insert((p.config, p.fold), fold);
             }
         }
     }
@@ -174,7 +175,7 @@ struct Reusable {
 fn reusable(store: &Store, fold_run: RunId, test: &[usize], ids: &[String]) -> Result<Option<Reusable>> {
     let detail = store.run_detail(fold_run)?;
     let by_id: std::collections::HashMap<String, f64> =
-        store.predictions(fold_run)?.into_iter().map(|p| (p.1, p.3)).collect();
+        store.predictions(fold_run)?.into_iter().map(|p| (p.patient, p.probability)).collect();
     let Some(probs) = test.iter().map(|&i| by_id.get(&ids[i]).copied()).collect::<Option<Vec<f64>>>() else {
         return Ok(None);
     };
@@ -187,11 +188,9 @@ fn reusable(store: &Store, fold_run: RunId, test: &[usize], ids: &[String]) -> R
             _ => return Ok(None),
         }
     }
-    let selected = detail
-        .params
-        .iter()
-        .find(|(k, _)| k == "selected")
-        .and_then(|(_, v)| serde_json::from_str::<Vec<String>>(&v.display()).ok())
+    let selected = TrainFoldParams::from_params(fold_run, &detail.params)?
+        .selected
+        .and_then(|v| serde_json::from_str::<Vec<String>>(&v).ok())
         .map_or(0, |v| v.len());
     Ok(Some(Reusable { detail, probs, selected }))
 }
@@ -209,17 +208,22 @@ fn copy_fold(
     for m in &earlier.detail.metrics {
         store.log_metric(run, &m.key, m.value, m.step, m.fold)?;
     }
-    for (key, value) in &earlier.detail.params {
-        if key == "selected" || key == "synthetic" {
-            store.log_param(run, key, value)?;
-        }
-    }
+    // What the fold's training found (its selection, its synthetic rows);
+    // its own position (config, fold, sizes) the new run already has.
+    let found = TrainFoldParams::from_params(earlier.detail.summary.id, &earlier.detail.params)?;
+    let mut record = TrainFoldParams::from_params(run, &store.params(run)?)?;
+    record.selected = found.selected;
+    record.synthetic = found.synthetic;
+    store.log_params(run, &record)?;
     for (path, hash) in &earlier.detail.artifacts {
         store.log_artifact(run, path, hash)?;
     }
-    let rows: Vec<(String, i64, f64)> =
-        test.iter().zip(&earlier.probs).map(|(&i, &p)| (ids[i].clone(), i64::from(y[i]), p)).collect();
-    store.log_predictions(run, Some(fold), &rows)
+    let rows: Vec<Prediction> = test
+        .iter()
+        .zip(&earlier.probs)
+        .map(|(&i, &p)| Prediction { fold: Some(fold), patient: ids[i].clone(), label: y[i], probability: p })
+        .collect();
+    store.log_predictions(run, &rows)
 }
 
 fn config_text(c: &TrainConfig) -> String {
@@ -288,29 +292,29 @@ impl Command for Train {
         let folds = stratified_kfold(&y, k, Some(Rng::derive(seed, &["train", "folds"]).next_u64()))?;
         let label = args.value("label").map_or(spec.preset.clone(), |t| t.text.clone());
         let grid_text = items.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+        let mut train_params = TrainParams {
+            label: label.clone(),
+            model: spec.name.clone(),
+            preset: spec.preset.clone(),
+            model_json: serde_json::to_string(&spec).unwrap_or_default(),
+            simulated: inputs.simulated,
+            cohort: cohort.text.clone(),
+            inputs: spec.sequences.iter().map(|s| format!("{}.{s}", cohort.text)).collect::<Vec<_>>().join(","),
+            folds: k,
+            grid: grid_text,
+            configs: configs.len(),
+            device: device_choice.label(),
+            balance: spec.balance.name().into(),
+            patients: y.len(),
+            resumed_from: None,
+            best_config: None,
+            best_train_json: None,
+            best: None,
+        };
         let parent = session.begin_run_in(
             args,
-            "train",
-            vec![
-                ("label".into(), ParamValue::Text(label.clone())),
-                ("model".into(), ParamValue::Text(spec.name.clone())),
-                ("preset".into(), ParamValue::Text(spec.preset.clone())),
-                ("model_json".into(), ParamValue::Text(serde_json::to_string(&spec).unwrap_or_default())),
-                ("simulated".into(), ParamValue::Bool(inputs.simulated)),
-                ("cohort".into(), ParamValue::Text(cohort.text.clone())),
-                (
-                    "inputs".into(),
-                    ParamValue::Text(
-                        spec.sequences.iter().map(|s| format!("{}.{s}", cohort.text)).collect::<Vec<_>>().join(","),
-                    ),
-                ),
-                ("folds".into(), ParamValue::Int(k as i64)),
-                ("grid".into(), ParamValue::Text(grid_text)),
-                ("configs".into(), ParamValue::Int(configs.len() as i64)),
-                ("device".into(), ParamValue::Text(device_choice.label())),
-                ("balance".into(), ParamValue::Text(spec.balance.name().into())),
-                ("patients".into(), ParamValue::Int(y.len() as i64)),
-            ],
+            RunKind::Train,
+            &train_params,
             Some(seed),
             args.value("experiment").map(|t| t.text.clone()),
         )?;
@@ -322,7 +326,8 @@ impl Command for Train {
         let earlier = match session.resuming {
             Some(old) => match earlier_folds(session.store(), old, parent)? {
                 Ok(e) => {
-                    session.store().log_param(parent, "resumed_from", &ParamValue::Int(e.run))?;
+                    train_params.resumed_from = Some(e.run);
+                    session.store().log_params(parent, &train_params)?;
                     Some(e)
                 }
                 Err(why) => {
@@ -334,36 +339,24 @@ impl Command for Train {
         };
         let mut reused = 0usize;
         let total: usize = configs.iter().map(|c| c.epochs * k).sum();
-        let progress = indicatif::ProgressBar::new(total as u64);
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} epochs · {elapsed} · ETA {eta}")
-        {
-            progress.set_style(style);
-        }
+        let progress = session.progress(total as u64, "epochs", format!("train {label}"));
         let cancel = session.cancel_flag();
         let artifacts = session.artifact_base();
-        let command = args.statement.text.clone();
         let mut summary =
             Table::new(["config", "lr", "batch", "epochs", "weight decay", "auc mean", "auc sd", "auc pooled"]);
         let mut best: Option<Best> = None;
         for (ci, cfg) in configs.iter().enumerate() {
-            let config_run = session.store_mut().begin_run(&NewRun {
-                kind: "train-config".into(),
-                command: command.clone(),
-                parent: Some(parent),
-                experiment: None,
-                seed: Some(seed),
-                params: vec![
-                    ("config".into(), ParamValue::Int(ci as i64)),
-                    ("lr".into(), ParamValue::Float(cfg.lr)),
-                    ("batch".into(), ParamValue::Int(cfg.batch as i64)),
-                    ("epochs".into(), ParamValue::Int(cfg.epochs as i64)),
-                    ("weight_decay".into(), ParamValue::Float(f64::from(cfg.weight_decay))),
-                ],
-            })?;
+            let config_params = TrainConfigParams {
+                config: ci,
+                lr: cfg.lr,
+                batch: cfg.batch,
+                epochs: cfg.epochs,
+                weight_decay: f64::from(cfg.weight_decay),
+            };
+            let config_run = session.begin_child(parent, RunKind::TrainConfig, &config_params, Some(seed))?;
             let mut oof = vec![f64::NAN; y.len()];
             let mut aucs = Vec::new();
-            let mut preds: Vec<(i64, String, i64, f64)> = Vec::new();
+            let mut preds: Vec<Prediction> = Vec::new();
             let mut rows = Vec::new();
             for (f, fold) in folds.iter().enumerate() {
                 progress.set_message(format!(
@@ -378,23 +371,17 @@ impl Command for Train {
                     Some(&old) => reusable(session.store(), old, &fold.test, &inputs.ids)?.map(|r| (old, r)),
                     None => None,
                 };
-                let mut params = vec![
-                    ("config".into(), ParamValue::Int(ci as i64)),
-                    ("fold".into(), ParamValue::Int(f as i64)),
-                    ("train".into(), ParamValue::Int(fold.train.len() as i64)),
-                    ("test".into(), ParamValue::Int(fold.test.len() as i64)),
-                ];
-                if let Some((old, _)) = &reuse {
-                    params.push(("reused_from".into(), ParamValue::Int(*old)));
-                }
-                let fold_run = session.store_mut().begin_run(&NewRun {
-                    kind: "train-fold".into(),
-                    command: command.clone(),
-                    parent: Some(config_run),
-                    experiment: None,
-                    seed: Some(fold_cfg.seed),
-                    params,
-                })?;
+                let mut fold_params = TrainFoldParams {
+                    config: ci,
+                    fold: f,
+                    train: fold.train.len(),
+                    test: fold.test.len(),
+                    reused_from: reuse.as_ref().map(|(old, _)| *old),
+                    selected: None,
+                    synthetic: None,
+                };
+                let fold_run =
+                    session.begin_child(config_run, RunKind::TrainFold, &fold_params, Some(fold_cfg.seed))?;
                 let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();
                 let was_reused = reuse.is_some();
                 let (probs, selected) = if let Some((_, r)) = reuse {
@@ -414,58 +401,54 @@ impl Command for Train {
                         &|| cancel.is_cancelled(),
                         &mut |log| {
                             let step = Some(log.epoch as i64);
-                            store.log_metric(fold_run, "train_loss", log.train_loss, step, Some(f as i64))?;
+                            store.log_metric(fold_run, curve::TRAIN_LOSS, log.train_loss, step, Some(f as i64))?;
                             if let (Some(l), Some(a)) = (log.val_loss, log.val_auc) {
-                                store.log_metric(fold_run, "val_loss", l, step, Some(f as i64))?;
-                                store.log_metric(fold_run, "val_auc", a, step, Some(f as i64))?;
+                                store.log_metric(fold_run, curve::VAL_LOSS, l, step, Some(f as i64))?;
+                                store.log_metric(fold_run, curve::VAL_AUC, a, step, Some(f as i64))?;
                             }
                             progress.inc(1);
                             Ok(())
                         },
                     );
-                    let (fitted, probs) = match result {
-                        Ok(r) => r,
-                        Err(e) => {
-                            let status =
-                                if matches!(e, Error::Cancelled) { RunStatus::Cancelled } else { RunStatus::Failed };
-                            let msg = e.to_string();
-                            store.finish_run(fold_run, status, Some(&msg))?;
-                            store.finish_run(config_run, status, Some(&msg))?;
-                            progress.finish_and_clear();
-                            return Err(e);
-                        }
-                    };
+                    // On an error the session closes this fold, its
+                    // configuration and the train run with the error.
+                    let (fitted, probs) = result?;
                     let probs = probs.unwrap_or_default();
                     let store = session.store_mut();
-                    store.log_param(
-                        fold_run,
-                        "selected",
-                        &ParamValue::Text(serde_json::to_string(&fitted.features.selected).unwrap_or_default()),
-                    )?;
-                    store.log_param(fold_run, "synthetic", &ParamValue::Int(fitted.synthetic as i64))?;
+                    fold_params.selected = serde_json::to_string(&fitted.features.selected).ok();
+                    fold_params.synthetic = Some(fitted.synthetic);
+                    store.log_params(fold_run, &fold_params)?;
                     save_artifacts(store, &artifacts, fold_run, &fitted, "model")?;
                     // The fold's own held-out predictions: what `runs --resume` reuses.
-                    let rows: Vec<(String, i64, f64)> = fold
+                    let rows: Vec<Prediction> = fold
                         .test
                         .iter()
                         .zip(&probs)
-                        .map(|(&i, &p)| (inputs.ids[i].clone(), i64::from(y[i]), p))
+                        .map(|(&i, &p)| Prediction {
+                            fold: Some(f as i64),
+                            patient: inputs.ids[i].clone(),
+                            label: y[i],
+                            probability: p,
+                        })
                         .collect();
-                    store.log_predictions(fold_run, Some(f as i64), &rows)?;
+                    store.log_predictions(fold_run, &rows)?;
                     (probs, fitted.features.selected.len())
                 };
                 let (a, acc, f1v) = (auc(&probs, &truth), accuracy(&probs, &truth, 0.5), f1(&probs, &truth, 0.5));
                 let store = session.store();
                 // A reused fold's metrics were copied with the rest of its record.
                 if !was_reused {
-                    for (key, value) in [("auc", a), ("acc", acc), ("f1", f1v)] {
-                        store.log_metric(fold_run, key, value, None, Some(f as i64))?;
-                    }
+                    store.log_metrics(fold_run, Some(f as i64), &FoldMetrics { auc: a, acc, f1: f1v })?;
                 }
                 store.finish_run(fold_run, RunStatus::Finished, None)?;
                 for (&i, &p) in fold.test.iter().zip(&probs) {
                     oof[i] = p;
-                    preds.push((f as i64, inputs.ids[i].clone(), i64::from(y[i]), p));
+                    preds.push(Prediction {
+                        fold: Some(f as i64),
+                        patient: inputs.ids[i].clone(),
+                        label: y[i],
+                        probability: p,
+                    });
                 }
                 aucs.push(a);
                 rows.push((ci, f, fold.train.len(), fold.test.len(), a, acc, f1v, selected));
@@ -473,9 +456,17 @@ impl Command for Train {
             let (mean, sd) = crate::core::describe::mean_sd_finite(&aucs);
             let pooled = auc(&oof, &y);
             let store = session.store_mut();
-            for (key, value) in [("auc_mean", mean), ("auc_sd", sd), ("auc_pooled", pooled)] {
-                store.log_metric(config_run, key, value, None, None)?;
-            }
+            let config_metrics = CvMetrics {
+                auc_mean: mean,
+                auc_sd: sd,
+                auc_pooled: pooled,
+                acc_pooled: None,
+                f1_pooled: None,
+                selection_jaccard: None,
+                auc_pooled_ci_low: None,
+                auc_pooled_ci_high: None,
+            };
+            store.log_metrics(config_run, None, &config_metrics)?;
             log_fold_predictions(store, config_run, k, &preds)?;
             store.finish_run(config_run, RunStatus::Finished, None)?;
             summary.push(vec![
@@ -492,29 +483,28 @@ impl Command for Train {
                 best = Some(Best { index: ci, mean, sd, pooled, oof, preds, rows });
             }
         }
-        progress.finish_and_clear();
+        drop(progress);
         let Some(Best { index: bi, mean, sd, pooled, oof, preds, rows: fold_rows }) = best else {
             return Err(Error::invalid("the grid is empty", None));
         };
         let store = session.store_mut();
-        store.log_param(parent, "best_config", &ParamValue::Int(bi as i64))?;
-        store.log_param(
-            parent,
-            "best_train_json",
-            &ParamValue::Text(serde_json::to_string(&configs[bi]).unwrap_or_default()),
-        )?;
-        store.log_param(parent, "best", &ParamValue::Text(config_text(&configs[bi])))?;
+        train_params.best_config = Some(bi);
+        train_params.best_train_json = serde_json::to_string(&configs[bi]).ok();
+        train_params.best = Some(config_text(&configs[bi]));
+        store.log_params(parent, &train_params)?;
         log_fold_predictions(store, parent, k, &preds)?;
-        let metrics = [
-            ("auc_mean", mean),
-            ("auc_sd", sd),
-            ("auc_pooled", pooled),
-            ("acc_pooled", accuracy(&oof, &y, 0.5)),
-            ("f1_pooled", f1(&oof, &y, 0.5)),
-        ];
-        for (key, value) in metrics {
-            store.log_metric(parent, key, value, None, None)?;
-        }
+        let ci = delong(&oof, &y).map(|d| d.ci(0.95));
+        let metrics = CvMetrics {
+            auc_mean: mean,
+            auc_sd: sd,
+            auc_pooled: pooled,
+            acc_pooled: Some(accuracy(&oof, &y, 0.5)),
+            f1_pooled: Some(f1(&oof, &y, 0.5)),
+            selection_jaccard: None,
+            auc_pooled_ci_low: ci.map(|c| c.0),
+            auc_pooled_ci_high: ci.map(|c| c.1),
+        };
+        store.log_metrics(parent, None, &metrics)?;
         let mut folds_table = Table::new(["fold", "train", "test", "auc", "acc", "f1", "selected"]);
         for r in &fold_rows {
             folds_table.push(vec![
@@ -528,10 +518,7 @@ impl Command for Train {
             ]);
         }
         folds_table.title = Some(format!("best configuration ({}) by fold", config_text(&configs[bi])));
-        if let Some(d) = delong(&oof, &y) {
-            let (lo, hi) = d.ci(0.95);
-            store.log_metric(parent, "auc_pooled_ci_low", lo, None, None)?;
-            store.log_metric(parent, "auc_pooled_ci_high", hi, None, None)?;
+        if let Some((lo, hi)) = ci {
             folds_table.notes.push(format!(
                 "pooled out-of-fold AUC {} (DeLong 95% CI {}–{})",
                 format_sig(pooled, 3),

@@ -2,13 +2,14 @@
 
 use std::path::PathBuf;
 
-use super::{ArgKind, Args, Command, Signature};
 use crate::error::{Error, Result};
 use crate::imaging::read_image;
 use crate::output::{Cell, Output, Table};
 use crate::provenance::sha256_file;
-use crate::session::Session;
-use crate::store::ParamValue;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::store::RunKind;
+use crate::store::records::VolumeParams;
 
 pub struct VolumeCmd;
 
@@ -28,7 +29,7 @@ impl Command for VolumeCmd {
         if !path.exists() {
             return Err(Error::FileNotFound { path });
         }
-        let run = session.begin_run(args, "volume", vec![("path".into(), ParamValue::Text(tok.text.clone()))], None)?;
+        let run = session.begin_run(args, RunKind::Volume, &VolumeParams { path: tok.text.clone() }, None)?;
         let sha = sha256_file(&path)?;
         session.store().record_dataset(run, &tok.text, &tok.text, &sha, None)?;
         let image = read_image(&path)?;

@@ -91,27 +91,6 @@ pub fn expand_mm(mask: &Volume, margin_mm: f64) -> Result<Volume> {
     Ok(out)
 }
 
-/// Inclusive voxel bounding box [lo, hi] of the voxels > 0.5; `None` if empty.
-pub fn bounding_box(mask: &Volume) -> Option<([usize; 3], [usize; 3])> {
-    let mut lo = [usize::MAX; 3];
-    let mut hi = [0usize; 3];
-    let mut any = false;
-    for k in 0..mask.size[2] {
-        for j in 0..mask.size[1] {
-            for i in 0..mask.size[0] {
-                if mask.data[mask.index(i, j, k)] > 0.5 {
-                    any = true;
-                    for (a, v) in [i, j, k].into_iter().enumerate() {
-                        lo[a] = lo[a].min(v);
-                        hi[a] = hi[a].max(v);
-                    }
-                }
-            }
-        }
-    }
-    any.then_some((lo, hi))
-}
-
 /// Where a fixed-shape crop came from, so predictions can be mapped back.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CropTransform {
@@ -139,7 +118,7 @@ pub fn crop_to_mask(volume: &Volume, mask: &Volume, shape: [usize; 3]) -> Result
         return Err(Error::invalid("the crop shape must be positive along every axis", None));
     }
     let (lo, hi) =
-        bounding_box(mask).ok_or_else(|| Error::invalid("the mask is empty, so there is nothing to crop to", None))?;
+        mask.bounding_box().ok_or_else(|| Error::invalid("the mask is empty, so there is nothing to crop to", None))?;
     // Physical extent of the box, from voxel edge to voxel edge.
     let start: [f64; 3] = [0, 1, 2].map(|a| mask.origin[a] + (lo[a] as f64 - 0.5) * mask.spacing[a]);
     let end: [f64; 3] = [0, 1, 2].map(|a| mask.origin[a] + (hi[a] as f64 + 0.5) * mask.spacing[a]);

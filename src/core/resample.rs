@@ -308,7 +308,7 @@ fn bspline(coefficients: &[f64], size: [usize; 3], c: [f64; 3]) -> f64 {
 /// PyRadiomics' `resampleImage` grid: the mask's bounding box (label > 0.5)
 /// in the new spacing, padded by `pad` voxels and clipped to the image.
 pub fn pyradiomics_grid(mask: &Volume, spacing: [f64; 3], pad: f64) -> Result<Grid> {
-    let (lo, hi) = crate::core::masks::bounding_box(mask).ok_or_else(|| Error::invalid("the mask is empty", None))?;
+    let (lo, hi) = mask.bounding_box().ok_or_else(|| Error::invalid("the mask is empty", None))?;
     let ratio = [0, 1, 2].map(|a| mask.spacing[a] / spacing[a]);
     let mut new_lo = [0.0; 3];
     let mut size = [0usize; 3];

@@ -41,6 +41,14 @@ impl Rng {
         Rng::new(splitmix64(&mut sm) ^ seed.rotate_left(17))
     }
 
+    /// A seed for a sub-task (a fold, a step, a tree) named by `labels`:
+    /// the first draw of [`Rng::derive`]'s stream. Sub-seeds are never
+    /// arithmetic on a seed, which would let seed 7's repeat 1 be seed 8's
+    /// repeat 0.
+    pub fn sub_seed(seed: u64, labels: &[&str]) -> u64 {
+        Rng::derive(seed, labels).next_u64()
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = self.s[1] << 17;

@@ -49,6 +49,28 @@ impl Volume {
         ]
     }
 
+    /// Inclusive voxel bounding box [lo, hi] of the voxels > 0.5 (a mask's
+    /// foreground); `None` if there are none.
+    pub fn bounding_box(&self) -> Option<([usize; 3], [usize; 3])> {
+        let mut lo = [usize::MAX; 3];
+        let mut hi = [0usize; 3];
+        let mut any = false;
+        for k in 0..self.size[2] {
+            for j in 0..self.size[1] {
+                for i in 0..self.size[0] {
+                    if self.data[self.index(i, j, k)] > 0.5 {
+                        any = true;
+                        for (a, v) in [i, j, k].into_iter().enumerate() {
+                            lo[a] = lo[a].min(v);
+                            hi[a] = hi[a].max(v);
+                        }
+                    }
+                }
+            }
+        }
+        any.then_some((lo, hi))
+    }
+
     /// Volume of one voxel in millilitres.
     pub fn voxel_ml(&self) -> f64 {
         self.spacing.iter().product::<f64>() / 1000.0

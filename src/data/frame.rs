@@ -1,15 +1,17 @@
-//! The boundary with polars: typed columns to and from `DataFrame`, Parquet
-//! reading and writing, and frames as result tables. No other module needs
-//! to know polars' API.
+//! The boundary with polars: a session frame's columns ([`FrameData`], a
+//! polars frame inside), typed columns in and out, Parquet reading and
+//! writing, and frames as result tables. No other module knows polars' API.
 
 use std::path::Path;
 
-use polars::prelude::{Column, DataFrame, DataType, ParquetReader, ParquetWriter, PlSmallStr, SerReader};
+use polars::prelude::{
+    Column, DataFrame as PolarsFrame, DataType, ParquetReader, ParquetWriter, PlSmallStr, SerReader,
+};
 
 use crate::core::cohort::{RawTable, TypedColumn, Values};
 use crate::error::{Error, Result};
 use crate::output::{Cell, Table};
-use crate::provenance::io_error;
+use crate::provenance::{io_error, write_atomic};
 
 fn polars_error(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Io { path: path.to_path_buf(), message: e.to_string() }
@@ -19,8 +21,28 @@ fn internal(e: impl std::fmt::Display) -> Error {
     Error::invalid(format!("table operation failed: {e}"), None)
 }
 
-/// Builds a polars frame from typed columns (all of one length).
-pub fn to_dataframe(columns: &[TypedColumn]) -> Result<DataFrame> {
+/// The columns of a session frame (held by polars).
+#[derive(Debug, Clone)]
+pub struct FrameData(PolarsFrame);
+
+impl FrameData {
+    /// Rows.
+    pub fn height(&self) -> usize {
+        self.0.height()
+    }
+
+    /// Columns.
+    pub fn width(&self) -> usize {
+        self.0.width()
+    }
+}
+
+/// Builds a frame from typed columns (all of one length).
+pub fn to_dataframe(columns: &[TypedColumn]) -> Result<FrameData> {
+    polars_frame(columns).map(FrameData)
+}
+
+fn polars_frame(columns: &[TypedColumn]) -> Result<PolarsFrame> {
     let height = columns.first().map_or(0, |c| c.values.len());
     let cols: Vec<Column> = columns
         .iter()
@@ -34,12 +56,16 @@ pub fn to_dataframe(columns: &[TypedColumn]) -> Result<DataFrame> {
             }
         })
         .collect();
-    DataFrame::new(height, cols).map_err(internal)
+    PolarsFrame::new(height, cols).map_err(internal)
 }
 
 /// One column of a frame as typed values (integers as `Int`, other numbers
 /// as `Float`, booleans, and everything else as text).
-pub fn column(df: &DataFrame, name: &str) -> Option<TypedColumn> {
+pub fn column(df: &FrameData, name: &str) -> Option<TypedColumn> {
+    polars_column(&df.0, name)
+}
+
+fn polars_column(df: &PolarsFrame, name: &str) -> Option<TypedColumn> {
     let col = df.column(name).ok()?;
     let s = col.as_materialized_series();
     let dtype = s.dtype().clone();
@@ -59,22 +85,30 @@ pub fn column(df: &DataFrame, name: &str) -> Option<TypedColumn> {
 }
 
 /// Column names in order.
-pub fn column_names(df: &DataFrame) -> Vec<String> {
+pub fn column_names(df: &FrameData) -> Vec<String> {
+    polars_names(&df.0)
+}
+
+fn polars_names(df: &PolarsFrame) -> Vec<String> {
     df.columns().iter().map(|c| c.name().to_string()).collect()
 }
 
 /// Every column, typed.
-pub fn columns(df: &DataFrame) -> Vec<TypedColumn> {
-    column_names(df).iter().filter_map(|n| column(df, n)).collect()
+pub fn columns(df: &FrameData) -> Vec<TypedColumn> {
+    polars_columns(&df.0)
+}
+
+fn polars_columns(df: &PolarsFrame) -> Vec<TypedColumn> {
+    polars_names(df).iter().filter_map(|n| polars_column(df, n)).collect()
 }
 
 /// The polars dtype of a column, as polars names it.
-pub fn dtype_name(df: &DataFrame, name: &str) -> String {
-    df.column(name).map(|c| c.dtype().to_string()).unwrap_or_default()
+pub fn dtype_name(df: &FrameData, name: &str) -> String {
+    df.0.column(name).map(|c| c.dtype().to_string()).unwrap_or_default()
 }
 
 /// Rows `start..end` of a frame as a result table.
-pub fn to_table(df: &DataFrame, start: usize, end: usize) -> Table {
+pub fn to_table(df: &FrameData, start: usize, end: usize) -> Table {
     let cols = columns(df);
     let mut table = Table::new(cols.iter().map(|c| c.name.clone()));
     for r in start..end.min(df.height()) {
@@ -97,7 +131,7 @@ fn cell(values: &Values, r: usize) -> Cell {
 pub fn read_parquet_raw(path: &Path) -> Result<RawTable> {
     let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
     let df = ParquetReader::new(file).finish().map_err(|e| polars_error(path, e))?;
-    let cols = columns(&df);
+    let cols = polars_columns(&df);
     let headers = cols.iter().map(|c| c.name.clone()).collect();
     let texts: Vec<Vec<Option<String>>> = cols.iter().map(|c| c.values.as_text()).collect();
     let rows = (0..df.height()).map(|r| texts.iter().map(|t| t[r].clone().unwrap_or_default()).collect()).collect();
@@ -107,7 +141,7 @@ pub fn read_parquet_raw(path: &Path) -> Result<RawTable> {
 
 /// Turns a result table into a frame: a column is integer, float, boolean
 /// or text by what its cells hold.
-pub fn table_to_dataframe(table: &Table) -> Result<DataFrame> {
+pub fn table_to_dataframe(table: &Table) -> Result<FrameData> {
     let typed: Vec<TypedColumn> = table
         .columns
         .iter()
@@ -141,10 +175,10 @@ pub fn table_to_dataframe(table: &Table) -> Result<DataFrame> {
 
 /// Writes a result table as Parquet.
 pub fn write_parquet(table: &Table, path: &Path) -> Result<()> {
-    let mut df = table_to_dataframe(table)?;
-    let file = std::fs::File::create(path).map_err(|e| io_error(path, e))?;
-    ParquetWriter::new(file).finish(&mut df).map_err(|e| polars_error(path, e))?;
-    Ok(())
+    let mut df = table_to_dataframe(table)?.0;
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes).finish(&mut df).map_err(|e| polars_error(path, e))?;
+    write_atomic(path, &bytes)
 }
 
 #[cfg(test)]

@@ -3,11 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::commands::{ArgKind, Signature, all, find};
+use crate::session::Registry;
+use crate::signature::{ArgKind, Signature};
 
-/// What completion knows about the session: frames and their columns.
-#[derive(Debug, Clone, Default)]
+/// What completion knows about the session: its commands, and its frames
+/// with their columns.
+#[derive(Clone, Default)]
 pub struct CompletionState {
+    pub registry: Registry,
     pub frames: BTreeMap<String, Vec<String>>,
 }
 
@@ -37,9 +40,9 @@ pub fn complete(state: &CompletionState, line: &str, pos: usize) -> Completion {
         Completion::Words { start, words }
     };
     let Some(first) = prior.first() else {
-        return filter(all().iter().map(|c| c.signature().name.to_string()).collect(), word, word_start);
+        return filter(command_names(state), word, word_start);
     };
-    let Some(cmd) = find(first) else {
+    let Some(cmd) = state.registry.find(first) else {
         return Completion::None;
     };
     let sig = cmd.signature();
@@ -55,9 +58,7 @@ pub fn complete(state: &CompletionState, line: &str, pos: usize) -> Completion {
     };
     match kind {
         Some(ArgKind::Frame) => filter(state.frames.keys().cloned().collect(), word, word_start),
-        Some(ArgKind::Command) => {
-            filter(all().iter().map(|c| c.signature().name.to_string()).collect(), word, word_start)
-        }
+        Some(ArgKind::Command) => filter(command_names(state), word, word_start),
         Some(ArgKind::Path) => Completion::Path,
         Some(ArgKind::Column) | Some(ArgKind::Columns) => {
             let columns = frame_in(&sig, &prior).and_then(|f| state.frames.get(f)).cloned().unwrap_or_else(|| {
@@ -72,6 +73,10 @@ pub fn complete(state: &CompletionState, line: &str, pos: usize) -> Completion {
         }
         _ => Completion::None,
     }
+}
+
+fn command_names(state: &CompletionState) -> Vec<String> {
+    state.registry.names().into_iter().map(String::from).collect()
 }
 
 /// The kind of the next positional argument, given the words before it.
@@ -117,7 +122,7 @@ mod tests {
         let mut frames = BTreeMap::new();
         frames.insert("A".to_string(), vec!["age".to_string(), "sex".to_string()]);
         frames.insert("B".to_string(), vec!["bmi".to_string()]);
-        CompletionState { frames }
+        CompletionState { registry: crate::commands::registry(), frames }
     }
 
     fn words(line: &str) -> Vec<String> {

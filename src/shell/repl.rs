@@ -14,13 +14,12 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
-use crate::commands::SHELL_WORDS;
 use crate::data::frame::column_names;
 use crate::error::Error;
 use crate::render::output_text;
 use crate::session::Session;
 use crate::shell::complete::{Completion, CompletionState, complete};
-use crate::shell::parse::{is_incomplete, parse};
+use crate::syntax::{SHELL_WORDS, is_incomplete, parse};
 
 struct ShellHelper {
     state: Arc<Mutex<CompletionState>>,
@@ -65,6 +64,9 @@ impl Helper for ShellHelper {}
 
 fn refresh_completion(state: &Arc<Mutex<CompletionState>>, session: &Session) {
     if let Ok(mut s) = state.lock() {
+        if s.registry.all().is_empty() {
+            s.registry = session.registry().clone();
+        }
         s.frames = session.frames().iter().map(|(name, f)| (name.clone(), column_names(&f.df))).collect();
     }
 }

@@ -4,11 +4,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::commands::SHELL_WORDS;
 use crate::error::Error;
 use crate::render::output_text;
 use crate::session::Session;
-use crate::shell::parse::parse;
+use crate::syntax::{SHELL_WORDS, parse};
 
 /// How a script ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

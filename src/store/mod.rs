@@ -8,6 +8,7 @@
 
 mod migrations;
 pub mod query;
+pub mod records;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,65 +17,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::{Error, Result};
 use crate::provenance::{self, Provenance};
-
-/// A run's id in the database.
-pub type RunId = i64;
-
-/// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunStatus {
-    Running,
-    Finished,
-    Failed,
-    Cancelled,
-    Interrupted,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Finished => "finished",
-            RunStatus::Failed => "failed",
-            RunStatus::Cancelled => "cancelled",
-            RunStatus::Interrupted => "interrupted",
-        }
-    }
-}
-
-/// A typed parameter value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ParamValue {
-    Int(i64),
-    Float(f64),
-    Text(String),
-    Bool(bool),
-}
-
-impl ParamValue {
-    fn type_name(&self) -> &'static str {
-        match self {
-            ParamValue::Int(_) => "int",
-            ParamValue::Float(_) => "float",
-            ParamValue::Text(_) => "text",
-            ParamValue::Bool(_) => "bool",
-        }
-    }
-
-    pub fn display(&self) -> String {
-        match self {
-            ParamValue::Int(v) => v.to_string(),
-            ParamValue::Float(v) => v.to_string(),
-            ParamValue::Text(s) => s.clone(),
-            ParamValue::Bool(b) => b.to_string(),
-        }
-    }
-}
+pub use records::{MetricRecord, Metrics, ParamValue, Params, Prediction, RunId, RunKind, RunStatus};
 
 /// What is known about a run when it starts.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewRun {
-    pub kind: String,
+    pub kind: RunKind,
     pub command: String,
     pub parent: Option<RunId>,
     pub experiment: Option<String>,
@@ -82,13 +30,35 @@ pub struct NewRun {
     pub params: Vec<(String, ParamValue)>,
 }
 
+impl NewRun {
+    /// A top-level run of `kind` for the statement `command`.
+    pub fn new(kind: RunKind, command: String, params: Vec<(String, ParamValue)>) -> Self {
+        NewRun { kind, command, parent: None, experiment: None, seed: None, params }
+    }
+
+    pub fn in_experiment(mut self, experiment: Option<String>) -> Self {
+        self.experiment = experiment;
+        self
+    }
+
+    pub fn with_seed(mut self, seed: Option<u64>) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    pub fn child_of(mut self, parent: RunId) -> Self {
+        self.parent = Some(parent);
+        self
+    }
+}
+
 /// One row of the run list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSummary {
     pub id: RunId,
     pub parent: Option<RunId>,
-    pub kind: String,
-    pub status: String,
+    pub kind: RunKind,
+    pub status: RunStatus,
     pub started_at: String,
     pub ended_at: Option<String>,
     pub command: String,
@@ -102,17 +72,6 @@ pub struct DatasetRecord {
     pub path: String,
     pub sha256: String,
     pub rows: Option<i64>,
-}
-
-/// A metric value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricRecord {
-    pub key: String,
-    pub value: f64,
-    pub step: Option<i64>,
-    pub fold: Option<i64>,
-    /// How the run went (a duration, a cache count), not its result.
-    pub incidental: bool,
 }
 
 /// Everything recorded for one run.
@@ -278,7 +237,7 @@ impl Store {
                 params![
                     experiment,
                     run.parent,
-                    run.kind,
+                    run.kind.as_str(),
                     run.command,
                     provenance::now_iso(),
                     run.seed.map(|s| s as i64),
@@ -299,11 +258,12 @@ impl Store {
         result.map_err(|e| store_error(&path, e))
     }
 
-    /// Closes a run with its final status (and the error, if it failed).
+    /// Closes a run that is still `running` with its final status (and the
+    /// error, if it failed); a run already closed keeps its status.
     pub fn finish_run(&self, id: RunId, status: RunStatus, error: Option<&str>) -> Result<()> {
         self.conn
             .execute(
-                "UPDATE runs SET status = ?2, ended_at = ?3, error = ?4 WHERE id = ?1",
+                "UPDATE runs SET status = ?2, ended_at = ?3, error = ?4 WHERE id = ?1 AND status = 'running'",
                 params![id, status.as_str(), provenance::now_iso(), error],
             )
             .map(|_| ())
@@ -318,6 +278,33 @@ impl Store {
     /// Appends a metric value.
     pub fn log_metric(&self, run: RunId, key: &str, value: f64, step: Option<i64>, fold: Option<i64>) -> Result<()> {
         self.insert_metric(run, key, value, step, fold, false)
+    }
+
+    /// Appends a run's metric record (each field a metric, with `fold` when
+    /// the run is one fold's).
+    pub fn log_metrics(&self, run: RunId, fold: Option<i64>, record: &impl Metrics) -> Result<()> {
+        for (key, value) in record.to_metrics() {
+            self.insert_metric(run, key, value, None, fold, false)?;
+        }
+        Ok(())
+    }
+
+    /// Appends a run's parameter record.
+    pub fn log_params(&self, run: RunId, record: &impl Params) -> Result<()> {
+        for (key, value) in record.to_params() {
+            self.log_param(run, &key, &value)?;
+        }
+        Ok(())
+    }
+
+    /// A run's parameters as the record `P` its kind writes.
+    pub fn run_params<P: Params>(&self, run: RunId) -> Result<P> {
+        P::from_params(run, &self.params(run)?)
+    }
+
+    /// A run's metrics as the record `M` its kind writes.
+    pub fn run_metrics<M: Metrics>(&self, run: RunId) -> Result<M> {
+        M::from_metrics(run, &self.metrics(run)?)
     }
 
     /// Appends a metric that says how the run went — its duration, how much
@@ -376,7 +363,7 @@ impl Store {
     }
 
     /// Stores out-of-fold or test predictions of a run in one transaction.
-    pub fn log_predictions(&mut self, run: RunId, fold: Option<i64>, rows: &[(String, i64, f64)]) -> Result<()> {
+    pub fn log_predictions(&mut self, run: RunId, rows: &[Prediction]) -> Result<()> {
         let path = self.path.clone();
         let result = (|| -> rusqlite::Result<()> {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -384,8 +371,8 @@ impl Store {
                 let mut stmt = tx.prepare(
                     "INSERT INTO predictions (run_id, fold, patient_id, label, probability) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?;
-                for (patient, label, probability) in rows {
-                    stmt.execute(params![run, fold, patient, label, probability])?;
+                for p in rows {
+                    stmt.execute(params![run, p.fold, p.patient, i64::from(p.label), p.probability])?;
                 }
             }
             tx.commit()
@@ -465,15 +452,22 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// A run's predictions: (fold, patient, label, probability), in order.
-    pub fn predictions(&self, run: RunId) -> Result<Vec<(Option<i64>, String, u8, f64)>> {
+    /// A run's predictions, in the order they were stored.
+    pub fn predictions(&self, run: RunId) -> Result<Vec<Prediction>> {
         let mut stmt = self
             .conn
             .prepare("SELECT fold, patient_id, label, probability FROM predictions WHERE run_id = ?1 ORDER BY id")
             .map_err(|e| self.err(e))?;
-        stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u8, r.get(3)?)))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))
+        stmt.query_map([run], |r| {
+            Ok(Prediction {
+                fold: r.get(0)?,
+                patient: r.get(1)?,
+                label: r.get::<_, i64>(2)? as u8,
+                probability: r.get(3)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
     }
 
     /// SQLite's `PRAGMA integrity_check` ("ok" when the file is sound).
@@ -633,11 +627,21 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
+    let unknown = |column: usize, name: String| {
+        rusqlite::Error::FromSqlConversionFailure(
+            column,
+            rusqlite::types::Type::Text,
+            format!("`{name}` is not a run {} this radose version knows", if column == 2 { "kind" } else { "status" })
+                .into(),
+        )
+    };
+    let kind: String = r.get(2)?;
+    let status: String = r.get(3)?;
     Ok(RunSummary {
         id: r.get(0)?,
         parent: r.get(1)?,
-        kind: r.get(2)?,
-        status: r.get(3)?,
+        kind: RunKind::parse(&kind).ok_or_else(|| unknown(2, kind))?,
+        status: RunStatus::parse(&status).ok_or_else(|| unknown(3, status))?,
         started_at: r.get(4)?,
         ended_at: r.get(5)?,
         command: r.get(6)?,
@@ -661,25 +665,27 @@ mod tests {
         let mut store = Store::open_in_memory(prov()).unwrap();
         assert_eq!(store.schema_version().unwrap(), migrations::MIGRATIONS.len() as i64);
         let run = NewRun {
-            kind: "load".into(),
+            kind: RunKind::Load,
             command: "load A x.csv".into(),
+            parent: None,
+            experiment: None,
             seed: Some(7),
             params: vec![
                 ("n".into(), ParamValue::Int(3)),
                 ("lr".into(), ParamValue::Float(1e-3)),
                 ("flag".into(), ParamValue::Bool(true)),
             ],
-            ..Default::default()
         };
         let id = store.begin_run(&run).unwrap();
         store.record_dataset(id, "A", "x.csv", "abc", Some(3)).unwrap();
         store.log_metric(id, "auc", 0.7, None, Some(1)).unwrap();
-        store.log_predictions(id, Some(1), &[("P1".into(), 1, 0.8)]).unwrap();
+        store
+            .log_predictions(id, &[Prediction { fold: Some(1), patient: "P1".into(), label: 1, probability: 0.8 }])
+            .unwrap();
         store.finish_run(id, RunStatus::Finished, None).unwrap();
         let d = store.run_detail(id).unwrap();
-        assert_eq!(d.summary.status, "finished");
-        let grouped =
-            NewRun { kind: "cv".into(), command: "cv".into(), experiment: Some("paper".into()), ..Default::default() };
+        assert_eq!(d.summary.status, RunStatus::Finished);
+        let grouped = NewRun::new(RunKind::Cv, "cv".into(), Vec::new()).in_experiment(Some("paper".into()));
         let a = store.begin_run(&grouped).unwrap();
         let b = store.begin_run(&grouped).unwrap();
         assert_eq!(store.run_detail(a).unwrap().experiment.as_deref(), Some("paper"));
@@ -702,8 +708,8 @@ mod tests {
         p.pid = 4_194_999;
         p.process_token = Some("gone".into());
         let mut store = Store::open_in_memory(p).unwrap();
-        let id = store.begin_run(&NewRun { kind: "x".into(), command: "x".into(), ..Default::default() }).unwrap();
+        let id = store.begin_run(&NewRun::new(RunKind::Sleep, "x".into(), Vec::new())).unwrap();
         assert_eq!(store.mark_interrupted().unwrap(), 1);
-        assert_eq!(store.run_detail(id).unwrap().summary.status, "interrupted");
+        assert_eq!(store.run_detail(id).unwrap().summary.status, RunStatus::Interrupted);
     }
 }

@@ -359,10 +359,17 @@ impl From<&Value> for Bound {
     }
 }
 
+/// Run `r`'s value of one metric (the key is bound): the last value logged
+/// without a step, one logged without a fold first — the reading
+/// `store::records::run_value` gives in Rust, so a fold run's own `auc`
+/// (stored with its fold number) is its value for `--where` and `--sort`.
+pub const RUN_METRIC: &str = "(SELECT m.value FROM metrics m WHERE m.run_id = r.id AND m.key = ? AND m.step IS NULL \
+     ORDER BY m.fold IS NULL DESC, m.id DESC LIMIT 1)";
+
 /// SQL for a field's value of run `r` (a scalar subquery for metrics and
 /// parameters); names are bound, never pasted.
 pub fn field_sql(f: &Field, binds: &mut Vec<Bound>) -> String {
-    let metric = "(SELECT m.value FROM metrics m WHERE m.run_id = r.id AND m.key = ? AND m.fold IS NULL AND m.step IS NULL ORDER BY m.id DESC LIMIT 1)";
+    let metric = RUN_METRIC;
     let param = "(SELECT p.value FROM params p WHERE p.run_id = r.id AND p.key = ?)";
     match f {
         Field::Column(c) => (*c).to_string(),

@@ -9,9 +9,9 @@
 //! SMOTE outside, the synthetic rows join the data that is then split into
 //! folds (so they reach held-out folds), exactly the flaw being measured.
 
-use crate::core::learn::cv::stratified_kfold;
+use crate::core::learn::cv::{RepeatSeeds, stratified_kfold};
 use crate::core::learn::matrix::Matrix;
-use crate::core::learn::pipeline::{FoldResult, Pipeline, cross_validate, fit_step};
+use crate::core::learn::pipeline::{FoldResult, Pipeline, combined_seed, cross_validate, fit_step, per_input_seed};
 use crate::error::Result;
 
 /// Number of steps a pipeline has (per-input, then combined).
@@ -34,7 +34,7 @@ pub fn leaky_cross_validate(
     y: &[u8],
     outside: usize,
     k: usize,
-    seed: u64,
+    seeds: RepeatSeeds,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<(Vec<FoldResult>, Vec<u8>)> {
     let p_in = pipeline.per_input.len();
@@ -51,7 +51,7 @@ pub fn leaky_cross_validate(
         };
         let (mut cur, mut cy, mut cn) = (x.clone(), y.to_vec(), names);
         for (s, step) in pipeline.per_input[..n_in].iter().enumerate() {
-            let (_, out, oy, on) = fit_step(step, cur, cy, cn, seed.wrapping_add(1000 * i as u64 + s as u64))?;
+            let (_, out, oy, on) = fit_step(step, cur, cy, cn, per_input_seed(seeds.fit, i, s))?;
             cur = out;
             cy = oy;
             cn = on;
@@ -76,7 +76,7 @@ pub fn leaky_cross_validate(
         }
         let n_comb = (outside - p_in).min(pipeline.combined.len());
         for (s, step) in pipeline.combined[..n_comb].iter().enumerate() {
-            let (_, out, oy, on) = fit_step(step, x, y_cur, names, seed.wrapping_add(100_000 + s as u64))?;
+            let (_, out, oy, on) = fit_step(step, x, y_cur, names, combined_seed(seeds.fit, s))?;
             x = out;
             y_cur = oy;
             names = on;
@@ -89,14 +89,17 @@ pub fn leaky_cross_validate(
             text: format!("LEAKY remainder of {}", pipeline.text),
         }
     };
-    let folds = stratified_kfold(&y_cur, k, Some(seed))?;
-    let results = cross_validate(&rest, &blocks, &y_cur, &folds, seed, cancelled, &mut |_| Ok(()))?;
+    // The split a fold-safe run with these seeds makes (the same folds when
+    // no step outside the folds added rows).
+    let folds = stratified_kfold(&y_cur, k, Some(seeds.split))?;
+    let results = cross_validate(&rest, &blocks, &y_cur, &folds, seeds.fit, cancelled, &mut |_| Ok(()))?;
     Ok((results, y_cur))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::learn::cv::repeated_splits;
     use crate::core::rng::Rng;
 
     #[test]
@@ -108,9 +111,11 @@ mod tests {
         let x = Matrix::from_rows(&rows);
         let pipe = Pipeline::parse("standardize | mannwhitney k=10 | logistic").unwrap();
         let inputs = vec![("noise".to_string(), x, (0..p).map(|j| format!("f{j}")).collect())];
-        let folds = stratified_kfold(&y, 5, Some(3)).unwrap();
-        let safe = cross_validate(&pipe, &inputs, &y, &folds, 3, &|| false, &mut |_| Ok(())).unwrap();
-        let (leaky, _) = leaky_cross_validate(&pipe, &inputs, &y, step_count(&pipe), 5, 3, &|| false).unwrap();
+        let split = repeated_splits(&y, 5, 1, 3).unwrap().remove(0);
+        let safe =
+            cross_validate(&pipe, &inputs, &y, &split.folds, split.seeds.fit, &|| false, &mut |_| Ok(())).unwrap();
+        let (leaky, _) =
+            leaky_cross_validate(&pipe, &inputs, &y, step_count(&pipe), 5, split.seeds, &|| false).unwrap();
         let mean = |r: &[FoldResult]| r.iter().map(|f| f.auc).sum::<f64>() / r.len() as f64;
         assert!(mean(&safe) < 0.65, "fold-safe {}", mean(&safe));
         assert!(mean(&leaky) > 0.8, "leaky {}", mean(&leaky));

@@ -170,7 +170,7 @@ pub fn bagged_trees(x: &Matrix, y: &[u8], n_trees: usize, max_depth: u16, seed: 
         let xs = dense(&x.select_rows(&rows), &cols)?;
         let ys: Vec<u32> = rows.iter().map(|&r| u32::from(y[r])).collect();
         let mut params = DecisionTreeClassifierParameters::default().with_max_depth(max_depth);
-        params.seed = Some(seed.wrapping_add(t as u64));
+        params.seed = Some(crate::core::rng::Rng::sub_seed(seed, &["tree", &t.to_string()]));
         let tree = DecisionTreeClassifier::fit(&xs, &ys, params)
             .map_err(|e| Error::invalid(format!("tree ensemble: {e}"), None))?;
         // Probability columns follow the sorted classes of the sample.

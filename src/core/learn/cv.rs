@@ -71,9 +71,38 @@ pub fn stratified_kfold(y: &[u8], k: usize, seed: Option<u64>) -> Result<Vec<Fol
     Ok(folds_from_assignment(&assign, k))
 }
 
-/// `repeats` independent stratified K-fold splits (seeds derived from `seed`).
-pub fn repeated_stratified_kfold(y: &[u8], k: usize, repeats: usize, seed: u64) -> Result<Vec<Vec<Fold>>> {
-    (0..repeats).map(|r| stratified_kfold(y, k, Some(seed.wrapping_add(r as u64).wrapping_mul(0x9E37_79B9)))).collect()
+/// The seeds of one repeat of a cross-validation run with a seed: one
+/// shuffles the split, one seeds the fitted steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepeatSeeds {
+    pub split: u64,
+    pub fit: u64,
+}
+
+impl RepeatSeeds {
+    pub fn of(seed: u64, repeat: usize) -> RepeatSeeds {
+        let r = repeat.to_string();
+        RepeatSeeds { split: Rng::sub_seed(seed, &["cv", &r]), fit: Rng::sub_seed(seed, &["cv", &r, "fit"]) }
+    }
+}
+
+/// One repeat's folds and seeds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repeat {
+    pub folds: Vec<Fold>,
+    pub seeds: RepeatSeeds,
+}
+
+/// `repeats` independent stratified K-fold splits for a seed. `cv` and the
+/// fold-safe arm of `audit leakage` both split here, so one seed gives them
+/// the same folds.
+pub fn repeated_splits(y: &[u8], k: usize, repeats: usize, seed: u64) -> Result<Vec<Repeat>> {
+    (0..repeats)
+        .map(|r| {
+            let seeds = RepeatSeeds::of(seed, r);
+            Ok(Repeat { folds: stratified_kfold(y, k, Some(seeds.split))?, seeds })
+        })
+        .collect()
 }
 
 /// Unshuffled K-fold in contiguous blocks (scikit-learn's `KFold()` default,
@@ -147,7 +176,7 @@ pub fn nested_stratified_kfold(y: &[u8], outer: usize, inner: usize, seed: u64) 
         .enumerate()
         .map(|(i, fold)| {
             let y_train: Vec<u8> = fold.train.iter().map(|&r| y[r]).collect();
-            let inner_folds = stratified_kfold(&y_train, inner, Some(seed.wrapping_add(1 + i as u64)))?;
+            let inner_folds = stratified_kfold(&y_train, inner, Some(Rng::sub_seed(seed, &["inner", &i.to_string()])))?;
             let lifted = lift(inner_folds, &fold.train);
             Ok((fold, lifted))
         })

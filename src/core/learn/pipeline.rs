@@ -19,6 +19,7 @@ use crate::core::learn::steps::{
     BinStrategy, Fitted, chi2_scores, fit_discretize, fit_minmax, fit_pca, fit_standardize, mann_whitney_scores, smote,
     top_k,
 };
+use crate::core::rng::Rng;
 use crate::error::{Error, Result};
 
 /// One step, validated.
@@ -448,7 +449,7 @@ impl Pipeline {
             let mut fitted = Vec::new();
             let mut history = vec![cur_names.clone()];
             for (s, step) in self.per_input.iter().enumerate() {
-                let step_seed = seed.wrapping_add(1000 * i as u64 + s as u64);
+                let step_seed = per_input_seed(seed, i, s);
                 let (f, out, out_y, out_names) = fit_step(step, cur, cur_y, cur_names, step_seed)?;
                 fitted.push(f);
                 cur = out;
@@ -470,7 +471,7 @@ impl Pipeline {
         let steps: Vec<&Step> =
             self.combined.iter().filter(|s| with_smote || !matches!(s, Step::Smote { .. })).collect();
         for (s, step) in steps.iter().enumerate() {
-            let (f, out, out_y, out_names) = fit_step(step, x, cur_y, names, seed.wrapping_add(100_000 + s as u64))?;
+            let (f, out, out_y, out_names) = fit_step(step, x, cur_y, names, combined_seed(seed, s))?;
             combined.push(f);
             x = out;
             cur_y = out_y;
@@ -489,7 +490,9 @@ impl Pipeline {
         let out = self.fit_steps(inputs, y, seed, true)?;
         let classifier = match &self.classifier {
             Classifier::Logistic { c } => FittedClassifier::Linear(l2_logistic(&out.x, &out.y, *c)?),
-            Classifier::Trees { n, depth } => bagged_trees(&out.x, &out.y, *n, *depth, seed.wrapping_add(200_000))?,
+            Classifier::Trees { n, depth } => {
+                bagged_trees(&out.x, &out.y, *n, *depth, Rng::sub_seed(seed, &["classifier"]))?
+            }
         };
         Ok(FittedPipeline { per_input: out.per_input, combined: out.combined, classifier, selected: out.selected })
     }
@@ -535,6 +538,16 @@ pub struct FoldResult {
     pub selected: Vec<String>,
 }
 
+/// The seed of per-input step `step` on input `input`.
+pub fn per_input_seed(seed: u64, input: usize, step: usize) -> u64 {
+    Rng::sub_seed(seed, &["input", &input.to_string(), "step", &step.to_string()])
+}
+
+/// The seed of combined step `step` (after the inputs are joined).
+pub fn combined_seed(seed: u64, step: usize) -> u64 {
+    Rng::sub_seed(seed, &["combined", &step.to_string()])
+}
+
 /// Fits on each fold's training rows and predicts its held-out rows.
 /// `cancelled` is polled between folds.
 pub fn cross_validate(
@@ -554,7 +567,7 @@ pub fn cross_validate(
         let train_inputs: Vec<(String, Matrix, Vec<String>)> =
             inputs.iter().map(|(l, x, n)| (l.clone(), x.select_rows(&fold.train), n.clone())).collect();
         let ytr: Vec<u8> = fold.train.iter().map(|&i| y[i]).collect();
-        let fitted = pipeline.fit(&train_inputs, &ytr, seed.wrapping_add(f as u64 * 7919))?;
+        let fitted = pipeline.fit(&train_inputs, &ytr, Rng::sub_seed(seed, &["fold", &f.to_string()]))?;
         let test_inputs: Vec<Matrix> = inputs.iter().map(|(_, x, _)| x.select_rows(&fold.test)).collect();
         let probability = fitted.predict(&test_inputs)?;
         let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();

@@ -15,11 +15,8 @@ pub mod texture;
 use crate::core::resample::{Cast, Grid, Interpolator, pyradiomics_grid, resample_cast};
 use crate::core::volume::Volume;
 use crate::error::{Error, Result};
-pub use settings::{ParamFile, Settings};
+pub use settings::{CLASSES, ParamFile, Settings};
 use texture::{Levels, Weighting};
-
-/// The feature classes, in output order.
-pub const CLASSES: &[&str] = &["shape", "firstorder", "glcm", "gldm", "glrlm", "glszm", "ngtdm"];
 
 /// Features PyRadiomics marks deprecated: computed only when named.
 const DEPRECATED: &[(&str, &str)] = &[

@@ -8,6 +8,9 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
+/// The feature classes, in output order.
+pub const CLASSES: &[&str] = &["shape", "firstorder", "glcm", "gldm", "glrlm", "glszm", "ngtdm"];
+
 /// Extraction settings under PyRadiomics' names (defaults as PyRadiomics').
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -350,10 +353,10 @@ impl ParamFile {
                 "featureClass" => {
                     if let Some(m) = section.as_object() {
                         for (class, features) in m {
-                            if !super::CLASSES.contains(&class.as_str()) {
+                            if !CLASSES.contains(&class.as_str()) {
                                 return Err(Error::Invalid {
                                     message: format!("unknown feature class `{class}`"),
-                                    hint: Some(format!("classes: {}", super::CLASSES.join(", "))),
+                                    hint: Some(format!("classes: {}", CLASSES.join(", "))),
                                 });
                             }
                             let list = match features {

@@ -7,6 +7,9 @@
 
 use crate::error::{Error, Result, Span};
 
+/// Words the shell handles itself, before the command list.
+pub const SHELL_WORDS: &[&str] = &["exit", "quit"];
+
 /// One word of a statement, unquoted, with where it stood.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Token {

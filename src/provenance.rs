@@ -150,6 +150,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Writes `path` through a writer that needs a path of its own (an image
+/// encoder, a model recorder): `write` gets a temporary name in the same
+/// folder with the same extension, which is renamed into place when it
+/// succeeds — the one way, with [`write_atomic`], radose writes a file.
+pub fn write_atomic_via(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let stem = path.file_stem().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) => path.with_file_name(format!(".{stem}.tmp-{}.{ext}", std::process::id())),
+        None => path.with_file_name(format!(".{stem}.tmp-{}", std::process::id())),
+    };
+    if let Err(e) = write(&tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_error(path, e)
+    })
+}
+
 /// HMAC-SHA-256 (RFC 2104) of `msg` under `key`, as lowercase hex: the
 /// keyed hash `--pseudonymise` uses, so ids cannot be recomputed without
 /// the user's key.

@@ -404,5 +404,5 @@ pub fn write_table(table: &Table, path: &Path, tok: &Token) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
     }
-    std::fs::write(path, text).map_err(|e| io_error(path, e))
+    crate::provenance::write_atomic(path, text.as_bytes())
 }

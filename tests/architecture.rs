@@ -339,6 +339,43 @@ fn commands_never_print() {
 }
 
 #[test]
+fn every_file_is_written_atomically() {
+    let mods = modules();
+    let mut failures = Vec::new();
+    for needle in ["fs::write(", "File::create(", "BitMapBackend::new(", "save_file("] {
+        // `provenance` holds the helpers; `fuzzing` writes a scratch copy of
+        // fuzz input for a reader that takes paths (not a result).
+        for hit in occurrences(&mods, needle, &["provenance", "fuzzing"]) {
+            if !hit.contains("write_atomic_via") && !hit.contains("(tmp") {
+                failures.push(hit);
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "files radose writes go through provenance::write_atomic or write_atomic_via:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn commands_do_not_borrow_from_each_other() {
+    // What several commands need lives in `workflow` (or lower); a command
+    // file imports no other command file, and `commands/mod.rs` is the
+    // registry alone.
+    let graph = import_graph(&modules());
+    let mut failures = Vec::new();
+    for (module, edges) in &graph {
+        if module.starts_with("commands::") {
+            for e in edges.iter().filter(|e| e.starts_with("commands")) {
+                failures.push(format!("{module} imports {e}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
 fn core_does_no_io_and_reads_no_clock() {
     let mods = modules();
     let mut failures = Vec::new();

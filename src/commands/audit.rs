@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::features::joined_inputs;
 use crate::core::learn::audit::{leaky_cross_validate, step_count, step_name};
 use crate::core::learn::cv::repeated_splits;
 use crate::core::learn::matrix::Matrix;
@@ -26,6 +25,7 @@ use crate::store::records::{
 };
 use crate::store::{Prediction, RunKind, RunStatus};
 use crate::syntax::Token;
+use crate::workflow::features::joined_inputs;
 
 pub struct Audit;
 
@@ -73,7 +73,7 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
     let Some(name) = args.positional(1) else {
         return Err(Error::invalid("audit leakage needs PIPELINE on FRAMES", Some("e.g. audit leakage P1 on A.T1")));
     };
-    let pipeline = super::pipeline::lookup(session, name)?;
+    let pipeline = crate::workflow::lookup::pipeline_named(session, name)?;
     let frames: Vec<Token> = args.positionals[2..].iter().filter(|t| t.text != "on").cloned().collect();
     let k: usize = args.parsed("folds", "a number of folds")?.unwrap_or(5);
     let repeats: usize = args.parsed("repeats", "a number of repeats")?.unwrap_or(1).max(1);
@@ -83,7 +83,7 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
     let ids = inputs[0].ids.clone();
     let labelled: Vec<(String, Matrix, Vec<String>)> =
         inputs.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
-    let label = super::cv::model_label(args, &frames);
+    let label = crate::workflow::lookup::model_label(args, &frames);
     let steps = step_count(&pipeline);
     let parent = session.begin_run_in(
         args,
@@ -221,7 +221,7 @@ fn reproduced_of_run(session: &Session, id: i64) -> Result<(String, String, (f64
     };
     let label = d.params.iter().find(|(k, _)| k == "label").map_or(format!("run {id}"), |(_, v)| v.display());
     let thr = d.metrics.iter().rev().find(|m| m.key == "threshold" && m.fold.is_none()).map_or(0.5, |m| m.value);
-    let preds = super::compare::patient_predictions(session, id)?;
+    let preds = crate::workflow::lookup::patient_predictions(session, id)?;
     let (truth, p): (Vec<u8>, Vec<f64>) = preds.values().copied().unzip();
     let m = at_threshold(&p, &truth, thr);
     Ok((table.into(), label, (auc(&p, &truth), m.accuracy, m.f1)))

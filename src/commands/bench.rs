@@ -43,7 +43,7 @@ impl Command for Bench {
         };
         let steps: usize = args.parsed("steps", "a number of steps")?.unwrap_or(3).max(1);
         let warmup: usize = args.parsed("warmup", "a number of steps")?.unwrap_or(1);
-        let choice = super::deep::device_choice(args)?;
+        let choice = crate::workflow::deep::device_choice(args)?;
         let cancel = session.cancel_flag();
         let timing = crate::ml::bench::step(batch, size, choice, warmup, steps, &|| cancel.is_cancelled())?;
         let mut t = Table::new(["step", "seconds"])

@@ -14,18 +14,6 @@ use crate::store::query::{Expr, Field, Op, Value};
 pub struct Compare;
 pub struct Best;
 
-/// A run's predictions per patient (probabilities of one patient averaged,
-/// e.g. over repeats), sorted by patient id.
-pub fn patient_predictions(session: &Session, run: i64) -> Result<BTreeMap<String, (u8, f64)>> {
-    let mut acc: BTreeMap<String, (u8, f64, usize)> = BTreeMap::new();
-    for p in session.store().predictions(run)? {
-        let e = acc.entry(p.patient).or_insert((p.label, 0.0, 0));
-        e.1 += p.probability;
-        e.2 += 1;
-    }
-    Ok(acc.into_iter().map(|(k, (l, s, n))| (k, (l, s / n as f64))).collect())
-}
-
 impl Command for Compare {
     fn signature(&self) -> Signature {
         Signature::new("compare", "tracker", "Runs side by side: differing parameters, metrics, paired DeLong test")
@@ -98,12 +86,12 @@ impl Command for Compare {
             );
         }
         // Paired DeLong against the first run, on the patients both predicted.
-        let first = patient_predictions(session, ids[0])?;
+        let first = crate::workflow::lookup::patient_predictions(session, ids[0])?;
         if !first.is_empty() {
             let mut row = vec![Cell::Text(format!("DeLong p vs run {}", ids[0])), Cell::Null];
             let mut auc_row = vec![Cell::from("AUC of the patients' predictions"), Cell::Float(auc_of(&first))];
             for &id in &ids[1..] {
-                let other = patient_predictions(session, id)?;
+                let other = crate::workflow::lookup::patient_predictions(session, id)?;
                 let same_patients = !other.is_empty() && other.keys().eq(first.keys());
                 auc_row.push(if other.is_empty() { Cell::Null } else { Cell::Float(auc_of(&other)) });
                 if !same_patients {
@@ -156,7 +144,7 @@ impl Command for Best {
         let metric = args.required(0)?.text.clone();
         let has_metric = Expr::Cmp(Field::Metric(metric.clone()), Op::Ge, Value::Number(f64::NEG_INFINITY));
         let filter = match args.value("where") {
-            Some(tok) => Expr::And(Box::new(super::runs::filter_expr(tok)?), Box::new(has_metric)),
+            Some(tok) => Expr::And(Box::new(crate::workflow::lookup::filter_expr(tok)?), Box::new(has_metric)),
             None => has_metric,
         };
         let hits =
@@ -171,7 +159,7 @@ impl Command for Best {
             ));
         };
         let mut out = vec![Output::Message(format!("best {metric}: {} in run {}", value.unwrap_or_default(), run.id))];
-        out.push(super::run::detail(session, run.id)?);
+        out.push(crate::workflow::lookup::detail(session, run.id)?);
         Ok(Output::Many(out))
     }
 }

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use super::features::joined_inputs;
 use crate::core::learn::cv::{Repeat, repeated_splits};
 use crate::core::learn::matrix::Matrix;
 use crate::core::learn::metrics::{accuracy, auc, delong, f1};
@@ -16,6 +15,7 @@ use crate::session::{Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
 use crate::store::records::{ClassicalParams, CvFoldParams, CvMetrics, FoldMetrics};
 use crate::store::{Prediction, RunKind, RunStatus};
+use crate::workflow::features::joined_inputs;
 
 pub struct Cv;
 
@@ -44,7 +44,7 @@ impl Command for Cv {
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let name = args.required(0)?;
-        let pipeline = super::pipeline::lookup(session, name)?;
+        let pipeline = crate::workflow::lookup::pipeline_named(session, name)?;
         let frames: Vec<_> = args.positionals[1..].iter().filter(|t| t.text != "on").cloned().collect();
         let k: usize = args.parsed("folds", "a number of folds")?.unwrap_or(5);
         let repeats: usize = args.parsed("repeats", "a number of repeats")?.unwrap_or(1).max(1);
@@ -56,7 +56,7 @@ impl Command for Cv {
         let labelled: Vec<(String, Matrix, Vec<String>)> =
             inputs.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
 
-        let label = model_label(args, &frames);
+        let label = crate::workflow::lookup::model_label(args, &frames);
         let simulated =
             frames.iter().any(|t| session.frame(t).ok().and_then(|f| f.origin.as_ref()).is_some_and(|o| o.simulated()));
         let parent = session.begin_run_in(
@@ -184,15 +184,6 @@ impl Command for Cv {
         }
         Ok(Output::Many(vec![Output::Table(rows), Output::Table(stability(&selections))]))
     }
-}
-
-/// A model's name for reports: `--label`, else the frames without their
-/// cohort prefix joined by `+` (A.T1 A.dose → T1+dose).
-pub fn model_label(args: &Args, frames: &[crate::syntax::Token]) -> String {
-    if let Some(t) = args.value("label") {
-        return t.text.clone();
-    }
-    frames.iter().map(|t| t.text.split_once('.').map_or(t.text.as_str(), |(_, r)| r)).collect::<Vec<_>>().join("+")
 }
 
 /// Mean Jaccard index over all pairs of folds' selections.

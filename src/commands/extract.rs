@@ -47,7 +47,7 @@ impl Command for Extract {
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let cohort = args.required(0)?;
         let frame = session.frame(cohort)?.clone();
-        let (origin, manifest) = super::load::cohort_of(&frame, cohort)?;
+        let (origin, manifest) = crate::workflow::lookup::cohort_of(&frame, cohort)?;
         let (origin, manifest) = (&origin, &manifest);
         let roles: Vec<String> = manifest.images.keys().cloned().collect();
         let roi = match args.value("roi") {

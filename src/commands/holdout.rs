@@ -3,16 +3,16 @@
 //! (dataset B in the study). The test patients' probabilities and every
 //! test metric are recorded; nothing is fitted on the test frames.
 
-use super::features::{FeatureInput, joined_inputs};
 use crate::core::learn::matrix::Matrix;
-use crate::core::learn::metrics::{at_threshold, auc, brier, calibration, delong, youden_threshold};
+use crate::core::learn::metrics::youden_threshold;
 use crate::error::{Error, Result};
-use crate::output::{Cell, Output, Table, format_sig};
+use crate::output::{Output, format_sig};
 use crate::session::{Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
-use crate::store::records::{ClassicalParams, HeldOutMetrics};
+use crate::store::records::ClassicalParams;
 use crate::store::{Prediction, RunKind};
 use crate::syntax::Token;
+use crate::workflow::features::{FeatureInput, joined_inputs};
 
 pub struct Holdout;
 
@@ -47,7 +47,7 @@ impl Command for Holdout {
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let name = args.required(0)?;
-        let pipeline = super::pipeline::lookup(session, name)?;
+        let pipeline = crate::workflow::lookup::pipeline_named(session, name)?;
         let train_toks: Vec<Token> = args.positionals[1..].iter().filter(|t| t.text != "on").cloned().collect();
         let Some(test_tok) = args.value("test") else {
             return Err(Error::invalid("holdout needs --test FRAMES", Some("e.g. holdout P1 on A.T1 --test B.T1")));
@@ -68,13 +68,13 @@ impl Command for Holdout {
         let test = joined_inputs(session, &test_toks)?;
         let test_x: Vec<Matrix> = train.iter().zip(&test).map(|(tr, te)| align(tr, te)).collect::<Result<_>>()?;
         let y = train[0].y.clone();
-        let label = super::cv::model_label(args, &train_toks);
+        let label = crate::workflow::lookup::model_label(args, &train_toks);
         let simulated = train_toks
             .iter()
             .chain(&test_toks)
             .any(|t| session.frame(t).ok().and_then(|f| f.origin.as_ref()).is_some_and(|o| o.simulated()));
         let rule = args.value("threshold").map_or("0.5".to_string(), |t| t.text.clone());
-        let fixed = threshold_rule(args)?;
+        let fixed = crate::workflow::lookup::threshold_rule(args)?;
         let run = session.begin_run_in(
             args,
             RunKind::Holdout,
@@ -118,87 +118,9 @@ impl Command for Holdout {
             format_sig(threshold, 4),
             if rule == "youden" { "Youden's J on the training patients" } else { "fixed" }
         );
-        let t = record_test_metrics(session, run, &p, &truth, threshold, title, note)?;
+        let t = crate::workflow::lookup::record_test_metrics(session, run, &p, &truth, threshold, title, note)?;
         Ok(Output::Table(t))
     }
-}
-
-/// `--threshold P|youden` (default 0.5): `Some(P)` for a fixed probability,
-/// `None` for Youden's J on the training patients. Checked before any work.
-pub fn threshold_rule(args: &Args) -> Result<Option<f64>> {
-    let Some(tok) = args.value("threshold") else { return Ok(Some(0.5)) };
-    if tok.text == "youden" {
-        return Ok(None);
-    }
-    match tok.text.parse::<f64>() {
-        Ok(t) if (0.0..=1.0).contains(&t) => Ok(Some(t)),
-        _ => Err(Error::InvalidValue {
-            token: tok.text.clone(),
-            what: "--threshold".into(),
-            reason: "expected a probability in [0, 1] or `youden`".into(),
-            span: tok.span,
-        }),
-    }
-}
-
-/// Logs a test set's metrics (AUC with DeLong CI, threshold metrics, Brier,
-/// calibration) on `run` and returns them as a table.
-pub fn record_test_metrics(
-    session: &Session,
-    run: i64,
-    p: &[f64],
-    truth: &[u8],
-    threshold: f64,
-    title: String,
-    note: String,
-) -> Result<Table> {
-    let m = at_threshold(p, truth, threshold);
-    let a = auc(p, truth);
-    let ci = delong(p, truth).map(|d| d.ci(0.95));
-    let cal = calibration(p, truth);
-    let mut rows = vec![
-        ("auc", a),
-        ("acc", m.accuracy),
-        ("f1", m.f1),
-        ("sensitivity", m.sensitivity),
-        ("specificity", m.specificity),
-        ("ppv", m.ppv),
-        ("npv", m.npv),
-        ("brier", brier(p, truth)),
-        ("threshold", threshold),
-    ];
-    if let Some((lo, hi)) = ci {
-        rows.extend([("auc_ci_low", lo), ("auc_ci_high", hi)]);
-    }
-    if let Some(c) = &cal {
-        rows.extend([("calibration_intercept", c.intercept), ("calibration_slope", c.slope)]);
-    }
-    let finite = |v: f64| v.is_finite().then_some(v);
-    let record = HeldOutMetrics {
-        auc: finite(a),
-        acc: finite(m.accuracy),
-        f1: finite(m.f1),
-        sensitivity: finite(m.sensitivity),
-        specificity: finite(m.specificity),
-        ppv: finite(m.ppv),
-        npv: finite(m.npv),
-        brier: finite(brier(p, truth)),
-        threshold: finite(threshold),
-        auc_ci_low: ci.and_then(|c| finite(c.0)),
-        auc_ci_high: ci.and_then(|c| finite(c.1)),
-        calibration_intercept: cal.as_ref().and_then(|c| finite(c.intercept)),
-        calibration_slope: cal.as_ref().and_then(|c| finite(c.slope)),
-    };
-    session.store().log_metrics(run, None, &record)?;
-    let mut t = Table::new(["metric", "value"]).with_title(title);
-    for (k, v) in rows {
-        t.push(vec![k.into(), finite(v).map_or(Cell::Null, Cell::Float)]);
-    }
-    if let Some((lo, hi)) = ci {
-        t.notes.push(format!("AUC {} (95% CI {}–{}, DeLong)", format_sig(a, 3), format_sig(lo, 3), format_sig(hi, 3)));
-    }
-    t.notes.push(note);
-    Ok(t)
 }
 
 /// The test frame's feature columns in the training frame's order.

@@ -37,7 +37,7 @@ impl Command for Load {
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let name = args.required(0)?;
-        check_frame_name(name)?;
+        crate::workflow::lookup::check_frame_name(name)?;
         let path_tok = args.required(1)?;
         let path = PathBuf::from(&path_tok.text);
         if !path.exists() {
@@ -97,22 +97,6 @@ impl Command for Load {
         let origin = FrameOrigin { path, table_path, sha256, dataset_ids, manifest };
         session.insert_frame(&name.text, Frame { df, roles, origin: Some(origin) });
         Ok(Output::Many(vec![Output::Message(summary), Output::Note(format!("  recorded as run {run}"))]))
-    }
-}
-
-/// Frame names are single words usable in commands and file names.
-pub fn check_frame_name(tok: &Token) -> Result<()> {
-    let ok = tok.text.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && tok.text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidValue {
-            token: tok.text.clone(),
-            what: "a frame name".into(),
-            reason: "use letters, digits, `_`, `-` or `.`, starting with a letter".into(),
-            span: tok.span,
-        })
     }
 }
 
@@ -217,15 +201,4 @@ fn summarise(
         }
     }
     s
-}
-
-/// A frame loaded from a cohort folder: its origin and manifest, or an
-/// error saying the frame has no images.
-pub fn cohort_of(frame: &crate::session::Frame, tok: &Token) -> Result<(crate::session::FrameOrigin, Manifest)> {
-    frame.origin.as_ref().and_then(|o| o.manifest.as_ref().map(|m| (o.clone(), m.clone()))).ok_or_else(|| {
-        Error::invalid(
-            format!("frame `{}` was not loaded from a cohort folder, so it has no images", tok.text),
-            Some("load the cohort folder (with its cohort.toml), e.g. `load A data/sim/A`"),
-        )
-    })
 }

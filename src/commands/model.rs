@@ -76,7 +76,7 @@ impl Command for ModelCmd {
             }
             return Ok(Output::Table(t));
         };
-        super::load::check_frame_name(name)?;
+        crate::workflow::lookup::check_frame_name(name)?;
         let rest = &args.positionals[1..];
         if rest.is_empty() {
             return match session.models.get(&name.text) {
@@ -136,14 +136,4 @@ impl Command for ModelCmd {
         session.models.insert(name.text.clone(), spec);
         Ok(Output::Message(message))
     }
-}
-
-/// The model a command names, or an error pointing at the name.
-pub fn lookup(session: &Session, name: &crate::syntax::Token) -> Result<crate::ml::spec::ModelSpec> {
-    session.models.get(&name.text).cloned().ok_or_else(|| Error::InvalidValue {
-        token: name.text.clone(),
-        what: "MODEL".into(),
-        reason: "no model has that name; declare it with `model NAME = …` (`model` lists them)".into(),
-        span: name.span,
-    })
 }

@@ -2,8 +2,6 @@
 //! features (exploratory), with explained variance; `--into NAME` keeps the
 //! component scores as a new frame.
 
-use super::features::feature_input;
-use super::select::EXPLORATORY;
 use crate::core::cohort::{Roles, TypedColumn, Values};
 use crate::core::learn::steps::{Fitted, fit_pca, fit_standardize};
 use crate::data::frame::to_dataframe;
@@ -13,6 +11,8 @@ use crate::session::{Command, Frame, Session};
 use crate::signature::{ArgKind, Args, Signature};
 use crate::store::RunKind;
 use crate::store::records::FrameParams;
+use crate::workflow::features::feature_input;
+use crate::workflow::lookup::EXPLORATORY;
 
 pub struct Pca;
 
@@ -56,7 +56,7 @@ impl Command for Pca {
         t.notes.push("features standardised (mean 0, SD 1) before PCA; component signs follow scikit-learn".into());
         t.notes.push(EXPLORATORY.into());
         if let Some(into) = args.value("into") {
-            super::load::check_frame_name(into)?;
+            crate::workflow::lookup::check_frame_name(into)?;
             let mut columns = vec![
                 TypedColumn {
                     name: "patient_id".into(),

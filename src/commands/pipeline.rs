@@ -44,7 +44,7 @@ impl Command for PipelineCmd {
             }
             return Ok(Output::Table(t));
         };
-        super::load::check_frame_name(name)?;
+        crate::workflow::lookup::check_frame_name(name)?;
         let rest = &args.positionals[1..];
         if rest.is_empty() {
             return match session.pipelines.get(&name.text) {
@@ -68,14 +68,4 @@ impl Command for PipelineCmd {
         session.pipelines.insert(name.text.clone(), pipeline);
         Ok(Output::Message(message))
     }
-}
-
-/// The pipeline a command names, or an error pointing at the name.
-pub fn lookup(session: &Session, name: &crate::syntax::Token) -> Result<crate::core::learn::pipeline::Pipeline> {
-    session.pipelines.get(&name.text).cloned().ok_or_else(|| Error::InvalidValue {
-        token: name.text.clone(),
-        what: "PIPELINE".into(),
-        reason: "no pipeline has that name; declare it with `pipeline NAME = …` (`pipeline` lists them)".into(),
-        span: name.span,
-    })
 }

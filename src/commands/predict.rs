@@ -4,35 +4,15 @@
 
 use std::path::PathBuf;
 
-use super::deep::{Fitted, device_choice, gather};
 use crate::error::{Error, Result};
 use crate::output::{Cell, Output, Table};
 use crate::session::{Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
 use crate::store::records::PredictParams;
-use crate::store::{Prediction, RunKind, RunStatus};
+use crate::store::{Prediction, RunKind};
+use crate::workflow::deep::{device_choice, gather};
 
 pub struct Predict;
-
-/// The latest finished run of `kind` of the model a token names.
-pub fn latest_run(session: &Session, name: &crate::syntax::Token, kind: RunKind) -> Result<i64> {
-    use crate::store::query::{Expr, Field, Op, Value};
-    let eq = |f: Field, v: &str| Expr::Cmp(f, Op::Eq, Value::Text(v.to_string()));
-    let filter = Expr::And(
-        Box::new(eq(Field::Column("r.kind"), kind.as_str())),
-        Box::new(Expr::And(
-            Box::new(eq(Field::Column("r.status"), RunStatus::Finished.as_str())),
-            Box::new(eq(Field::Param("model".into()), &name.text)),
-        )),
-    );
-    let runs = session.store().query_runs(Some(&filter), None, true, 1)?;
-    runs.first().map(|(r, _)| r.id).ok_or_else(|| Error::InvalidValue {
-        token: name.text.clone(),
-        what: "MODEL".into(),
-        reason: format!("no finished `{kind}` run of a model with this name (give a run id, or run `{kind}` first)"),
-        span: name.span,
-    })
-}
 
 impl Command for Predict {
     fn signature(&self) -> Signature {
@@ -51,7 +31,7 @@ impl Command for Predict {
         let run_tok = args.required(0)?;
         let id: i64 = match run_tok.text.parse() {
             Ok(id) => id,
-            Err(_) => latest_run(session, run_tok, RunKind::Test)?,
+            Err(_) => crate::workflow::lookup::latest_run(session, run_tok, RunKind::Test)?,
         };
         let cohort = args.positionals[1..]
             .iter()
@@ -81,7 +61,7 @@ impl Command for Predict {
         let dir = PathBuf::from(json).parent().map(PathBuf::from).unwrap_or_default();
         let choice = device_choice(args)?;
         let device = choice.inference_device()?;
-        let fitted = Fitted::load(&dir, &device)?;
+        let fitted = crate::ml::fit::Fitted::load(&dir, &device)?;
         let inputs = gather(session, &fitted.spec, cohort, Some(&fitted.columns))?;
         let run = session.begin_run(
             args,

@@ -30,7 +30,7 @@ impl Command for Runs {
             return resume(session, tok);
         }
         let limit: usize = args.parsed("limit", "a number of runs")?.unwrap_or(20);
-        let filter = args.value("where").map(filter_expr).transpose()?;
+        let filter = args.value("where").map(crate::workflow::lookup::filter_expr).transpose()?;
         let sort = args.value("sort").map(sort_field).transpose()?;
         let desc = args.has("desc") || sort.is_none();
         let runs = session.store().query_runs(filter.as_ref(), sort.as_ref(), desc, limit)?;
@@ -66,24 +66,9 @@ impl Command for Runs {
     }
 }
 
-/// Parses a `--where` value, placing errors under the token.
-pub fn filter_expr(tok: &crate::syntax::Token) -> Result<crate::store::query::Expr> {
-    crate::store::query::parse(&tok.text).map_err(|e| shift(e, tok))
-}
-
 /// Parses a `--sort` value.
 pub fn sort_field(tok: &crate::syntax::Token) -> Result<crate::store::query::Field> {
-    crate::store::query::parse_field(&tok.text).map_err(|e| shift(e, tok))
-}
-
-fn shift(e: crate::error::Error, tok: &crate::syntax::Token) -> crate::error::Error {
-    match e {
-        crate::error::Error::Syntax { message, span } => {
-            let base = tok.span.start + usize::from(tok.quoted);
-            crate::error::Error::Syntax { message, span: crate::error::Span::new(base + span.start, base + span.end) }
-        }
-        other => other,
-    }
+    crate::store::query::parse_field(&tok.text).map_err(|e| crate::workflow::lookup::shift(e, tok))
 }
 
 /// Re-executes the command of a run that did not finish. Long commands

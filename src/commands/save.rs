@@ -40,7 +40,7 @@ impl Command for Save {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         }
-        std::fs::write(&path, text).map_err(|e| io_error(&path, e))?;
+        crate::provenance::write_atomic(&path, text.as_bytes())?;
         Ok(Output::Message(format!("saved {} command(s) to {}", lines.len(), path.display())))
     }
 }

@@ -2,7 +2,6 @@
 //! It says plainly that it saw every patient: for honest estimates the same
 //! step goes inside a pipeline and `cv` fits it per training fold.
 
-use super::features::feature_input;
 use crate::core::learn::lasso::{Scoring, default_cs, l1_logistic_cv, lasso_cv};
 use crate::core::learn::steps::{
     BinStrategy, chi2_scores, fit_discretize, fit_standardize, mann_whitney_scores, top_k,
@@ -13,12 +12,9 @@ use crate::session::{Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
 use crate::store::RunKind;
 use crate::store::records::FrameParams;
+use crate::workflow::features::feature_input;
 
 pub struct Select;
-
-/// The warning every exploratory fit carries.
-pub const EXPLORATORY: &str =
-    "EXPLORATORY: fitted on every patient of the frame — estimates from it are optimistic; use a pipeline in `cv`";
 
 impl Command for Select {
     fn signature(&self) -> Signature {
@@ -94,7 +90,7 @@ impl Command for Select {
         for &i in &order {
             t.push(vec![input.names[i].as_str().into(), scores[i].into(), Cell::Bool(keep.contains(&i))]);
         }
-        t.notes.push(EXPLORATORY.into());
+        t.notes.push(crate::workflow::lookup::EXPLORATORY.into());
         let selected = serde_json::to_string(&keep.iter().map(|&i| &input.names[i]).collect::<Vec<_>>()).ok();
         session.store().log_params(
             run,

@@ -227,7 +227,7 @@ fn prepare_folder(out: &Path, force: bool) -> Result<()> {
 }
 
 fn write_text(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| io_error(path, e))
+    crate::provenance::write_atomic(path, text.as_bytes())
 }
 
 /// A number with at most `decimals` decimals, without trailing zeros.

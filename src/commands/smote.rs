@@ -3,7 +3,6 @@
 //! split puts synthetic copies of test patients into training — inside `cv`
 //! a pipeline's `smote` step only ever sees training folds).
 
-use super::features::feature_input;
 use crate::core::cohort::{Roles, TypedColumn, Values};
 use crate::core::learn::steps::smote;
 use crate::data::frame::to_dataframe;
@@ -13,6 +12,7 @@ use crate::session::{Command, Frame, Session};
 use crate::signature::{ArgKind, Args, Signature};
 use crate::store::RunKind;
 use crate::store::records::FrameParams;
+use crate::workflow::features::feature_input;
 
 pub struct Smote;
 
@@ -32,7 +32,7 @@ impl Command for Smote {
         let Some(into) = args.value("into") else {
             return Err(Error::invalid("`smote` needs --into NAME for the new frame", None));
         };
-        super::load::check_frame_name(into)?;
+        crate::workflow::lookup::check_frame_name(into)?;
         let input = feature_input(session, frame)?;
         // A derived frame keeps its source's origin (and so its SIMULATED label).
         let origin = session.frame(frame)?.origin.clone();

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use super::groups::{Grouping, check_column, column_list, resolve};
 use crate::core::table1::{ContinuousStat, Policy, Table1Spec, TestChoice, table1};
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -13,6 +12,7 @@ use crate::signature::{ArgKind, Args, Signature};
 use crate::store::RunKind;
 use crate::store::records::{P_VALUE, Table1Params};
 use crate::syntax::Token;
+use crate::workflow::groups::{Grouping, check_column, column_list, resolve};
 
 pub struct Table1;
 

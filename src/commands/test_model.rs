@@ -3,10 +3,10 @@
 //! predictions, the metrics (AUC with DeLong CI, accuracy, F1, sensitivity,
 //! specificity, …) and the final model's weights.
 
-use super::deep::{device_choice, fit, gather, save_artifacts};
 use crate::core::learn::metrics::youden_threshold;
 use crate::core::rng::Rng;
 use crate::error::{Error, Result};
+use crate::ml::fit::fit;
 use crate::ml::spec::ModelSpec;
 use crate::ml::train::TrainConfig;
 use crate::output::{Output, format_sig};
@@ -15,6 +15,7 @@ use crate::signature::{ArgKind, Args, Signature};
 use crate::store::records::{TestModelParams, TrainParams, curve};
 use crate::store::{Params, Prediction, RunKind};
 use crate::syntax::Token;
+use crate::workflow::deep::{device_choice, gather, save_artifacts};
 
 pub struct TestModel;
 
@@ -47,7 +48,7 @@ impl Command for TestModel {
             .ok_or_else(|| Error::invalid("name the test cohort: `test MODEL on B`", None))?;
         let train_run = match args.parsed::<i64>("run", "a run id")? {
             Some(id) => id,
-            None => super::predict::latest_run(session, name, RunKind::Train)?,
+            None => crate::workflow::lookup::latest_run(session, name, RunKind::Train)?,
         };
         let detail = session.store().run_detail(train_run)?;
         if detail.summary.kind != RunKind::Train {
@@ -75,7 +76,7 @@ impl Command for TestModel {
         let device_choice = device_choice(args)?;
         let device = device_choice.device()?;
         let rule = args.value("threshold").map_or("0.5".to_string(), |t| t.text.clone());
-        let fixed = super::holdout::threshold_rule(args)?;
+        let fixed = crate::workflow::lookup::threshold_rule(args)?;
         let train_inputs = gather(session, &spec, &train_tok, None)?;
         // The test cohort is checked before training: every column and dose grid must be there.
         let columns: Vec<Vec<String>> = train_inputs.frames.iter().map(|(_, _, n)| n.clone()).collect();
@@ -153,7 +154,7 @@ impl Command for TestModel {
             if fixed.is_none() { "Youden's J on the training patients" } else { "fixed" },
             dir.display()
         );
-        let t = super::holdout::record_test_metrics(session, run, &p, &truth, threshold, title, note)?;
+        let t = crate::workflow::lookup::record_test_metrics(session, run, &p, &truth, threshold, title, note)?;
         Ok(Output::Table(t))
     }
 }

@@ -3,7 +3,6 @@
 //! the levels of a column (`A --by sex`); `--on COL` names the variable.
 //! Each is a recorded run.
 
-use super::groups::{Grouping, check_column, resolve};
 use crate::core::cohort::TypedColumn;
 use crate::core::stats::{self, MwuMethod, TestResult};
 use crate::error::{Error, Result};
@@ -12,6 +11,7 @@ use crate::session::{Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
 use crate::store::RunKind;
 use crate::store::records::{TestParams, TestResultMetrics};
+use crate::workflow::groups::{Grouping, check_column, resolve};
 
 fn base(name: &'static str, description: &'static str) -> Signature {
     Signature::new(name, "statistics", description)

@@ -5,11 +5,11 @@
 //! fold's weights); every patient's out-of-fold probability; the best
 //! configuration by mean fold AUC.
 
-use super::deep::{device_choice, fit, gather, save_artifacts};
 use crate::core::learn::cv::stratified_kfold;
 use crate::core::learn::metrics::{accuracy, auc, delong, f1};
 use crate::core::rng::Rng;
 use crate::error::{Error, Result};
+use crate::ml::fit::fit;
 use crate::ml::train::TrainConfig;
 use crate::output::{Output, Table, format_sig};
 use crate::session::{Command, Session};
@@ -17,6 +17,7 @@ use crate::signature::{ArgKind, Args, Signature};
 use crate::store::records::{CvMetrics, FoldMetrics, TrainConfigParams, TrainFoldParams, TrainParams, curve};
 use crate::store::{Params, Prediction, RunId, RunKind, RunStatus, Store};
 use crate::syntax::Token;
+use crate::workflow::deep::{device_choice, gather, save_artifacts};
 
 pub struct Train;
 
@@ -254,7 +255,7 @@ impl Command for Train {
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let name = args.required(0)?;
-        let spec = super::model::lookup(session, name)?;
+        let spec = crate::workflow::lookup::model_named(session, name)?;
         let rest: Vec<&Token> = args.positionals[1..].iter().collect();
         let (cohort, grid_items): (Option<&Token>, Vec<&Token>) = {
             let mut cohort = None;

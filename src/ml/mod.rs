@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod data;
 pub mod device;
+pub mod fit;
 pub mod net;
 pub mod spec;
 pub mod train;

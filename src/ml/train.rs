@@ -200,15 +200,21 @@ pub fn predict(model: &FusionNet, s: &Samples, device: &Device) -> Result<Vec<f6
 
 /// Saves weights (`PATH.bpk`) and returns the file written.
 pub fn save(model: &FusionNet, path: &std::path::Path) -> Result<std::path::PathBuf> {
-    model
-        .clone()
-        .save_file(path)
-        .map_err(|e| Error::invalid(format!("could not save the model to {}: {e:?}", path.display()), None))?;
     let mut file = path.as_os_str().to_owned();
     if path.extension().is_none_or(|e| e != "bpk") {
         file.push(".bpk");
     }
-    Ok(std::path::PathBuf::from(file))
+    let file = std::path::PathBuf::from(file);
+    // The recorder writes the file itself: it writes a temporary name that
+    // is renamed into place, so a killed run never leaves torn weights.
+    crate::provenance::write_atomic_via(&file, |tmp| {
+        model
+            .clone()
+            .save_file(tmp)
+            .map(|_| ())
+            .map_err(|e| Error::invalid(format!("could not save the model to {}: {e:?}", file.display()), None))
+    })?;
+    Ok(file)
 }
 
 /// Loads weights saved by [`save`] into a network of `net`'s shape.

@@ -101,9 +101,11 @@ impl Figure {
     /// Writes the figure as a PNG file.
     pub fn png(&self, path: &Path) -> Result<()> {
         register_font();
-        let root = BitMapBackend::new(path, self.size()).into_drawing_area();
-        self.draw(&root)?;
-        root.present().map_err(err)
+        crate::provenance::write_atomic_via(path, |tmp| {
+            let root = BitMapBackend::new(tmp, self.size()).into_drawing_area();
+            self.draw(&root)?;
+            root.present().map_err(err)
+        })
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {

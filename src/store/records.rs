@@ -102,7 +102,6 @@ impl ParamValue {
     }
 }
 
-
 /// A metric value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricRecord {
@@ -113,7 +112,6 @@ pub struct MetricRecord {
     /// How the run went (a duration, a cache count), not its result.
     pub incidental: bool,
 }
-
 
 /// What a run did. Stored as its kebab-case name (`train-fold`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -162,11 +162,37 @@ pub fn build(store: &Store, name: &str, ids: &[i64], dir: &Path, published: Opti
     build_with(store, name, ids, dir, &Options { published, ..Options::default() })
 }
 
-/// [`build`] with every option.
+/// [`build`] with every option: the runs collected from runs.db, the
+/// tables and figures computed from them, then everything written.
 pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Options<'_>) -> Result<Written> {
-    let published = opts.published;
+    let collected = collect(store, ids)?;
+    let computed = compute(&collected, opts)?;
+    let files = write_report(dir, name, &collected, &computed, opts)?;
+    Ok(Written { dir: dir.to_path_buf(), files, runs: ids.to_vec(), simulated: computed.simulated })
+}
+
+/// One `audit leakage` run: its label, each fold's fold-safe and LEAKY AUC.
+struct AuditRun {
+    label: String,
+    safe: Vec<f64>,
+    leaky: Vec<f64>,
+    detail: RunDetail,
+}
+
+/// The runs a report covers, read from runs.db.
+struct Collected {
+    /// Model runs, each model by its latest run.
+    runs: Vec<ModelRun>,
+    audits: Vec<AuditRun>,
+    /// Earlier runs of models run again, left out.
+    superseded: usize,
+}
+
+/// Stage 1: reads the runs (model runs with their predictions, audits with
+/// their arms) and keeps each model's latest run.
+fn collect(store: &Store, ids: &[i64]) -> Result<Collected> {
     let mut runs = Vec::new();
-    let mut audits: Vec<(String, Vec<f64>, Vec<f64>, RunDetail)> = Vec::new();
+    let mut audits = Vec::new();
     for &id in ids {
         let detail = store.run_detail(id)?;
         if detail.summary.kind == RunKind::AuditLeakage {
@@ -184,7 +210,7 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
                 }
             }
             let label = run_label(&detail);
-            audits.push((label, safe, leaky, detail));
+            audits.push(AuditRun { label, safe, leaky, detail });
             continue;
         }
         if table_of(detail.summary.kind).is_none() {
@@ -215,20 +241,37 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
     let superseded = runs.len() - latest.len();
     let keep: std::collections::BTreeSet<usize> = latest.values().copied().collect();
     let runs: Vec<ModelRun> = runs.into_iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, r)| r).collect();
-    let (tables_dir, figures_dir) = (dir.join("tables"), dir.join("figures"));
-    for d in [dir, &tables_dir, &figures_dir] {
-        std::fs::create_dir_all(d).map_err(|e| crate::provenance::io_error(d, e))?;
-    }
-    let mut files = Vec::new();
-    let cv: Vec<&ModelRun> = runs.iter().filter(|r| table_of(r.detail.summary.kind) == Some("2")).collect();
-    let test: Vec<&ModelRun> = runs.iter().filter(|r| table_of(r.detail.summary.kind) == Some("3")).collect();
-    let simulated = runs.iter().any(ModelRun::simulated);
+    Ok(Collected { runs, audits, superseded })
+}
+
+/// What a report shows, before it is written.
+struct Computed {
+    table2: Table,
+    table3: Table,
+    /// `table2`/`table3`: one numeric row per model, for scripts.
+    numeric: Vec<(&'static str, Table)>,
+    /// (file stem, caption, figure).
+    figures: Vec<(String, String, Figure)>,
+    audit_table: Table,
+    predictions: Table,
+    simulated: bool,
+}
+
+/// Stage 2: Tables 2 and 3 (with the published check and the bootstrap
+/// interval when asked), the numeric tables, the figures, the audit table
+/// and every patient's probability.
+fn compute(c: &Collected, opts: &Options<'_>) -> Result<Computed> {
+    let published = opts.published;
+    let cv: Vec<&ModelRun> = c.runs.iter().filter(|r| table_of(r.detail.summary.kind) == Some("2")).collect();
+    let test: Vec<&ModelRun> = c.runs.iter().filter(|r| table_of(r.detail.summary.kind) == Some("3")).collect();
+    let simulated = c.runs.iter().any(ModelRun::simulated);
 
     let mut table2 = table_cv(&cv, published.and_then(|p| p.get("2")));
     let mut table3 = table_test(&test, published.and_then(|p| p.get("3")));
-    if superseded > 0 {
+    if c.superseded > 0 {
         table2.notes.push(format!(
-            "{superseded} earlier run(s) of models run again are left out: each model is reported by its latest run"
+            "{} earlier run(s) of models run again are left out: each model is reported by its latest run",
+            c.superseded
         ));
     }
     // The published check (`audit published`'s rule, ±0.02): how many cells agree.
@@ -271,27 +314,38 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
             ));
         }
     }
-    for (stem, t) in [("table2_cv", &table2), ("table3_test", &table3)] {
-        if t.rows.is_empty() {
-            continue;
-        }
-        write(&tables_dir.join(format!("{stem}.csv")), csv(t).as_bytes(), &mut files)?;
-        write(&tables_dir.join(format!("{stem}.md")), markdown(t).as_bytes(), &mut files)?;
-        write(&tables_dir.join(format!("{stem}.tex")), latex(t).as_bytes(), &mut files)?;
-        write(&tables_dir.join(format!("{stem}.html")), html(t).as_bytes(), &mut files)?;
-        write(&tables_dir.join(format!("{stem}.json")), crate::render::table::json(t).as_bytes(), &mut files)?;
-    }
-
     // Stable, numeric tables for scripts: one row per model.
-    for (stem, rs, is_test) in [("table2", &cv, false), ("table3", &test, true)] {
-        if rs.is_empty() {
-            continue;
-        }
-        let t = numeric_table(rs, is_test);
-        write(&tables_dir.join(format!("{stem}.csv")), csv(&t).as_bytes(), &mut files)?;
+    let numeric = [("table2", &cv, false), ("table3", &test, true)]
+        .into_iter()
+        .filter(|(_, rs, _)| !rs.is_empty())
+        .map(|(stem, rs, is_test)| (stem, numeric_table(rs, is_test)))
+        .collect();
+    let figures = figures(&cv, &test, &c.audits);
+    let mut audit_table = Table::new(["model", "fold-safe AUC", "LEAKY AUC", "optimism (95% CI)", "run"])
+        .with_title("Leakage audit: fold-safe vs the LEAKY published protocol");
+    for a in &c.audits {
+        let m = AuditLeakageMetrics::from_metrics(a.detail.summary.id, &a.detail.metrics)?;
+        let value = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        audit_table.push(vec![
+            Cell::Text(a.label.clone()),
+            r2(crate::core::describe::mean_sd_finite(&a.safe).0),
+            r2(crate::core::describe::mean_sd_finite(&a.leaky).0),
+            Cell::Text(format!(
+                "{} ({} to {})",
+                fmt(value(m.optimism)),
+                fmt(value(m.optimism_ci_low)),
+                fmt(value(m.optimism_ci_high))
+            )),
+            Cell::Int(a.detail.summary.id),
+        ]);
     }
+    let predictions = predictions_table(&c.runs, opts.pseudonymise.as_deref());
+    Ok(Computed { table2, table3, numeric, figures, audit_table, predictions, simulated })
+}
 
-    // Figures.
+/// Figure 4 (each cross-validated model and the grid), the test-set ROC and
+/// calibration of each tested model, and each audit's fold AUCs.
+fn figures(cv: &[&ModelRun], test: &[&ModelRun], audits: &[AuditRun]) -> Vec<(String, String, Figure)> {
     let mut figures: Vec<(String, String, Figure)> = Vec::new();
     let panels: Vec<CvPanel> = cv.iter().map(|r| CvPanel { model: r.label.clone(), folds: r.folds() }).collect();
     for p in &panels {
@@ -304,7 +358,7 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
     if !panels.is_empty() {
         figures.push(("fig4_roc_cv".into(), "Figure 4 — all models".into(), Figure::CvGrid(panels.clone())));
     }
-    for r in &test {
+    for r in test {
         let (t, p) = r.pooled();
         if let Some(roc) = roc_curve(&p, &t) {
             let ci = delong(&p, &t).map_or((f64::NAN, f64::NAN), |d| d.ci(0.95));
@@ -329,50 +383,22 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
             ));
         }
     }
-    for (label, safe, leaky, d) in &audits {
+    for a in audits {
         figures.push((
-            format!("audit_leakage_{}", slug(label)),
-            format!("Leakage audit — {label} (run {}): each fold's AUC, fold-safe vs LEAKY", d.summary.id),
-            Figure::AuditFolds { model: label.clone(), safe: safe.clone(), leaky: leaky.clone() },
+            format!("audit_leakage_{}", slug(&a.label)),
+            format!("Leakage audit — {} (run {}): each fold's AUC, fold-safe vs LEAKY", a.label, a.detail.summary.id),
+            Figure::AuditFolds { model: a.label.clone(), safe: a.safe.clone(), leaky: a.leaky.clone() },
         ));
     }
-    let mut svgs = Vec::new();
-    for (stem, caption, fig) in &figures {
-        let svg = fig.svg()?;
-        write(&figures_dir.join(format!("{stem}.svg")), svg.as_bytes(), &mut files)?;
-        let png = figures_dir.join(format!("{stem}.png"));
-        fig.png(&png)?;
-        files.push(png);
-        svgs.push((caption.clone(), svg));
-    }
+    figures
+}
 
-    let mut audit_table = Table::new(["model", "fold-safe AUC", "LEAKY AUC", "optimism (95% CI)", "run"])
-        .with_title("Leakage audit: fold-safe vs the LEAKY published protocol");
-    for (label, safe, leaky, d) in &audits {
-        let m = AuditLeakageMetrics::from_metrics(d.summary.id, &d.metrics)?;
-        let value = |v: Option<f64>| v.unwrap_or(f64::NAN);
-        audit_table.push(vec![
-            Cell::Text(label.clone()),
-            r2(crate::core::describe::mean_sd_finite(safe).0),
-            r2(crate::core::describe::mean_sd_finite(leaky).0),
-            Cell::Text(format!(
-                "{} ({} to {})",
-                fmt(value(m.optimism)),
-                fmt(value(m.optimism_ci_low)),
-                fmt(value(m.optimism_ci_high))
-            )),
-            Cell::Int(d.summary.id),
-        ]);
-    }
-    if !audit_table.rows.is_empty() {
-        write(&tables_dir.join("audit_leakage.csv"), csv(&audit_table).as_bytes(), &mut files)?;
-        write(&tables_dir.join("audit_leakage.md"), markdown(&audit_table).as_bytes(), &mut files)?;
-    }
-    // Every patient's probability, ids pseudonymised when a key is given.
+/// Every patient's probability, ids pseudonymised when a key is given.
+fn predictions_table(runs: &[ModelRun], pseudonymise: Option<&str>) -> Table {
     let mut preds = Table::new(["model", "run", "fold", "patient", "label", "probability"]);
-    for r in &runs {
+    for r in runs {
         for Prediction { fold, patient: id, label, probability: p } in &r.predictions {
-            let patient = match &opts.pseudonymise {
+            let patient = match pseudonymise {
                 Some(key) => crate::provenance::hmac_sha256_hex(key.as_bytes(), id.as_bytes())[..16].to_string(),
                 None => id.clone(),
             };
@@ -386,17 +412,55 @@ pub fn build_with(store: &Store, name: &str, ids: &[i64], dir: &Path, opts: &Opt
             ]);
         }
     }
-    if opts.pseudonymise.is_some() {
+    if pseudonymise.is_some() {
         preds.notes.push("patient ids are HMAC-SHA-256 pseudonyms under the user's key".into());
     }
-    write(&tables_dir.join("predictions.csv"), csv(&preds).as_bytes(), &mut files)?;
-    let mut html_text = page(name, simulated, &table2, &table3, &audit_table, &svgs, &runs, opts.absolute_paths);
+    preds
+}
+
+/// Stage 3: renders and writes the tables (CSV, Markdown, LaTeX, HTML,
+/// JSON), the figures (SVG, PNG) and `index.html`; returns the files.
+fn write_report(dir: &Path, name: &str, c: &Collected, r: &Computed, opts: &Options<'_>) -> Result<Vec<PathBuf>> {
+    let (tables_dir, figures_dir) = (dir.join("tables"), dir.join("figures"));
+    for d in [dir, &tables_dir, &figures_dir] {
+        std::fs::create_dir_all(d).map_err(|e| crate::provenance::io_error(d, e))?;
+    }
+    let mut files = Vec::new();
+    for (stem, t) in [("table2_cv", &r.table2), ("table3_test", &r.table3)] {
+        if t.rows.is_empty() {
+            continue;
+        }
+        write(&tables_dir.join(format!("{stem}.csv")), csv(t).as_bytes(), &mut files)?;
+        write(&tables_dir.join(format!("{stem}.md")), markdown(t).as_bytes(), &mut files)?;
+        write(&tables_dir.join(format!("{stem}.tex")), latex(t).as_bytes(), &mut files)?;
+        write(&tables_dir.join(format!("{stem}.html")), html(t).as_bytes(), &mut files)?;
+        write(&tables_dir.join(format!("{stem}.json")), crate::render::table::json(t).as_bytes(), &mut files)?;
+    }
+    for (stem, t) in &r.numeric {
+        write(&tables_dir.join(format!("{stem}.csv")), csv(t).as_bytes(), &mut files)?;
+    }
+    let mut svgs = Vec::new();
+    for (stem, caption, fig) in &r.figures {
+        let svg = fig.svg()?;
+        write(&figures_dir.join(format!("{stem}.svg")), svg.as_bytes(), &mut files)?;
+        let png = figures_dir.join(format!("{stem}.png"));
+        fig.png(&png)?;
+        files.push(png);
+        svgs.push((caption.clone(), svg));
+    }
+    if !r.audit_table.rows.is_empty() {
+        write(&tables_dir.join("audit_leakage.csv"), csv(&r.audit_table).as_bytes(), &mut files)?;
+        write(&tables_dir.join("audit_leakage.md"), markdown(&r.audit_table).as_bytes(), &mut files)?;
+    }
+    write(&tables_dir.join("predictions.csv"), csv(&r.predictions).as_bytes(), &mut files)?;
+    let mut html_text =
+        page(name, r.simulated, &r.table2, &r.table3, &r.audit_table, &svgs, &c.runs, opts.absolute_paths);
     if let Some(note) = &opts.note {
         let at = html_text.find("<h2>Tables</h2>").unwrap_or(html_text.len());
         html_text.insert_str(at, &format!("<p class=\"note\" id=\"note\">{}</p>\n", html_escape(note)));
     }
     write(&dir.join("index.html"), html_text.as_bytes(), &mut files)?;
-    Ok(Written { dir: dir.to_path_buf(), files, runs: ids.to_vec(), simulated })
+    Ok(files)
 }
 
 fn published_cells(p: Option<&BTreeMap<String, (f64, f64, f64)>>, label: &str) -> Vec<Cell> {

@@ -101,14 +101,72 @@ impl Registry {
         &self.commands
     }
 
-    /// Looks a command up by name.
+    /// Looks a command up by its full name (`show`, `audit leakage`).
     pub fn find(&self, name: &str) -> Option<&'static dyn Command> {
         self.commands.iter().copied().find(|c| c.signature().name == name)
     }
 
-    /// Every command's name, in registry order.
+    /// Every command's full name, in registry order.
     pub fn names(&self) -> Vec<&'static str> {
         self.commands.iter().map(|c| c.signature().name).collect()
+    }
+
+    /// The words a statement can start with: command names and family
+    /// names (`audit` for `audit leakage` and `audit published`), once each.
+    pub fn first_words(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for name in self.names() {
+            let first = name.split(' ').next().unwrap_or(name);
+            if !out.contains(&first) {
+                out.push(first);
+            }
+        }
+        out
+    }
+
+    /// The members of the family `word` (`audit` → `audit leakage`, …).
+    pub fn family(&self, word: &str) -> Vec<&'static dyn Command> {
+        self.commands
+            .iter()
+            .copied()
+            .filter(|c| c.signature().name.split_once(' ').is_some_and(|(f, _)| f == word))
+            .collect()
+    }
+
+    /// The command a statement names: its first word, or its first two for
+    /// a family's member. An unknown name, or a family without a known
+    /// member, is an error pointing at the word.
+    pub fn resolve(&self, statement: &Statement) -> Result<&'static dyn Command> {
+        let Some(first) = statement.tokens.first() else {
+            return Err(Error::invalid("empty statement", None));
+        };
+        if let Some(c) = self.find(&first.text) {
+            return Ok(c);
+        }
+        let members = self.family(&first.text);
+        if members.is_empty() {
+            return Err(Error::UnknownCommand {
+                name: first.text.clone(),
+                span: first.span,
+                suggestion: suggest(&first.text, self.first_words()),
+            });
+        }
+        let subs: Vec<&'static str> =
+            members.iter().map(|c| c.signature().name.split_once(' ').map_or("", |(_, s)| s)).collect();
+        match statement.tokens.get(1) {
+            Some(second) => {
+                let full = format!("{} {}", first.text, second.text);
+                self.find(&full).ok_or_else(|| Error::UnknownCommand {
+                    name: full.clone(),
+                    span: second.span,
+                    suggestion: suggest(&second.text, subs.iter().copied()).map(|s| format!("{} {s}", first.text)),
+                })
+            }
+            None => Err(Error::invalid(
+                format!("`{}` needs one of: {}", first.text, subs.join(", ")),
+                Some(&format!("see `help {}`", first.text)),
+            )),
+        }
     }
 
     /// The full help text of the command `name`, as `help NAME` prints it.
@@ -336,19 +394,12 @@ impl Session {
     }
 
     fn dispatch(&mut self, statement: &Statement) -> (Result<Output>, bool) {
-        let Some(first) = statement.tokens.first() else {
+        if statement.tokens.is_empty() {
             return (Ok(Output::Nothing), false);
-        };
-        let Some(command) = self.registry.find(&first.text) else {
-            let names = self.registry.names();
-            return (
-                Err(Error::UnknownCommand {
-                    name: first.text.clone(),
-                    span: first.span,
-                    suggestion: suggest(&first.text, names.iter().copied()),
-                }),
-                false,
-            );
+        }
+        let command = match self.registry.resolve(statement) {
+            Ok(c) => c,
+            Err(e) => return (Err(e), false),
         };
         let sig = command.signature();
         let args = match Args::parse(&sig, statement) {

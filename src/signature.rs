@@ -3,11 +3,19 @@
 //! below the session: `help`, completion and argument checking are generated
 //! from signatures, and nothing here knows what commands exist.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use crate::error::{Error, Result, Span, suggest};
 use crate::syntax::{Statement, Token};
+
+/// The default number of cross-validation folds (`--folds`).
+pub const DEFAULT_FOLDS: usize = 5;
+/// The default number of cross-validation repeats (`--repeats`).
+pub const DEFAULT_REPEATS: usize = 1;
+/// The default seed of every seeded command (`--seed`).
+pub const DEFAULT_SEED: u64 = 7;
 
 /// What an argument or flag value is, for checking and completion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +56,7 @@ pub struct Flag {
     pub name: &'static str,
     /// The value's metavariable and kind, or `None` for a switch.
     pub value: Option<(&'static str, ArgKind)>,
-    pub help: &'static str,
+    pub help: Cow<'static, str>,
 }
 
 /// An example shown by `help` and run by the test suite.
@@ -77,7 +85,7 @@ pub struct Signature {
 pub const OUT_FLAG: Flag = Flag {
     name: "out",
     value: Some(("FILE", ArgKind::Path)),
-    help: "also write the table to FILE (.csv .parquet .md .tex .html .json)",
+    help: Cow::Borrowed("also write the table to FILE (.csv .parquet .md .tex .html .json)"),
 };
 
 impl Signature {
@@ -111,13 +119,54 @@ impl Signature {
     }
 
     pub fn switch(mut self, name: &'static str, help: &'static str) -> Self {
-        self.flags.push(Flag { name, value: None, help });
+        self.flags.push(Flag { name, value: None, help: Cow::Borrowed(help) });
         self
     }
 
     pub fn named(mut self, name: &'static str, metavar: &'static str, kind: ArgKind, help: &'static str) -> Self {
-        self.flags.push(Flag { name, value: Some((metavar, kind)), help });
+        self.flags.push(Flag { name, value: Some((metavar, kind)), help: Cow::Borrowed(help) });
         self
+    }
+
+    /// A valued flag whose help is built (it names a default constant).
+    pub fn named_with(mut self, name: &'static str, metavar: &'static str, kind: ArgKind, help: String) -> Self {
+        self.flags.push(Flag { name, value: Some((metavar, kind)), help: Cow::Owned(help) });
+        self
+    }
+
+    /// `--folds K` of the cross-validating commands.
+    pub fn folds_flag(self) -> Self {
+        self.named_with("folds", "K", ArgKind::Int, format!("number of folds (default {DEFAULT_FOLDS})"))
+    }
+
+    /// `--repeats R`: repeated cross-validation.
+    pub fn repeats_flag(self) -> Self {
+        self.named_with(
+            "repeats",
+            "R",
+            ArgKind::Int,
+            format!("repeat with R different shuffles (default {DEFAULT_REPEATS})"),
+        )
+    }
+
+    /// `--seed N`; `what` says what the seed drives.
+    pub fn seed_flag(self, what: &str) -> Self {
+        self.named_with("seed", "N", ArgKind::Int, format!("seed for {what} (default {DEFAULT_SEED})"))
+    }
+
+    /// `--label NAME`, the model's name in reports; `default` says what it is without one.
+    pub fn label_flag(self, default: &str) -> Self {
+        self.named_with("label", "NAME", ArgKind::Text, format!("the model's name in reports (default: {default})"))
+    }
+
+    /// `--experiment NAME`.
+    pub fn experiment_flag(self) -> Self {
+        self.named(
+            "experiment",
+            "NAME",
+            ArgKind::Text,
+            "file the run under an experiment (for `report NAME --experiment NAME`)",
+        )
     }
 
     pub fn example(mut self, command: &'static str, description: &'static str) -> Self {
@@ -136,6 +185,11 @@ impl Signature {
     pub fn not_replayable(mut self) -> Self {
         self.replayable = false;
         self
+    }
+
+    /// How many words the name takes (`audit leakage`: 2).
+    pub fn name_words(&self) -> usize {
+        self.name.split(' ').count()
     }
 
     pub fn flag(&self, name: &str) -> Option<&Flag> {
@@ -216,7 +270,8 @@ impl Args {
     pub fn parse(sig: &Signature, statement: &Statement) -> Result<Args> {
         let mut positionals = Vec::new();
         let mut flags = BTreeMap::new();
-        let mut tokens = statement.tokens.iter().skip(1);
+        // The command's name is one word, or two for a family's member.
+        let mut tokens = statement.tokens.iter().skip(sig.name_words());
         while let Some(tok) = tokens.next() {
             let Some(name) = tok.text.strip_prefix("--").filter(|_| !tok.quoted && tok.text.len() > 2) else {
                 positionals.push(tok.clone());
@@ -300,6 +355,26 @@ impl Args {
     /// Whether a flag (switch or valued) was given.
     pub fn has(&self, name: &str) -> bool {
         self.flags.contains_key(name)
+    }
+
+    /// `--folds` (at least 2 is checked where the folds are made).
+    pub fn folds(&self) -> Result<usize> {
+        Ok(self.parsed("folds", "a number of folds")?.unwrap_or(DEFAULT_FOLDS))
+    }
+
+    /// `--repeats`, at least one.
+    pub fn repeats(&self) -> Result<usize> {
+        Ok(self.parsed("repeats", "a number of repeats")?.unwrap_or(DEFAULT_REPEATS).max(1))
+    }
+
+    /// `--seed`.
+    pub fn seed(&self) -> Result<u64> {
+        Ok(self.parsed("seed", "a non-negative whole number")?.unwrap_or(DEFAULT_SEED))
+    }
+
+    /// `--experiment`, the experiment to file runs under.
+    pub fn experiment(&self) -> Option<String> {
+        self.value("experiment").map(|t| t.text.clone())
     }
 
     /// The value token of a valued flag.

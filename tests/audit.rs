@@ -71,7 +71,7 @@ fn leaky_arm_is_optimistic_on_noise_and_private_to_audit() {
         }
     }
     users.sort();
-    assert_eq!(users, vec!["src/commands/audit.rs", "src/core/learn/audit.rs"]);
+    assert_eq!(users, vec!["src/commands/audit_leakage.rs", "src/core/learn/audit.rs"]);
 }
 
 #[test]

@@ -28,16 +28,11 @@ impl Command for Cv {
         )
         .required("PIPELINE", ArgKind::Text, "a pipeline declared with `pipeline`")
         .rest("on FRAMES", ArgKind::Frame, "`on` and one or more feature frames over the same patients")
-        .named("folds", "K", ArgKind::Int, "number of folds (default 5)")
-        .named("repeats", "R", ArgKind::Int, "repeat with R different shuffles (default 1)")
-        .named("seed", "N", ArgKind::Int, "seed for the splits and every fitted step (default 7)")
-        .named("label", "NAME", ArgKind::Text, "the model's name in reports (default: the frames, e.g. T1+Dose)")
-        .named(
-            "experiment",
-            "NAME",
-            ArgKind::Text,
-            "file the run under an experiment (for `report NAME --experiment NAME`)",
-        )
+        .folds_flag()
+        .repeats_flag()
+        .seed_flag("the splits and every fitted step")
+        .label_flag("the frames, e.g. T1+Dose")
+        .experiment_flag()
         .table()
         .example("cv P1 on A --folds 5 --seed 7", "five-fold CV of P1 on frame A")
     }
@@ -46,9 +41,9 @@ impl Command for Cv {
         let name = args.required(0)?;
         let pipeline = crate::workflow::lookup::pipeline_named(session, name)?;
         let frames: Vec<_> = args.positionals[1..].iter().filter(|t| t.text != "on").cloned().collect();
-        let k: usize = args.parsed("folds", "a number of folds")?.unwrap_or(5);
-        let repeats: usize = args.parsed("repeats", "a number of repeats")?.unwrap_or(1).max(1);
-        let seed: u64 = args.parsed("seed", "a non-negative whole number")?.unwrap_or(7);
+        let k: usize = args.folds()?;
+        let repeats: usize = args.repeats()?;
+        let seed: u64 = args.seed()?;
         let inputs = joined_inputs(session, &frames)?;
         let y = inputs[0].y.clone();
         let ids = inputs[0].ids.clone();
@@ -70,7 +65,7 @@ impl Command for Cv {
                 ..ClassicalParams::new(label, simulated, &name.text, &pipeline.text, pipeline.to_json())
             },
             Some(seed),
-            args.value("experiment").map(|t| t.text.clone()),
+            args.experiment(),
         )?;
         for input in &inputs {
             for &d in &input.dataset_ids {

@@ -27,20 +27,15 @@ impl Command for Holdout {
                 ArgKind::Text,
                 "comma-separated test frames, one per training frame, same features",
             )
-            .named("seed", "N", ArgKind::Int, "seed for every fitted step (default 7)")
+            .seed_flag("every fitted step")
             .named(
                 "threshold",
                 "T",
                 ArgKind::Text,
                 "0.5 (default), a probability, or `youden` (chosen on the training data)",
             )
-            .named("label", "NAME", ArgKind::Text, "the model's name in reports (default: the frames, e.g. T1+Dose)")
-            .named(
-                "experiment",
-                "NAME",
-                ArgKind::Text,
-                "file the run under an experiment (for `report NAME --experiment NAME`)",
-            )
+            .label_flag("the frames, e.g. T1+Dose")
+            .experiment_flag()
             .table()
             .example("holdout P1 on A --test B", "fit P1 on all of A, test once on B")
     }
@@ -63,7 +58,7 @@ impl Command for Holdout {
                 Some("name one test frame per training frame, in the same order"),
             ));
         }
-        let seed: u64 = args.parsed("seed", "a non-negative whole number")?.unwrap_or(7);
+        let seed: u64 = args.seed()?;
         let train = joined_inputs(session, &train_toks)?;
         let test = joined_inputs(session, &test_toks)?;
         let test_x: Vec<Matrix> = train.iter().zip(&test).map(|(tr, te)| align(tr, te)).collect::<Result<_>>()?;
@@ -87,7 +82,7 @@ impl Command for Holdout {
                 ..ClassicalParams::new(label.clone(), simulated, &name.text, &pipeline.text, pipeline.to_json())
             },
             Some(seed),
-            args.value("experiment").map(|t| t.text.clone()),
+            args.experiment(),
         )?;
         for d in train.iter().chain(&test).flat_map(|i| i.dataset_ids.iter()) {
             session.store().link_dataset(run, *d)?;

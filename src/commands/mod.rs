@@ -3,24 +3,30 @@
 //! [`registry`]. Nothing below this module knows which commands exist: the
 //! registry is handed to the session (`Session::new(store, registry)`).
 
-mod audit;
+mod audit_leakage;
+mod audit_published;
 mod bench;
+mod chisq;
 mod columns;
 mod compare;
 mod cv;
 mod describe;
 mod drop;
 mod extract;
+mod fisher;
 mod frames;
 mod help;
 mod history;
 mod holdout;
 mod load;
+mod mannwhitney;
 mod model;
-mod notebook;
+mod notebook_replay;
+mod notebook_save;
 mod pca;
 mod pipeline;
-mod plot;
+mod plot_calibration;
+mod plot_roc;
 mod predict;
 mod preprocess;
 mod radiomics;
@@ -35,8 +41,8 @@ mod sleep;
 mod smote;
 mod table1;
 mod test_model;
-mod tests_cmd;
 mod train;
+mod ttest;
 mod volume;
 
 use crate::session::Registry;
@@ -56,10 +62,10 @@ pub fn registry() -> Registry {
         &describe::Describe,
         &drop::Drop,
         &table1::Table1,
-        &tests_cmd::ChiSquare,
-        &tests_cmd::Fisher,
-        &tests_cmd::MannWhitney,
-        &tests_cmd::TTest,
+        &chisq::ChiSquare,
+        &fisher::Fisher,
+        &mannwhitney::MannWhitney,
+        &ttest::TTest,
         &pipeline::PipelineCmd,
         &cv::Cv,
         &holdout::Holdout,
@@ -72,15 +78,18 @@ pub fn registry() -> Registry {
         &pca::Pca,
         &smote::Smote,
         &report::Report,
-        &audit::Audit,
-        &plot::Plot,
+        &audit_leakage::AuditLeakage,
+        &audit_published::AuditPublished,
+        &plot_roc::PlotRoc,
+        &plot_calibration::PlotCalibration,
         &runs::Runs,
         &run::Run,
         &compare::Compare,
         &compare::Best,
         &history::History,
         &save::Save,
-        &notebook::Notebook,
+        &notebook_save::NotebookSave,
+        &notebook_replay::NotebookReplay,
         &sleep::Sleep,
         &help::Help,
     ])

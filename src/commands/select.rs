@@ -23,7 +23,7 @@ impl Command for Select {
             .named("method", "M", ArgKind::Text, "chi2, mannwhitney, lassocv or lasso-logistic (default mannwhitney)")
             .named("k", "N", ArgKind::Int, "how many to keep (default 10)")
             .named("bins", "B", ArgKind::Int, "chi2: quantile-bin the values first (needed for negative values)")
-            .named("seed", "N", ArgKind::Int, "seed for lasso-logistic's inner folds (default 7)")
+            .seed_flag("lasso-logistic's inner folds")
             .table()
             .example("select A --method mannwhitney --k 2", "the two features that best separate the outcome in A")
             .example("select A --method chi2 --bins 5 --k 2", "chi-square screen on binned values")
@@ -34,7 +34,7 @@ impl Command for Select {
         let input = feature_input(session, frame)?;
         let k: usize = args.parsed("k", "a number of features")?.unwrap_or(10).min(input.names.len());
         let method = args.value("method").map_or("mannwhitney", |t| t.text.as_str()).to_string();
-        let seed: u64 = args.parsed("seed", "a whole number")?.unwrap_or(7);
+        let seed: u64 = args.seed()?;
         let run = session.begin_run(
             args,
             RunKind::Select,

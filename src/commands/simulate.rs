@@ -24,9 +24,6 @@ use crate::store::{ParamValue, RunKind};
 
 pub struct Simulate;
 
-/// The seed used when none is given.
-pub const DEFAULT_SEED: u64 = 7;
-
 impl Command for Simulate {
     fn signature(&self) -> Signature {
         Signature::new(
@@ -35,7 +32,7 @@ impl Command for Simulate {
             "Write the built-in simulated cohorts A and B (clinical table + NIfTI images)",
         )
         .named("out", "DIR", ArgKind::Path, "the folder to write DIR/A and DIR/B into (required)")
-        .named("seed", "N", ArgKind::Int, "random seed (default 7); the same seed gives byte-identical files")
+        .seed_flag("the cohorts; the same seed gives byte-identical files")
         .named("size", "SIZE", ArgKind::Text, "small (tiny volumes, seconds) or paper (1 mm MR; default small)")
         .named("n-a", "N", ArgKind::Int, "patients in cohort A (default 97; counts scale with it)")
         .named("n-b", "N", ArgKind::Int, "patients in cohort B (default 20)")
@@ -50,7 +47,7 @@ impl Command for Simulate {
             return Err(Error::invalid("`simulate` needs --out DIR", Some("e.g. `simulate --out data/sim`")));
         };
         let out = PathBuf::from(&out_tok.text);
-        let seed: u64 = args.parsed("seed", "a non-negative whole number")?.unwrap_or(DEFAULT_SEED);
+        let seed: u64 = args.seed()?;
         let profile = match args.value("size").map(|t| (t, t.text.as_str())) {
             None | Some((_, "small")) => SizeProfile::Small,
             Some((_, "paper")) => SizeProfile::Paper,

@@ -23,7 +23,7 @@ impl Command for Smote {
             .named("into", "NAME", ArgKind::NewName, "the new frame (required)")
             .named("k", "N", ArgKind::Int, "nearest minority neighbours (default 5)")
             .named("ratio", "R", ArgKind::Float, "target minority/majority ratio in (0, 1] (default 1)")
-            .named("seed", "N", ArgKind::Int, "random seed (default 7)")
+            .seed_flag("the synthetic samples")
             .example("smote A --into A_balanced --k 5 --seed 7", "a balanced copy of A for exploration")
     }
 
@@ -38,7 +38,7 @@ impl Command for Smote {
         let origin = session.frame(frame)?.origin.clone();
         let k: usize = args.parsed("k", "a number of neighbours")?.unwrap_or(5);
         let ratio: f64 = args.parsed("ratio", "a ratio in (0, 1]")?.unwrap_or(1.0);
-        let seed: u64 = args.parsed("seed", "a whole number")?.unwrap_or(7);
+        let seed: u64 = args.seed()?;
         let run = session.begin_run(
             args,
             RunKind::Smote,

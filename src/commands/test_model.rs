@@ -31,8 +31,8 @@ impl Command for TestModel {
         .named("run", "ID", ArgKind::Run, "the train run to use (default: the model's latest finished one)")
         .named("threshold", "P|youden", ArgKind::Text, "classification threshold: a probability (default 0.5) or youden (on the training patients)")
         .named("device", "DEV", ArgKind::Text, "cpu (default), gpu[:N] or cuda[:N]")
-        .named("label", "NAME", ArgKind::Text, "the model's name in reports (default: the train run's)")
-        .named("experiment", "NAME", ArgKind::Text, "file the run under an experiment")
+        .label_flag("the train run's")
+        .experiment_flag()
         .table()
         .example(
             "model Q = T1+Dose --select mannwhitney:k=8 --input 20x30x30; train Q on A --folds 2 --grid epochs=2; test Q on B",
@@ -107,7 +107,7 @@ impl Command for TestModel {
                 patients_test: test_inputs.ids.len(),
             },
             Some(seed),
-            args.value("experiment").map(|t| t.text.clone()).or_else(|| detail.experiment.clone()),
+            args.experiment().or_else(|| detail.experiment.clone()),
         )?;
         for d in train_inputs.dataset_ids.iter().chain(&test_inputs.dataset_ids) {
             session.store().link_dataset(run, *d)?;

@@ -240,12 +240,12 @@ impl Command for Train {
         )
         .required("MODEL", ArgKind::Text, "a model declared with `model`")
         .rest("on COHORT [KEY=V1,V2…]", ArgKind::Text, "`on`, the cohort frame (its radiomics frames are COHORT.SEQ), more grid entries")
-        .named("folds", "K", ArgKind::Int, "number of folds (default 5)")
+        .folds_flag()
         .named("grid", "KEY=V1,V2", ArgKind::Text, "values to try: lr, batch, epochs, weight_decay, beta1, beta2 (defaults 1e-3, 16, 300, 1e-5, 0.9, 0.999)")
-        .named("seed", "N", ArgKind::Int, "seed for the splits, initial weights, batches and SMOTE (default 7)")
+        .seed_flag("the splits, initial weights, batches and SMOTE")
         .named("device", "DEV", ArgKind::Text, "cpu (default), gpu[:N] (wgpu build) or cuda[:N] (cuda build)")
-        .named("label", "NAME", ArgKind::Text, "the model's name in reports (default: its preset, e.g. T1+Dose)")
-        .named("experiment", "NAME", ArgKind::Text, "file the run under an experiment (for `report NAME --experiment NAME`)")
+        .label_flag("its preset, e.g. T1+Dose")
+        .experiment_flag()
         .table()
         .example(
             "model Q = T1+Dose --select mannwhitney:k=8 --input 20x30x30; train Q on A --folds 2 --grid epochs=2 batch=8",
@@ -279,8 +279,8 @@ impl Command for Train {
             (cohort, grid)
         };
         let cohort = cohort.ok_or_else(|| Error::invalid("name the cohort: `train MODEL on A`", None))?;
-        let k: usize = args.parsed("folds", "a number of folds")?.unwrap_or(5);
-        let seed: u64 = args.parsed("seed", "a non-negative whole number")?.unwrap_or(7);
+        let k: usize = args.folds()?;
+        let seed: u64 = args.seed()?;
         let device_choice = device_choice(args)?;
         let device = device_choice.device()?;
         let mut items: Vec<&Token> = args.value("grid").into_iter().collect();
@@ -312,13 +312,7 @@ impl Command for Train {
             best_train_json: None,
             best: None,
         };
-        let parent = session.begin_run_in(
-            args,
-            RunKind::Train,
-            &train_params,
-            Some(seed),
-            args.value("experiment").map(|t| t.text.clone()),
-        )?;
+        let parent = session.begin_run_in(args, RunKind::Train, &train_params, Some(seed), args.experiment())?;
         for &d in &inputs.dataset_ids {
             session.store().link_dataset(parent, d)?;
         }

@@ -42,8 +42,22 @@ pub fn complete(state: &CompletionState, line: &str, pos: usize) -> Completion {
     let Some(first) = prior.first() else {
         return filter(command_names(state), word, word_start);
     };
-    let Some(cmd) = state.registry.find(first) else {
-        return Completion::None;
+    let cmd = match state.registry.find(first) {
+        Some(c) => c,
+        None => {
+            // A family: its second word names the member.
+            let members = state.registry.family(first);
+            let subs: Vec<String> =
+                members.iter().filter_map(|c| c.signature().name.split_once(' ').map(|(_, s)| s.to_string())).collect();
+            match prior.get(1) {
+                None if !subs.is_empty() => return filter(subs, word, word_start),
+                Some(second) => match state.registry.find(&format!("{first} {second}")) {
+                    Some(c) => c,
+                    None => return Completion::None,
+                },
+                None => return Completion::None,
+            }
+        }
     };
     let sig = cmd.signature();
     if word.starts_with("--") {
@@ -76,7 +90,7 @@ pub fn complete(state: &CompletionState, line: &str, pos: usize) -> Completion {
 }
 
 fn command_names(state: &CompletionState) -> Vec<String> {
-    state.registry.names().into_iter().map(String::from).collect()
+    state.registry.first_words().into_iter().map(String::from).collect()
 }
 
 /// The kind of the next positional argument, given the words before it.
@@ -88,7 +102,7 @@ fn positional_kind(sig: &Signature, prior: &[&str]) -> Option<ArgKind> {
 /// The positional words among `prior` (skipping the command, flags and flag values).
 fn positional_words<'a>(sig: &Signature, prior: &[&'a str]) -> Vec<&'a str> {
     let mut words = Vec::new();
-    let mut iter = prior.iter().skip(1);
+    let mut iter = prior.iter().skip(sig.name_words());
     while let Some(w) = iter.next() {
         match w.strip_prefix("--") {
             Some(name) => {
@@ -139,6 +153,8 @@ mod tests {
         assert_eq!(words("show A --he"), vec!["--head"]);
         assert_eq!(words("show "), vec!["A", "B"]);
         assert_eq!(words("help lo"), vec!["load"]);
+        assert_eq!(words("audit "), vec!["leakage", "published"]);
+        assert_eq!(words("audit leakage P on A --fo"), vec!["--folds"]);
         assert_eq!(complete(&state(), "load A da", 9), Completion::Path);
         assert_eq!(complete(&state(), "describe A --out rep", 20), Completion::Path);
     }

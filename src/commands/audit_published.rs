@@ -1,210 +1,35 @@
-//! `audit leakage PIPELINE on FRAMES --folds 5 --seed N [--repeats R]`:
-//! the fold-safe cross-validation beside the LEAKY published protocol
-//! (steps fitted on all patients first), their difference with a paired
-//! CI, and each step's share. `audit published --table FILE --against
-//! RUN|REPORT_DIR [--tol 0.02]`: reproduced against published, cell by cell.
+//! `audit published --table FILE --against RUN|REPORT_DIR [--tol 0.02]`:
+//! reproduced numbers against published ones, cell by cell.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use statrs::distribution::{ContinuousCDF, StudentsT};
-
-use crate::core::learn::audit::{leaky_cross_validate, step_count, step_name};
-use crate::core::learn::cv::repeated_splits;
-use crate::core::learn::matrix::Matrix;
 use crate::core::learn::metrics::{at_threshold, auc};
-use crate::core::learn::pipeline::cross_validate;
 use crate::error::{Error, Result};
-use crate::output::{Cell, FigureOut, Output, Table, format_sig};
-use crate::render::figures::Figure;
+use crate::output::{Cell, Output, Table};
 use crate::session::{Command, Session};
 use crate::signature::{ArgKind, Args, Signature, parse_token};
-use crate::store::records::{
-    AuditArmParams, AuditLeakageMetrics, AuditLeakageParams, AuditPublishedMetrics, AuditPublishedParams,
-    LEAKY_AUC_OUTSIDE,
-};
-use crate::store::{Prediction, RunKind, RunStatus};
-use crate::syntax::Token;
-use crate::workflow::features::joined_inputs;
+use crate::store::RunKind;
+use crate::store::records::{AuditPublishedMetrics, AuditPublishedParams};
 
-pub struct Audit;
+pub struct AuditPublished;
 
-impl Command for Audit {
+impl Command for AuditPublished {
     fn signature(&self) -> Signature {
-        Signature::new(
-            "audit",
-            "evaluation",
-            "Measure leakage optimism, or check reproduced numbers against published ones",
-        )
-        .required("WHAT", ArgKind::Text, "leakage or published")
-        .rest("ARGS", ArgKind::Frame, "leakage: PIPELINE on FRAMES…")
-        .named("folds", "K", ArgKind::Int, "leakage: number of folds (default 5)")
-        .named("repeats", "R", ArgKind::Int, "leakage: repeats with new shuffles (default 1)")
-        .named("seed", "N", ArgKind::Int, "leakage: seed (default 7)")
-        .named("experiment", "NAME", ArgKind::Text, "leakage: file the audit under an experiment (for `report`)")
-        .named("label", "NAME", ArgKind::Text, "leakage: the model's name (default: the frames, e.g. T1+dose)")
-        .named("table", "FILE", ArgKind::Path, "published: the published values (CSV: table,model,auc,acc,f1)")
-        .named("against", "RUN|DIR", ArgKind::Text, "published: a cv/holdout run id, or a report folder")
-        .named("tol", "T", ArgKind::Float, "published: allowed absolute difference (default 0.02)")
-        .table()
-        .example("audit leakage P1 on A --folds 3", "fold-safe vs LEAKY cross-validation of P1 on A")
+        Signature::new("audit published", "evaluation", "Check reproduced numbers against published ones, cell by cell")
+            .named("table", "FILE", ArgKind::Path, "the published values (CSV: table,model,auc,acc,f1; or a Table 1)")
+            .named("against", "RUN|DIR", ArgKind::Text, "a cv/holdout run id, a table1 run id, or a report folder")
+            .named("tol", "T", ArgKind::Float, "allowed absolute difference (default 0.02)")
+            .table()
+            .example(
+                "audit published --table experiments/published.csv --against 3",
+                "run 3's AUC, ACC and F1 against the paper's (or `--against reports/paper`, a report's tables)",
+            )
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
-        let what = args.required(0)?;
-        match what.text.as_str() {
-            "leakage" => leakage(args, session),
-            "published" => published(args, session),
-            other => Err(Error::InvalidValue {
-                token: other.to_string(),
-                what: "WHAT".into(),
-                reason: "expected leakage or published".into(),
-                span: what.span,
-            }),
-        }
+        published(args, session)
     }
-}
-
-fn mean(v: &[f64]) -> f64 {
-    crate::core::describe::mean_sd_finite(v).0
-}
-
-fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
-    let Some(name) = args.positional(1) else {
-        return Err(Error::invalid("audit leakage needs PIPELINE on FRAMES", Some("e.g. audit leakage P1 on A.T1")));
-    };
-    let pipeline = crate::workflow::lookup::pipeline_named(session, name)?;
-    let frames: Vec<Token> = args.positionals[2..].iter().filter(|t| t.text != "on").cloned().collect();
-    let k: usize = args.parsed("folds", "a number of folds")?.unwrap_or(5);
-    let repeats: usize = args.parsed("repeats", "a number of repeats")?.unwrap_or(1).max(1);
-    let seed: u64 = args.parsed("seed", "a non-negative whole number")?.unwrap_or(7);
-    let inputs = joined_inputs(session, &frames)?;
-    let y = inputs[0].y.clone();
-    let ids = inputs[0].ids.clone();
-    let labelled: Vec<(String, Matrix, Vec<String>)> =
-        inputs.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
-    let label = crate::workflow::lookup::model_label(args, &frames);
-    let steps = step_count(&pipeline);
-    let parent = session.begin_run_in(
-        args,
-        RunKind::AuditLeakage,
-        &AuditLeakageParams {
-            label: label.clone(),
-            pipeline: name.text.clone(),
-            steps: pipeline.text.clone(),
-            inputs: frames.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(","),
-            folds: k,
-            repeats,
-        },
-        Some(seed),
-        args.value("experiment").map(|t| t.text.clone()),
-    )?;
-    for d in inputs.iter().flat_map(|i| i.dataset_ids.iter()) {
-        session.store().link_dataset(parent, *d)?;
-    }
-    let cancel = session.cancel_flag();
-    let progress = session.progress((repeats * 2 + steps) as u64, "fits", format!("audit leakage {}", name.text));
-    let mut rows = Table::new(["repeat", "fold", "fold-safe AUC", "LEAKY AUC", "difference"]);
-    let (mut safe_all, mut leaky_all, mut diffs) = (Vec::new(), Vec::new(), Vec::new());
-    let splits = repeated_splits(&y, k, repeats, seed)?;
-    for (r, split) in splits.iter().enumerate() {
-        let s = split.seeds.fit;
-        let safe =
-            cross_validate(&pipeline, &labelled, &y, &split.folds, s, &|| cancel.is_cancelled(), &mut |_| Ok(()))?;
-        progress.inc(1);
-        let (leaky, _) =
-            leaky_cross_validate(&pipeline, &labelled, &y, steps, k, split.seeds, &|| cancel.is_cancelled())?;
-        progress.inc(1);
-        for (arm, results, is_leaky) in
-            [("fold-safe", &safe, false), ("LEAKY: every step fitted on all patients first", &leaky, true)]
-        {
-            let arm_params = AuditArmParams { arm: arm.into(), leaky: is_leaky, repeat: r };
-            let child = session.begin_child(parent, RunKind::AuditArm, &arm_params, Some(s))?;
-            let store = session.store_mut();
-            for f in results.iter() {
-                store.log_metric(child, "auc", f.auc, None, Some((r * k + f.fold) as i64))?;
-            }
-            if !is_leaky {
-                for f in results.iter() {
-                    let fold = Some((r * k + f.fold) as i64);
-                    let preds: Vec<Prediction> = f
-                        .test
-                        .iter()
-                        .zip(&f.probability)
-                        .map(|(&i, &p)| Prediction { fold, patient: ids[i].clone(), label: y[i], probability: p })
-                        .collect();
-                    store.log_predictions(child, &preds)?;
-                }
-            }
-            store.finish_run(child, RunStatus::Finished, None)?;
-        }
-        for (a, b) in safe.iter().zip(&leaky) {
-            rows.push(vec![
-                Cell::Int(r as i64 + 1),
-                Cell::Int(a.fold as i64 + 1),
-                Cell::Float(a.auc),
-                Cell::Float(b.auc),
-                Cell::Float(b.auc - a.auc),
-            ]);
-            safe_all.push(a.auc);
-            leaky_all.push(b.auc);
-            diffs.push(b.auc - a.auc);
-        }
-    }
-    // Paired interval over the fold pairs.
-    let n = diffs.len() as f64;
-    let (d_mean, d_sd) = crate::core::describe::mean_sd_finite(&diffs);
-    let t = StudentsT::new(0.0, 1.0, (n - 1.0).max(1.0)).map(|t| t.inverse_cdf(0.975)).unwrap_or(f64::NAN);
-    let (lo, hi) = (d_mean - t * d_sd / n.sqrt(), d_mean + t * d_sd / n.sqrt());
-    // Each step's share: the first s steps outside, repeat 1's folds.
-    let mut contrib = Table::new(["steps fitted on all patients", "mean fold AUC", "added optimism"])
-        .with_title("which steps leak (cumulative, repeat 1)");
-    let seeds0 = splits[0].seeds;
-    let mut prev = mean(&safe_all[..k.min(safe_all.len())]);
-    contrib.push(vec!["none (fold-safe)".into(), Cell::Float(prev), Cell::Null]);
-    for s in 1..=steps {
-        let (res, _) = leaky_cross_validate(&pipeline, &labelled, &y, s, k, seeds0, &|| cancel.is_cancelled())?;
-        progress.inc(1);
-        let m = mean(&res.iter().map(|f| f.auc).collect::<Vec<_>>());
-        let names: Vec<String> = (0..s).map(|i| step_name(&pipeline, i)).collect();
-        contrib.push(vec![Cell::Text(names.join(" → ")), Cell::Float(m), Cell::Float(m - prev)]);
-        session.store().log_metric(
-            parent,
-            &LEAKY_AUC_OUTSIDE.key(&format!("{s}_{}", step_name(&pipeline, s - 1))),
-            m,
-            None,
-            None,
-        )?;
-        prev = m;
-    }
-    drop(progress);
-    let finite = |v: f64| v.is_finite().then_some(v);
-    let summary = AuditLeakageMetrics {
-        safe_auc_mean: finite(mean(&safe_all)),
-        leaky_auc_mean: finite(mean(&leaky_all)),
-        optimism: finite(d_mean),
-        optimism_ci_low: finite(lo),
-        optimism_ci_high: finite(hi),
-    };
-    session.store().log_metrics(parent, None, &summary)?;
-    rows.title = Some(format!("audit leakage {} on {} — run {parent}", name.text, label));
-    rows.notes.push(format!(
-        "optimism (LEAKY − fold-safe) {} (95% CI {} to {}, paired t over {} fold pairs); fold-safe mean {}, LEAKY mean {}",
-        format_sig(d_mean, 3),
-        format_sig(lo, 3),
-        format_sig(hi, 3),
-        diffs.len(),
-        format_sig(mean(&safe_all), 3),
-        format_sig(mean(&leaky_all), 3)
-    ));
-    rows.notes.push("LEAKY arm: the published protocol, recorded for comparison only; no other command uses it".into());
-    let fig = Figure::AuditFolds { model: label.clone(), safe: safe_all.clone(), leaky: leaky_all.clone() };
-    let figure = FigureOut {
-        title: format!("{label} — fold AUC, fold-safe vs LEAKY (run {parent})"),
-        svg: fig.svg()?,
-        data: serde_json::json!({ "safe": safe_all, "leaky": leaky_all }),
-    };
-    Ok(Output::Many(vec![Output::Table(rows), Output::Table(contrib), Output::Figure(figure)]))
 }
 
 /// Reproduced (AUC, ACC, F1) of a cv or holdout run, from its predictions.

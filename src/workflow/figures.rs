@@ -1,0 +1,39 @@
+//! A run's figure as `plot roc` and `plot calibration` return it: drawn
+//! from the run's stored predictions, kept in the session, and written with
+//! `--out FILE.svg|.png` as an artifact of the run.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::output::{FigureOut, Output};
+use crate::provenance::sha256_file;
+use crate::session::Session;
+use crate::signature::{Args, parse_token};
+
+/// The figure `what` (`roc` or `calibration`) of the run named by the first argument.
+pub fn plot_run(args: &Args, session: &mut Session, what: &str) -> Result<Output> {
+    let id: i64 = parse_token(args.required(0)?, "RUN", "a run id (a whole number)")?;
+    let bins: usize = args.parsed("bins", "a number of bins")?.unwrap_or(5).max(1);
+    let (title, fig, data) = crate::report::run_figure(session.store(), id, what, bins)?;
+    let svg = fig.svg()?;
+    let mut out = vec![Output::Figure(FigureOut { title, svg: svg.clone(), data })];
+    if let Some(tok) = args.value("out") {
+        let path = PathBuf::from(&tok.text);
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("svg") => crate::provenance::write_atomic(&path, svg.as_bytes())?,
+            Some("png") => fig.png(&path)?,
+            _ => {
+                return Err(Error::InvalidValue {
+                    token: tok.text.clone(),
+                    what: "--out".into(),
+                    reason: "a figure is written as .svg or .png".into(),
+                    span: tok.span,
+                });
+            }
+        }
+        let sha = sha256_file(&path)?;
+        session.store().log_artifact(id, &path.display().to_string(), &sha)?;
+        out.push(Output::Message(format!("wrote {}", path.display())));
+    }
+    Ok(if out.len() == 1 { out.remove(0) } else { Output::Many(out) })
+}

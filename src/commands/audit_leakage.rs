@@ -7,35 +7,25 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::core::learn::audit::{leaky_cross_validate, step_count, step_name};
 use crate::core::learn::cv::repeated_splits;
-use crate::core::learn::matrix::Matrix;
 use crate::core::learn::pipeline::cross_validate;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output::{Cell, FigureOut, Output, Table, format_sig};
 use crate::render::figures::Figure;
 use crate::session::{Command, Session};
-use crate::signature::{ArgKind, Args, Signature};
+use crate::signature::{Args, Signature};
 use crate::store::records::{AuditArmParams, AuditLeakageMetrics, AuditLeakageParams, LEAKY_AUC_OUTSIDE};
 use crate::store::{Prediction, RunKind, RunStatus};
-use crate::syntax::Token;
-use crate::workflow::features::joined_inputs;
+use crate::workflow::features::CvRequest;
 
 pub struct AuditLeakage;
 
 impl Command for AuditLeakage {
     fn signature(&self) -> Signature {
-        Signature::new(
+        CvRequest::signature(
             "audit leakage",
             "evaluation",
             "Measure leakage optimism: fold-safe cross-validation beside the LEAKY protocol, step by step",
         )
-        .required("PIPELINE", ArgKind::Text, "a pipeline declared with `pipeline`")
-        .rest("on FRAMES", ArgKind::Frame, "`on` and one or more feature frames over the same patients")
-        .folds_flag()
-        .repeats_flag()
-        .seed_flag("the splits and every fitted step")
-        .label_flag("the frames, e.g. T1+Dose")
-        .experiment_flag()
-        .table()
         .example("audit leakage P1 on A --folds 3", "fold-safe vs LEAKY cross-validation of P1 on A")
     }
 
@@ -49,20 +39,11 @@ fn mean(v: &[f64]) -> f64 {
 }
 
 fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
-    let Some(name) = args.positional(0) else {
-        return Err(Error::invalid("audit leakage needs PIPELINE on FRAMES", Some("e.g. audit leakage P1 on A.T1")));
-    };
-    let pipeline = crate::workflow::lookup::pipeline_named(session, name)?;
-    let frames: Vec<Token> = args.positionals[1..].iter().filter(|t| t.text != "on").cloned().collect();
-    let k: usize = args.folds()?;
-    let repeats: usize = args.repeats()?;
-    let seed: u64 = args.seed()?;
-    let inputs = joined_inputs(session, &frames)?;
+    let req = CvRequest::read(args, session)?;
+    let CvRequest { name, pipeline, k, repeats, seed, inputs, labelled, label, .. } = &req;
+    let (k, repeats, seed) = (*k, *repeats, *seed);
     let y = inputs[0].y.clone();
     let ids = inputs[0].ids.clone();
-    let labelled: Vec<(String, Matrix, Vec<String>)> =
-        inputs.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
-    let label = crate::workflow::lookup::model_label(args, &frames);
     let steps = step_count(&pipeline);
     let parent = session.begin_run_in(
         args,
@@ -71,7 +52,7 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
             label: label.clone(),
             pipeline: name.text.clone(),
             steps: pipeline.text.clone(),
-            inputs: frames.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(","),
+            inputs: req.inputs_text(),
             folds: k,
             repeats,
         },

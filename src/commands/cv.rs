@@ -6,59 +6,43 @@
 use std::collections::BTreeMap;
 
 use crate::core::learn::cv::{Repeat, repeated_splits};
-use crate::core::learn::matrix::Matrix;
 use crate::core::learn::metrics::{accuracy, auc, delong, f1};
 use crate::core::learn::pipeline::cross_validate;
 use crate::error::Result;
 use crate::output::{Cell, Output, Table, format_sig};
 use crate::session::{Command, Session};
-use crate::signature::{ArgKind, Args, Signature};
+use crate::signature::{Args, Signature};
 use crate::store::records::{ClassicalParams, CvFoldParams, CvMetrics, FoldMetrics};
 use crate::store::{Prediction, RunKind, RunStatus};
-use crate::workflow::features::joined_inputs;
+use crate::workflow::features::CvRequest;
 
 pub struct Cv;
 
 impl Command for Cv {
     fn signature(&self) -> Signature {
-        Signature::new(
+        CvRequest::signature(
             "cv",
             "learning",
             "Cross-validate a pipeline on feature frames (all fitting inside training folds)",
         )
-        .required("PIPELINE", ArgKind::Text, "a pipeline declared with `pipeline`")
-        .rest("on FRAMES", ArgKind::Frame, "`on` and one or more feature frames over the same patients")
-        .folds_flag()
-        .repeats_flag()
-        .seed_flag("the splits and every fitted step")
-        .label_flag("the frames, e.g. T1+Dose")
-        .experiment_flag()
-        .table()
         .example("cv P1 on A --folds 5 --seed 7", "five-fold CV of P1 on frame A")
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
-        let name = args.required(0)?;
-        let pipeline = crate::workflow::lookup::pipeline_named(session, name)?;
-        let frames: Vec<_> = args.positionals[1..].iter().filter(|t| t.text != "on").cloned().collect();
-        let k: usize = args.folds()?;
-        let repeats: usize = args.repeats()?;
-        let seed: u64 = args.seed()?;
-        let inputs = joined_inputs(session, &frames)?;
+        let req = CvRequest::read(args, session)?;
+        let CvRequest { name, pipeline, frames, k, repeats, seed, inputs, labelled, .. } = &req;
+        let (k, repeats, seed) = (*k, *repeats, *seed);
         let y = inputs[0].y.clone();
         let ids = inputs[0].ids.clone();
         let splits: Vec<Repeat> = repeated_splits(&y, k, repeats, seed)?;
-        let labelled: Vec<(String, Matrix, Vec<String>)> =
-            inputs.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
-
-        let label = crate::workflow::lookup::model_label(args, &frames);
+        let label = req.label.clone();
         let simulated =
             frames.iter().any(|t| session.frame(t).ok().and_then(|f| f.origin.as_ref()).is_some_and(|o| o.simulated()));
         let parent = session.begin_run_in(
             args,
             RunKind::Cv,
             &ClassicalParams {
-                inputs: Some(frames.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(",")),
+                inputs: Some(req.inputs_text()),
                 folds: Some(k),
                 repeats: Some(repeats),
                 patients: Some(y.len()),
@@ -67,7 +51,7 @@ impl Command for Cv {
             Some(seed),
             args.experiment(),
         )?;
-        for input in &inputs {
+        for input in inputs.iter() {
             for &d in &input.dataset_ids {
                 session.store().link_dataset(parent, d)?;
             }

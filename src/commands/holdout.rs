@@ -12,7 +12,7 @@ use crate::signature::{ArgKind, Args, Signature};
 use crate::store::records::ClassicalParams;
 use crate::store::{Prediction, RunKind};
 use crate::syntax::Token;
-use crate::workflow::features::{FeatureInput, joined_inputs};
+use crate::workflow::features::{FeatureInput, joined_inputs, positions};
 
 pub struct Holdout;
 
@@ -120,15 +120,11 @@ impl Command for Holdout {
 
 /// The test frame's feature columns in the training frame's order.
 fn align(train: &FeatureInput, test: &FeatureInput) -> Result<Matrix> {
-    let mut idx = Vec::with_capacity(train.names.len());
-    for n in &train.names {
-        let Some(i) = test.names.iter().position(|m| m == n) else {
-            return Err(Error::invalid(
-                format!("feature `{n}` of `{}` is missing from the test frame `{}`", train.label, test.label),
-                Some("test frames need the training frames' features"),
-            ));
-        };
-        idx.push(i);
-    }
+    let idx = positions(&test.names, &train.names).map_err(|n| {
+        Error::invalid(
+            format!("feature `{n}` of `{}` is missing from the test frame `{}`", train.label, test.label),
+            Some("test frames need the training frames' features"),
+        )
+    })?;
     Ok(test.x.select_cols(&idx))
 }

@@ -5,14 +5,19 @@
 //! fold's weights); every patient's out-of-fold probability; the best
 //! configuration by mean fold AUC.
 
-use crate::core::learn::cv::stratified_kfold;
+use std::path::PathBuf;
+
+use crate::core::learn::cv::{Fold, stratified_kfold};
 use crate::core::learn::metrics::{accuracy, auc, delong, f1};
 use crate::core::rng::Rng;
 use crate::error::{Error, Result};
-use crate::ml::fit::fit;
+use crate::ml::device::DeviceChoice;
+use crate::ml::fit::{CohortInputs, fit};
+use crate::ml::spec::ModelSpec;
 use crate::ml::train::TrainConfig;
 use crate::output::{Output, Table, format_sig};
-use crate::session::{Command, Session};
+use crate::progress::ProgressHandle;
+use crate::session::{CancelFlag, Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
 use crate::store::records::{CvMetrics, FoldMetrics, TrainConfigParams, TrainFoldParams, TrainParams, curve};
 use crate::store::{Params, Prediction, RunId, RunKind, RunStatus, Store};
@@ -94,6 +99,8 @@ struct Best {
     preds: Vec<Prediction>,
     /// (config, fold, train, test, auc, acc, f1, selected) per fold.
     rows: Vec<(usize, usize, usize, usize, f64, f64, f64, usize)>,
+    /// Folds reused from a resumed run.
+    reused: usize,
 }
 
 /// Stores out-of-fold predictions on `run`, fold by fold.
@@ -254,293 +261,73 @@ impl Command for Train {
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
-        let name = args.required(0)?;
-        let spec = crate::workflow::lookup::model_named(session, name)?;
-        let rest: Vec<&Token> = args.positionals[1..].iter().collect();
-        let (cohort, grid_items): (Option<&Token>, Vec<&Token>) = {
-            let mut cohort = None;
-            let mut grid = Vec::new();
-            for t in &rest {
-                if t.text == "on" && cohort.is_none() {
-                    continue;
-                } else if t.text.contains('=') {
-                    grid.push(*t);
-                } else if cohort.is_none() {
-                    cohort = Some(*t);
-                } else {
-                    return Err(Error::InvalidValue {
-                        token: t.text.clone(),
-                        what: "train".into(),
-                        reason: "write `train MODEL on COHORT [KEY=V1,V2…]`".into(),
-                        span: t.span,
-                    });
-                }
-            }
-            (cohort, grid)
-        };
-        let cohort = cohort.ok_or_else(|| Error::invalid("name the cohort: `train MODEL on A`", None))?;
-        let k: usize = args.folds()?;
-        let seed: u64 = args.seed()?;
-        let device_choice = device_choice(args)?;
-        let device = device_choice.device()?;
-        let mut items: Vec<&Token> = args.value("grid").into_iter().collect();
-        items.extend(grid_items);
-        let configs = parse_grid(&items, &TrainConfig::new().with_seed(seed))?;
-
+        let req = request(args, session)?;
         // Everything that can fail on the data fails here, before training.
-        let inputs = gather(session, &spec, cohort, None)?;
-        let y = inputs.y.clone();
-        let folds = stratified_kfold(&y, k, Some(Rng::derive(seed, &["train", "folds"]).next_u64()))?;
-        let label = args.value("label").map_or(spec.preset.clone(), |t| t.text.clone());
-        let grid_text = items.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
-        let mut train_params = TrainParams {
-            label: label.clone(),
-            model: spec.name.clone(),
-            preset: spec.preset.clone(),
-            model_json: serde_json::to_string(&spec).unwrap_or_default(),
-            simulated: inputs.simulated,
-            cohort: cohort.text.clone(),
-            inputs: spec.sequences.iter().map(|s| format!("{}.{s}", cohort.text)).collect::<Vec<_>>().join(","),
-            folds: k,
-            grid: grid_text,
-            configs: configs.len(),
-            device: device_choice.label(),
-            balance: spec.balance.name().into(),
-            patients: y.len(),
-            resumed_from: None,
-            best_config: None,
-            best_train_json: None,
-            best: None,
+        let inputs = gather(session, &req.spec, req.cohort, None)?;
+        let folds = stratified_kfold(&inputs.y, req.k, Some(Rng::sub_seed(req.seed, &["train", "folds"])))?;
+        let mut opened = open_run(args, session, &req, &inputs)?;
+        let total: usize = req.configs.iter().map(|c| c.epochs * req.k).sum();
+        let job = Job {
+            req: &req,
+            inputs: &inputs,
+            folds: &folds,
+            earlier: opened.earlier.as_ref(),
+            progress: session.progress(total as u64, "epochs", format!("train {}", req.label)),
+            cancel: session.cancel_flag(),
+            artifacts: session.artifact_base(),
         };
-        let parent = session.begin_run_in(args, RunKind::Train, &train_params, Some(seed), args.experiment())?;
-        for &d in &inputs.dataset_ids {
-            session.store().link_dataset(parent, d)?;
-        }
-        // Under `runs --resume`, folds the unfinished run finished are reused.
-        let mut resume_note = None;
-        let earlier = match session.resuming {
-            Some(old) => match earlier_folds(session.store(), old, parent)? {
-                Ok(e) => {
-                    train_params.resumed_from = Some(e.run);
-                    session.store().log_params(parent, &train_params)?;
-                    Some(e)
-                }
-                Err(why) => {
-                    resume_note = Some(format!("nothing reused: {why}; every fold was trained"));
-                    None
-                }
-            },
-            None => None,
-        };
-        let mut reused = 0usize;
-        let total: usize = configs.iter().map(|c| c.epochs * k).sum();
-        let progress = session.progress(total as u64, "epochs", format!("train {label}"));
-        let cancel = session.cancel_flag();
-        let artifacts = session.artifact_base();
         let mut summary =
             Table::new(["config", "lr", "batch", "epochs", "weight decay", "auc mean", "auc sd", "auc pooled"]);
         let mut best: Option<Best> = None;
-        for (ci, cfg) in configs.iter().enumerate() {
-            let config_params = TrainConfigParams {
-                config: ci,
-                lr: cfg.lr,
-                batch: cfg.batch,
-                epochs: cfg.epochs,
-                weight_decay: f64::from(cfg.weight_decay),
-            };
-            let config_run = session.begin_child(parent, RunKind::TrainConfig, &config_params, Some(seed))?;
-            let mut oof = vec![f64::NAN; y.len()];
-            let mut aucs = Vec::new();
-            let mut preds: Vec<Prediction> = Vec::new();
-            let mut rows = Vec::new();
-            for (f, fold) in folds.iter().enumerate() {
-                progress.set_message(format!(
-                    "train {} config {}/{} fold {}/{k}",
-                    spec.name,
-                    ci + 1,
-                    configs.len(),
-                    f + 1
-                ));
-                let fold_cfg = cfg.clone().with_seed(Rng::derive(seed, &["train", "fold", &f.to_string()]).next_u64());
-                let reuse = match earlier.as_ref().and_then(|e| e.folds.get(&(ci, f))) {
-                    Some(&old) => reusable(session.store(), old, &fold.test, &inputs.ids)?.map(|r| (old, r)),
-                    None => None,
-                };
-                let mut fold_params = TrainFoldParams {
-                    config: ci,
-                    fold: f,
-                    train: fold.train.len(),
-                    test: fold.test.len(),
-                    reused_from: reuse.as_ref().map(|(old, _)| *old),
-                    selected: None,
-                    synthetic: None,
-                };
-                let fold_run =
-                    session.begin_child(config_run, RunKind::TrainFold, &fold_params, Some(fold_cfg.seed))?;
-                let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();
-                let was_reused = reuse.is_some();
-                let (probs, selected) = if let Some((_, r)) = reuse {
-                    copy_fold(session.store_mut(), fold_run, f as i64, &r, &fold.test, &inputs.ids, &y)?;
-                    progress.inc(cfg.epochs as u64);
-                    reused += 1;
-                    (r.probs, r.selected)
-                } else {
-                    let store = session.store();
-                    let result = fit(
-                        &spec,
-                        &inputs,
-                        &fold.train,
-                        Some(&fold.test),
-                        &fold_cfg,
-                        &device,
-                        &|| cancel.is_cancelled(),
-                        &mut |log| {
-                            let step = Some(log.epoch as i64);
-                            store.log_metric(fold_run, curve::TRAIN_LOSS, log.train_loss, step, Some(f as i64))?;
-                            if let (Some(l), Some(a)) = (log.val_loss, log.val_auc) {
-                                store.log_metric(fold_run, curve::VAL_LOSS, l, step, Some(f as i64))?;
-                                store.log_metric(fold_run, curve::VAL_AUC, a, step, Some(f as i64))?;
-                            }
-                            progress.inc(1);
-                            Ok(())
-                        },
-                    );
-                    // On an error the session closes this fold, its
-                    // configuration and the train run with the error.
-                    let (fitted, probs) = result?;
-                    let probs = probs.unwrap_or_default();
-                    let store = session.store_mut();
-                    fold_params.selected = serde_json::to_string(&fitted.features.selected).ok();
-                    fold_params.synthetic = Some(fitted.synthetic);
-                    store.log_params(fold_run, &fold_params)?;
-                    save_artifacts(store, &artifacts, fold_run, &fitted, "model")?;
-                    // The fold's own held-out predictions: what `runs --resume` reuses.
-                    let rows: Vec<Prediction> = fold
-                        .test
-                        .iter()
-                        .zip(&probs)
-                        .map(|(&i, &p)| Prediction {
-                            fold: Some(f as i64),
-                            patient: inputs.ids[i].clone(),
-                            label: y[i],
-                            probability: p,
-                        })
-                        .collect();
-                    store.log_predictions(fold_run, &rows)?;
-                    (probs, fitted.features.selected.len())
-                };
-                let (a, acc, f1v) = (auc(&probs, &truth), accuracy(&probs, &truth, 0.5), f1(&probs, &truth, 0.5));
-                let store = session.store();
-                // A reused fold's metrics were copied with the rest of its record.
-                if !was_reused {
-                    store.log_metrics(fold_run, Some(f as i64), &FoldMetrics { auc: a, acc, f1: f1v })?;
-                }
-                store.finish_run(fold_run, RunStatus::Finished, None)?;
-                for (&i, &p) in fold.test.iter().zip(&probs) {
-                    oof[i] = p;
-                    preds.push(Prediction {
-                        fold: Some(f as i64),
-                        patient: inputs.ids[i].clone(),
-                        label: y[i],
-                        probability: p,
-                    });
-                }
-                aucs.push(a);
-                rows.push((ci, f, fold.train.len(), fold.test.len(), a, acc, f1v, selected));
-            }
-            let (mean, sd) = crate::core::describe::mean_sd_finite(&aucs);
-            let pooled = auc(&oof, &y);
-            let store = session.store_mut();
-            let config_metrics = CvMetrics {
-                auc_mean: mean,
-                auc_sd: sd,
-                auc_pooled: pooled,
-                acc_pooled: None,
-                f1_pooled: None,
-                selection_jaccard: None,
-                auc_pooled_ci_low: None,
-                auc_pooled_ci_high: None,
-            };
-            store.log_metrics(config_run, None, &config_metrics)?;
-            log_fold_predictions(store, config_run, k, &preds)?;
-            store.finish_run(config_run, RunStatus::Finished, None)?;
+        let mut reused = 0;
+        for (ci, cfg) in req.configs.iter().enumerate() {
+            let result = train_config(session, &job, opened.parent, ci, cfg)?;
+            reused += result.reused;
             summary.push(vec![
                 (ci + 1).into(),
                 cfg.lr.into(),
                 cfg.batch.into(),
                 cfg.epochs.into(),
                 f64::from(cfg.weight_decay).into(),
-                mean.into(),
-                sd.into(),
-                pooled.into(),
+                result.mean.into(),
+                result.sd.into(),
+                result.pooled.into(),
             ]);
-            if best.as_ref().is_none_or(|b| mean > b.mean || (b.mean.is_nan() && !mean.is_nan())) {
-                best = Some(Best { index: ci, mean, sd, pooled, oof, preds, rows });
+            if best.as_ref().is_none_or(|b| result.mean > b.mean || (b.mean.is_nan() && !result.mean.is_nan())) {
+                best = Some(result);
             }
         }
-        drop(progress);
-        let Some(Best { index: bi, mean, sd, pooled, oof, preds, rows: fold_rows }) = best else {
-            return Err(Error::invalid("the grid is empty", None));
-        };
-        let store = session.store_mut();
-        train_params.best_config = Some(bi);
-        train_params.best_train_json = serde_json::to_string(&configs[bi]).ok();
-        train_params.best = Some(config_text(&configs[bi]));
-        store.log_params(parent, &train_params)?;
-        log_fold_predictions(store, parent, k, &preds)?;
-        let ci = delong(&oof, &y).map(|d| d.ci(0.95));
-        let metrics = CvMetrics {
-            auc_mean: mean,
-            auc_sd: sd,
-            auc_pooled: pooled,
-            acc_pooled: Some(accuracy(&oof, &y, 0.5)),
-            f1_pooled: Some(f1(&oof, &y, 0.5)),
-            selection_jaccard: None,
-            auc_pooled_ci_low: ci.map(|c| c.0),
-            auc_pooled_ci_high: ci.map(|c| c.1),
-        };
-        store.log_metrics(parent, None, &metrics)?;
-        let mut folds_table = Table::new(["fold", "train", "test", "auc", "acc", "f1", "selected"]);
-        for r in &fold_rows {
-            folds_table.push(vec![
-                (r.1 + 1).into(),
-                r.2.into(),
-                r.3.into(),
-                r.4.into(),
-                r.5.into(),
-                r.6.into(),
-                r.7.into(),
-            ]);
-        }
-        folds_table.title = Some(format!("best configuration ({}) by fold", config_text(&configs[bi])));
-        if let Some((lo, hi)) = ci {
-            folds_table.notes.push(format!(
-                "pooled out-of-fold AUC {} (DeLong 95% CI {}–{})",
-                format_sig(pooled, 3),
-                format_sig(lo, 3),
-                format_sig(hi, 3)
-            ));
-        }
+        drop(job);
+        let best = best.ok_or_else(|| Error::invalid("the grid is empty", None))?;
+        let folds_table = record_best(session, &req, &inputs, &mut opened, &best)?;
         summary.title = Some(format!(
-            "train {} ({}) on {} — {k} folds × {} configurations, seed {seed}, {} on {}, run {parent}",
-            spec.name,
-            spec.preset,
-            cohort.text,
-            configs.len(),
-            spec.balance.name(),
-            device_choice.label()
+            "train {} ({}) on {} — {} folds × {} configurations, seed {}, {} on {}, run {}",
+            req.spec.name,
+            req.spec.preset,
+            req.cohort.text,
+            req.k,
+            req.configs.len(),
+            req.seed,
+            req.spec.balance.name(),
+            req.device_choice.label(),
+            opened.parent
         ));
-        summary.notes.push(format!("best by mean fold AUC: configuration {} ({})", bi + 1, config_text(&configs[bi])));
-        if let Some(e) = &earlier {
+        let bi = best.index;
+        summary.notes.push(format!(
+            "best by mean fold AUC: configuration {} ({})",
+            bi + 1,
+            config_text(&req.configs[bi])
+        ));
+        if let Some(e) = &opened.earlier {
+            let all = req.configs.len() * req.k;
             summary.notes.push(format!(
-                "resumed run {}: {reused} of {} folds reused from it (same command, model, seed and data), {} \
+                "resumed run {}: {reused} of {all} folds reused from it (same command, model, seed and data), {} \
                  trained",
                 e.run,
-                configs.len() * k,
-                configs.len() * k - reused
+                all - reused
             ));
         }
-        summary.notes.extend(resume_note);
+        summary.notes.extend(opened.resume_note.take());
         summary.notes.push(
             "selection, PCA and balancing were fitted on each training fold only; synthetic samples never reach a \
              held-out fold"
@@ -548,4 +335,312 @@ impl Command for Train {
         );
         Ok(Output::Many(vec![Output::Table(summary), Output::Table(folds_table)]))
     }
+}
+
+/// What `train` was asked: the model, the cohort, folds, seed, device and
+/// the grid of training settings.
+struct Request<'a> {
+    spec: ModelSpec,
+    cohort: &'a Token,
+    k: usize,
+    seed: u64,
+    device_choice: DeviceChoice,
+    device: crate::ml::Device,
+    configs: Vec<TrainConfig>,
+    /// The grid as written (`lr=1e-3,3e-4 epochs=300`).
+    grid_text: String,
+    label: String,
+}
+
+/// Stage 1: reads and checks the statement.
+fn request<'a>(args: &'a Args, session: &Session) -> Result<Request<'a>> {
+    let name = args.required(0)?;
+    let spec = crate::workflow::lookup::model_named(session, name)?;
+    let mut cohort = None;
+    let mut grid_items: Vec<&Token> = args.value("grid").into_iter().collect();
+    for t in &args.positionals[1..] {
+        if t.text == "on" && cohort.is_none() {
+            continue;
+        } else if t.text.contains('=') {
+            grid_items.push(t);
+        } else if cohort.is_none() {
+            cohort = Some(t);
+        } else {
+            return Err(Error::InvalidValue {
+                token: t.text.clone(),
+                what: "train".into(),
+                reason: "write `train MODEL on COHORT [KEY=V1,V2…]`".into(),
+                span: t.span,
+            });
+        }
+    }
+    let cohort = cohort.ok_or_else(|| Error::invalid("name the cohort: `train MODEL on A`", None))?;
+    let (k, seed) = (args.folds()?, args.seed()?);
+    let device_choice = device_choice(args)?;
+    let device = device_choice.device()?;
+    let configs = parse_grid(&grid_items, &TrainConfig::new().with_seed(seed))?;
+    let grid_text = grid_items.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+    let label = args.value("label").map_or(spec.preset.clone(), |t| t.text.clone());
+    Ok(Request { spec, cohort, k, seed, device_choice, device, configs, grid_text, label })
+}
+
+/// The parent run, its record, and what a resumed run may reuse.
+struct Opened {
+    parent: RunId,
+    params: TrainParams,
+    earlier: Option<Earlier>,
+    resume_note: Option<String>,
+}
+
+/// Stage 2: records the train run (under `runs --resume`, with the folds
+/// the unfinished run finished).
+fn open_run(args: &Args, session: &mut Session, req: &Request<'_>, inputs: &CohortInputs) -> Result<Opened> {
+    let (spec, cohort) = (&req.spec, req.cohort);
+    let mut params = TrainParams {
+        label: req.label.clone(),
+        model: spec.name.clone(),
+        preset: spec.preset.clone(),
+        model_json: serde_json::to_string(spec).unwrap_or_default(),
+        simulated: inputs.simulated,
+        cohort: cohort.text.clone(),
+        inputs: spec.sequences.iter().map(|s| format!("{}.{s}", cohort.text)).collect::<Vec<_>>().join(","),
+        folds: req.k,
+        grid: req.grid_text.clone(),
+        configs: req.configs.len(),
+        device: req.device_choice.label(),
+        balance: spec.balance.name().into(),
+        patients: inputs.y.len(),
+        resumed_from: None,
+        best_config: None,
+        best_train_json: None,
+        best: None,
+    };
+    let parent = session.begin_run_in(args, RunKind::Train, &params, Some(req.seed), args.experiment())?;
+    for &d in &inputs.dataset_ids {
+        session.store().link_dataset(parent, d)?;
+    }
+    let (mut earlier, mut resume_note) = (None, None);
+    if let Some(old) = session.resuming {
+        match earlier_folds(session.store(), old, parent)? {
+            Ok(e) => {
+                params.resumed_from = Some(e.run);
+                session.store().log_params(parent, &params)?;
+                earlier = Some(e);
+            }
+            Err(why) => resume_note = Some(format!("nothing reused: {why}; every fold was trained")),
+        }
+    }
+    Ok(Opened { parent, params, earlier, resume_note })
+}
+
+/// What every configuration's training shares.
+struct Job<'a> {
+    req: &'a Request<'a>,
+    inputs: &'a CohortInputs,
+    folds: &'a [Fold],
+    earlier: Option<&'a Earlier>,
+    progress: ProgressHandle,
+    cancel: CancelFlag,
+    artifacts: PathBuf,
+}
+
+/// One fold's held-out result.
+struct FoldOutcome {
+    probs: Vec<f64>,
+    selected: usize,
+    reused: bool,
+}
+
+/// Stage 3: one configuration over every fold, recorded as a
+/// `train-config` run with a `train-fold` run per fold.
+fn train_config(session: &mut Session, job: &Job<'_>, parent: RunId, ci: usize, cfg: &TrainConfig) -> Result<Best> {
+    let (req, y) = (job.req, &job.inputs.y);
+    let config_params = TrainConfigParams {
+        config: ci,
+        lr: cfg.lr,
+        batch: cfg.batch,
+        epochs: cfg.epochs,
+        weight_decay: f64::from(cfg.weight_decay),
+    };
+    let config_run = session.begin_child(parent, RunKind::TrainConfig, &config_params, Some(req.seed))?;
+    let mut oof = vec![f64::NAN; y.len()];
+    let (mut aucs, mut preds, mut rows, mut reused) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    for (f, fold) in job.folds.iter().enumerate() {
+        job.progress.set_message(format!(
+            "train {} config {}/{} fold {}/{}",
+            req.spec.name,
+            ci + 1,
+            req.configs.len(),
+            f + 1,
+            req.k
+        ));
+        let out = train_fold(session, job, config_run, ci, cfg, f, fold)?;
+        let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();
+        let (a, acc, f1v) = (auc(&out.probs, &truth), accuracy(&out.probs, &truth, 0.5), f1(&out.probs, &truth, 0.5));
+        reused += usize::from(out.reused);
+        for (&i, &p) in fold.test.iter().zip(&out.probs) {
+            oof[i] = p;
+            preds.push(Prediction {
+                fold: Some(f as i64),
+                patient: job.inputs.ids[i].clone(),
+                label: y[i],
+                probability: p,
+            });
+        }
+        aucs.push(a);
+        rows.push((ci, f, fold.train.len(), fold.test.len(), a, acc, f1v, out.selected));
+    }
+    let (mean, sd) = crate::core::describe::mean_sd_finite(&aucs);
+    let pooled = auc(&oof, y);
+    let store = session.store_mut();
+    let config_metrics = CvMetrics {
+        auc_mean: mean,
+        auc_sd: sd,
+        auc_pooled: pooled,
+        acc_pooled: None,
+        f1_pooled: None,
+        selection_jaccard: None,
+        auc_pooled_ci_low: None,
+        auc_pooled_ci_high: None,
+    };
+    store.log_metrics(config_run, None, &config_metrics)?;
+    log_fold_predictions(store, config_run, req.k, &preds)?;
+    store.finish_run(config_run, RunStatus::Finished, None)?;
+    Ok(Best { index: ci, mean, sd, pooled, oof, preds, rows, reused })
+}
+
+/// Stage 3, one fold: reused from the resumed run when it may be, else
+/// fitted fold-safely; recorded as a `train-fold` run with its curves,
+/// model files, metrics and held-out predictions.
+fn train_fold(
+    session: &mut Session,
+    job: &Job<'_>,
+    config_run: RunId,
+    ci: usize,
+    cfg: &TrainConfig,
+    f: usize,
+    fold: &Fold,
+) -> Result<FoldOutcome> {
+    let (req, inputs, y) = (job.req, job.inputs, &job.inputs.y);
+    let fold_cfg = cfg.clone().with_seed(Rng::sub_seed(req.seed, &["train", "fold", &f.to_string()]));
+    let reuse = match job.earlier.and_then(|e| e.folds.get(&(ci, f))) {
+        Some(&old) => reusable(session.store(), old, &fold.test, &inputs.ids)?.map(|r| (old, r)),
+        None => None,
+    };
+    let mut fold_params = TrainFoldParams {
+        config: ci,
+        fold: f,
+        train: fold.train.len(),
+        test: fold.test.len(),
+        reused_from: reuse.as_ref().map(|(old, _)| *old),
+        selected: None,
+        synthetic: None,
+    };
+    let fold_run = session.begin_child(config_run, RunKind::TrainFold, &fold_params, Some(fold_cfg.seed))?;
+    if let Some((_, r)) = reuse {
+        // A reused fold's metrics are copied with the rest of its record.
+        copy_fold(session.store_mut(), fold_run, f as i64, &r, &fold.test, &inputs.ids, y)?;
+        job.progress.inc(cfg.epochs as u64);
+        session.store().finish_run(fold_run, RunStatus::Finished, None)?;
+        return Ok(FoldOutcome { probs: r.probs, selected: r.selected, reused: true });
+    }
+    let store = session.store();
+    // On an error the session closes this fold, its configuration and the
+    // train run with the error.
+    let (fitted, probs) = fit(
+        &req.spec,
+        inputs,
+        &fold.train,
+        Some(&fold.test),
+        &fold_cfg,
+        &req.device,
+        &|| job.cancel.is_cancelled(),
+        &mut |log| {
+            let step = Some(log.epoch as i64);
+            store.log_metric(fold_run, curve::TRAIN_LOSS, log.train_loss, step, Some(f as i64))?;
+            if let (Some(l), Some(a)) = (log.val_loss, log.val_auc) {
+                store.log_metric(fold_run, curve::VAL_LOSS, l, step, Some(f as i64))?;
+                store.log_metric(fold_run, curve::VAL_AUC, a, step, Some(f as i64))?;
+            }
+            job.progress.inc(1);
+            Ok(())
+        },
+    )?;
+    let probs = probs.unwrap_or_default();
+    let store = session.store_mut();
+    fold_params.selected = serde_json::to_string(&fitted.features.selected).ok();
+    fold_params.synthetic = Some(fitted.synthetic);
+    store.log_params(fold_run, &fold_params)?;
+    save_artifacts(store, &job.artifacts, fold_run, &fitted, "model")?;
+    // The fold's own held-out predictions: what `runs --resume` reuses.
+    let rows: Vec<Prediction> = fold
+        .test
+        .iter()
+        .zip(&probs)
+        .map(|(&i, &p)| Prediction {
+            fold: Some(f as i64),
+            patient: inputs.ids[i].clone(),
+            label: y[i],
+            probability: p,
+        })
+        .collect();
+    store.log_predictions(fold_run, &rows)?;
+    let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();
+    let metrics =
+        FoldMetrics { auc: auc(&probs, &truth), acc: accuracy(&probs, &truth, 0.5), f1: f1(&probs, &truth, 0.5) };
+    store.log_metrics(fold_run, Some(f as i64), &metrics)?;
+    store.finish_run(fold_run, RunStatus::Finished, None)?;
+    Ok(FoldOutcome { probs, selected: fitted.features.selected.len(), reused: false })
+}
+
+/// Stage 4: the best configuration's results on the train run (its
+/// settings, out-of-fold predictions and metrics) and its per-fold table.
+fn record_best(
+    session: &mut Session,
+    req: &Request<'_>,
+    inputs: &CohortInputs,
+    opened: &mut Opened,
+    best: &Best,
+) -> Result<Table> {
+    let (y, bi, parent) = (&inputs.y, best.index, opened.parent);
+    let store = session.store_mut();
+    opened.params.best_config = Some(bi);
+    opened.params.best_train_json = serde_json::to_string(&req.configs[bi]).ok();
+    opened.params.best = Some(config_text(&req.configs[bi]));
+    store.log_params(parent, &opened.params)?;
+    log_fold_predictions(store, parent, req.k, &best.preds)?;
+    let ci = delong(&best.oof, y).map(|d| d.ci(0.95));
+    let metrics = CvMetrics {
+        auc_mean: best.mean,
+        auc_sd: best.sd,
+        auc_pooled: best.pooled,
+        acc_pooled: Some(accuracy(&best.oof, y, 0.5)),
+        f1_pooled: Some(f1(&best.oof, y, 0.5)),
+        selection_jaccard: None,
+        auc_pooled_ci_low: ci.map(|c| c.0),
+        auc_pooled_ci_high: ci.map(|c| c.1),
+    };
+    store.log_metrics(parent, None, &metrics)?;
+    let mut folds_table = Table::new(["fold", "train", "test", "auc", "acc", "f1", "selected"]);
+    for r in &best.rows {
+        folds_table.push(vec![
+            (r.1 + 1).into(),
+            r.2.into(),
+            r.3.into(),
+            r.4.into(),
+            r.5.into(),
+            r.6.into(),
+            r.7.into(),
+        ]);
+    }
+    folds_table.title = Some(format!("best configuration ({}) by fold", config_text(&req.configs[bi])));
+    if let Some((lo, hi)) = ci {
+        folds_table.notes.push(format!(
+            "pooled out-of-fold AUC {} (DeLong 95% CI {}–{})",
+            format_sig(best.pooled, 3),
+            format_sig(lo, 3),
+            format_sig(hi, 3)
+        ));
+    }
+    Ok(folds_table)
 }

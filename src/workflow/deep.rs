@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::features::joined_inputs;
+use super::features::{joined_inputs, positions};
 use crate::data::frame;
 use crate::error::{Error, Result};
 use crate::ml::fit::{CohortInputs, Fitted};
@@ -52,16 +52,12 @@ pub fn gather(
         dataset_ids.extend(input.dataset_ids.iter().copied());
         let (x, names) = match columns.and_then(|c| c.get(i)) {
             Some(wanted) => {
-                let mut idx = Vec::with_capacity(wanted.len());
-                for w in wanted {
-                    let Some(p) = input.names.iter().position(|n| n == w) else {
-                        return Err(Error::invalid(
-                            format!("frame `{}` has no column `{w}`, which the trained model uses", input.label),
-                            Some("extract the frame with the same settings as the training cohort"),
-                        ));
-                    };
-                    idx.push(p);
-                }
+                let idx = positions(&input.names, wanted).map_err(|w| {
+                    Error::invalid(
+                        format!("frame `{}` has no column `{w}`, which the trained model uses", input.label),
+                        Some("extract the frame with the same settings as the training cohort"),
+                    )
+                })?;
                 (input.x.select_cols(&idx), wanted.clone())
             }
             None => (input.x, input.names),

@@ -83,6 +83,13 @@ pub fn feature_input(session: &Session, tok: &Token) -> Result<FeatureInput> {
     })
 }
 
+/// Where each of `wanted`'s columns stands in `have`: the one way a frame's
+/// columns are put in another frame's (or a trained model's) order. The
+/// error is the first wanted column `have` lacks.
+pub fn positions<'a>(have: &[String], wanted: &'a [String]) -> std::result::Result<Vec<usize>, &'a str> {
+    wanted.iter().map(|w| have.iter().position(|n| n == w).ok_or(w.as_str())).collect()
+}
+
 /// Several frames as inputs over the same patients, rows aligned to the first.
 pub fn joined_inputs(session: &Session, toks: &[Token]) -> Result<Vec<FeatureInput>> {
     if toks.is_empty() {
@@ -125,4 +132,58 @@ pub fn joined_inputs(session: &Session, toks: &[Token]) -> Result<Vec<FeatureInp
         }
     }
     Ok(inputs)
+}
+
+/// What `cv` and `audit leakage` are asked — a pipeline on feature frames,
+/// folds, repeats and a seed — and their declared interface, written once.
+pub struct CvRequest {
+    pub name: Token,
+    pub pipeline: crate::core::learn::pipeline::Pipeline,
+    pub frames: Vec<Token>,
+    pub k: usize,
+    pub repeats: usize,
+    pub seed: u64,
+    pub inputs: Vec<FeatureInput>,
+    /// (label, features, column names) per input, as the pipeline takes them.
+    pub labelled: Vec<(String, Matrix, Vec<String>)>,
+    /// The model's name in reports.
+    pub label: String,
+}
+
+impl CvRequest {
+    /// The signature of a command cross-validating `PIPELINE on FRAMES`.
+    pub fn signature(
+        name: &'static str,
+        category: &'static str,
+        description: &'static str,
+    ) -> crate::signature::Signature {
+        use crate::signature::ArgKind;
+        crate::signature::Signature::new(name, category, description)
+            .required("PIPELINE", ArgKind::Text, "a pipeline declared with `pipeline`")
+            .rest("on FRAMES", ArgKind::Frame, "`on` and one or more feature frames over the same patients")
+            .folds_flag()
+            .repeats_flag()
+            .seed_flag("the splits and every fitted step")
+            .label_flag("the frames, e.g. T1+Dose")
+            .experiment_flag()
+            .table()
+    }
+
+    /// Reads and checks the statement: the pipeline exists, the frames hold
+    /// the same patients.
+    pub fn read(args: &crate::signature::Args, session: &Session) -> Result<CvRequest> {
+        let name = args.required(0)?.clone();
+        let pipeline = crate::workflow::lookup::pipeline_named(session, &name)?;
+        let frames: Vec<Token> = args.positionals[1..].iter().filter(|t| t.text != "on").cloned().collect();
+        let (k, repeats, seed) = (args.folds()?, args.repeats()?, args.seed()?);
+        let inputs = joined_inputs(session, &frames)?;
+        let labelled = inputs.iter().map(|i| (i.label.clone(), i.x.clone(), i.names.clone())).collect();
+        let label = crate::workflow::lookup::model_label(args, &frames);
+        Ok(CvRequest { name, pipeline, frames, k, repeats, seed, inputs, labelled, label })
+    }
+
+    /// The frames as written, comma-separated (the run's `inputs`).
+    pub fn inputs_text(&self) -> String {
+        self.frames.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(",")
+    }
 }

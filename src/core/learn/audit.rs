@@ -11,7 +11,9 @@
 
 use crate::core::learn::cv::{RepeatSeeds, stratified_kfold};
 use crate::core::learn::matrix::Matrix;
-use crate::core::learn::pipeline::{FoldResult, Pipeline, combined_seed, cross_validate, fit_step, per_input_seed};
+use crate::core::learn::pipeline::{
+    FoldResult, Pipeline, combined_seed, cross_validate, fit_step, input_names, join, per_input_seed,
+};
 use crate::error::Result;
 
 /// Number of steps a pipeline has (per-input, then combined).
@@ -22,8 +24,7 @@ pub fn step_count(p: &Pipeline) -> usize {
 /// The name of step `s` (0-based) for tables.
 pub fn step_name(p: &Pipeline, s: usize) -> String {
     let step = if s < p.per_input.len() { &p.per_input[s] } else { &p.combined[s - p.per_input.len()] };
-    let dbg = format!("{step:?}");
-    dbg.split([' ', '{', '(']).next().unwrap_or("step").to_ascii_lowercase()
+    step.name().to_string()
 }
 
 /// LEAKY cross-validation: the first `outside` steps fitted on all rows,
@@ -44,11 +45,7 @@ pub fn leaky_cross_validate(
     let mut blocks: Vec<(String, Matrix, Vec<String>)> = Vec::new();
     let mut y_cur = y.to_vec();
     for (i, (label, x, names)) in inputs.iter().enumerate() {
-        let names: Vec<String> = if multi && outside > p_in {
-            names.iter().map(|n| format!("{label}:{n}")).collect()
-        } else {
-            names.clone()
-        };
+        let names = input_names(label, names, multi && outside > p_in);
         let (mut cur, mut cy, mut cn) = (x.clone(), y.to_vec(), names);
         for (s, step) in pipeline.per_input[..n_in].iter().enumerate() {
             let (_, out, oy, on) = fit_step(step, cur, cy, cn, per_input_seed(seeds.fit, i, s))?;
@@ -68,12 +65,8 @@ pub fn leaky_cross_validate(
         }
     } else {
         // Every per-input step ran; concatenate and run the combined prefix on all rows.
-        let mut x = blocks[0].1.clone();
-        let mut names = blocks[0].2.clone();
-        for b in &blocks[1..] {
-            x = x.hstack(&b.1);
-            names.extend(b.2.iter().cloned());
-        }
+        let mut x = join(&blocks.iter().map(|b| b.1.clone()).collect::<Vec<_>>());
+        let mut names: Vec<String> = blocks.iter().flat_map(|b| b.2.iter().cloned()).collect();
         let n_comb = (outside - p_in).min(pipeline.combined.len());
         for (s, step) in pipeline.combined[..n_comb].iter().enumerate() {
             let (_, out, oy, on) = fit_step(step, x, y_cur, names, combined_seed(seeds.fit, s))?;

@@ -91,9 +91,28 @@ fn bad(message: impl Into<String>, hint: Option<&str>) -> Error {
     Error::invalid(message, hint)
 }
 
-/// The step names `parse` accepts.
+/// The step names `parse` accepts, in the order of [`Step`]'s variants;
+/// [`Step::name`] gives each step's (a test keeps the two in step).
 pub const STEP_NAMES: &[&str] =
     &["standardize", "minmax", "discretize", "chi2", "mannwhitney", "lassocv", "lasso-logistic", "pca", "smote"];
+
+impl Step {
+    /// The name the step is declared with (`mannwhitney`), for messages and tables.
+    pub fn name(&self) -> &'static str {
+        let i = match self {
+            Step::Standardize => 0,
+            Step::MinMax => 1,
+            Step::Discretize { .. } => 2,
+            Step::Chi2 { .. } => 3,
+            Step::MannWhitney { .. } => 4,
+            Step::LassoCv { .. } => 5,
+            Step::LassoLogistic { .. } => 6,
+            Step::Pca { .. } => 7,
+            Step::Smote { .. } => 8,
+        };
+        STEP_NAMES[i]
+    }
+}
 
 struct Options<'a> {
     step: &'a str,
@@ -324,7 +343,7 @@ pub(crate) fn fit_step(
             Ok((Some(fitted), out, y, names))
         }
         Step::Chi2 { k, bins } => {
-            need(*k, "chi2")?;
+            need(*k, step.name())?;
             let scored = match bins {
                 Some(b) => fit_discretize(&x, *b, BinStrategy::Quantile)?.transform(&x),
                 None => x.clone(),
@@ -336,7 +355,7 @@ pub(crate) fn fit_step(
             let scores = mann_whitney_scores(&x, &y)?;
             let keep = match (k, p) {
                 (Some(k), _) => {
-                    need(*k, "mannwhitney")?;
+                    need(*k, step.name())?;
                     top_k(&scores, *k)
                 }
                 (None, Some(p)) => (0..scores.len()).filter(|&i| 1.0 - scores[i] < *p).collect(),
@@ -346,7 +365,7 @@ pub(crate) fn fit_step(
         }
         Step::LassoCv { keep, folds } => {
             if let Some(k) = keep {
-                need(*k, "lassocv")?;
+                need(*k, step.name())?;
             }
             let yf: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
             // scikit-learn LassoCV's defaults: tol 1e-4, max_iter 1000.
@@ -363,7 +382,7 @@ pub(crate) fn fit_step(
         }
         Step::LassoLogistic { keep, folds, cs, scoring } => {
             if let Some(k) = keep {
-                need(*k, "lasso-logistic")?;
+                need(*k, step.name())?;
             }
             let (model, _) = l1_logistic_cv(&x, &y, &default_cs(*cs), *folds, *scoring, seed, 1e-8)?;
             let scores: Vec<f64> = model.coef.iter().map(|c| c.abs()).collect();
@@ -411,7 +430,7 @@ impl FittedFeatures {
     /// The feature vectors of new rows (one matrix per input, same rows).
     pub fn transform(&self, inputs: &[Matrix]) -> Matrix {
         let blocks: Vec<Matrix> = inputs.iter().zip(&self.per_input).map(|(x, steps)| apply(steps, x)).collect();
-        let x = blocks.iter().skip(1).fold(blocks[0].clone(), |acc, b| acc.hstack(b));
+        let x = join(&blocks);
         apply(&self.combined, &x)
     }
 }
@@ -443,8 +462,7 @@ impl Pipeline {
         let mut block_names: Vec<String> = Vec::new();
         let mut selected = Vec::new();
         for (i, (label, x, names)) in inputs.iter().enumerate() {
-            let names: Vec<String> =
-                if multi { names.iter().map(|n| format!("{label}:{n}")).collect() } else { names.clone() };
+            let names = input_names(label, names, multi);
             let (mut cur, mut cur_y, mut cur_names) = (x.clone(), y.to_vec(), names);
             let mut fitted = Vec::new();
             let mut history = vec![cur_names.clone()];
@@ -464,7 +482,7 @@ impl Pipeline {
             blocks.push(cur);
             per_input.push(fitted);
         }
-        let mut x = blocks.iter().skip(1).fold(blocks[0].clone(), |acc, b| acc.hstack(b));
+        let mut x = join(&blocks);
         let (mut cur_y, mut names) = (y.to_vec(), block_names);
         let mut combined = Vec::new();
         let mut history = vec![names.clone()];
@@ -520,7 +538,7 @@ impl FittedPipeline {
     /// Probability of the positive class for rows of every input.
     pub fn predict(&self, inputs: &[Matrix]) -> Result<Vec<f64>> {
         let blocks: Vec<Matrix> = inputs.iter().zip(&self.per_input).map(|(x, steps)| apply(steps, x)).collect();
-        let x = blocks.iter().skip(1).fold(blocks[0].clone(), |acc, b| acc.hstack(b));
+        let x = join(&blocks);
         self.classifier.predict_proba(&apply(&self.combined, &x))
     }
 }
@@ -536,6 +554,18 @@ pub struct FoldResult {
     pub accuracy: f64,
     pub f1: f64,
     pub selected: Vec<String>,
+}
+
+/// The inputs' blocks side by side, in input order: the one place the
+/// per-input matrices become the combined one.
+pub(crate) fn join(blocks: &[Matrix]) -> Matrix {
+    blocks.iter().skip(1).fold(blocks[0].clone(), |acc, b| acc.hstack(b))
+}
+
+/// An input's column names as the combined steps see them: prefixed with
+/// the input's label (`T1:f0`) when there are several inputs.
+pub(crate) fn input_names(label: &str, names: &[String], multi: bool) -> Vec<String> {
+    if multi { names.iter().map(|n| format!("{label}:{n}")).collect() } else { names.to_vec() }
 }
 
 /// The seed of per-input step `step` on input `input`.
@@ -590,6 +620,20 @@ pub fn cross_validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_step_name_parses_to_a_step_of_that_name() {
+        for name in STEP_NAMES {
+            let opts = match *name {
+                "chi2" | "mannwhitney" => " k=1",
+                "pca" => " n=1",
+                _ => "",
+            };
+            let p = Pipeline::parse(&format!("{name}{opts} | logistic")).unwrap();
+            let step = p.per_input.first().or(p.combined.first()).unwrap();
+            assert_eq!(step.name(), *name);
+        }
+    }
 
     #[test]
     fn parses_the_text_form() {

@@ -134,6 +134,19 @@ impl Signature {
         self
     }
 
+    /// A valued flag whose help ends with its default, taken from the
+    /// constant the command's code reads.
+    pub fn defaulted(
+        self,
+        name: &'static str,
+        metavar: &'static str,
+        kind: ArgKind,
+        help: &str,
+        default: impl std::fmt::Display,
+    ) -> Self {
+        self.named_with(name, metavar, kind, format!("{help} (default {default})"))
+    }
+
     /// `--folds K` of the cross-validating commands.
     pub fn folds_flag(self) -> Self {
         self.named_with("folds", "K", ArgKind::Int, format!("number of folds (default {DEFAULT_FOLDS})"))

@@ -12,6 +12,9 @@ use crate::signature::{ArgKind, Args, Signature, parse_token};
 use crate::store::RunKind;
 use crate::store::records::{AuditPublishedMetrics, AuditPublishedParams};
 
+/// The allowed absolute difference without `--tol` (the published values have two decimals).
+pub const DEFAULT_TOLERANCE: f64 = 0.02;
+
 pub struct AuditPublished;
 
 impl Command for AuditPublished {
@@ -19,7 +22,7 @@ impl Command for AuditPublished {
         Signature::new("audit published", "evaluation", "Check reproduced numbers against published ones, cell by cell")
             .named("table", "FILE", ArgKind::Path, "the published values (CSV: table,model,auc,acc,f1; or a Table 1)")
             .named("against", "RUN|DIR", ArgKind::Text, "a cv/holdout run id, a table1 run id, or a report folder")
-            .named("tol", "T", ArgKind::Float, "allowed absolute difference (default 0.02)")
+            .defaulted("tol", "T", ArgKind::Float, "allowed absolute difference", DEFAULT_TOLERANCE)
             .table()
             .example(
                 "audit published --table experiments/published.csv --against 3",
@@ -100,7 +103,7 @@ fn published(args: &Args, session: &mut Session) -> Result<Output> {
     let Some(against) = args.value("against") else {
         return Err(Error::invalid("audit published needs --against RUN|DIR", None));
     };
-    let tol: f64 = args.parsed("tol", "a tolerance")?.unwrap_or(0.02);
+    let tol: f64 = args.parsed("tol", "a tolerance")?.unwrap_or(DEFAULT_TOLERANCE);
     let table_path = PathBuf::from(&table_tok.text);
     let head = std::fs::read_to_string(&table_path).map_err(|e| crate::provenance::io_error(&table_path, e))?;
     if head.lines().next().is_some_and(|l| l.starts_with("variable,level")) {

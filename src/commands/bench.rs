@@ -7,17 +7,21 @@ use crate::output::{Cell, Output, Table, format_sig};
 use crate::session::{Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
 
+const DEFAULT_BATCH: usize = 4;
+const DEFAULT_STEPS: usize = 3;
+const DEFAULT_WARMUP: usize = 1;
+
 pub struct Bench;
 
 impl Command for Bench {
     fn signature(&self) -> Signature {
         Signature::new("bench", "deep learning", "Time one training step of the dose CNN + fusion network")
             .required("WHAT", ArgKind::Text, "`step`")
-            .named("batch", "N", ArgKind::Int, "batch size (default 4)")
+            .defaulted("batch", "N", ArgKind::Int, "batch size", DEFAULT_BATCH)
             .named("size", "DxHxW", ArgKind::Text, "dose input size (default 40x60x60)")
             .named("device", "DEV", ArgKind::Text, "cpu (default), gpu[:N] or cuda[:N]")
-            .named("steps", "N", ArgKind::Int, "timed steps (default 3)")
-            .named("warmup", "N", ArgKind::Int, "untimed steps first (default 1)")
+            .defaulted("steps", "N", ArgKind::Int, "timed steps", DEFAULT_STEPS)
+            .defaulted("warmup", "N", ArgKind::Int, "untimed steps first", DEFAULT_WARMUP)
             .example("bench step --batch 2 --size 20x30x30 --steps 1", "one step at a small size")
     }
 
@@ -31,7 +35,7 @@ impl Command for Bench {
                 span: what.span,
             });
         }
-        let batch: usize = args.parsed("batch", "a batch size")?.unwrap_or(4).max(1);
+        let batch: usize = args.parsed("batch", "a batch size")?.unwrap_or(DEFAULT_BATCH).max(1);
         let size = match args.value("size") {
             Some(t) => crate::ml::spec::parse_input(&t.text).map_err(|e| Error::InvalidValue {
                 token: t.text.clone(),
@@ -41,8 +45,8 @@ impl Command for Bench {
             })?,
             None => [40, 60, 60],
         };
-        let steps: usize = args.parsed("steps", "a number of steps")?.unwrap_or(3).max(1);
-        let warmup: usize = args.parsed("warmup", "a number of steps")?.unwrap_or(1);
+        let steps: usize = args.parsed("steps", "a number of steps")?.unwrap_or(DEFAULT_STEPS).max(1);
+        let warmup: usize = args.parsed("warmup", "a number of steps")?.unwrap_or(DEFAULT_WARMUP);
         let choice = crate::workflow::deep::device_choice(args)?;
         let cancel = session.cancel_flag();
         let timing = crate::ml::bench::step(batch, size, choice, warmup, steps, &|| cancel.is_cancelled())?;

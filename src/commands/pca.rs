@@ -14,13 +14,16 @@ use crate::store::records::FrameParams;
 use crate::workflow::features::feature_input;
 use crate::workflow::lookup::EXPLORATORY;
 
+/// Components kept without `--n`.
+const DEFAULT_COMPONENTS: usize = 2;
+
 pub struct Pca;
 
 impl Command for Pca {
     fn signature(&self) -> Signature {
         Signature::new("pca", "learning", "Principal components of a frame's standardised features (exploratory)")
             .required("FRAME", ArgKind::Frame, "a feature frame")
-            .named("n", "N", ArgKind::Int, "components to keep (default 2)")
+            .defaulted("n", "N", ArgKind::Int, "components to keep", DEFAULT_COMPONENTS)
             .named("into", "NAME", ArgKind::NewName, "also store the component scores as a frame")
             .table()
             .example("pca A --n 2", "explained variance of the first two components of A's features")
@@ -31,7 +34,7 @@ impl Command for Pca {
         let input = feature_input(session, frame)?;
         // A derived frame keeps its source's origin (and so its SIMULATED label).
         let origin = session.frame(frame)?.origin.clone();
-        let n: usize = args.parsed("n", "a number of components")?.unwrap_or(2);
+        let n: usize = args.parsed("n", "a number of components")?.unwrap_or(DEFAULT_COMPONENTS);
         let run =
             session.begin_run(args, RunKind::Pca, &FrameParams { n: Some(n), ..FrameParams::of(&frame.text) }, None)?;
         for &d in &input.dataset_ids {

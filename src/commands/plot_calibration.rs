@@ -12,7 +12,7 @@ impl Command for PlotCalibration {
     fn signature(&self) -> Signature {
         Signature::new("plot calibration", "evaluation", "Draw a run's calibration plot from its stored predictions")
             .required("RUN", ArgKind::Run, "a cv, train, holdout or test run id")
-            .named("bins", "N", ArgKind::Int, "equal-width bins (default 5)")
+            .defaulted("bins", "N", ArgKind::Int, "equal-width bins", crate::workflow::figures::DEFAULT_BINS)
             .named("out", "FILE", ArgKind::Path, "also write the figure (.svg or .png)")
             .example("plot calibration 3 --bins 5", "the calibration of run 3's probabilities")
     }

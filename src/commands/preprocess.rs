@@ -38,7 +38,13 @@ impl Command for Preprocess {
             )
             .switch("n4", "N4 bias-field correction of each MR sequence (SimpleITK's defaults, Otsu mask)")
             .named("shrink", "X,Y,Z", ArgKind::Text, "fit N4 on the MR shrunk by these factors (default 1,1,1)")
-            .named("margin-mm", "MM", ArgKind::Float, "PTV = rGTV expanded by this many millimetres (default 3)")
+            .defaulted(
+                "margin-mm",
+                "MM",
+                ArgKind::Float,
+                "PTV = rGTV expanded by this many millimetres",
+                crate::core::simulate::PTV_MARGIN_MM,
+            )
             .switch("force-frame", "resample the dose even when it does not cover the PTV")
             .named("to", "DIR", ArgKind::Path, "output folder (default COHORT_FOLDER/preprocessed/KEY)")
             .named("jobs", "N", ArgKind::Int, "patients processed at once (default: the number of cores)")
@@ -64,7 +70,9 @@ impl Command for Preprocess {
                 .map(|t| triple::<usize>(t, "--shrink", "three whole factors"))
                 .transpose()?
                 .unwrap_or([1, 1, 1]),
-            margin_mm: args.parsed::<f64>("margin-mm", "a margin in mm")?.unwrap_or(3.0),
+            margin_mm: args
+                .parsed::<f64>("margin-mm", "a margin in mm")?
+                .unwrap_or(crate::core::simulate::PTV_MARGIN_MM),
             force_frame: args.has("force-frame"),
         };
         if let Some(t) = args.value("interpolator")

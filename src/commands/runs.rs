@@ -5,6 +5,9 @@ use crate::output::{Output, Table};
 use crate::session::{Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
 
+/// How many runs `runs` lists without `--limit`.
+const DEFAULT_LIMIT: usize = 20;
+
 pub struct Runs;
 
 impl Command for Runs {
@@ -13,7 +16,7 @@ impl Command for Runs {
             .named("where", "EXPR", ArgKind::Text, "a filter, e.g. \"kind = cv and auc_pooled > 0.7\" (see `help runs`)")
             .named("sort", "KEY", ArgKind::Text, "order by a field, metric or parameter (default: newest first)")
             .switch("desc", "sort descending")
-            .named("limit", "N", ArgKind::Int, "how many (default 20)")
+            .defaulted("limit", "N", ArgKind::Int, "how many", DEFAULT_LIMIT)
             .named("resume", "ID", ArgKind::Run, "re-run an interrupted, cancelled or failed run's command (cached work is reused)")
             .table()
             .not_replayable()
@@ -29,7 +32,7 @@ impl Command for Runs {
         if let Some(tok) = args.value("resume") {
             return resume(session, tok);
         }
-        let limit: usize = args.parsed("limit", "a number of runs")?.unwrap_or(20);
+        let limit: usize = args.parsed("limit", "a number of runs")?.unwrap_or(DEFAULT_LIMIT);
         let filter = args.value("where").map(crate::workflow::lookup::filter_expr).transpose()?;
         let sort = args.value("sort").map(sort_field).transpose()?;
         let desc = args.has("desc") || sort.is_none();

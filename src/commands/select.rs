@@ -14,6 +14,9 @@ use crate::store::RunKind;
 use crate::store::records::FrameParams;
 use crate::workflow::features::feature_input;
 
+/// Features kept without `--k`.
+const DEFAULT_KEEP: usize = 10;
+
 pub struct Select;
 
 impl Command for Select {
@@ -21,7 +24,7 @@ impl Command for Select {
         Signature::new("select", "learning", "Score and select features on a whole frame (exploratory)")
             .required("FRAME", ArgKind::Frame, "a feature frame (id, outcome, numeric features)")
             .named("method", "M", ArgKind::Text, "chi2, mannwhitney, lassocv or lasso-logistic (default mannwhitney)")
-            .named("k", "N", ArgKind::Int, "how many to keep (default 10)")
+            .defaulted("k", "N", ArgKind::Int, "how many to keep", DEFAULT_KEEP)
             .named("bins", "B", ArgKind::Int, "chi2: quantile-bin the values first (needed for negative values)")
             .seed_flag("lasso-logistic's inner folds")
             .table()
@@ -32,7 +35,7 @@ impl Command for Select {
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let frame = args.required(0)?;
         let input = feature_input(session, frame)?;
-        let k: usize = args.parsed("k", "a number of features")?.unwrap_or(10).min(input.names.len());
+        let k: usize = args.parsed("k", "a number of features")?.unwrap_or(DEFAULT_KEEP).min(input.names.len());
         let method = args.value("method").map_or("mannwhitney", |t| t.text.as_str()).to_string();
         let seed: u64 = args.seed()?;
         let run = session.begin_run(

@@ -14,6 +14,11 @@ use crate::store::RunKind;
 use crate::store::records::FrameParams;
 use crate::workflow::features::feature_input;
 
+/// imbalanced-learn's `k_neighbors` default.
+const DEFAULT_NEIGHBOURS: usize = 5;
+/// Balance the classes fully without `--ratio`.
+const DEFAULT_RATIO: f64 = 1.0;
+
 pub struct Smote;
 
 impl Command for Smote {
@@ -21,8 +26,8 @@ impl Command for Smote {
         Signature::new("smote", "learning", "Add SMOTE synthetic minority rows to a copy of a frame (exploratory)")
             .required("FRAME", ArgKind::Frame, "a feature frame")
             .named("into", "NAME", ArgKind::NewName, "the new frame (required)")
-            .named("k", "N", ArgKind::Int, "nearest minority neighbours (default 5)")
-            .named("ratio", "R", ArgKind::Float, "target minority/majority ratio in (0, 1] (default 1)")
+            .defaulted("k", "N", ArgKind::Int, "nearest minority neighbours", DEFAULT_NEIGHBOURS)
+            .defaulted("ratio", "R", ArgKind::Float, "target minority/majority ratio in (0, 1]", DEFAULT_RATIO)
             .seed_flag("the synthetic samples")
             .example("smote A --into A_balanced --k 5 --seed 7", "a balanced copy of A for exploration")
     }
@@ -36,8 +41,8 @@ impl Command for Smote {
         let input = feature_input(session, frame)?;
         // A derived frame keeps its source's origin (and so its SIMULATED label).
         let origin = session.frame(frame)?.origin.clone();
-        let k: usize = args.parsed("k", "a number of neighbours")?.unwrap_or(5);
-        let ratio: f64 = args.parsed("ratio", "a ratio in (0, 1]")?.unwrap_or(1.0);
+        let k: usize = args.parsed("k", "a number of neighbours")?.unwrap_or(DEFAULT_NEIGHBOURS);
+        let ratio: f64 = args.parsed("ratio", "a ratio in (0, 1]")?.unwrap_or(DEFAULT_RATIO);
         let seed: u64 = args.seed()?;
         let run = session.begin_run(
             args,

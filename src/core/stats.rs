@@ -237,35 +237,31 @@ fn mwu_exact_sf(k: u64, m: u64, n: u64) -> f64 {
 /// arrangements with each value of U. Built as ∏ (1 − q^{n+i}) / (1 − q^i),
 /// exactly in i128 while that cannot overflow, else in f64.
 fn gaussian_binomial_coefficients(m: usize, n: usize) -> Vec<f64> {
-    let len = m * n + 1;
     let ln_total = ln_choose((m + n) as u64, m as u64);
     if ln_total < 120.0 * std::f64::consts::LN_2 {
-        let mut c = vec![0i128; len];
-        c[0] = 1;
-        for i in 1..=m {
-            let up = n + i;
-            for u in (up..len).rev() {
-                c[u] -= c[u - up];
-            }
-            for u in i..len {
-                c[u] += c[u - i];
-            }
-        }
-        c.into_iter().map(|v| v as f64).collect()
+        q_binomial::<i128>(m, n).into_iter().map(|v| v as f64).collect()
     } else {
-        let mut c = vec![0f64; len];
-        c[0] = 1.0;
-        for i in 1..=m {
-            let up = n + i;
-            for u in (up..len).rev() {
-                c[u] -= c[u - up];
-            }
-            for u in i..len {
-                c[u] += c[u - i];
-            }
-        }
-        c
+        q_binomial::<f64>(m, n)
     }
+}
+
+/// The product ∏ (1 − q^{n+i}) / (1 − q^i), i = 1..=m, as coefficients in `T`.
+fn q_binomial<T: Copy + From<u8> + std::ops::AddAssign + std::ops::SubAssign>(m: usize, n: usize) -> Vec<T> {
+    let len = m * n + 1;
+    let mut c = vec![T::from(0); len];
+    c[0] = T::from(1);
+    for i in 1..=m {
+        let up = n + i;
+        for u in (up..len).rev() {
+            let v = c[u - up];
+            c[u] -= v;
+        }
+        for u in i..len {
+            let v = c[u - i];
+            c[u] += v;
+        }
+    }
+    c
 }
 
 /// The Kruskal-Wallis H test with tie correction, as `scipy.stats.kruskal`.

@@ -10,10 +10,13 @@ use crate::provenance::sha256_file;
 use crate::session::Session;
 use crate::signature::{Args, parse_token};
 
+/// Calibration bins without `--bins`.
+pub const DEFAULT_BINS: usize = 5;
+
 /// The figure `what` (`roc` or `calibration`) of the run named by the first argument.
 pub fn plot_run(args: &Args, session: &mut Session, what: &str) -> Result<Output> {
     let id: i64 = parse_token(args.required(0)?, "RUN", "a run id (a whole number)")?;
-    let bins: usize = args.parsed("bins", "a number of bins")?.unwrap_or(5).max(1);
+    let bins: usize = args.parsed("bins", "a number of bins")?.unwrap_or(DEFAULT_BINS).max(1);
     let (title, fig, data) = crate::report::run_figure(session.store(), id, what, bins)?;
     let svg = fig.svg()?;
     let mut out = vec![Output::Figure(FigureOut { title, svg: svg.clone(), data })];

@@ -159,3 +159,39 @@ fn table1_published_values_are_checked_as_printed() {
         common::run(&mut s, &format!("audit published --table {} --against {table1_run}", wrong.display()), false);
     assert!(out.contains("27 cells equal as printed, 1 not"), "{out}");
 }
+
+#[test]
+fn cv_and_the_fold_safe_arm_split_a_seed_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("noise.csv");
+    write_noise(&csv, 40, 20);
+    let mut s = common::session();
+    let script = format!(
+        "load N {} --id id --outcome y; pipeline P = standardize | mannwhitney k=5 | logistic; \
+         cv P on N --folds 4 --repeats 2 --seed 11; audit leakage P on N --folds 4 --repeats 2 --seed 11",
+        csv.display()
+    );
+    let (_, err, o) = common::run(&mut s, &script, false);
+    assert_eq!(o.exit_code(), 0, "{err}");
+    let runs = s.store().query_runs(None, None, true, 100).unwrap();
+    let id_of = |kind| runs.iter().find(|(r, _)| r.kind == kind).unwrap().0.id;
+    // Each fold's AUC and held-out patients, by (repeat × folds + fold).
+    let mut cv: Vec<(i64, f64)> = Vec::new();
+    for child in s.store().run_detail(id_of(RunKind::Cv)).unwrap().children {
+        let d = s.store().run_detail(child).unwrap();
+        let m = d.metrics.iter().find(|m| m.key == "auc").unwrap();
+        cv.push((m.fold.unwrap(), m.value));
+    }
+    let mut safe: Vec<(i64, f64)> = Vec::new();
+    for child in s.store().run_detail(id_of(RunKind::AuditLeakage)).unwrap().children {
+        let d = s.store().run_detail(child).unwrap();
+        if d.params.iter().any(|(k, v)| k == "leaky" && v.display() == "false") {
+            safe.extend(d.metrics.iter().filter(|m| m.key == "auc").map(|m| (m.fold.unwrap(), m.value)));
+        }
+    }
+    cv.sort_by_key(|f| f.0);
+    safe.sort_by_key(|f| f.0);
+    assert_eq!(cv.len(), 8);
+    let bits = |v: &[(i64, f64)]| v.iter().map(|(f, a)| (*f, a.to_bits())).collect::<Vec<_>>();
+    assert_eq!(bits(&cv), bits(&safe), "the same folds and fitting seeds give the same fold AUCs");
+}

@@ -224,3 +224,48 @@ fn a_failing_command_closes_its_child_runs_as_failed() {
     assert!(detail.error.as_deref().is_some_and(|e| e.contains("second configuration failed")));
     assert!(runs.iter().all(|r| r.status != RunStatus::Running), "no run is left running");
 }
+
+/// Counts what long work reports, as a test's own progress sink.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<(u64, &'static str, u64)>>);
+
+struct Counting<'a>(&'a Recorder, usize);
+
+impl radose::progress::Progress for Counting<'static> {
+    fn set_message(&self, _: String) {}
+    fn inc(&self, steps: u64) {
+        if let Ok(mut v) = self.0.0.lock() {
+            v[self.1].2 += steps;
+        }
+    }
+    fn finish(&self) {}
+}
+
+impl radose::progress::ProgressSink for &'static Recorder {
+    fn start(&self, total: u64, unit: &'static str, _: String) -> Box<dyn radose::progress::Progress> {
+        let mut v = self.0.lock().unwrap();
+        v.push((total, unit, 0));
+        Box::new(Counting(self, v.len() - 1))
+    }
+}
+
+#[test]
+fn long_work_reports_progress_through_the_sessions_sink() {
+    let recorder: &'static Recorder = Box::leak(Box::default());
+    let mut s = radose::open_session(Path::new(":memory:")).unwrap();
+    s.set_progress_sink(std::sync::Arc::new(recorder));
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "simulate --out {0}/sim --n-a 24 --n-b 8; load A {0}/sim/A; \
+         pipeline P = standardize | logistic; cv P on A --folds 3 --repeats 2",
+        dir.path().display()
+    );
+    let st = radose::syntax::parse(&script, 1).unwrap();
+    for statement in &st {
+        s.execute(statement).unwrap();
+    }
+    let seen = recorder.0.lock().unwrap().clone();
+    // `simulate` counts patients, `cv` folds; every step was counted.
+    assert!(seen.contains(&(32, "patients", 32)), "{seen:?}");
+    assert!(seen.contains(&(6, "folds", 6)), "{seen:?}");
+}

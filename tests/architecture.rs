@@ -376,6 +376,40 @@ fn commands_do_not_borrow_from_each_other() {
 }
 
 #[test]
+fn run_kinds_and_statuses_are_read_typed() {
+    // Their names are written in one place (`store::records`); everything
+    // else compares `RunKind`/`RunStatus` values.
+    let mods = modules();
+    let mut failures = Vec::new();
+    for needle in ["\"audit-leakage\"", "\"audit-arm\"", "\"cv-fold\"", "\"train-fold\"", "\"train-config\""] {
+        failures.extend(occurrences(&mods, needle, &["store::records"]));
+    }
+    // A status name is fine as a word in a message or a column title; next
+    // to a run's status it is a comparison that belongs to `RunStatus`.
+    for needle in ["\"finished\"", "\"running\"", "\"failed\"", "\"cancelled\"", "\"interrupted\""] {
+        failures.extend(occurrences(&mods, needle, &["store::records"]).into_iter().filter(|l| l.contains("status")));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn sub_seeds_are_derived_not_computed() {
+    // `Rng::sub_seed(seed, labels)`, never `seed + r` or `seed.wrapping_add(…)`:
+    // arithmetic makes seed 7's repeat 1 seed 8's repeat 0.
+    let mods = modules();
+    let mut failures = Vec::new();
+    for m in mods.iter().filter(|m| m.path != ["core", "rng"]) {
+        for (n, line) in m.code.lines().enumerate() {
+            let arithmetic = ["wrapping_add(", "wrapping_mul(", " + ", " ^ "].iter().any(|op| line.contains(op));
+            if line.contains("seed") && arithmetic && !line.contains("sub_seed") {
+                failures.push(format!("{}:{}: {}", m.file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
 fn core_does_no_io_and_reads_no_clock() {
     let mods = modules();
     let mut failures = Vec::new();

@@ -9,9 +9,9 @@ use crate::output::Output;
 use crate::provenance::sha256_file;
 use crate::session::{Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
-use crate::store::RunKind;
 use crate::store::query::{Expr, Field, Op, Value, column};
 use crate::store::records::{ReportParams, incidental};
+use crate::store::{RunKind, RunStatus};
 
 pub struct Report;
 
@@ -52,13 +52,15 @@ impl Command for Report {
             (None, experiment) => {
                 let kinds = Expr::In(
                     Field::Column("r.kind"),
-                    ["cv", "train", "holdout", "test", "audit-leakage"]
-                        .iter()
-                        .map(|k| Value::Text((*k).into()))
+                    RunKind::ALL
+                        .into_iter()
+                        .filter(|k| k.is_model_result() || *k == RunKind::AuditLeakage)
+                        .map(|k| Value::Text(k.as_str().into()))
                         .collect(),
                     false,
                 );
-                let finished = Expr::Cmp(Field::Column("r.status"), Op::Eq, Value::Text("finished".into()));
+                let finished =
+                    Expr::Cmp(Field::Column("r.status"), Op::Eq, Value::Text(RunStatus::Finished.as_str().into()));
                 let mut filter = Expr::And(Box::new(kinds), Box::new(finished));
                 if let (Some(e), Some(col)) = (experiment, column("experiment")) {
                     filter = Expr::And(Box::new(filter), Box::new(Expr::Cmp(col, Op::Eq, Value::Text(e.text.clone()))));

@@ -81,7 +81,7 @@ pub fn sort_field(tok: &crate::syntax::Token) -> Result<crate::store::query::Fie
 fn resume(session: &mut Session, tok: &crate::syntax::Token) -> Result<Output> {
     let id: i64 = crate::signature::parse_token(tok, "--resume", "a run id")?;
     let d = session.store().run_detail(id)?;
-    if !["interrupted", "cancelled", "failed"].contains(&d.summary.status.as_str()) {
+    if !d.summary.status.is_unfinished() {
         return Err(crate::error::Error::invalid(
             format!("run {id} is {}; only interrupted, cancelled or failed runs are resumed", d.summary.status),
             None,

@@ -221,12 +221,6 @@ impl RunKind {
     pub fn is_model_result(self) -> bool {
         matches!(self, RunKind::Cv | RunKind::Train | RunKind::Holdout | RunKind::Test)
     }
-
-    /// A run made by another run of the same statement (a configuration,
-    /// a fold, an audit arm).
-    pub fn is_child(self) -> bool {
-        matches!(self, RunKind::CvFold | RunKind::TrainConfig | RunKind::TrainFold | RunKind::AuditArm)
-    }
 }
 
 impl std::fmt::Display for RunKind {

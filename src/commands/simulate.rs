@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use crate::core::learn::metrics::auc;
 use crate::core::simulate::{
-    ClinicalRow, ImageTruth, Latent, SEQUENCES, SizeProfile, paper_cohort, simulate_clinical, simulate_images,
+    ClinicalRow, ImageTruth, Latent, PatientRef, SEQUENCES, SizeProfile, paper_cohort, simulate_clinical,
+    simulate_images,
 };
 use crate::data::manifest::{Clinical, CohortInfo, MANIFEST_FILE, Manifest};
 use crate::error::{Error, Result};
@@ -333,7 +334,8 @@ fn write_images(
                     if i >= rows.len() || cancel.is_cancelled() || failure.lock().map_or(true, |f| f.is_some()) {
                         break;
                     }
-                    match write_patient(dir, seed, cohort, i, &rows[i], &latents[i], profile) {
+                    let patient = PatientRef { seed, cohort, index: i, row: &rows[i], latent: &latents[i], profile };
+                    match write_patient(dir, &patient) {
                         Ok(done) => {
                             if let Ok(mut r) = results.lock() {
                                 r[i] = Some(done);
@@ -367,16 +369,9 @@ fn write_images(
     Ok(out)
 }
 
-fn write_patient(
-    dir: &Path,
-    seed: u64,
-    cohort: &str,
-    index: usize,
-    row: &ClinicalRow,
-    latent: &Latent,
-    profile: SizeProfile,
-) -> Result<(ImageTruth, Vec<String>)> {
-    let images = simulate_images(seed, cohort, index, row, latent, profile);
+fn write_patient(dir: &Path, patient: &PatientRef<'_>) -> Result<(ImageTruth, Vec<String>)> {
+    let images = simulate_images(patient);
+    let row = patient.row;
     let folder = dir.join("images").join(&row.patient_id);
     std::fs::create_dir_all(&folder).map_err(|e| io_error(&folder, e))?;
     let mut hashes = Vec::new();

@@ -322,15 +322,21 @@ fn sigmoid(x: f64) -> f64 {
 /// PTV margin around the rGTV, in mm.
 pub const PTV_MARGIN_MM: f64 = 3.0;
 
+/// One simulated patient: which cohort and seed they come from, their
+/// clinical row and latents, and the image size.
+#[derive(Debug, Clone, Copy)]
+pub struct PatientRef<'a> {
+    pub seed: u64,
+    pub cohort: &'a str,
+    pub index: usize,
+    pub row: &'a ClinicalRow,
+    pub latent: &'a Latent,
+    pub profile: SizeProfile,
+}
+
 /// Generates one patient's images from their clinical row and latents.
-pub fn simulate_images(
-    seed: u64,
-    cohort: &str,
-    index: usize,
-    row: &ClinicalRow,
-    latent: &Latent,
-    profile: SizeProfile,
-) -> PatientImages {
+pub fn simulate_images(p: &PatientRef<'_>) -> PatientImages {
+    let PatientRef { seed, cohort, index, row, latent, profile } = *p;
     let (mr_size, mr_spacing, dose_size, dose_spacing) = grids(profile);
     let mut rng = Rng::derive(seed, &[cohort, "images", &index.to_string()]);
     let fov: [f64; 3] = [0, 1, 2].map(|k| mr_size[k] as f64 * mr_spacing[k]);

@@ -410,6 +410,25 @@ fn sub_seeds_are_derived_not_computed() {
 }
 
 #[test]
+fn every_module_is_in_the_architecture_map() {
+    // ARCHITECTURE.md names each module (its path, or its name in its
+    // parent's row); commands are listed by `help`, not by the map.
+    let text = std::fs::read_to_string(common::root().join("ARCHITECTURE.md")).unwrap();
+    let mut missing = Vec::new();
+    for m in modules() {
+        let (Some(first), Some(last)) = (m.path.first(), m.path.last()) else { continue };
+        if first == "<main>" || (first == "commands" && m.path.len() > 1) {
+            continue;
+        }
+        let path = m.path.join("::");
+        if !text.contains(&format!("`{path}`")) && !text.contains(&format!("`{last}`")) {
+            missing.push(path);
+        }
+    }
+    assert!(missing.is_empty(), "modules ARCHITECTURE.md does not name: {missing:?}");
+}
+
+#[test]
 fn core_does_no_io_and_reads_no_clock() {
     let mods = modules();
     let mut failures = Vec::new();

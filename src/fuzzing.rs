@@ -11,7 +11,7 @@ pub fn shell_line(data: &[u8]) {
     if let Ok(statements) = crate::syntax::parse(&text, 1) {
         let registry = crate::commands::registry();
         for st in &statements {
-            if let Some(cmd) = st.tokens.first().and_then(|t| registry.find(&t.text)) {
+            if let Ok(cmd) = registry.resolve(st) {
                 let _ = crate::signature::Args::parse(&cmd.signature(), st);
             }
         }

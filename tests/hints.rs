@@ -90,9 +90,10 @@ fn every_command_a_hint_names_parses() {
         }
         let Ok(statements) = radose::syntax::parse(&text, 1) else { continue };
         for st in &statements {
-            let Some(cmd) = st.tokens.first().and_then(|t| registry.find(&t.text)) else { continue };
-            // A bare command name in prose (`report`) names it; there is nothing to parse.
-            if st.tokens.len() == 1 && !seg.contains(' ') {
+            let Ok(cmd) = registry.resolve(st) else { continue };
+            // A bare command name in prose (`report`, `audit leakage`) names
+            // it; there is nothing to parse.
+            if seg.trim() == cmd.signature().name {
                 continue;
             }
             checked += 1;

@@ -297,16 +297,6 @@ impl Store {
         Ok(())
     }
 
-    /// A run's parameters as the record `P` its kind writes.
-    pub fn run_params<P: Params>(&self, run: RunId) -> Result<P> {
-        P::from_params(run, &self.params(run)?)
-    }
-
-    /// A run's metrics as the record `M` its kind writes.
-    pub fn run_metrics<M: Metrics>(&self, run: RunId) -> Result<M> {
-        M::from_metrics(run, &self.metrics(run)?)
-    }
-
     /// Appends a metric that says how the run went — its duration, how much
     /// came from a cache — rather than what it found ([`MetricRecord::incidental`]).
     pub fn log_incidental_metric(&self, run: RunId, key: &str, value: f64) -> Result<()> {

@@ -457,19 +457,14 @@ impl MetricField for Option<f64> {
     }
 }
 
-/// Metrics whose keys carry a name (`p_value:age`, one per variable): the
-/// prefix is declared once, for the writer and the reader.
+/// Keys that carry a name (`p_value:age`, one per variable; `risk_auc_A`):
+/// the prefix is declared once, for every writer.
 #[derive(Debug, Clone, Copy)]
 pub struct Family(pub &'static str);
 
 impl Family {
     pub fn key(self, name: &str) -> String {
         format!("{}{name}", self.0)
-    }
-
-    /// `(name, value)` of each member a run logged, in logging order.
-    pub fn values(self, metrics: &[MetricRecord]) -> Vec<(String, f64)> {
-        metrics.iter().filter_map(|m| m.key.strip_prefix(self.0).map(|n| (n.to_string(), m.value))).collect()
     }
 }
 
@@ -877,19 +872,6 @@ params_record! {
     /// `sleep` (a test command).
     pub struct SleepParams {
         pub seconds: f64,
-    }
-}
-
-/// A record with no parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct NoParams;
-
-impl Params for NoParams {
-    fn to_params(&self) -> Vec<(String, ParamValue)> {
-        Vec::new()
-    }
-    fn from_params(_: RunId, _: &[(String, ParamValue)]) -> Result<Self> {
-        Ok(NoParams)
     }
 }
 

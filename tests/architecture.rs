@@ -37,7 +37,7 @@ fn modules() -> Vec<Module> {
             Some(i) => &text[..i],
             None => &text[..],
         };
-        let code: String = body.lines().map(|l| strip_comment(l)).collect::<Vec<_>>().join("\n");
+        let code: String = body.lines().map(strip_comment).collect::<Vec<_>>().join("\n");
         out.push(Module { path, file, code });
     }
     out

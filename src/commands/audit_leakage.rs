@@ -44,7 +44,7 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
     let (k, repeats, seed) = (*k, *repeats, *seed);
     let y = inputs[0].y.clone();
     let ids = inputs[0].ids.clone();
-    let steps = step_count(&pipeline);
+    let steps = step_count(pipeline);
     let parent = session.begin_run_in(
         args,
         RunKind::AuditLeakage,
@@ -69,11 +69,10 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
     let splits = repeated_splits(&y, k, repeats, seed)?;
     for (r, split) in splits.iter().enumerate() {
         let s = split.seeds.fit;
-        let safe =
-            cross_validate(&pipeline, &labelled, &y, &split.folds, s, &|| cancel.is_cancelled(), &mut |_| Ok(()))?;
+        let safe = cross_validate(pipeline, labelled, &y, &split.folds, s, &|| cancel.is_cancelled(), &mut |_| Ok(()))?;
         progress.inc(1);
         let (leaky, _) =
-            leaky_cross_validate(&pipeline, &labelled, &y, steps, k, split.seeds, &|| cancel.is_cancelled())?;
+            leaky_cross_validate(pipeline, labelled, &y, steps, k, split.seeds, &|| cancel.is_cancelled())?;
         progress.inc(1);
         for (arm, results, is_leaky) in
             [("fold-safe", &safe, false), ("LEAKY: every step fitted on all patients first", &leaky, true)]
@@ -123,14 +122,14 @@ fn leakage(args: &Args, session: &mut Session) -> Result<Output> {
     let mut prev = mean(&safe_all[..k.min(safe_all.len())]);
     contrib.push(vec!["none (fold-safe)".into(), Cell::Float(prev), Cell::Null]);
     for s in 1..=steps {
-        let (res, _) = leaky_cross_validate(&pipeline, &labelled, &y, s, k, seeds0, &|| cancel.is_cancelled())?;
+        let (res, _) = leaky_cross_validate(pipeline, labelled, &y, s, k, seeds0, &|| cancel.is_cancelled())?;
         progress.inc(1);
         let m = mean(&res.iter().map(|f| f.auc).collect::<Vec<_>>());
-        let names: Vec<String> = (0..s).map(|i| step_name(&pipeline, i)).collect();
+        let names: Vec<String> = (0..s).map(|i| step_name(pipeline, i)).collect();
         contrib.push(vec![Cell::Text(names.join(" → ")), Cell::Float(m), Cell::Float(m - prev)]);
         session.store().log_metric(
             parent,
-            &LEAKY_AUC_OUTSIDE.key(&format!("{s}_{}", step_name(&pipeline, s - 1))),
+            &LEAKY_AUC_OUTSIDE.key(&format!("{s}_{}", step_name(pipeline, s - 1))),
             m,
             None,
             None,

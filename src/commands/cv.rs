@@ -64,8 +64,8 @@ impl Command for Cv {
         let mut pooled: Vec<(f64, u8)> = Vec::new();
         for (r, split) in splits.iter().enumerate() {
             let results = cross_validate(
-                &pipeline,
-                &labelled,
+                pipeline,
+                labelled,
                 &y,
                 &split.folds,
                 split.seeds.fit,

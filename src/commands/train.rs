@@ -103,13 +103,12 @@ struct Best {
     reused: usize,
 }
 
-/// Stores out-of-fold predictions on `run`, fold by fold.
-fn log_fold_predictions(store: &mut crate::store::Store, run: i64, folds: usize, preds: &[Prediction]) -> Result<()> {
-    for f in 0..folds as i64 {
-        let fold: Vec<Prediction> = preds.iter().filter(|p| p.fold == Some(f)).cloned().collect();
-        store.log_predictions(run, &fold)?;
-    }
-    Ok(())
+/// A fold's held-out predictions: the test rows with their probabilities.
+fn held_out(fold: usize, test: &[usize], probs: &[f64], ids: &[String], y: &[u8]) -> Vec<Prediction> {
+    test.iter()
+        .zip(probs)
+        .map(|(&i, &p)| Prediction { fold: Some(fold as i64), patient: ids[i].clone(), label: y[i], probability: p })
+        .collect()
 }
 
 /// The folds an unfinished `train` run finished, by (configuration, fold),
@@ -176,6 +175,8 @@ fn earlier_folds(store: &Store, resuming: RunId, parent: RunId) -> Result<std::r
 /// still match.
 struct Reusable {
     detail: crate::store::RunDetail,
+    /// What the fold's training found (its selection, its synthetic rows).
+    found: TrainFoldParams,
     probs: Vec<f64>,
     selected: usize,
 }
@@ -196,42 +197,31 @@ fn reusable(store: &Store, fold_run: RunId, test: &[usize], ids: &[String]) -> R
             _ => return Ok(None),
         }
     }
-    let selected = TrainFoldParams::from_params(fold_run, &detail.params)?
-        .selected
-        .and_then(|v| serde_json::from_str::<Vec<String>>(&v).ok())
-        .map_or(0, |v| v.len());
-    Ok(Some(Reusable { detail, probs, selected }))
+    let found = TrainFoldParams::from_params(fold_run, &detail.params)?;
+    let selected =
+        found.selected.as_deref().and_then(|v| serde_json::from_str::<Vec<String>>(v).ok()).map_or(0, |v| v.len());
+    Ok(Some(Reusable { detail, found, probs, selected }))
 }
 
-/// Records an earlier fold's results on the new fold run `run`.
+/// Records an earlier fold's results on the new fold run `run`, whose
+/// record (its position: config, fold, sizes) is `record`.
 fn copy_fold(
     store: &mut Store,
     run: RunId,
-    fold: i64,
+    record: &mut TrainFoldParams,
     earlier: &Reusable,
-    test: &[usize],
-    ids: &[String],
-    y: &[u8],
+    rows: &[Prediction],
 ) -> Result<()> {
     for m in &earlier.detail.metrics {
         store.log_metric(run, &m.key, m.value, m.step, m.fold)?;
     }
-    // What the fold's training found (its selection, its synthetic rows);
-    // its own position (config, fold, sizes) the new run already has.
-    let found = TrainFoldParams::from_params(earlier.detail.summary.id, &earlier.detail.params)?;
-    let mut record = TrainFoldParams::from_params(run, &store.params(run)?)?;
-    record.selected = found.selected;
-    record.synthetic = found.synthetic;
-    store.log_params(run, &record)?;
+    record.selected = earlier.found.selected.clone();
+    record.synthetic = earlier.found.synthetic;
+    store.log_params(run, record)?;
     for (path, hash) in &earlier.detail.artifacts {
         store.log_artifact(run, path, hash)?;
     }
-    let rows: Vec<Prediction> = test
-        .iter()
-        .zip(&earlier.probs)
-        .map(|(&i, &p)| Prediction { fold: Some(fold), patient: ids[i].clone(), label: y[i], probability: p })
-        .collect();
-    store.log_predictions(run, &rows)
+    store.log_predictions(run, rows)
 }
 
 fn config_text(c: &TrainConfig) -> String {
@@ -480,13 +470,8 @@ fn train_config(session: &mut Session, job: &Job<'_>, parent: RunId, ci: usize, 
         reused += usize::from(out.reused);
         for (&i, &p) in fold.test.iter().zip(&out.probs) {
             oof[i] = p;
-            preds.push(Prediction {
-                fold: Some(f as i64),
-                patient: job.inputs.ids[i].clone(),
-                label: y[i],
-                probability: p,
-            });
         }
+        preds.extend(held_out(f, &fold.test, &out.probs, &job.inputs.ids, y));
         aucs.push(a);
         rows.push((ci, f, fold.train.len(), fold.test.len(), a, acc, f1v, out.selected));
     }
@@ -504,7 +489,7 @@ fn train_config(session: &mut Session, job: &Job<'_>, parent: RunId, ci: usize, 
         auc_pooled_ci_high: None,
     };
     store.log_metrics(config_run, None, &config_metrics)?;
-    log_fold_predictions(store, config_run, req.k, &preds)?;
+    store.log_predictions(config_run, &preds)?;
     store.finish_run(config_run, RunStatus::Finished, None)?;
     Ok(Best { index: ci, mean, sd, pooled, oof, preds, rows, reused })
 }
@@ -539,7 +524,8 @@ fn train_fold(
     let fold_run = session.begin_child(config_run, RunKind::TrainFold, &fold_params, Some(fold_cfg.seed))?;
     if let Some((_, r)) = reuse {
         // A reused fold's metrics are copied with the rest of its record.
-        copy_fold(session.store_mut(), fold_run, f as i64, &r, &fold.test, &inputs.ids, y)?;
+        let rows = held_out(f, &fold.test, &r.probs, &inputs.ids, y);
+        copy_fold(session.store_mut(), fold_run, &mut fold_params, &r, &rows)?;
         job.progress.inc(cfg.epochs as u64);
         session.store().finish_run(fold_run, RunStatus::Finished, None)?;
         return Ok(FoldOutcome { probs: r.probs, selected: r.selected, reused: true });
@@ -573,17 +559,7 @@ fn train_fold(
     store.log_params(fold_run, &fold_params)?;
     save_artifacts(store, &job.artifacts, fold_run, &fitted, "model")?;
     // The fold's own held-out predictions: what `runs --resume` reuses.
-    let rows: Vec<Prediction> = fold
-        .test
-        .iter()
-        .zip(&probs)
-        .map(|(&i, &p)| Prediction {
-            fold: Some(f as i64),
-            patient: inputs.ids[i].clone(),
-            label: y[i],
-            probability: p,
-        })
-        .collect();
+    let rows = held_out(f, &fold.test, &probs, &inputs.ids, y);
     store.log_predictions(fold_run, &rows)?;
     let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();
     let metrics =
@@ -608,7 +584,7 @@ fn record_best(
     opened.params.best_train_json = serde_json::to_string(&req.configs[bi]).ok();
     opened.params.best = Some(config_text(&req.configs[bi]));
     store.log_params(parent, &opened.params)?;
-    log_fold_predictions(store, parent, req.k, &best.preds)?;
+    store.log_predictions(parent, &best.preds)?;
     let ci = delong(&best.oof, y).map(|d| d.ci(0.95));
     let metrics = CvMetrics {
         auc_mean: best.mean,

@@ -318,6 +318,8 @@ pub trait Params: Sized {
 
 /// A run's metrics: written as metric rows, read back typed.
 pub trait Metrics: Sized {
+    /// Every field's key, in declaration order.
+    const FIELDS: &'static [&'static str];
     /// `(key, value)` for every recorded field, in declaration order.
     fn to_metrics(&self) -> Vec<(&'static str, f64)>;
     /// Reads the record from `run`'s metrics (see [`run_value`]).
@@ -405,6 +407,8 @@ macro_rules! metrics_record {
         pub struct $name { $($(#[$fm])* pub $field: $ty),* }
 
         impl $crate::store::records::Metrics for $name {
+            const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
+
             fn to_metrics(&self) -> Vec<(&'static str, f64)> {
                 let mut out = Vec::new();
                 $(

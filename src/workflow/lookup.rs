@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::output::{Cell, Output, Table, format_sig};
 use crate::session::Session;
 use crate::signature::Args;
+use crate::store::Metrics;
 use crate::store::records::HeldOutMetrics;
 use crate::store::{RunKind, RunStatus};
 use crate::syntax::Token;
@@ -127,23 +128,6 @@ pub fn record_test_metrics(
     let a = auc(p, truth);
     let ci = delong(p, truth).map(|d| d.ci(0.95));
     let cal = calibration(p, truth);
-    let mut rows = vec![
-        ("auc", a),
-        ("acc", m.accuracy),
-        ("f1", m.f1),
-        ("sensitivity", m.sensitivity),
-        ("specificity", m.specificity),
-        ("ppv", m.ppv),
-        ("npv", m.npv),
-        ("brier", brier(p, truth)),
-        ("threshold", threshold),
-    ];
-    if let Some((lo, hi)) = ci {
-        rows.extend([("auc_ci_low", lo), ("auc_ci_high", hi)]);
-    }
-    if let Some(c) = &cal {
-        rows.extend([("calibration_intercept", c.intercept), ("calibration_slope", c.slope)]);
-    }
     let finite = |v: f64| v.is_finite().then_some(v);
     let record = HeldOutMetrics {
         auc: finite(a),
@@ -161,9 +145,16 @@ pub fn record_test_metrics(
         calibration_slope: cal.as_ref().and_then(|c| finite(c.slope)),
     };
     session.store().log_metrics(run, None, &record)?;
+    // The table is the record: the threshold metrics always (empty when
+    // they cannot be computed), the interval and calibration when there.
+    let values = record.to_metrics();
+    let always = HeldOutMetrics::FIELDS.iter().position(|k| *k == "threshold").map_or(0, |i| i + 1);
     let mut t = Table::new(["metric", "value"]).with_title(title);
-    for (k, v) in rows {
-        t.push(vec![k.into(), finite(v).map_or(Cell::Null, Cell::Float)]);
+    for (i, &k) in HeldOutMetrics::FIELDS.iter().enumerate() {
+        let v = values.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+        if i < always || v.is_some() {
+            t.push(vec![k.into(), v.map_or(Cell::Null, Cell::Float)]);
+        }
     }
     if let Some((lo, hi)) = ci {
         t.notes.push(format!("AUC {} (95% CI {}–{}, DeLong)", format_sig(a, 3), format_sig(lo, 3), format_sig(hi, 3)));

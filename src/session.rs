@@ -90,11 +90,14 @@ pub trait Command: Sync {
 #[derive(Clone, Default)]
 pub struct Registry {
     commands: Vec<&'static dyn Command>,
+    /// Each command's full name, read from its signature once.
+    names: Vec<&'static str>,
 }
 
 impl Registry {
     pub fn new(commands: Vec<&'static dyn Command>) -> Self {
-        Registry { commands }
+        let names = commands.iter().map(|c| c.signature().name).collect();
+        Registry { commands, names }
     }
 
     pub fn all(&self) -> &[&'static dyn Command] {
@@ -103,12 +106,12 @@ impl Registry {
 
     /// Looks a command up by its full name (`show`, `audit leakage`).
     pub fn find(&self, name: &str) -> Option<&'static dyn Command> {
-        self.commands.iter().copied().find(|c| c.signature().name == name)
+        self.names.iter().position(|n| *n == name).map(|i| self.commands[i])
     }
 
     /// Every command's full name, in registry order.
     pub fn names(&self) -> Vec<&'static str> {
-        self.commands.iter().map(|c| c.signature().name).collect()
+        self.names.clone()
     }
 
     /// The words a statement can start with: command names and family
@@ -126,10 +129,11 @@ impl Registry {
 
     /// The members of the family `word` (`audit` → `audit leakage`, …).
     pub fn family(&self, word: &str) -> Vec<&'static dyn Command> {
-        self.commands
+        self.names
             .iter()
-            .copied()
-            .filter(|c| c.signature().name.split_once(' ').is_some_and(|(f, _)| f == word))
+            .zip(&self.commands)
+            .filter(|(n, _)| n.split_once(' ').is_some_and(|(f, _)| f == word))
+            .map(|(_, c)| *c)
             .collect()
     }
 

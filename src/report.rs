@@ -13,9 +13,11 @@ use std::path::{Path, PathBuf};
 use crate::core::learn::metrics::{Roc, at_threshold, auc, brier, calibration, delong, reliability, roc_curve};
 use crate::error::{Error, Result};
 use crate::output::{Cell, Table};
-use crate::render::figures::{CvPanel, Figure, TestPanel};
+use crate::render::figures::{CurvePanel, CurvePoint, CvPanel, Figure, TestPanel};
 use crate::render::table::{csv, html, html_escape, latex, markdown};
-use crate::store::records::{AuditArmParams, AuditLeakageMetrics, HeldOutMetrics};
+use crate::store::records::{
+    AuditArmParams, AuditLeakageMetrics, HeldOutMetrics, TrainConfigParams, TrainParams, curve,
+};
 use crate::store::{Metrics, Params, Prediction, RunDetail, RunKind, Store};
 
 /// Published values to show beside the reproduced ones: table → model → (AUC, ACC, F1).
@@ -183,6 +185,8 @@ struct AuditRun {
 struct Collected {
     /// Model runs, each model by its latest run.
     runs: Vec<ModelRun>,
+    /// Each `train` run's learning curves (its chosen configuration).
+    curves: Vec<CurvePanel>,
     audits: Vec<AuditRun>,
     /// Earlier runs of models run again, left out.
     superseded: usize,
@@ -241,7 +245,11 @@ fn collect(store: &Store, ids: &[i64]) -> Result<Collected> {
     let superseded = runs.len() - latest.len();
     let keep: std::collections::BTreeSet<usize> = latest.values().copied().collect();
     let runs: Vec<ModelRun> = runs.into_iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, r)| r).collect();
-    Ok(Collected { runs, audits, superseded })
+    let mut curves = Vec::new();
+    for r in runs.iter().filter(|r| r.detail.summary.kind == RunKind::Train) {
+        curves.extend(learning_curves(store, r.detail.summary.id)?);
+    }
+    Ok(Collected { runs, curves, audits, superseded })
 }
 
 /// What a report shows, before it is written.
@@ -320,7 +328,7 @@ fn compute(c: &Collected, opts: &Options<'_>) -> Result<Computed> {
         .filter(|(_, rs, _)| !rs.is_empty())
         .map(|(stem, rs, is_test)| (stem, numeric_table(rs, is_test)))
         .collect();
-    let figures = figures(&cv, &test, &c.audits);
+    let figures = figures(&cv, &test, &c.audits, &c.curves);
     let mut audit_table = Table::new(["model", "fold-safe AUC", "LEAKY AUC", "optimism (95% CI)", "run"])
         .with_title("Leakage audit: fold-safe vs the LEAKY published protocol");
     for a in &c.audits {
@@ -343,9 +351,15 @@ fn compute(c: &Collected, opts: &Options<'_>) -> Result<Computed> {
     Ok(Computed { table2, table3, numeric, figures, audit_table, predictions, simulated })
 }
 
-/// Figure 4 (each cross-validated model and the grid), the test-set ROC and
-/// calibration of each tested model, and each audit's fold AUCs.
-fn figures(cv: &[&ModelRun], test: &[&ModelRun], audits: &[AuditRun]) -> Vec<(String, String, Figure)> {
+/// Figure 4 (each cross-validated model and the grid), each trained
+/// model's learning curves, the test-set ROC and calibration of each tested
+/// model, and each audit's fold AUCs.
+fn figures(
+    cv: &[&ModelRun],
+    test: &[&ModelRun],
+    audits: &[AuditRun],
+    curves: &[CurvePanel],
+) -> Vec<(String, String, Figure)> {
     let mut figures: Vec<(String, String, Figure)> = Vec::new();
     let panels: Vec<CvPanel> = cv.iter().map(|r| CvPanel { model: r.label.clone(), folds: r.folds() }).collect();
     for p in &panels {
@@ -357,6 +371,16 @@ fn figures(cv: &[&ModelRun], test: &[&ModelRun], audits: &[AuditRun]) -> Vec<(St
     }
     if !panels.is_empty() {
         figures.push(("fig4_roc_cv".into(), "Figure 4 — all models".into(), Figure::CvGrid(panels.clone())));
+    }
+    for c in curves {
+        figures.push((
+            format!("curves_{}", slug(&c.model)),
+            format!(
+                "Learning curves — {}: training and held-out loss, held-out AUC by epoch (each fold, and their mean)",
+                c.model
+            ),
+            Figure::Curves(c.clone()),
+        ));
     }
     for r in test {
         let (t, p) = r.pooled();
@@ -680,7 +704,71 @@ fn page(
 
 /// One figure of one run (`roc` or `calibration`), with its title and the
 /// data drawn (for notebooks to compare on replay).
+/// The learning curves of a `train` run's chosen configuration, of one
+/// `train-config` run, or of one `train-fold` run: every fold's training
+/// loss, held-out loss and held-out AUC by epoch, as `train` stored them.
+/// `None` for other runs and for a `train` run that chose no configuration.
+pub fn learning_curves(store: &Store, id: i64) -> Result<Option<CurvePanel>> {
+    let detail = store.run_detail(id)?;
+    let (label, folds) = match detail.summary.kind {
+        RunKind::Train => {
+            let Some(best) = TrainParams::from_params(id, &detail.params)?.best_config else { return Ok(None) };
+            let mut folds = Vec::new();
+            for &child in &detail.children {
+                let c = store.run_detail(child)?;
+                if c.summary.kind == RunKind::TrainConfig
+                    && TrainConfigParams::from_params(child, &c.params)?.config == best
+                {
+                    folds = c.children;
+                }
+            }
+            (run_label(&detail), folds)
+        }
+        RunKind::TrainConfig => (format!("run {id}"), detail.children.clone()),
+        RunKind::TrainFold => (format!("run {id}"), vec![id]),
+        _ => return Ok(None),
+    };
+    let mut panel = CurvePanel { model: label, folds: Vec::new() };
+    for fold in folds {
+        let metrics = store.metrics(fold)?;
+        let mut by_epoch: BTreeMap<i64, CurvePoint> = BTreeMap::new();
+        for m in metrics.iter().filter(|m| m.step.is_some_and(|s| s >= 1)) {
+            let Some(step) = m.step else { continue };
+            let p = by_epoch.entry(step).or_insert(CurvePoint {
+                epoch: step as usize,
+                train_loss: f64::NAN,
+                val_loss: f64::NAN,
+                val_auc: f64::NAN,
+            });
+            match m.key.as_str() {
+                curve::TRAIN_LOSS => p.train_loss = m.value,
+                curve::VAL_LOSS => p.val_loss = m.value,
+                curve::VAL_AUC => p.val_auc = m.value,
+                _ => {}
+            }
+        }
+        if !by_epoch.is_empty() {
+            panel.folds.push(by_epoch.into_values().collect());
+        }
+    }
+    Ok((!panel.folds.is_empty()).then_some(panel))
+}
+
 pub fn run_figure(store: &Store, id: i64, what: &str, bins: usize) -> Result<(String, Figure, serde_json::Value)> {
+    if what == "curves" {
+        let Some(panel) = learning_curves(store, id)? else {
+            return Err(Error::invalid(
+                format!("run {id} has no learning curves"),
+                Some("learning curves are drawn for `train` runs and their configurations and folds"),
+            ));
+        };
+        let data = serde_json::json!({
+            "folds": panel.folds.iter().map(|f| f.iter().map(|p| serde_json::json!({
+                "epoch": p.epoch, "train_loss": p.train_loss, "val_loss": p.val_loss, "val_auc": p.val_auc
+            })).collect::<Vec<_>>()).collect::<Vec<_>>()
+        });
+        return Ok((format!("{} — learning curves (run {id})", panel.model), Figure::Curves(panel), data));
+    }
     let detail = store.run_detail(id)?;
     let Some(table) = table_of(detail.summary.kind) else {
         return Err(Error::invalid(

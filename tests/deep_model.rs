@@ -292,6 +292,21 @@ fn train_test_predict_end_to_end_and_bad_inputs() {
             assert_eq!(held_out.to_string(), param("test"));
         }
     }
+    // The chosen configuration's learning curves, drawn from the stored epochs.
+    let curves = radose::report::learning_curves(store, train_run.id).unwrap().expect("curves of a train run");
+    assert_eq!(curves.folds.len(), 2, "one curve per fold");
+    assert!(curves.folds.iter().all(|f| f.len() == 2 && f[0].epoch == 1 && f[1].epoch == 2));
+    assert!(curves.folds.iter().flatten().all(|p| p.train_loss.is_finite() && p.val_loss.is_finite()));
+    let svg_path = dir.path().join("curves.svg");
+    let (out, err, outcome) =
+        common::run(&mut s, &format!("plot curves {} --out {}", train_run.id, svg_path.display()), false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    assert!(out.contains("wrote"), "{out}");
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    common::well_formed(&svg).unwrap();
+    assert!(svg.contains("held-out AUC") && svg.contains("fold 2"), "both panels and every fold");
+    let (_, err, _) = common::run(&mut s, "plot curves 1", true);
+    assert!(err.contains("no learning curves"), "{err}");
     // The tracker finds the model's runs by its declared name.
     let (out, err, _) = common::run(&mut s, "runs --where \"kind = train and model = 'Q'\"", false);
     assert!(out.contains(&format!("train Q on A")), "{out}{err}");

@@ -58,6 +58,8 @@ fn the_paper_script_runs_end_to_end_and_reproduces_itself() {
         "tables/table3.csv",
         "figures/fig4_roc_cv.svg",
         "figures/fig4_roc_cv.png",
+        "figures/curves_T1.svg",
+        "figures/curves_T1_T1C_T2_Dose.svg",
         "notebook.html",
     ] {
         assert!(out.join(f).is_file(), "missing {f}");
@@ -67,6 +69,7 @@ fn the_paper_script_runs_end_to_end_and_reproduces_itself() {
         html.contains("id=\"simulated\"") && html.contains("profile quick"),
         "report lacks the banner or the profile"
     );
+    assert_eq!(html.matches("Learning curves — ").count(), 8, "one learning-curve figure per trained model");
     common::well_formed(&std::fs::read_to_string(out.join("figures/fig4_roc_cv.svg")).unwrap()).unwrap();
     assert_eq!(&std::fs::read(out.join("figures/fig4_roc_cv.png")).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
     let (_, t1) = read_csv(&out.join("tables/table1.csv"));

@@ -26,6 +26,7 @@ mod notebook_save;
 mod pca;
 mod pipeline;
 mod plot_calibration;
+mod plot_curves;
 mod plot_roc;
 mod predict;
 mod preprocess;
@@ -82,6 +83,7 @@ pub fn registry() -> Registry {
         &audit_published::AuditPublished,
         &plot_roc::PlotRoc,
         &plot_calibration::PlotCalibration,
+        &plot_curves::PlotCurves,
         &runs::Runs,
         &run::Run,
         &compare::Compare,

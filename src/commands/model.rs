@@ -42,7 +42,8 @@ impl Command for ModelCmd {
                 "balance",
                 "HOW",
                 ArgKind::Text,
-                "smote (default: joint radiomics+dose SMOTE), oversample, weight or none",
+                "smote (default: SMOTE in the radiomics space, a synthetic sample keeping the nearer patient's dose), \
+                 smote-blend (the two doses interpolated too), oversample, weight or none",
             )
             .named(
                 "input",

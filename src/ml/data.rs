@@ -1,7 +1,9 @@
 //! The network's inputs in memory, and class balancing of a training fold:
-//! SMOTE in the joint sample (neighbours in the radiomics space, the dose
-//! volume interpolated with the same factor), random oversampling, or class
-//! weights. Balancing is only ever applied to training samples.
+//! SMOTE (neighbours in the radiomics space; a synthetic sample's dose is
+//! the volume of the nearer of its two patients, or with `smote-blend` the
+//! two volumes interpolated with the radiomics factor), random
+//! oversampling, or class weights. Balancing is only ever applied to
+//! training samples.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,8 +16,14 @@ use crate::error::{Error, Result};
 /// How a training fold's class imbalance is handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Balance {
-    /// SMOTE (k = 5) to 1:1, in the joint radiomics + dose sample (the paper).
+    /// SMOTE (k = 5) to 1:1 in the radiomics space (the paper); a synthetic
+    /// sample's dose volume is that of the nearer of its two patients (the
+    /// one its interpolation factor is closer to), so every dose volume the
+    /// network sees is a real plan.
     Smote,
+    /// SMOTE with the two patients' dose volumes interpolated voxel by voxel
+    /// with the same factor as the radiomics vector.
+    SmoteBlend,
     /// Random duplicates of minority samples to 1:1.
     Oversample,
     /// No new samples; the loss weighs each class by n / (2 n_class).
@@ -27,18 +35,21 @@ impl Balance {
     pub fn parse(text: &str) -> Result<Balance> {
         match text.to_ascii_lowercase().as_str() {
             "smote" => Ok(Balance::Smote),
+            "smote-blend" => Ok(Balance::SmoteBlend),
             "oversample" => Ok(Balance::Oversample),
             "weight" => Ok(Balance::Weight),
             "none" => Ok(Balance::None),
-            _ => {
-                Err(Error::invalid(format!("unknown balance `{text}`"), Some("use smote, oversample, weight or none")))
-            }
+            _ => Err(Error::invalid(
+                format!("unknown balance `{text}`"),
+                Some("use smote, smote-blend, oversample, weight or none"),
+            )),
         }
     }
 
     pub fn name(&self) -> &'static str {
         match self {
             Balance::Smote => "smote",
+            Balance::SmoteBlend => "smote-blend",
             Balance::Oversample => "oversample",
             Balance::Weight => "weight",
             Balance::None => "none",
@@ -125,8 +136,9 @@ impl Samples {
         m
     }
 
-    /// Appends a copy of sample `i`, or `row + gap·(nb − row)`.
-    fn push_mix(&mut self, row: usize, neighbour: usize, gap: f32, label: u8) {
+    /// Appends a sample whose radiomics vector is `row + gap·(nb − row)`;
+    /// its dose volume is the same mix (`blend`) or the nearer patient's.
+    fn push_mix(&mut self, row: usize, neighbour: usize, gap: f32, label: u8, blend: bool) {
         let w = self.width;
         let mixed: Vec<f32> = (0..w)
             .map(|c| self.rad[row * w + c] + gap * (self.rad[neighbour * w + c] - self.rad[row * w + c]))
@@ -134,8 +146,12 @@ impl Samples {
         self.rad.extend(mixed);
         let vox = self.voxels();
         if let Some(d) = self.dose.as_mut() {
-            let mixed: Vec<f32> =
-                (0..vox).map(|v| d[row * vox + v] + gap * (d[neighbour * vox + v] - d[row * vox + v])).collect();
+            let mixed: Vec<f32> = if blend {
+                (0..vox).map(|v| d[row * vox + v] + gap * (d[neighbour * vox + v] - d[row * vox + v])).collect()
+            } else {
+                let nearer = if gap <= 0.5 { row } else { neighbour };
+                d[nearer * vox..(nearer + 1) * vox].to_vec()
+            };
             d.extend(mixed);
         }
         self.y.push(label);
@@ -164,11 +180,11 @@ impl Samples {
                     let mut rng = Rng::derive(seed, &["oversample"]);
                     for _ in 0..n0.max(n1) - n0.min(n1) {
                         let i = members[rng.below(members.len())];
-                        out.push_mix(i, i, 0.0, minority);
+                        out.push_mix(i, i, 0.0, minority, false);
                     }
                 }
             }
-            Balance::Smote => {
+            Balance::Smote | Balance::SmoteBlend => {
                 let n_min = n0.min(n1);
                 let k = 5.min(n_min.saturating_sub(1));
                 if k == 0 {
@@ -179,7 +195,7 @@ impl Samples {
                 }
                 let (draws, minority) = smote_draws(&self.rad_matrix(), &self.y, k, 1.0, seed)?;
                 for d in draws {
-                    out.push_mix(d.row, d.neighbour, d.gap as f32, minority);
+                    out.push_mix(d.row, d.neighbour, d.gap as f32, minority, balance == Balance::SmoteBlend);
                 }
             }
         }
@@ -216,9 +232,27 @@ mod tests {
     }
 
     #[test]
-    fn smote_mixes_dose_with_the_radiomics_factor() {
+    fn smote_gives_a_synthetic_sample_the_nearer_patients_dose() {
         let s = toy();
         let b = s.balanced(Balance::Smote, 3).unwrap();
+        assert_eq!(b.len(), 12);
+        assert_eq!(b.synthetic, 3);
+        let d = b.dose.as_ref().unwrap();
+        // The same draws `balanced` made (k = 2 for three minority samples).
+        let (draws, _) = smote_draws(&s.rad_matrix(), &s.y, 2, 1.0, 3).unwrap();
+        for (i, draw) in (9..12).zip(&draws) {
+            // The toy's dose value is the patient's index.
+            let volume = &d[i * 8..(i + 1) * 8];
+            let nearer = if draw.gap <= 0.5 { draw.row } else { draw.neighbour };
+            assert!(volume.iter().all(|&v| v == nearer as f32), "sample {i}: {volume:?}, nearer patient {nearer}");
+            assert_eq!(s.y[nearer], 1);
+        }
+    }
+
+    #[test]
+    fn smote_blend_mixes_dose_with_the_radiomics_factor() {
+        let s = toy();
+        let b = s.balanced(Balance::SmoteBlend, 3).unwrap();
         assert_eq!(b.len(), 12);
         assert_eq!(b.y.iter().filter(|&&v| v == 1).count(), 6);
         assert_eq!(b.synthetic, 3);

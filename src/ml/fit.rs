@@ -1,5 +1,5 @@
 //! One deep model fitted fold-safely: selection and PCA fitted on the
-//! training rows, balancing (joint radiomics+dose SMOTE, oversampling or
+//! training rows, balancing (SMOTE with real dose plans, oversampling or
 //! weights) of the training rows only, the network trained, held-out rows
 //! predicted; and a fitted model saved to and loaded from a folder.
 
@@ -92,7 +92,7 @@ pub fn fit(
     let val = val_idx.map(|v| inputs.samples(&features, spec, v)).transpose()?;
     let model = crate::ml::train::train(&net, cfg, &balanced, val.as_ref(), device, cancelled, on_epoch)?;
     let inference = crate::ml::device::without_autodiff(&device);
-    let model = crate::ml::train::for_inference(&model);
+    let model = crate::ml::train::evaluation_model(&model, &balanced, &inference);
     let probs = val.as_ref().map(|v| crate::ml::train::predict(&model, v, &inference)).transpose()?;
     let columns = inputs.frames.iter().map(|(_, _, n)| n.clone()).collect();
     let synthetic = balanced.synthetic;

@@ -167,6 +167,45 @@ impl Block {
         }
     }
 
+    /// The block's BatchNorm input (before normalisation).
+    fn pre_norm(&self, x: Tensor<5>) -> Tensor<5> {
+        let a = relu(self.norm.forward(conv::apply(&self.conv1, x, [1, 1, 1], [1, 1, 1])));
+        conv::apply(&self.conv2, a, [2, 2, 2], [1, 1, 1])
+    }
+
+    /// Sets the BatchNorm's running statistics to the mean and (unbiased)
+    /// variance of its input over every voxel of every batch in `xs`.
+    fn set_population_statistics(&mut self, xs: &[Tensor<5>]) {
+        let Some(first) = xs.first() else { return };
+        let device = first.device();
+        let channels = self.bn.gamma.dims()[0];
+        let (mut sum, mut sq, mut count) = (vec![0f64; channels], vec![0f64; channels], 0usize);
+        for x in xs {
+            let a = self.pre_norm(x.clone());
+            let [n, c, d, h, w] = a.dims();
+            let Ok(values) = a.into_data().try_to_vec::<f32>() else { return };
+            let per = d * h * w;
+            for s in 0..n {
+                for ch in 0..c {
+                    for &v in &values[(s * c + ch) * per..(s * c + ch + 1) * per] {
+                        sum[ch] += f64::from(v);
+                        sq[ch] += f64::from(v) * f64::from(v);
+                    }
+                }
+            }
+            count += n * per;
+        }
+        if count < 2 {
+            return;
+        }
+        let m = count as f64;
+        let mean: Vec<f32> = sum.iter().map(|s| (s / m) as f32).collect();
+        let var: Vec<f32> = sum.iter().zip(&sq).map(|(s, q)| ((q - s * s / m) / (m - 1.0)).max(0.0) as f32).collect();
+        let t = |v: Vec<f32>| Tensor::<1>::from_data(burn::tensor::TensorData::new(v, [channels]), &device);
+        self.bn.running_mean = burn::module::RunningState::new(t(mean));
+        self.bn.running_var = burn::module::RunningState::new(t(var));
+    }
+
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         let skip = conv::apply(&self.skip, x.clone(), [2, 2, 2], [0, 0, 0]);
         let a = relu(self.norm.forward(conv::apply(&self.conv1, x, [1, 1, 1], [1, 1, 1])));
@@ -219,6 +258,17 @@ impl DoseCnn {
     pub fn forward(&self, x: Tensor<5>) -> Tensor<2> {
         self.fc.forward(self.features(x).0)
     }
+
+    /// Replaces every BatchNorm's running statistics with its input's
+    /// statistics over the batches `xs` (a whole training set), block by
+    /// block, each block seeing the earlier blocks with their new statistics.
+    pub fn set_population_statistics(&mut self, xs: Vec<Tensor<5>>) {
+        let mut xs = xs;
+        for b in &mut self.blocks {
+            b.set_population_statistics(&xs);
+            xs = xs.into_iter().map(|x| b.forward(x)).collect();
+        }
+    }
 }
 
 /// Dose CNN + radiomics branch + fusion head.
@@ -243,6 +293,13 @@ impl FusionNet {
         let [n, c, _] = z.dims();
         let z: Tensor<2> = z.max_dim(2).reshape([n, c]);
         self.out.forward(z).reshape([n])
+    }
+
+    /// See [`DoseCnn::set_population_statistics`]; nothing without a dose branch.
+    pub fn set_population_statistics(&mut self, xs: Vec<Tensor<5>>) {
+        if let Some(cnn) = self.dose.as_mut() {
+            cnn.set_population_statistics(xs);
+        }
     }
 
     pub fn has_dose(&self) -> bool {

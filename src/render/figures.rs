@@ -30,6 +30,39 @@ pub struct TestPanel {
     pub ci: (f64, f64),
 }
 
+/// One epoch of one fold's training.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurvePoint {
+    /// 1-based.
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    pub val_auc: f64,
+}
+
+/// One model's learning curves: every fold's per-epoch training loss,
+/// held-out loss and held-out AUC.
+#[derive(Debug, Clone)]
+pub struct CurvePanel {
+    pub model: String,
+    pub folds: Vec<Vec<CurvePoint>>,
+}
+
+impl CurvePanel {
+    /// Mean over the folds that reached each epoch: (epoch, train loss,
+    /// held-out loss, held-out AUC).
+    pub fn mean(&self) -> Vec<(usize, f64, f64, f64)> {
+        let last = self.folds.iter().flat_map(|f| f.iter().map(|p| p.epoch)).max().unwrap_or(0);
+        (1..=last)
+            .filter_map(|e| {
+                let at: Vec<&CurvePoint> = self.folds.iter().filter_map(|f| f.iter().find(|p| p.epoch == e)).collect();
+                let m = |g: fn(&CurvePoint) -> f64| mean(&at.iter().map(|p| g(p)).collect::<Vec<_>>());
+                (!at.is_empty()).then(|| (e, m(|p| p.train_loss), m(|p| p.val_loss), m(|p| p.val_auc)))
+            })
+            .collect()
+    }
+}
+
 /// A figure's content.
 #[derive(Debug, Clone)]
 pub enum Figure {
@@ -42,6 +75,8 @@ pub enum Figure {
         intercept: f64,
         slope: f64,
     },
+    /// Learning curves: loss (training and held-out) and held-out AUC by epoch.
+    Curves(CurvePanel),
     /// The leakage audit: each fold's AUC in the fold-safe and the LEAKY arm.
     AuditFolds {
         model: String,
@@ -82,6 +117,7 @@ impl Figure {
     pub fn size(&self) -> (u32, u32) {
         match self {
             Figure::CvGrid(p) => (4 * 420, p.len().div_ceil(4).max(1) as u32 * 440),
+            Figure::Curves(_) => (1100, 460),
             _ => (620, 600),
         }
     }
@@ -125,6 +161,7 @@ impl Figure {
                 calibration_panel(root, model, bins, *intercept, *slope)
             }
             Figure::AuditFolds { model, safe, leaky } => audit_panel(root, model, safe, leaky),
+            Figure::Curves(p) => curves_panel(root, p),
         }
     }
 }
@@ -331,6 +368,119 @@ fn audit_panel<DB: DrawingBackend>(
     legend(&mut chart, SeriesLabelPosition::LowerRight, 13)
 }
 
+/// Held-out loss above this is drawn at the top edge (an overfit fold's
+/// loss would otherwise flatten everything else).
+const LOSS_CEILING: f64 = 2.0;
+
+fn curves_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &CurvePanel) -> Result<()> {
+    let [left, right] = {
+        let (a, b) = area.split_horizontally(area.dim_in_pixel().0 / 2);
+        [a, b]
+    };
+    let means = p.mean();
+    let epochs = means.last().map_or(1, |m| m.0).max(1) as f64;
+    let top = p
+        .folds
+        .iter()
+        .flatten()
+        .flat_map(|q| [q.train_loss, q.val_loss])
+        .filter(|v| v.is_finite())
+        .fold(0.8f64, f64::max)
+        .min(LOSS_CEILING);
+    let faint = |k: usize| FOLD_COLOURS[k % FOLD_COLOURS.len()].mix(0.45);
+    // Left: losses.
+    let mut chart = epoch_axes(&left, &format!("{} — loss", p.model), epochs, 0.0..top * 1.05, "binary cross-entropy")?;
+    let clip = |v: f64| v.min(top * 1.05);
+    for (k, fold) in p.folds.iter().enumerate() {
+        let style = ShapeStyle::from(&faint(k)).stroke_width(1);
+        chart
+            .draw_series(DashedLineSeries::new(fold.iter().map(|q| (q.epoch as f64, clip(q.val_loss))), 4, 3, style))
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(fold.iter().map(|q| (q.epoch as f64, clip(q.train_loss))), style))
+            .map_err(err)?;
+    }
+    let blue = ShapeStyle::from(&FOLD_COLOURS[0]).stroke_width(3);
+    let red = ShapeStyle::from(&MEAN_RED).stroke_width(3);
+    chart
+        .draw_series(LineSeries::new(means.iter().map(|m| (m.0 as f64, clip(m.1))), blue))
+        .map_err(err)?
+        .label("training loss (mean; thin: folds)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], blue));
+    chart
+        .draw_series(DashedLineSeries::new(means.iter().map(|m| (m.0 as f64, clip(m.2))), 6, 3, red))
+        .map_err(err)?
+        .label("held-out loss (mean; thin dashed: folds)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], red));
+    let grey = ShapeStyle::from(&RGBColor(120, 120, 120)).stroke_width(1);
+    chart
+        .draw_series(DashedLineSeries::new(
+            vec![(1.0, std::f64::consts::LN_2), (epochs, std::f64::consts::LN_2)],
+            6,
+            4,
+            grey,
+        ))
+        .map_err(err)?
+        .label("ln 2 (a constant 0.5)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], grey));
+    legend(&mut chart, SeriesLabelPosition::LowerLeft, 12)?;
+    // Right: held-out AUC.
+    let mut chart =
+        epoch_axes(&right, &format!("{} — held-out AUC", p.model), epochs, 0.0..1.0, "AUC of the held-out fold")?;
+    for (k, fold) in p.folds.iter().enumerate() {
+        let style = ShapeStyle::from(&faint(k)).stroke_width(1);
+        chart
+            .draw_series(LineSeries::new(
+                fold.iter().filter(|q| q.val_auc.is_finite()).map(|q| (q.epoch as f64, q.val_auc)),
+                style,
+            ))
+            .map_err(err)?
+            .label(format!("fold {}", k + 1))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+    }
+    chart.draw_series(DashedLineSeries::new(vec![(1.0, 0.5), (epochs, 0.5)], 6, 4, grey)).map_err(err)?;
+    let best = means.iter().filter(|m| m.3.is_finite()).max_by(|a, b| a.3.total_cmp(&b.3)).copied();
+    chart
+        .draw_series(LineSeries::new(means.iter().filter(|m| m.3.is_finite()).map(|m| (m.0 as f64, m.3)), red))
+        .map_err(err)?
+        .label(match (best, means.last()) {
+            (Some(b), Some(l)) => format!("mean: {:.2} at the last epoch, highest {:.2} (epoch {})", l.3, b.3, b.0),
+            _ => "mean".to_string(),
+        })
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], red));
+    legend(&mut chart, SeriesLabelPosition::LowerRight, 12)
+}
+
+fn epoch_axes<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    epochs: f64,
+    y: std::ops::Range<f64>,
+    y_desc: &str,
+) -> Result<Chart<'a, DB>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 16).into_font().style(FontStyle::Bold))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(1f64..epochs.max(2.0), y)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_desc)
+        .x_labels(8)
+        .y_labels(6)
+        .label_style(("sans-serif", 13))
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.1}"))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
 fn mean(v: &[f64]) -> f64 {
     crate::core::describe::mean_sd_finite(v).0
 }
@@ -382,6 +532,27 @@ mod tests {
         Figure::CvGrid(vec![panel(), panel(), panel()]).png(&png).unwrap();
         let bytes = std::fs::read(&png).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
+    }
+
+    #[test]
+    fn learning_curves_average_the_folds_that_reached_each_epoch() {
+        let point = |epoch, v: f64| CurvePoint { epoch, train_loss: v, val_loss: 2.0 * v, val_auc: 0.5 + v / 10.0 };
+        // The second fold stopped after two epochs (a cancelled fold).
+        let p = CurvePanel {
+            model: "M".into(),
+            folds: vec![vec![point(1, 0.6), point(2, 0.4), point(3, 0.2)], vec![point(1, 0.8), point(2, 0.6)]],
+        };
+        let m = p.mean();
+        assert_eq!(m.len(), 3);
+        assert!((m[0].1 - 0.7).abs() < 1e-12 && (m[0].2 - 1.4).abs() < 1e-12 && (m[0].3 - 0.57).abs() < 1e-12);
+        assert!((m[1].1 - 0.5).abs() < 1e-12);
+        assert!((m[2].1 - 0.2).abs() < 1e-12, "epoch 3 is the first fold's alone");
+        // A held-out loss far above the ceiling is clipped, not drawn off the chart.
+        let mut wild = p.clone();
+        wild.folds[0][2].val_loss = 40.0;
+        let svg = Figure::Curves(wild).svg().unwrap();
+        assert!(svg.contains("M — loss") && svg.contains("M — held-out AUC") && svg.contains("fold 2"));
+        assert!(svg.contains("0.52 at the last epoch, highest 0.57 (epoch 1)"), "the legend names the best mean epoch");
     }
 }
 #[cfg(test)]

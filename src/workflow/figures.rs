@@ -1,5 +1,5 @@
-//! A run's figure as `plot roc` and `plot calibration` return it: drawn
-//! from the run's stored predictions, kept in the session, and written with
+//! A run's figure as `plot roc`, `plot calibration` and `plot curves` return it: drawn
+//! from the run's stored predictions (or per-epoch metrics), kept in the session, and written with
 //! `--out FILE.svg|.png` as an artifact of the run.
 
 use std::path::PathBuf;
@@ -16,6 +16,11 @@ pub const DEFAULT_BINS: usize = 5;
 /// The figure `what` (`roc` or `calibration`) of the run named by the first argument.
 pub fn plot_run(args: &Args, session: &mut Session, what: &str) -> Result<Output> {
     let id: i64 = parse_token(args.required(0)?, "RUN", "a run id (a whole number)")?;
+    plot_run_id(args, session, id, what)
+}
+
+/// [`plot_run`] for a run already found.
+pub fn plot_run_id(args: &Args, session: &mut Session, id: i64, what: &str) -> Result<Output> {
     let bins: usize = args.parsed("bins", "a number of bins")?.unwrap_or(DEFAULT_BINS).max(1);
     let (title, fig, data) = crate::report::run_figure(session.store(), id, what, bins)?;
     let svg = fig.svg()?;

@@ -1,7 +1,11 @@
-//! Crash safety: `kill -9` in the middle of `preprocess` leaves runs.db
+//! Crash safety: `kill -9` in the middle of `preprocess` (or `train`) leaves runs.db
 //! sound (PRAGMA integrity_check), the killed run `interrupted`, every
 //! patient folder either complete (its record vouches for every file) or
-//! without a record, and `runs --resume` finishes the job from the cache.
+//! without a record, and `runs --resume` finishes the job from the cache —
+//! for `train` in a new process, which rebuilds the model and frames from
+//! the run's record, refuses a changed input, and ends with the predictions
+//! of an uninterrupted run. (The train test changes the working directory;
+//! the other test uses absolute paths only.)
 
 mod common;
 
@@ -92,4 +96,91 @@ fn kill_during_preprocess_then_resume() {
     assert_eq!(out.matches("│ done").count(), 24 - complete, "{out}");
     let (_, err, _) = common::run(&mut s, "runs --resume 1", true);
     assert!(err.contains("only interrupted, cancelled or failed runs are resumed"), "{err}");
+}
+
+/// Runs `radose --db DB -c CMD` to the end; returns (stdout, stderr).
+fn radose(db: &std::path::Path, cmd: &str) -> (String, String, bool) {
+    let out = Command::new(common::binary()).args(["--db", db.to_str().unwrap(), "-c", cmd]).output().unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+        out.status.success(),
+    )
+}
+
+fn finished_folds(db: &std::path::Path) -> usize {
+    let Ok(store) = Store::open(db, Provenance::gather()) else { return 0 };
+    store
+        .list_runs(200)
+        .map(|runs| runs.iter().filter(|r| r.kind == RunKind::TrainFold && r.status == RunStatus::Finished).count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn kill_during_train_then_resume_in_a_new_process() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_current_dir(dir.path()).unwrap();
+    let db = dir.path().join("runs.db");
+    let prepare = "simulate --out sim --n-a 24 --n-b 6; load A0 sim/A; preprocess A0 --to pre/A";
+    let (_, err, ok) = radose(&db, prepare);
+    assert!(ok, "{err}");
+    let train = "train Q on A --folds 3 --grid epochs=30 batch=8 --seed 3";
+    let script = format!(
+        "load A pre/A; extract A --sequences T1 --roi ptv --to feat/A; \
+         model Q = T1+Dose --select mannwhitney:k=6 --input 17x17x17 --balance oversample; {train}"
+    );
+    let mut child = Command::new(common::binary())
+        .args(["--db", db.to_str().unwrap(), "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while finished_folds(&db) < 1 && started.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done = finished_folds(&db);
+    assert!((1..3).contains(&done), "killed after {done} of 3 folds");
+    let store = Store::open(&db, Provenance::gather()).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let killed = store.list_runs(200).unwrap().into_iter().find(|r| r.kind == RunKind::Train).unwrap();
+    assert_eq!(killed.status, RunStatus::Interrupted);
+    drop(store);
+
+    // A changed input stops the resume and names the file.
+    let parquet = dir.path().join("feat/A/A.T1.parquet");
+    let saved = std::fs::read(&parquet).unwrap();
+    std::fs::write(&parquet, b"not the features the run read").unwrap();
+    let (_, err, ok) = radose(&db, &format!("runs --resume {}", killed.id));
+    assert!(!ok && err.contains("feat/A/A.T1.parquet") && err.contains("changed"), "{err}");
+    std::fs::write(&parquet, saved).unwrap();
+
+    // A new process resumes from the record alone: no model, no frames in it.
+    let (out, err, ok) = radose(&db, &format!("runs --resume {}", killed.id));
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("rebuilt: model Q"), "{out}");
+    assert!(out.contains("`load A pre/A`") && out.contains("`extract A --sequences T1"), "{out}");
+    assert!(out.contains(&format!("{done} of 3 folds reused")), "{out}");
+
+    // The same as an uninterrupted training.
+    let (_, err, ok) = radose(&db, &format!("{}; {train}", script.rsplit_once(';').unwrap().0));
+    assert!(ok, "{err}");
+    let store = Store::open(&db, Provenance::gather()).unwrap();
+    let trains: Vec<_> = store
+        .list_runs(500)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == RunKind::Train && r.status == RunStatus::Finished)
+        .collect();
+    assert_eq!(trains.len(), 2, "the resumed and the uninterrupted run");
+    let preds = |id| {
+        let mut p = store.predictions(id).unwrap();
+        p.sort_by(|a, b| a.patient.cmp(&b.patient));
+        p
+    };
+    let (a, b) = (preds(trains[0].id), preds(trains[1].id));
+    assert_eq!(a.len(), 24);
+    assert_eq!(a, b, "resumed and uninterrupted runs give the same out-of-fold predictions");
 }

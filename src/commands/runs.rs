@@ -17,7 +17,14 @@ impl Command for Runs {
             .named("sort", "KEY", ArgKind::Text, "order by a field, metric or parameter (default: newest first)")
             .switch("desc", "sort descending")
             .defaulted("limit", "N", ArgKind::Int, "how many", DEFAULT_LIMIT)
-            .named("resume", "ID", ArgKind::Run, "re-run an interrupted, cancelled or failed run's command (cached work is reused)")
+            .named(
+                "resume",
+                "ID",
+                ArgKind::Run,
+                "re-run an interrupted, cancelled or failed run's command (cached work is reused), in this session or a \
+                 new one: the model or pipeline and the frames it read are rebuilt from its record",
+            )
+            .switch("force", "with --resume: run again from scratch even though an input file changed")
             .table()
             .not_replayable()
             .example("runs", "the 20 most recent runs")
@@ -30,7 +37,7 @@ impl Command for Runs {
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         if let Some(tok) = args.value("resume") {
-            return resume(session, tok);
+            return resume(session, tok, args.has("force"));
         }
         let limit: usize = args.parsed("limit", "a number of runs")?.unwrap_or(DEFAULT_LIMIT);
         let filter = args.value("where").map(crate::workflow::lookup::filter_expr).transpose()?;
@@ -77,8 +84,11 @@ pub fn sort_field(tok: &crate::syntax::Token) -> Result<crate::store::query::Fie
 /// Re-executes the command of a run that did not finish. Long commands
 /// keep per-patient caches (`preprocess`, `extract`) written atomically, so
 /// the rerun picks up where the killed one stopped; `train` reuses the
-/// folds the unfinished run finished (`Session::resuming`).
-fn resume(session: &mut Session, tok: &crate::syntax::Token) -> Result<Output> {
+/// folds the unfinished run finished (`Session::resuming`). In a new
+/// process the model or pipeline and the frames come back from the record
+/// (`workflow::restore`); an input file that changed stops the resume
+/// unless `force`, which runs the command from scratch.
+fn resume(session: &mut Session, tok: &crate::syntax::Token, force: bool) -> Result<Output> {
     let id: i64 = crate::signature::parse_token(tok, "--resume", "a run id")?;
     let d = session.store().run_detail(id)?;
     if !d.summary.status.is_unfinished() {
@@ -88,11 +98,22 @@ fn resume(session: &mut Session, tok: &crate::syntax::Token) -> Result<Output> {
         ));
     }
     let statements = crate::syntax::parse(&d.summary.command, 1)?;
+    // A child run (a fold, a configuration) carries its command; its
+    // inputs and declarations are recorded on the top-level run.
+    let mut top = d.clone();
+    while let Some(parent) = top.summary.parent {
+        top = session.store().run_detail(parent)?;
+    }
+    let restored = crate::workflow::restore::restore(session, &top, force)?;
+    let reuse = !restored.iter().any(|n| n.starts_with("--force"));
     let mut outputs = vec![Output::Message(format!(
-        "resuming run {id} ({}): `{}` — cached work is reused",
-        d.summary.status, d.summary.command
+        "resuming run {id} ({}): `{}` — {}",
+        d.summary.status,
+        d.summary.command,
+        if reuse { "cached work is reused" } else { "run again from scratch" }
     ))];
-    session.resuming = Some(id);
+    outputs.extend(restored.into_iter().map(|n| Output::Message(format!("rebuilt: {n}"))));
+    session.resuming = reuse.then_some(id);
     let result = statements.iter().try_for_each(|st| {
         outputs.push(session.execute(st)?);
         Ok(())

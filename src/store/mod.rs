@@ -390,6 +390,18 @@ impl Store {
         stmt.query_map([limit as i64], summary_from_row).and_then(|rows| rows.collect()).map_err(|e| self.err(e))
     }
 
+    /// Every run linked to a dataset record, oldest first.
+    pub fn runs_with_dataset(&self, dataset: i64) -> Result<Vec<RunSummary>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.id, r.parent_id, r.kind, r.status, r.started_at, r.ended_at, r.command
+                 FROM runs r JOIN run_datasets d ON d.run_id = r.id WHERE d.dataset_id = ?1 ORDER BY r.id",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([dataset], summary_from_row).and_then(|rows| rows.collect()).map_err(|e| self.err(e))
+    }
+
     /// Runs matching `filter`, ordered by `sort` (a field; id when none),
     /// each with its sort value; values are bound, never pasted into SQL.
     pub fn query_runs(

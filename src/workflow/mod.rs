@@ -2,8 +2,9 @@
 //! feature matrices from session frames (`features`), groups for the
 //! statistics tests (`groups`) and what those tests share (`stat_tests`),
 //! a cohort's deep-model inputs and model artifacts (`deep`), a run's
-//! figure (`figures`), and the lookups and result records the learning
-//! commands have in common (`lookup`). Nothing here is a command; commands
+//! figure (`figures`), the lookups and result records the learning
+//! commands have in common (`lookup`), and what an unfinished run needs to
+//! be resumed in a new process (`restore`). Nothing here is a command; commands
 //! import from here and never from each other.
 
 pub mod deep;
@@ -11,4 +12,5 @@ pub mod features;
 pub mod figures;
 pub mod groups;
 pub mod lookup;
+pub mod restore;
 pub mod stat_tests;

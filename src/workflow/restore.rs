@@ -1,0 +1,173 @@
+//! What an unfinished run's command needs, rebuilt from the run record
+//! alone, so that `runs --resume ID` works in a new process as well as in
+//! the session that started the run:
+//!
+//! - the **inputs are checked first**: every file the run read (its
+//!   datasets) must still have the SHA-256 recorded; a changed or missing
+//!   file is named and the resume refused (`--force` reruns from scratch);
+//! - the **declarations** it names come back from the record: a deep
+//!   model from `model_json`, a pipeline from `pipeline_json` (or its
+//!   steps text);
+//! - the **frames** it read come back by running again the `load` or
+//!   `extract` that recorded each of them — both answer from their caches —
+//!   in the order they first ran.
+//!
+//! The session's own frames and declarations win: nothing the user already
+//! has is replaced.
+
+use crate::core::learn::pipeline::Pipeline;
+use crate::error::{Error, Result};
+use crate::session::Session;
+use crate::store::records::{AuditLeakageParams, ClassicalParams, TestModelParams, TrainParams};
+use crate::store::{DatasetRecord, Params, RunDetail, RunKind, RunStatus};
+
+/// An input of the run whose file no longer has the recorded content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed {
+    pub name: String,
+    pub path: String,
+    /// `None` when the file is gone.
+    pub now: Option<String>,
+    pub recorded: String,
+}
+
+impl Changed {
+    pub fn describe(&self) -> String {
+        match &self.now {
+            Some(now) => format!(
+                "{} (`{}`) changed: SHA-256 {}… now, {}… when the run read it",
+                self.path,
+                self.name,
+                &now[..12.min(now.len())],
+                &self.recorded[..12.min(self.recorded.len())]
+            ),
+            None => format!("{} (`{}`) is gone", self.path, self.name),
+        }
+    }
+}
+
+/// Every input file of `detail` whose content is not what the run read.
+pub fn changed_inputs(datasets: &[DatasetRecord]) -> Vec<Changed> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for d in datasets {
+        if !seen.insert(d.path.clone()) {
+            continue;
+        }
+        let path = std::path::Path::new(&d.path);
+        let now = if path.is_file() { crate::provenance::sha256_file(path).ok() } else { None };
+        if now.as_deref() != Some(d.sha256.as_str()) {
+            out.push(Changed { name: d.name.clone(), path: d.path.clone(), now, recorded: d.sha256.clone() });
+        }
+    }
+    out
+}
+
+/// The model or pipeline the run's command names, declared in `session`
+/// when it has none of that name. Returns what was declared.
+fn restore_declaration(session: &mut Session, detail: &RunDetail) -> Result<Option<String>> {
+    let id = detail.summary.id;
+    let bad = |what: &str, e: String| {
+        Error::invalid(format!("run {id}: the recorded {what} does not parse ({e}); it cannot be rebuilt"), None)
+    };
+    match detail.summary.kind {
+        RunKind::Train | RunKind::Test => {
+            let (name, json) = if detail.summary.kind == RunKind::Train {
+                let p = TrainParams::from_params(id, &detail.params)?;
+                (p.model, p.model_json)
+            } else {
+                let p = TestModelParams::from_params(id, &detail.params)?;
+                (p.model, p.model_json)
+            };
+            if session.models.contains_key(&name) {
+                return Ok(None);
+            }
+            let spec: crate::ml::spec::ModelSpec =
+                serde_json::from_str(&json).map_err(|e| bad("model declaration", e.to_string()))?;
+            session.models.insert(name.clone(), spec);
+            Ok(Some(format!("model {name} (from the run's record)")))
+        }
+        RunKind::Cv | RunKind::Holdout => {
+            let p = ClassicalParams::from_params(id, &detail.params)?;
+            if session.pipelines.contains_key(&p.pipeline) {
+                return Ok(None);
+            }
+            let pipeline: Pipeline =
+                serde_json::from_str(&p.pipeline_json).map_err(|e| bad("pipeline", e.to_string()))?;
+            session.pipelines.insert(p.pipeline.clone(), pipeline);
+            Ok(Some(format!("pipeline {} = {} (from the run's record)", p.pipeline, p.steps)))
+        }
+        RunKind::AuditLeakage => {
+            let p = AuditLeakageParams::from_params(id, &detail.params)?;
+            if session.pipelines.contains_key(&p.pipeline) {
+                return Ok(None);
+            }
+            let pipeline = Pipeline::parse(&p.steps).map_err(|e| bad("pipeline", e.to_string()))?;
+            session.pipelines.insert(p.pipeline.clone(), pipeline);
+            Ok(Some(format!("pipeline {} = {} (from the run's record)", p.pipeline, p.steps)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Rebuilds what `detail`'s command needs that `session` lacks; returns
+/// one line per thing rebuilt. Refuses when an input file changed (see
+/// [`changed_inputs`]) unless `force`.
+pub fn restore(session: &mut Session, detail: &RunDetail, force: bool) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    let changed = changed_inputs(&detail.datasets);
+    if !changed.is_empty() {
+        let list = changed.iter().map(Changed::describe).collect::<Vec<_>>().join("; ");
+        if !force {
+            return Err(Error::invalid(
+                format!("run {}'s inputs are not what it read: {list}", detail.summary.id),
+                Some("restore the file, or `runs --resume ID --force` to run the command again from scratch"),
+            ));
+        }
+        notes.push(format!("--force: {list}; nothing of the unfinished run is reused"));
+    }
+    notes.extend(restore_declaration(session, detail)?);
+    // Frames the session lacks, each from the earliest finished run that
+    // recorded it (`load` for a cohort, `extract` for a feature frame).
+    let mut producers: Vec<(i64, String)> = Vec::new();
+    for d in &detail.datasets {
+        let frame = d.name.split(':').next().unwrap_or(&d.name);
+        if session.frames().contains_key(frame) || d.name.contains(':') {
+            continue;
+        }
+        let kind = if frame.contains('.') { RunKind::Extract } else { RunKind::Load };
+        let found = session
+            .store()
+            .runs_with_dataset(d.id)?
+            .into_iter()
+            .find(|r| r.kind == kind && r.status == RunStatus::Finished && r.id < detail.summary.id);
+        match found {
+            Some(r) => {
+                if !producers.iter().any(|(id, _)| *id == r.id) {
+                    producers.push((r.id, r.command));
+                }
+            }
+            None => {
+                return Err(Error::invalid(
+                    format!(
+                        "run {} read the frame `{frame}` ({}), and no finished `{}` run recorded it",
+                        detail.summary.id,
+                        d.path,
+                        kind.as_str()
+                    ),
+                    Some(&format!("load or extract `{frame}` first, then resume")),
+                ));
+            }
+        }
+    }
+    producers.sort_by_key(|p| p.0);
+    for (id, command) in producers {
+        for statement in crate::syntax::parse(&command, 1)? {
+            session.execute(&statement).map_err(|e| {
+                Error::invalid(format!("rebuilding the inputs with run {id}'s `{command}` failed: {e}"), None)
+            })?;
+        }
+        notes.push(format!("`{command}` (run {id}) run again for its frames"));
+    }
+    Ok(notes)
+}

@@ -157,16 +157,22 @@ fn kill_during_train_then_resume_in_a_new_process() {
     assert!(!ok && err.contains("feat/A/A.T1.parquet") && err.contains("changed"), "{err}");
     std::fs::write(&parquet, saved).unwrap();
 
-    // A new process resumes from the record alone: no model, no frames in it.
+    // (b) Rerunning the same script in a new process continues the killed run.
+    let (out, err, ok) = radose(&db, &script);
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("continued the unfinished run {}: {done} of 3 folds reused", killed.id)), "{out}");
+
+    // (a) A new process resumes from the record alone: no model, no frames in it.
     let (out, err, ok) = radose(&db, &format!("runs --resume {}", killed.id));
     assert!(ok, "{out}{err}");
     assert!(out.contains("rebuilt: model Q"), "{out}");
     assert!(out.contains("`load A pre/A`") && out.contains("`extract A --sequences T1"), "{out}");
-    assert!(out.contains(&format!("{done} of 3 folds reused")), "{out}");
+    assert!(out.contains(&format!("resumed run {}: {done} of 3 folds reused", killed.id)), "{out}");
 
-    // The same as an uninterrupted training.
-    let (_, err, ok) = radose(&db, &format!("{}; {train}", script.rsplit_once(';').unwrap().0));
+    // Both equal an uninterrupted training (`--fresh`: every fold trained).
+    let (out, err, ok) = radose(&db, &format!("{script} --fresh"));
     assert!(ok, "{err}");
+    assert!(!out.contains("folds reused"), "{out}");
     let store = Store::open(&db, Provenance::gather()).unwrap();
     let trains: Vec<_> = store
         .list_runs(500)
@@ -174,13 +180,15 @@ fn kill_during_train_then_resume_in_a_new_process() {
         .into_iter()
         .filter(|r| r.kind == RunKind::Train && r.status == RunStatus::Finished)
         .collect();
-    assert_eq!(trains.len(), 2, "the resumed and the uninterrupted run");
+    assert_eq!(trains.len(), 3, "continued, resumed and uninterrupted");
     let preds = |id| {
         let mut p = store.predictions(id).unwrap();
         p.sort_by(|a, b| a.patient.cmp(&b.patient));
         p
     };
-    let (a, b) = (preds(trains[0].id), preds(trains[1].id));
-    assert_eq!(a.len(), 24);
-    assert_eq!(a, b, "resumed and uninterrupted runs give the same out-of-fold predictions");
+    let fresh = preds(trains[0].id);
+    assert_eq!(fresh.len(), 24);
+    for t in &trains[1..] {
+        assert_eq!(preds(t.id), fresh, "run {} equals the uninterrupted run", t.id);
+    }
 }

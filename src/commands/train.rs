@@ -243,6 +243,10 @@ impl Command for Train {
         .named("device", "DEV", ArgKind::Text, "cpu (default), gpu[:N] (wgpu build) or cuda[:N] (cuda build)")
         .label_flag("its preset, e.g. T1+Dose")
         .experiment_flag()
+        .switch(
+            "fresh",
+            "train every fold, even when an unfinished run of this same command (a crash, Ctrl-C) left folds to reuse",
+        )
         .table()
         .example(
             "model Q = T1+Dose --select mannwhitney:k=8 --input 20x30x30; train Q on A --folds 2 --grid epochs=2 batch=8",
@@ -310,9 +314,10 @@ impl Command for Train {
         ));
         if let Some(e) = &opened.earlier {
             let all = req.configs.len() * req.k;
+            let how = if session.resuming.is_some() { "resumed" } else { "continued the unfinished" };
             summary.notes.push(format!(
-                "resumed run {}: {reused} of {all} folds reused from it (same command, model, seed and data), {} \
-                 trained",
+                "{how} run {}: {reused} of {all} folds reused from it (same command, model, seed and data; `--fresh` \
+                 trains them all), {} trained",
                 e.run,
                 all - reused
             ));
@@ -410,7 +415,14 @@ fn open_run(args: &Args, session: &mut Session, req: &Request<'_>, inputs: &Coho
         session.store().link_dataset(parent, d)?;
     }
     let (mut earlier, mut resume_note) = (None, None);
-    if let Some(old) = session.resuming {
+    // `runs --resume ID`, or the same statement run again after a crash
+    // (a script rerun): the unfinished run's finished folds are reused.
+    let continuing = match session.resuming {
+        Some(old) => Some(old),
+        None if !args.has("fresh") => unfinished_same_command(session.store(), &args.statement.text, parent)?,
+        None => None,
+    };
+    if let Some(old) = continuing {
         match earlier_folds(session.store(), old, parent)? {
             Ok(e) => {
                 params.resumed_from = Some(e.run);
@@ -421,6 +433,24 @@ fn open_run(args: &Args, session: &mut Session, req: &Request<'_>, inputs: &Coho
         }
     }
     Ok(Opened { parent, params, earlier, resume_note })
+}
+
+/// The newest `train` run of this very statement, when it did not finish
+/// and no later run of the statement did.
+fn unfinished_same_command(store: &Store, command: &str, parent: RunId) -> Result<Option<RunId>> {
+    use crate::store::query::{Expr, Field, Op, Value};
+    let eq = |f: Field, v: &str| Expr::Cmp(f, Op::Eq, Value::Text(v.to_string()));
+    let filter = Expr::And(
+        Box::new(eq(Field::Column("r.kind"), RunKind::Train.as_str())),
+        Box::new(eq(Field::Column("r.command"), command)),
+    );
+    let runs = store.query_runs(Some(&filter), None, true, 50)?;
+    Ok(runs
+        .into_iter()
+        .map(|(r, _)| r)
+        .find(|r| r.id != parent && r.parent.is_none())
+        .filter(|r| r.status.is_unfinished())
+        .map(|r| r.id))
 }
 
 /// What every configuration's training shares.

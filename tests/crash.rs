@@ -192,3 +192,50 @@ fn kill_during_train_then_resume_in_a_new_process() {
         assert_eq!(preds(t.id), fresh, "run {} equals the uninterrupted run", t.id);
     }
 }
+
+#[test]
+fn sigterm_cancels_a_train_like_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let db = dir.path().join("runs.db");
+    let prepare = format!("simulate --out {d}/sim --n-a 24 --n-b 6; load A0 {d}/sim/A; preprocess A0 --to {d}/pre/A");
+    let (_, err, ok) = radose(&db, &prepare);
+    assert!(ok, "{err}");
+    let script = format!(
+        "load A {d}/pre/A; extract A --sequences T1 --roi ptv --to {d}/feat/A; \
+         model Q = T1+Dose --select mannwhitney:k=6 --input 17x17x17 --balance oversample; \
+         train Q on A --folds 3 --grid epochs=400 batch=8 --seed 3"
+    );
+    let child = Command::new(common::binary())
+        .args(["--db", db.to_str().unwrap(), "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first fold has logged an epoch, then send SIGTERM (a
+    // batch scheduler's time limit).
+    let started = Instant::now();
+    let epochs = || {
+        Store::open(&db, Provenance::gather())
+            .ok()
+            .and_then(|s| s.list_runs(100).ok())
+            .map(|runs| runs.iter().any(|r| r.kind == RunKind::TrainFold))
+            .unwrap_or(false)
+    };
+    while !epochs() && started.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // The shell's own `kill` (no procps needed).
+    let status = Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cancelling"), "{err}");
+    let store = Store::open(&db, Provenance::gather()).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let runs = store.list_runs(200).unwrap();
+    let train = runs.iter().find(|r| r.kind == RunKind::Train).unwrap();
+    assert_eq!(train.status, RunStatus::Cancelled, "SIGTERM stops at the next batch and records the run");
+    assert!(runs.iter().any(|r| r.kind == RunKind::TrainFold && r.status == RunStatus::Cancelled), "the fold too");
+}

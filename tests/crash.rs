@@ -239,3 +239,81 @@ fn sigterm_cancels_a_train_like_ctrl_c() {
     assert_eq!(train.status, RunStatus::Cancelled, "SIGTERM stops at the next batch and records the run");
     assert!(runs.iter().any(|r| r.kind == RunKind::TrainFold && r.status == RunStatus::Cancelled), "the fold too");
 }
+
+/// The highest checkpointed epoch of any unfinished fold, and the number of finished folds.
+fn checkpointed(db: &std::path::Path) -> (i64, usize) {
+    let Ok(store) = Store::open(db, Provenance::gather()) else { return (0, 0) };
+    let Ok(runs) = store.list_runs(200) else { return (0, 0) };
+    let folds: Vec<_> = runs.iter().filter(|r| r.kind == RunKind::TrainFold).collect();
+    let finished = folds.iter().filter(|r| r.status == RunStatus::Finished).count();
+    let epoch = folds
+        .iter()
+        .filter_map(|r| store.metrics(r.id).ok())
+        .flatten()
+        .filter(|m| m.key == "checkpoint_epoch")
+        .map(|m| m.value as i64)
+        .max()
+        .unwrap_or(0);
+    (epoch, finished)
+}
+
+#[test]
+fn a_killed_fold_continues_from_its_checkpoint_bit_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let db = dir.path().join("runs.db");
+    let prepare = format!("simulate --out {d}/sim --n-a 24 --n-b 6; load A0 {d}/sim/A; preprocess A0 --to {d}/pre/A");
+    let (_, err, ok) = radose(&db, &prepare);
+    assert!(ok, "{err}");
+    let train = "train Q on A --folds 2 --grid epochs=60 batch=8 --seed 4 --checkpoint-minutes 0";
+    let script = format!(
+        "load A {d}/pre/A; extract A --sequences T1 --roi ptv --to {d}/feat/A; \
+         model Q = T1+Dose --select mannwhitney:k=6 --input 17x17x17 --balance oversample; {train}"
+    );
+    let mut child = Command::new(common::binary())
+        .args(["--db", db.to_str().unwrap(), "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while checkpointed(&db).0 < 5 && started.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (epoch, finished) = checkpointed(&db);
+    assert!(epoch >= 5 && epoch < 60 && finished == 0, "killed in fold 1 after its epoch-{epoch} checkpoint");
+    let killed = {
+        let store = Store::open(&db, Provenance::gather()).unwrap();
+        store.list_runs(200).unwrap().into_iter().find(|r| r.kind == RunKind::Train).unwrap().id
+    };
+
+    let (out, err, ok) = radose(&db, &format!("runs --resume {killed}"));
+    assert!(ok, "{out}{err}");
+    let (_, err, ok) = radose(&db, &format!("{} --fresh", script.replace(" --checkpoint-minutes 0", "")));
+    assert!(ok, "{err}");
+
+    let store = Store::open(&db, Provenance::gather()).unwrap();
+    let runs = store.list_runs(500).unwrap();
+    let trains: Vec<_> = runs.iter().filter(|r| r.kind == RunKind::Train && r.status == RunStatus::Finished).collect();
+    assert_eq!(trains.len(), 2);
+    let preds = |id| {
+        let mut p = store.predictions(id).unwrap();
+        p.sort_by(|a, b| a.patient.cmp(&b.patient));
+        p
+    };
+    assert_eq!(preds(trains[0].id), preds(trains[1].id), "the continued fold ends as an uninterrupted one");
+    // The continued fold says where it started, has every epoch's metrics,
+    // and its checkpoints were pruned.
+    let resumed = store.run_detail(trains[1].id).unwrap();
+    let config = store.run_detail(resumed.children[0]).unwrap();
+    let fold1 = store.run_detail(config.children[0]).unwrap();
+    let param = |k: &str| fold1.params.iter().find(|(n, _)| n == k).map(|(_, v)| v.display());
+    let at: i64 = param("resumed_at_epoch").expect("continued from a checkpoint").parse().unwrap();
+    assert!(at >= epoch - 1 && at <= epoch, "continued at epoch {at}, checkpointed {epoch}");
+    let losses = fold1.metrics.iter().filter(|m| m.key == "train_loss").count();
+    assert_eq!(losses, 60, "every epoch's loss, the earlier ones copied");
+    assert!(fold1.artifacts.iter().all(|(p, _)| !p.contains("checkpoint")), "{:?}", fold1.artifacts);
+    assert!(fold1.artifacts.iter().all(|(p, _)| std::path::Path::new(p).is_file()));
+}

@@ -14,7 +14,7 @@ use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use radose::core::learn::matrix::Matrix;
 use radose::ml::data::{Balance, Samples};
 use radose::ml::net::{Block, NetConfig};
-use radose::ml::train::{TrainConfig, predict, train};
+use radose::ml::train::{Checkpoint, Checkpointing, TrainConfig, predict, train};
 use radose::store::ParamValue;
 use radose::store::{Prediction, RunKind, RunStatus};
 
@@ -158,10 +158,19 @@ fn the_loss_decreases_on_a_learnable_task() {
     let net = NetConfig::new([17, 17, 17], 4);
     let cfg = TrainConfig::new().with_epochs(12).with_batch(8).with_seed(11);
     let mut losses = Vec::new();
-    let model = train(&net, &cfg, &s, Some(&synthetic(12, 17, 6)), &cpu(), &|| false, &mut |log| {
-        losses.push(log.train_loss);
-        Ok(())
-    })
+    let model = train(
+        &net,
+        &cfg,
+        &s,
+        Some(&synthetic(12, 17, 6)),
+        &cpu(),
+        &|| false,
+        &mut |log| {
+            losses.push(log.train_loss);
+            Ok(())
+        },
+        &mut Checkpointing::default(),
+    )
     .unwrap();
     assert!(losses.last().unwrap() < &(0.6 * losses[0]), "{losses:?}");
     let p = predict(&model.valid(), &synthetic(12, 17, 7), &Device::flex()).unwrap();
@@ -174,7 +183,8 @@ fn same_seed_same_weights_and_save_load_round_trip() {
     let s = synthetic(12, 17, 8);
     let net = NetConfig::new([17, 17, 17], 4);
     let cfg = TrainConfig::new().with_epochs(2).with_batch(4).with_seed(3);
-    let fit = || train(&net, &cfg, &s, None, &cpu(), &|| false, &mut |_| Ok(())).unwrap();
+    let fit =
+        || train(&net, &cfg, &s, None, &cpu(), &|| false, &mut |_| Ok(()), &mut Checkpointing::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (fit(), fit());
     let fa = radose::ml::train::save(&a.valid(), &dir.path().join("a")).unwrap();
@@ -185,7 +195,17 @@ fn same_seed_same_weights_and_save_load_round_trip() {
     assert!(wa.len() > 900_000, "{}", wa.len());
     assert!(wa == wb, "weights differ between two trainings with the same seed");
     // A different seed gives different weights.
-    let c = train(&net, &cfg.clone().with_seed(4), &s, None, &cpu(), &|| false, &mut |_| Ok(())).unwrap();
+    let c = train(
+        &net,
+        &cfg.clone().with_seed(4),
+        &s,
+        None,
+        &cpu(),
+        &|| false,
+        &mut |_| Ok(()),
+        &mut Checkpointing::default(),
+    )
+    .unwrap();
     assert!(bits(&c.valid()) != wa);
     // Reloaded weights predict identically.
     let loaded = radose::ml::train::load(&net, &fa, &Device::flex()).unwrap();
@@ -193,8 +213,79 @@ fn same_seed_same_weights_and_save_load_round_trip() {
     let p2 = predict(&loaded, &s, &Device::flex()).unwrap();
     assert_eq!(p1, p2);
     // A cancelled training stops with Cancelled.
-    let e = train(&net, &cfg, &s, None, &cpu(), &|| true, &mut |_| Ok(())).unwrap_err();
+    let e = train(&net, &cfg, &s, None, &cpu(), &|| true, &mut |_| Ok(()), &mut Checkpointing::default()).unwrap_err();
     assert!(matches!(e, radose::error::Error::Cancelled));
+}
+
+#[test]
+fn a_training_continued_from_a_checkpoint_ends_bit_identical() {
+    let s = synthetic(12, 17, 8);
+    let net = NetConfig::new([17, 17, 17], 4);
+    let cfg = TrainConfig::new().with_epochs(4).with_batch(4).with_seed(3);
+    let bits = |m: &radose::ml::net::FusionNet| -> Vec<u32> {
+        radose::ml::train::weights(m).iter().map(|w| w.to_bits()).collect()
+    };
+    let whole = train(&net, &cfg, &s, None, &cpu(), &|| false, &mut |_| Ok(()), &mut Checkpointing::default()).unwrap();
+    // Stopped after epoch 2, with a checkpoint after every epoch.
+    let dir = tempfile::tempdir().unwrap();
+    let done = std::cell::Cell::new(0);
+    let mut saved: Vec<Checkpoint> = Vec::new();
+    let mut written = |ck: &Checkpoint, files: &[std::path::PathBuf]| {
+        assert!(files.iter().all(|f| f.is_file()));
+        saved.push(ck.clone());
+        Ok(())
+    };
+    let mut ckp =
+        Checkpointing { dir: Some(dir.path().to_path_buf()), written: Some(&mut written), ..Checkpointing::default() };
+    let stop = train(
+        &net,
+        &cfg,
+        &s,
+        None,
+        &cpu(),
+        &|| done.get() >= 2,
+        &mut |log| {
+            done.set(log.epoch);
+            Ok(())
+        },
+        &mut ckp,
+    );
+    assert!(matches!(stop, Err(radose::error::Error::Cancelled)));
+    drop(ckp);
+    assert_eq!(saved.iter().map(|c| c.epoch).collect::<Vec<_>>(), vec![1, 2]);
+    assert!(!dir.path().join("epoch-1").exists(), "a superseded checkpoint is pruned");
+    // The checkpoint holds the weights a 2-epoch training ends with.
+    let two = train(
+        &net,
+        &cfg.clone().with_epochs(2),
+        &s,
+        None,
+        &cpu(),
+        &|| false,
+        &mut |_| Ok(()),
+        &mut Checkpointing::default(),
+    )
+    .unwrap();
+    let loaded = radose::ml::train::load(&net, &saved[1].weights, &Device::flex()).unwrap();
+    assert!(bits(&loaded) == bits(&two.valid()));
+    let mut epochs = Vec::new();
+    let mut resume = Checkpointing { resume: saved.pop(), ..Checkpointing::default() };
+    let continued = train(
+        &net,
+        &cfg,
+        &s,
+        None,
+        &cpu(),
+        &|| false,
+        &mut |log| {
+            epochs.push(log.epoch);
+            Ok(())
+        },
+        &mut resume,
+    )
+    .unwrap();
+    assert_eq!(epochs, vec![3, 4], "only the epochs after the checkpoint run");
+    assert!(bits(&continued.valid()) == bits(&whole.valid()), "the continued training ends bit-identical");
 }
 
 /// A small simulated study on disk: cohorts, PTV + dose on the MR grid, T1 radiomics.

@@ -120,12 +120,21 @@ impl Command for TestModel {
         let cancel = session.cancel_flag();
         let all: Vec<usize> = (0..train_inputs.ids.len()).collect();
         let store = session.store();
-        let (fitted, _) =
-            fit(&spec, &train_inputs, &all, None, &cfg, &device, &|| cancel.is_cancelled(), &mut |log| {
+        let (fitted, _) = fit(
+            &spec,
+            &train_inputs,
+            &all,
+            None,
+            &cfg,
+            &device,
+            &|| cancel.is_cancelled(),
+            &mut |log| {
                 store.log_metric(run, curve::TRAIN_LOSS, log.train_loss, Some(log.epoch as i64), None)?;
                 progress.inc(1);
                 Ok(())
-            })?;
+            },
+            &mut crate::ml::train::Checkpointing::default(),
+        )?;
         drop(progress);
         let inference = crate::ml::device::without_autodiff(&device);
         let threshold = match fixed {

@@ -14,7 +14,30 @@ use crate::error::{Error, Result};
 use crate::ml::device::DeviceChoice;
 use crate::ml::fit::{CohortInputs, fit};
 use crate::ml::spec::ModelSpec;
-use crate::ml::train::TrainConfig;
+use crate::ml::train::{Checkpoint, Checkpointing, TrainConfig};
+
+/// A checkpoint's own file (beside its weights and optimizer state).
+const CHECKPOINT_STATE: &str = "state.json";
+
+/// Minutes of training between a fold's checkpoints without `--checkpoint-minutes`.
+const CHECKPOINT_MINUTES: f64 = 3.0;
+
+/// `--checkpoint-minutes M` (default 3; 0: after every epoch; `off`: none).
+fn checkpoint_every(args: &Args) -> Result<Option<std::time::Duration>> {
+    match args.value("checkpoint-minutes") {
+        None => Ok(Some(std::time::Duration::from_secs_f64(CHECKPOINT_MINUTES * 60.0))),
+        Some(t) if t.text == "off" => Ok(None),
+        Some(t) => match t.text.parse::<f64>() {
+            Ok(m) if m >= 0.0 && m.is_finite() => Ok(Some(std::time::Duration::from_secs_f64(m * 60.0))),
+            _ => Err(Error::InvalidValue {
+                token: t.text.clone(),
+                what: "--checkpoint-minutes".into(),
+                reason: "a number of minutes ≥ 0, or `off`".into(),
+                span: t.span,
+            }),
+        },
+    }
+}
 use crate::output::{Output, Table, format_sig};
 use crate::progress::ProgressHandle;
 use crate::session::{CancelFlag, Command, Session};
@@ -118,6 +141,8 @@ fn held_out(fold: usize, test: &[usize], probs: &[f64], ids: &[String], y: &[u8]
 struct Earlier {
     run: RunId,
     folds: std::collections::HashMap<(usize, usize), RunId>,
+    /// Folds it started and did not finish, which may have a checkpoint.
+    partial: std::collections::HashMap<(usize, usize), RunId>,
 }
 
 /// What `runs --resume` may reuse for the new `train` run `parent`, or why
@@ -157,17 +182,19 @@ fn earlier_folds(store: &Store, resuming: RunId, parent: RunId) -> Result<std::r
     if hashes(&old) != hashes(&new) {
         return Ok(Err(format!("the data changed since run {}", old.summary.id)));
     }
-    let mut folds = std::collections::HashMap::new();
+    let (mut folds, mut partial) = (std::collections::HashMap::new(), std::collections::HashMap::new());
     for &config in &old.children {
         for &fold in &store.run_detail(config)?.children {
             let d = store.run_detail(fold)?;
+            let p = TrainFoldParams::from_params(fold, &d.params)?;
             if d.summary.status == RunStatus::Finished {
-                let p = TrainFoldParams::from_params(fold, &d.params)?;
                 folds.insert((p.config, p.fold), fold);
+            } else {
+                partial.insert((p.config, p.fold), fold);
             }
         }
     }
-    Ok(Ok(Earlier { run: old.summary.id, folds }))
+    Ok(Ok(Earlier { run: old.summary.id, folds, partial }))
 }
 
 /// A finished fold's recorded results, when they are complete: a held-out
@@ -201,6 +228,26 @@ fn reusable(store: &Store, fold_run: RunId, test: &[usize], ids: &[String]) -> R
     let selected =
         found.selected.as_deref().and_then(|v| serde_json::from_str::<Vec<String>>(v).ok()).map_or(0, |v| v.len());
     Ok(Some(Reusable { detail, found, probs, selected }))
+}
+
+/// The latest checkpoint an unfinished fold run recorded whose files all
+/// still have their recorded hashes.
+fn checkpoint_of(store: &Store, fold_run: RunId) -> Result<Option<Checkpoint>> {
+    let detail = store.run_detail(fold_run)?;
+    let hash_ok = |path: &std::path::Path| {
+        let p = path.display().to_string();
+        detail.artifacts.iter().any(|(a, h)| *a == p && crate::provenance::sha256_file(path).is_ok_and(|now| now == *h))
+    };
+    let mut best: Option<Checkpoint> = None;
+    for (path, _) in detail.artifacts.iter().filter(|(p, _)| p.ends_with(CHECKPOINT_STATE)) {
+        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        let Ok(ck) = serde_json::from_str::<Checkpoint>(&text) else { continue };
+        let complete = hash_ok(std::path::Path::new(path)) && hash_ok(&ck.weights) && hash_ok(&ck.optimizer);
+        if complete && best.as_ref().is_none_or(|b| ck.epoch > b.epoch) {
+            best = Some(ck);
+        }
+    }
+    Ok(best)
 }
 
 /// Records an earlier fold's results on the new fold run `run`, whose
@@ -243,6 +290,13 @@ impl Command for Train {
         .named("device", "DEV", ArgKind::Text, "cpu (default), gpu[:N] (wgpu build) or cuda[:N] (cuda build)")
         .label_flag("its preset, e.g. T1+Dose")
         .experiment_flag()
+        .named(
+            "checkpoint-minutes",
+            "M",
+            ArgKind::Text,
+            "write a fold's weights, optimizer and batch-order state after an epoch when M minutes of training have \
+             passed since the last (default 3; 0: every epoch; off: never); a resumed fold continues from its last",
+        )
         .switch(
             "fresh",
             "train every fold, even when an unfinished run of this same command (a crash, Ctrl-C) left folds to reuse",
@@ -269,6 +323,7 @@ impl Command for Train {
             progress: session.progress(total as u64, "epochs", format!("train {}", req.label)),
             cancel: session.cancel_flag(),
             artifacts: session.artifact_base(),
+            checkpoint_every: checkpoint_every(args)?,
         };
         let mut summary =
             Table::new(["config", "lr", "batch", "epochs", "weight decay", "auc mean", "auc sd", "auc pooled"]);
@@ -462,6 +517,8 @@ struct Job<'a> {
     progress: ProgressHandle,
     cancel: CancelFlag,
     artifacts: PathBuf,
+    /// Training time between a fold's checkpoints; `None`: no checkpoints.
+    checkpoint_every: Option<std::time::Duration>,
 }
 
 /// One fold's held-out result.
@@ -550,6 +607,7 @@ fn train_fold(
         reused_from: reuse.as_ref().map(|(old, _)| *old),
         selected: None,
         synthetic: None,
+        resumed_at_epoch: None,
     };
     let fold_run = session.begin_child(config_run, RunKind::TrainFold, &fold_params, Some(fold_cfg.seed))?;
     if let Some((_, r)) = reuse {
@@ -560,7 +618,38 @@ fn train_fold(
         session.store().finish_run(fold_run, RunStatus::Finished, None)?;
         return Ok(FoldOutcome { probs: r.probs, selected: r.selected, reused: true });
     }
+    // A fold the unfinished run started: continue from its last checkpoint,
+    // with the epochs before it recorded again on this fold run.
+    let resume = match job.earlier.and_then(|e| e.partial.get(&(ci, f))) {
+        Some(&old) => checkpoint_of(session.store(), old)?.map(|ck| (old, ck)),
+        None => None,
+    };
+    if let Some((old, ck)) = &resume {
+        for m in session.store().metrics(*old)? {
+            if m.step.is_some_and(|e| e >= 1 && e <= ck.epoch as i64) {
+                session.store().log_metric(fold_run, &m.key, m.value, m.step, m.fold)?;
+            }
+        }
+        fold_params.resumed_at_epoch = Some(ck.epoch);
+        fold_params.reused_from = Some(*old);
+        session.store().log_params(fold_run, &fold_params)?;
+        job.progress.inc(ck.epoch as u64);
+    }
     let store = session.store();
+    let checkpoint_dir = job.artifacts.join(format!("run-{fold_run}")).join("checkpoint");
+    let mut written = |ck: &Checkpoint, files: &[PathBuf]| -> Result<()> {
+        for file in files {
+            let hash = crate::provenance::sha256_file(file)?;
+            store.log_artifact(fold_run, &file.to_string_lossy(), &hash)?;
+        }
+        store.log_metric(fold_run, "checkpoint_epoch", ck.epoch as f64, None, Some(f as i64))
+    };
+    let mut checkpoints = Checkpointing {
+        resume: resume.map(|(_, ck)| ck),
+        dir: job.checkpoint_every.map(|_| checkpoint_dir.clone()),
+        every: job.checkpoint_every.unwrap_or_default(),
+        written: Some(&mut written),
+    };
     // On an error the session closes this fold, its configuration and the
     // train run with the error.
     let (fitted, probs) = fit(
@@ -581,9 +670,16 @@ fn train_fold(
             job.progress.inc(1);
             Ok(())
         },
+        &mut checkpoints,
     )?;
+    drop(checkpoints);
     let probs = probs.unwrap_or_default();
     let store = session.store_mut();
+    // The fold is done: its checkpoints are pruned, files and records.
+    if checkpoint_dir.exists() {
+        std::fs::remove_dir_all(&checkpoint_dir).map_err(|e| crate::provenance::io_error(&checkpoint_dir, e))?;
+    }
+    store.forget_artifacts_under(fold_run, &checkpoint_dir.to_string_lossy())?;
     fold_params.selected = serde_json::to_string(&fitted.features.selected).ok();
     fold_params.synthetic = Some(fitted.synthetic);
     store.log_params(fold_run, &fold_params)?;

@@ -41,6 +41,17 @@ impl Rng {
         Rng::new(splitmix64(&mut sm) ^ seed.rotate_left(17))
     }
 
+    /// The generator's whole state (for a checkpoint), when no normal
+    /// deviate is held back; `None` otherwise.
+    pub fn state(&self) -> Option<[u64; 4]> {
+        self.spare.is_none().then_some(self.s)
+    }
+
+    /// A generator continuing from [`Rng::state`].
+    pub fn from_state(s: [u64; 4]) -> Rng {
+        Rng { s, spare: None }
+    }
+
     /// A seed for a sub-task (a fold, a step, a tree) named by `labels`:
     /// the first draw of [`Rng::derive`]'s stream. Sub-seeds are never
     /// arithmetic on a seed, which would let seed 7's repeat 1 be seed 8's

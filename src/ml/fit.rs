@@ -82,6 +82,7 @@ pub fn fit(
     device: &crate::ml::Device,
     cancelled: &dyn Fn() -> bool,
     on_epoch: &mut dyn FnMut(&EpochLog) -> Result<()>,
+    checkpoints: &mut crate::ml::train::Checkpointing<'_>,
 ) -> Result<(Fitted, Option<Vec<f64>>)> {
     let pipeline = spec.pipeline()?;
     let ytr: Vec<u8> = train_idx.iter().map(|&i| inputs.y[i]).collect();
@@ -90,7 +91,7 @@ pub fn fit(
     let net = spec.net(train.width);
     let balanced = train.balanced(spec.balance, crate::core::rng::Rng::sub_seed(cfg.seed, &["balance"]))?;
     let val = val_idx.map(|v| inputs.samples(&features, spec, v)).transpose()?;
-    let model = crate::ml::train::train(&net, cfg, &balanced, val.as_ref(), device, cancelled, on_epoch)?;
+    let model = crate::ml::train::train(&net, cfg, &balanced, val.as_ref(), device, cancelled, on_epoch, checkpoints)?;
     let inference = crate::ml::device::without_autodiff(&device);
     let model = crate::ml::train::evaluation_model(&model, &balanced, &inference);
     let probs = val.as_ref().map(|v| crate::ml::train::predict(&model, v, &inference)).transpose()?;

@@ -55,6 +55,62 @@ impl TrainConfig {
     }
 }
 
+/// A fold's training state after an epoch: enough to continue it and end
+/// bit-identical (CPU) to a training that never stopped.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    /// The last finished epoch (1-based).
+    pub epoch: usize,
+    /// The network's parameters (with their ids, which key the optimizer state).
+    pub weights: std::path::PathBuf,
+    /// Adam's moments and step counts.
+    pub optimizer: std::path::PathBuf,
+    /// The batch-order generator's state.
+    pub rng: [u64; 4],
+}
+
+/// Checkpoints of one training: where to write them and how often, what to
+/// tell the caller when one is written, and one to continue from.
+#[derive(Default)]
+pub struct Checkpointing<'a> {
+    /// Continue from this checkpoint instead of epoch 1.
+    pub resume: Option<Checkpoint>,
+    /// Where checkpoints go (`DIR/epoch-N/`); `None`: none are written.
+    pub dir: Option<std::path::PathBuf>,
+    /// Training time between two checkpoints (zero: after every epoch).
+    pub every: std::time::Duration,
+    /// Called with each checkpoint written and its files.
+    pub written: Option<&'a mut dyn FnMut(&Checkpoint, &[std::path::PathBuf]) -> Result<()>>,
+}
+
+/// Writes the checkpoint of `epoch` into `dir/epoch-N/` (each file
+/// atomically; `state.json`, naming the other two, last).
+fn write_checkpoint(
+    dir: &std::path::Path,
+    epoch: usize,
+    model: &FusionNet,
+    optim: &burn::optim::ModuleOptimizer,
+    rng: &Rng,
+) -> Result<Option<(Checkpoint, Vec<std::path::PathBuf>)>> {
+    let Some(state) = rng.state() else { return Ok(None) };
+    let at = dir.join(format!("epoch-{epoch}"));
+    std::fs::create_dir_all(&at).map_err(|e| crate::provenance::io_error(&at, e))?;
+    let weights = save(&model.valid(), &at.join("weights"))?;
+    let optimizer = at.join("optimizer.bpk");
+    crate::provenance::write_atomic_via(&optimizer, |tmp| {
+        optim
+            .to_record()
+            .save(tmp)
+            .map_err(|e| Error::invalid(format!("could not save the optimizer state: {e:?}"), None))
+    })?;
+    let ck = Checkpoint { epoch, weights: weights.clone(), optimizer: optimizer.clone(), rng: state };
+    let json = at.join("state.json");
+    let text = serde_json::to_string_pretty(&ck)
+        .map_err(|e| Error::invalid(format!("could not encode a checkpoint: {e}"), None))?;
+    crate::provenance::write_atomic(&json, text.as_bytes())?;
+    Ok(Some((ck, vec![weights, optimizer, json])))
+}
+
 /// What one epoch gave.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochLog {
@@ -104,6 +160,7 @@ pub fn train(
     device: &Device,
     cancelled: &dyn Fn() -> bool,
     on_epoch: &mut dyn FnMut(&EpochLog) -> Result<()>,
+    checkpoints: &mut Checkpointing<'_>,
 ) -> Result<FusionNet> {
     net.validate()?;
     cfg.validate()?;
@@ -127,7 +184,34 @@ pub fn train(
         .init();
     let mut rng = Rng::derive(cfg.seed, &["cnn", "batches"]);
     let mut order: Vec<usize> = (0..train.len()).collect();
-    for epoch in 1..=cfg.epochs {
+    let mut first = 1;
+    if let Some(ck) = &checkpoints.resume {
+        model = model.try_load_file(&ck.weights).map_err(|e| {
+            Error::invalid(format!("could not load the checkpoint {}: {e:?}", ck.weights.display()), None)
+        })?;
+        let record = burn::optim::OptimizerRecord::load(&ck.optimizer).map_err(|e| {
+            Error::invalid(format!("could not load the checkpoint {}: {e:?}", ck.optimizer.display()), None)
+        })?;
+        optim = optim.load_record(record);
+        // Each epoch shuffles the previous epoch's order: replay them, and
+        // the generator must then be where the checkpoint left it.
+        for _ in 0..ck.epoch {
+            rng.shuffle(&mut order);
+        }
+        if rng.state() != Some(ck.rng) {
+            return Err(Error::invalid(
+                format!(
+                    "the checkpoint {} was written by a different training (its batch order does not match)",
+                    ck.weights.display()
+                ),
+                None,
+            ));
+        }
+        first = ck.epoch + 1;
+    }
+    let mut last_checkpoint = std::time::Instant::now();
+    let mut previous: Option<usize> = None;
+    for epoch in first..=cfg.epochs {
         rng.shuffle(&mut order);
         let (mut total, mut weight) = (0.0, 0.0);
         for chunk in order.chunks(cfg.batch) {
@@ -160,6 +244,21 @@ pub fn train(
             _ => (None, None),
         };
         on_epoch(&EpochLog { epoch, train_loss, val_loss, val_auc })?;
+        if let Some(dir) = &checkpoints.dir
+            && epoch < cfg.epochs
+            && last_checkpoint.elapsed() >= checkpoints.every
+        {
+            if let Some((ck, files)) = write_checkpoint(dir, epoch, &model, &optim, &rng)? {
+                if let Some(written) = checkpoints.written.as_mut() {
+                    written(&ck, &files)?;
+                }
+                // The previous checkpoint of this training is superseded.
+                if let Some(e) = previous.replace(epoch) {
+                    let _ = std::fs::remove_dir_all(dir.join(format!("epoch-{e}")));
+                }
+            }
+            last_checkpoint = std::time::Instant::now();
+        }
     }
     Ok(model)
 }

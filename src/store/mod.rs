@@ -390,6 +390,15 @@ impl Store {
         stmt.query_map([limit as i64], summary_from_row).and_then(|rows| rows.collect()).map_err(|e| self.err(e))
     }
 
+    /// Removes `run`'s artifact records whose path starts with `prefix`
+    /// (files pruned on purpose, e.g. a finished fold's checkpoints).
+    pub fn forget_artifacts_under(&self, run: RunId, prefix: &str) -> Result<usize> {
+        let like = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        self.conn
+            .execute("DELETE FROM artifacts WHERE run_id = ?1 AND path LIKE ?2 ESCAPE '\\'", params![run, like])
+            .map_err(|e| self.err(e))
+    }
+
     /// Every run linked to a dataset record, oldest first.
     pub fn runs_with_dataset(&self, dataset: i64) -> Result<Vec<RunSummary>> {
         let mut stmt = self

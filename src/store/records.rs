@@ -779,6 +779,8 @@ params_record! {
         pub reused_from: Option<i64>,
         pub selected: Option<String>,
         pub synthetic: Option<usize>,
+        /// A fold continued from the unfinished fold `reused_from`'s checkpoint at this epoch.
+        pub resumed_at_epoch: Option<usize>,
     }
 }
 
@@ -893,6 +895,7 @@ mod tests {
             reused_from: None,
             selected: Some("[\"a\"]".into()),
             synthetic: Some(3),
+            resumed_at_epoch: Some(7),
         };
         let rows = p.to_params();
         assert!(rows.iter().all(|(k, _)| k != "reused_from"), "an absent option is not stored");

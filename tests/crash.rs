@@ -4,8 +4,8 @@
 //! without a record, and `runs --resume` finishes the job from the cache —
 //! for `train` in a new process, which rebuilds the model and frames from
 //! the run's record, refuses a changed input, and ends with the predictions
-//! of an uninterrupted run. (The train test changes the working directory;
-//! the other test uses absolute paths only.)
+//! of an uninterrupted run. Every child process runs in its test's own
+//! temporary folder.
 
 mod common;
 
@@ -98,9 +98,13 @@ fn kill_during_preprocess_then_resume() {
     assert!(err.contains("only interrupted, cancelled or failed runs are resumed"), "{err}");
 }
 
-/// Runs `radose --db DB -c CMD` to the end; returns (stdout, stderr).
+/// Runs `radose --db DB -c CMD` to the end in DB's folder; returns (stdout, stderr, success).
 fn radose(db: &std::path::Path, cmd: &str) -> (String, String, bool) {
-    let out = Command::new(common::binary()).args(["--db", db.to_str().unwrap(), "-c", cmd]).output().unwrap();
+    let out = Command::new(common::binary())
+        .current_dir(db.parent().unwrap())
+        .args(["--db", db.to_str().unwrap(), "-c", cmd])
+        .output()
+        .unwrap();
     (
         String::from_utf8_lossy(&out.stdout).to_string(),
         String::from_utf8_lossy(&out.stderr).to_string(),
@@ -119,7 +123,6 @@ fn finished_folds(db: &std::path::Path) -> usize {
 #[test]
 fn kill_during_train_then_resume_in_a_new_process() {
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_current_dir(dir.path()).unwrap();
     let db = dir.path().join("runs.db");
     let prepare = "simulate --out sim --n-a 24 --n-b 6; load A0 sim/A; preprocess A0 --to pre/A";
     let (_, err, ok) = radose(&db, prepare);
@@ -130,6 +133,7 @@ fn kill_during_train_then_resume_in_a_new_process() {
          model Q = T1+Dose --select mannwhitney:k=6 --input 17x17x17 --balance oversample; {train}"
     );
     let mut child = Command::new(common::binary())
+        .current_dir(dir.path())
         .args(["--db", db.to_str().unwrap(), "-c", &script])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

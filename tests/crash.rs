@@ -112,6 +112,29 @@ fn radose(db: &std::path::Path, cmd: &str) -> (String, String, bool) {
     )
 }
 
+/// A simulated cohort of 24 preprocessed in `dir` (its runs in `dir/runs.db`);
+/// returns the database and the statements that load it, extract T1 and
+/// declare the model Q — what a `train Q on A …` needs.
+fn study(dir: &std::path::Path) -> (std::path::PathBuf, &'static str) {
+    let db = dir.join("runs.db");
+    let (_, err, ok) = radose(&db, "simulate --out sim --n-a 24 --n-b 6; load A0 sim/A; preprocess A0 --to pre/A");
+    assert!(ok, "{err}");
+    let setup = "load A pre/A; extract A --sequences T1 --roi ptv --to feat/A; \
+                 model Q = T1+Dose --select mannwhitney:k=6 --input 17x17x17 --balance oversample";
+    (db, setup)
+}
+
+/// `radose --db DB -c SCRIPT` started in DB's folder, its output discarded.
+fn spawn(db: &std::path::Path, script: &str, stderr: Stdio) -> std::process::Child {
+    Command::new(common::binary())
+        .current_dir(db.parent().unwrap())
+        .args(["--db", db.to_str().unwrap(), "-c", script])
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
 fn finished_folds(db: &std::path::Path) -> usize {
     let Ok(store) = Store::open(db, Provenance::gather()) else { return 0 };
     store
@@ -123,22 +146,10 @@ fn finished_folds(db: &std::path::Path) -> usize {
 #[test]
 fn kill_during_train_then_resume_in_a_new_process() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("runs.db");
-    let prepare = "simulate --out sim --n-a 24 --n-b 6; load A0 sim/A; preprocess A0 --to pre/A";
-    let (_, err, ok) = radose(&db, prepare);
-    assert!(ok, "{err}");
+    let (db, setup) = study(dir.path());
     let train = "train Q on A --folds 3 --grid epochs=30 batch=8 --seed 3";
-    let script = format!(
-        "load A pre/A; extract A --sequences T1 --roi ptv --to feat/A; \
-         model Q = T1+Dose --select mannwhitney:k=6 --input 17x17x17 --balance oversample; {train}"
-    );
-    let mut child = Command::new(common::binary())
-        .current_dir(dir.path())
-        .args(["--db", db.to_str().unwrap(), "-c", &script])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let script = format!("{setup}; {train}");
+    let mut child = spawn(&db, &script, Stdio::null());
     let started = Instant::now();
     while finished_folds(&db) < 1 && started.elapsed() < Duration::from_secs(300) {
         std::thread::sleep(Duration::from_millis(10));
@@ -200,22 +211,9 @@ fn kill_during_train_then_resume_in_a_new_process() {
 #[test]
 fn sigterm_cancels_a_train_like_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display().to_string();
-    let db = dir.path().join("runs.db");
-    let prepare = format!("simulate --out {d}/sim --n-a 24 --n-b 6; load A0 {d}/sim/A; preprocess A0 --to {d}/pre/A");
-    let (_, err, ok) = radose(&db, &prepare);
-    assert!(ok, "{err}");
-    let script = format!(
-        "load A {d}/pre/A; extract A --sequences T1 --roi ptv --to {d}/feat/A; \
-         model Q = T1+Dose --select mannwhitney:k=6 --input 17x17x17 --balance oversample; \
-         train Q on A --folds 3 --grid epochs=400 batch=8 --seed 3"
-    );
-    let child = Command::new(common::binary())
-        .args(["--db", db.to_str().unwrap(), "-c", &script])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (db, setup) = study(dir.path());
+    let child =
+        spawn(&db, &format!("{setup}; train Q on A --folds 3 --grid epochs=400 batch=8 --seed 3"), Stdio::piped());
     // Wait until the first fold has logged an epoch, then send SIGTERM (a
     // batch scheduler's time limit).
     let started = Instant::now();
@@ -264,22 +262,10 @@ fn checkpointed(db: &std::path::Path) -> (i64, usize) {
 #[test]
 fn a_killed_fold_continues_from_its_checkpoint_bit_identical() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display().to_string();
-    let db = dir.path().join("runs.db");
-    let prepare = format!("simulate --out {d}/sim --n-a 24 --n-b 6; load A0 {d}/sim/A; preprocess A0 --to {d}/pre/A");
-    let (_, err, ok) = radose(&db, &prepare);
-    assert!(ok, "{err}");
+    let (db, setup) = study(dir.path());
     let train = "train Q on A --folds 2 --grid epochs=60 batch=8 --seed 4 --checkpoint-minutes 0";
-    let script = format!(
-        "load A {d}/pre/A; extract A --sequences T1 --roi ptv --to {d}/feat/A; \
-         model Q = T1+Dose --select mannwhitney:k=6 --input 17x17x17 --balance oversample; {train}"
-    );
-    let mut child = Command::new(common::binary())
-        .args(["--db", db.to_str().unwrap(), "-c", &script])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let script = format!("{setup}; {train}");
+    let mut child = spawn(&db, &script, Stdio::null());
     let started = Instant::now();
     while checkpointed(&db).0 < 5 && started.elapsed() < Duration::from_secs(300) {
         std::thread::sleep(Duration::from_millis(10));

@@ -178,13 +178,17 @@ fn the_loss_decreases_on_a_learnable_task() {
     assert!(radose::core::learn::metrics::auc(&p, &truth) > 0.9, "{p:?}");
 }
 
+/// A training with no held-out set, no per-epoch callback and no checkpoints.
+fn train_plain(net: &NetConfig, cfg: &TrainConfig, s: &Samples) -> radose::ml::net::FusionNet {
+    train(net, cfg, s, None, &cpu(), &|| false, &mut |_| Ok(()), &mut Checkpointing::default()).unwrap()
+}
+
 #[test]
 fn same_seed_same_weights_and_save_load_round_trip() {
     let s = synthetic(12, 17, 8);
     let net = NetConfig::new([17, 17, 17], 4);
     let cfg = TrainConfig::new().with_epochs(2).with_batch(4).with_seed(3);
-    let fit =
-        || train(&net, &cfg, &s, None, &cpu(), &|| false, &mut |_| Ok(()), &mut Checkpointing::default()).unwrap();
+    let fit = || train_plain(&net, &cfg, &s);
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (fit(), fit());
     let fa = radose::ml::train::save(&a.valid(), &dir.path().join("a")).unwrap();
@@ -195,17 +199,7 @@ fn same_seed_same_weights_and_save_load_round_trip() {
     assert!(wa.len() > 900_000, "{}", wa.len());
     assert!(wa == wb, "weights differ between two trainings with the same seed");
     // A different seed gives different weights.
-    let c = train(
-        &net,
-        &cfg.clone().with_seed(4),
-        &s,
-        None,
-        &cpu(),
-        &|| false,
-        &mut |_| Ok(()),
-        &mut Checkpointing::default(),
-    )
-    .unwrap();
+    let c = train_plain(&net, &cfg.clone().with_seed(4), &s);
     assert!(bits(&c.valid()) != wa);
     // Reloaded weights predict identically.
     let loaded = radose::ml::train::load(&net, &fa, &Device::flex()).unwrap();
@@ -225,7 +219,7 @@ fn a_training_continued_from_a_checkpoint_ends_bit_identical() {
     let bits = |m: &radose::ml::net::FusionNet| -> Vec<u32> {
         radose::ml::train::weights(m).iter().map(|w| w.to_bits()).collect()
     };
-    let whole = train(&net, &cfg, &s, None, &cpu(), &|| false, &mut |_| Ok(()), &mut Checkpointing::default()).unwrap();
+    let whole = train_plain(&net, &cfg, &s);
     // Stopped after epoch 2, with a checkpoint after every epoch.
     let dir = tempfile::tempdir().unwrap();
     let done = std::cell::Cell::new(0);
@@ -255,17 +249,7 @@ fn a_training_continued_from_a_checkpoint_ends_bit_identical() {
     assert_eq!(saved.iter().map(|c| c.epoch).collect::<Vec<_>>(), vec![1, 2]);
     assert!(!dir.path().join("epoch-1").exists(), "a superseded checkpoint is pruned");
     // The checkpoint holds the weights a 2-epoch training ends with.
-    let two = train(
-        &net,
-        &cfg.clone().with_epochs(2),
-        &s,
-        None,
-        &cpu(),
-        &|| false,
-        &mut |_| Ok(()),
-        &mut Checkpointing::default(),
-    )
-    .unwrap();
+    let two = train_plain(&net, &cfg.clone().with_epochs(2), &s);
     let loaded = radose::ml::train::load(&net, &saved[1].weights, &Device::flex()).unwrap();
     assert!(bits(&loaded) == bits(&two.valid()));
     let mut epochs = Vec::new();

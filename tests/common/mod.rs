@@ -6,9 +6,12 @@ use std::path::{Path, PathBuf};
 use radose::session::Session;
 use radose::shell::script::{ScriptOutcome, run_text};
 
-/// The crate root (tests run with it as the working directory).
+/// The crate root (tests run with it as the working directory): the one
+/// `cargo test` names when it runs the test, so a test binary built from a
+/// copy of the checkout at another path (and not rebuilt since) still reads
+/// the checkout it is run for.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
 
 /// A fresh session on a private in-memory database, 100 columns wide.

@@ -9,7 +9,10 @@ use radose::core::learn::steps::{Fitted, chi2_scores, fit_pca, fit_standardize, 
 use serde_json::Value;
 
 fn fixtures() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/learn_sklearn.json");
+    let path = format!(
+        "{}/tests/fixtures/learn_sklearn.json",
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -8,7 +8,10 @@ use serde_json::Value;
 
 #[test]
 fn roc_points_and_auc_equal_sklearn() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/roc_sklearn.json");
+    let path = format!(
+        "{}/tests/fixtures/roc_sklearn.json",
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
+    );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let floats =
         |v: &Value| -> Vec<f64> { v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap_or(f64::INFINITY)).collect() };

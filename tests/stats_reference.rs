@@ -9,8 +9,11 @@ use radose::core::stats::{MwuMethod, chi_square, fisher_exact, kruskal_wallis, m
 use serde_json::Value;
 
 fn fixtures() -> Value {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stats_scipy.json")).unwrap();
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/stats_scipy.json",
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
+    ))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 

@@ -208,8 +208,7 @@ impl Block {
 
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         let skip = conv::apply(&self.skip, x.clone(), [2, 2, 2], [0, 0, 0]);
-        let a = relu(self.norm.forward(conv::apply(&self.conv1, x, [1, 1, 1], [1, 1, 1])));
-        let a = conv::apply(&self.conv2, a, [2, 2, 2], [1, 1, 1]);
+        let a = self.pre_norm(x);
         let [n, _, d, h, w] = a.dims();
         let a = if n * d * h * w == 1 {
             // One value per channel: normalise with the running statistics.

@@ -307,3 +307,190 @@ fn a_killed_fold_continues_from_its_checkpoint_bit_identical() {
     assert!(fold1.artifacts.iter().all(|(p, _)| !p.contains("checkpoint")), "{:?}", fold1.artifacts);
     assert!(fold1.artifacts.iter().all(|(p, _)| std::path::Path::new(p).is_file()));
 }
+
+/// Makes `run` look killed: it (and the child runs given) read
+/// `interrupted`, and the predictions of `drop_fold` are gone from it, as
+/// when the process died before that fold finished.
+fn as_if_killed(db: &std::path::Path, run: i64, children: &[i64], drop_fold: Option<i64>) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    for id in std::iter::once(&run).chain(children) {
+        conn.execute("UPDATE runs SET status = 'interrupted', ended_at = NULL WHERE id = ?1", [id]).unwrap();
+    }
+    if let Some(f) = drop_fold {
+        conn.execute("DELETE FROM predictions WHERE run_id = ?1 AND fold = ?2", [run, f]).unwrap();
+    }
+}
+
+/// A run's results: its predictions and its metrics other than timings.
+fn results(store: &Store, id: i64) -> (Vec<(String, Option<i64>, u64)>, Vec<(String, Option<i64>, u64)>) {
+    let mut p: Vec<_> = store
+        .predictions(id)
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.patient, p.fold, p.probability.to_bits()))
+        .collect();
+    p.sort();
+    let mut m: Vec<_> = store
+        .metrics(id)
+        .unwrap()
+        .into_iter()
+        .filter(|m| !m.key.contains("seconds") && !m.key.contains("cached"))
+        .map(|m| (m.key, m.step, m.value.to_bits()))
+        .collect();
+    m.sort();
+    (p, m)
+}
+
+#[test]
+fn every_resumable_command_resumes_in_a_new_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, setup) = study(dir.path());
+    let (_, err, ok) = radose(&db, "load B0 sim/B; preprocess B0 --to pre/B");
+    assert!(ok, "{err}");
+    let commands = [
+        (RunKind::Extract, "extract B --sequences T1 --roi ptv --to feat/B"),
+        (RunKind::Cv, "cv P on A.T1 --folds 4 --seed 5"),
+        (RunKind::Holdout, "holdout P on A.T1 --test B.T1"),
+        (RunKind::AuditLeakage, "audit leakage P on A.T1 --folds 3 --seed 2"),
+        (RunKind::Train, "train Q on A --folds 2 --grid epochs=2 batch=8 --seed 3"),
+        (RunKind::Test, "test Q on B"),
+    ];
+    let script = format!(
+        "{setup}; load B pre/B; pipeline P = standardize | mannwhitney k=5 | logistic; {}",
+        commands.iter().map(|(_, c)| *c).collect::<Vec<_>>().join("; ")
+    );
+    let (_, err, ok) = radose(&db, &script);
+    assert!(ok, "{err}");
+    let store = Store::open(&db, Provenance::gather()).unwrap();
+    let runs = store.list_runs(500).unwrap();
+    let first = |kind: RunKind, command: &str| {
+        runs.iter().rev().find(|r| r.kind == kind && r.command == command && r.parent.is_none()).unwrap().id
+    };
+    let originals: Vec<(RunKind, &str, i64)> = commands.iter().map(|&(k, c)| (k, c, first(k, c))).collect();
+    let expected: Vec<_> = originals.iter().map(|o| results(&store, o.2)).collect();
+    drop(store);
+
+    for ((kind, command, id), expected) in originals.iter().zip(&expected) {
+        // The cv run dies before its last fold; the others at their end.
+        let store = Store::open(&db, Provenance::gather()).unwrap();
+        let children = store.run_detail(*id).unwrap().children;
+        drop(store);
+        let (killed_children, drop_fold) = match kind {
+            RunKind::Cv => (vec![*children.last().unwrap()], Some(3)),
+            _ => (vec![], None),
+        };
+        as_if_killed(&db, *id, &killed_children, drop_fold);
+        let (out, err, ok) = radose(&db, &format!("runs --resume {id}"));
+        assert!(ok, "{command}: {out}{err}");
+        assert!(out.contains("rebuilt: `load "), "{command} rebuilt its frames: {out}");
+        match kind {
+            RunKind::Cv => {
+                assert!(out.contains("rebuilt: pipeline P"), "{out}");
+                assert!(out.contains(&format!("resumed run {id}: 3 of 4 folds reused")), "{out}");
+            }
+            RunKind::Holdout | RunKind::AuditLeakage => assert!(out.contains("rebuilt: pipeline P"), "{out}"),
+            RunKind::Train | RunKind::Test => assert!(out.contains("rebuilt: model Q"), "{out}"),
+            _ => {}
+        }
+        let store = Store::open(&db, Provenance::gather()).unwrap();
+        let again = first(*kind, command);
+        let resumed = store
+            .list_runs(500)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.kind == *kind && r.command == *command && r.parent.is_none() && r.id > again)
+            .unwrap_or_else(|| panic!("{command}: no new run after {again}"));
+        assert_eq!(resumed.status, RunStatus::Finished, "{command}");
+        assert_eq!(&results(&store, resumed.id), expected, "{command}: the resumed run equals the original");
+    }
+
+    // Rerunning the statement continues an unfinished cv run by itself.
+    let store = Store::open(&db, Provenance::gather()).unwrap();
+    let cv = store
+        .list_runs(500)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.kind == RunKind::Cv && r.status == RunStatus::Finished)
+        .unwrap();
+    let last = *store.run_detail(cv.id).unwrap().children.last().unwrap();
+    drop(store);
+    as_if_killed(&db, cv.id, &[last], Some(3));
+    let rerun = format!("{setup}; pipeline P = standardize | mannwhitney k=5 | logistic; cv P on A.T1 --folds 4 --seed 5");
+    let (out, err, ok) = radose(&db, &rerun);
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("continued the unfinished run {}: 3 of 4 folds reused", cv.id)), "{out}");
+    let (out, err, ok) = radose(&db, &format!("{rerun} --fresh"));
+    assert!(ok, "{err}");
+    assert!(!out.contains("folds reused"), "{out}");
+}
+
+/// The highest epoch a `test` run has checkpointed.
+fn test_checkpointed(db: &std::path::Path) -> i64 {
+    let Ok(store) = Store::open(db, Provenance::gather()) else { return 0 };
+    let Ok(runs) = store.list_runs(200) else { return 0 };
+    runs.iter()
+        .filter(|r| r.kind == RunKind::Test)
+        .filter_map(|r| store.metrics(r.id).ok())
+        .flatten()
+        .filter(|m| m.key == "checkpoint_epoch")
+        .map(|m| m.value as i64)
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_killed_test_retraining_continues_from_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, setup) = study(dir.path());
+    let setup = format!(
+        "{setup}; load B0 sim/B; preprocess B0 --to pre/B; load B pre/B; extract B --sequences T1 --roi ptv --to feat/B"
+    );
+    let (_, err, ok) = radose(&db, &format!("{setup}; train Q on A --folds 2 --grid epochs=50 batch=8 --seed 6"));
+    assert!(ok, "{err}");
+    let test = "test Q on B --checkpoint-minutes 0";
+    let script = format!("{setup}; {test}");
+    let mut child = spawn(&db, &script, Stdio::null());
+    let started = Instant::now();
+    while test_checkpointed(&db) < 5 && started.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let epoch = test_checkpointed(&db);
+    assert!((5..50).contains(&epoch), "killed after the epoch-{epoch} checkpoint of 50");
+    let killed = {
+        let store = Store::open(&db, Provenance::gather()).unwrap();
+        let run = store.list_runs(200).unwrap().into_iter().find(|r| r.kind == RunKind::Test).unwrap();
+        assert_eq!(run.status, RunStatus::Interrupted);
+        run.id
+    };
+
+    // Rerunning the script in a new process continues from the checkpoint.
+    let (out, err, ok) = radose(&db, &script);
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("continued the unfinished run {killed} from its checkpoint after epoch")), "{out}");
+    let (out, err, ok) = radose(&db, &format!("{script} --fresh"));
+    assert!(ok, "{err}");
+    assert!(!out.contains("continued the unfinished"), "{out}");
+
+    let store = Store::open(&db, Provenance::gather()).unwrap();
+    let tests: Vec<_> = store
+        .list_runs(500)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == RunKind::Test && r.status == RunStatus::Finished)
+        .collect();
+    assert_eq!(tests.len(), 2, "continued and uninterrupted");
+    let (fresh, continued) = (tests[0].id, tests[1].id);
+    let preds = |id| {
+        let mut p = store.predictions(id).unwrap();
+        p.sort_by(|a, b| a.patient.cmp(&b.patient));
+        p
+    };
+    assert_eq!(preds(continued), preds(fresh), "the continued retraining ends as an uninterrupted one");
+    let d = store.run_detail(continued).unwrap();
+    let at: i64 = d.params.iter().find(|(k, _)| k == "resumed_at_epoch").unwrap().1.display().parse().unwrap();
+    assert!(at >= epoch - 1 && at <= epoch, "continued at {at}, checkpointed {epoch}");
+    assert_eq!(d.metrics.iter().filter(|m| m.key == "train_loss").count(), 50, "every epoch's loss");
+    assert!(d.artifacts.iter().all(|(p, _)| !p.contains("checkpoint")), "checkpoints pruned: {:?}", d.artifacts);
+}

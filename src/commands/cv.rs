@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 
 use crate::core::learn::cv::{Repeat, repeated_splits};
 use crate::core::learn::metrics::{accuracy, auc, delong, f1};
-use crate::core::learn::pipeline::cross_validate;
+use crate::core::learn::pipeline::{FoldResult, cross_validate_reusing};
 use crate::error::Result;
 use crate::output::{Cell, Output, Table, format_sig};
 use crate::session::{Command, Session};
 use crate::signature::{Args, Signature};
 use crate::store::records::{ClassicalParams, CvFoldParams, CvMetrics, FoldMetrics};
-use crate::store::{Prediction, RunKind, RunStatus};
+use crate::store::{Params, Prediction, RunId, RunKind, RunStatus, Store};
 use crate::workflow::features::CvRequest;
 
 pub struct Cv;
@@ -24,6 +24,10 @@ impl Command for Cv {
             "cv",
             "learning",
             "Cross-validate a pipeline on feature frames (all fitting inside training folds)",
+        )
+        .switch(
+            "fresh",
+            "fit every fold, even when an unfinished run of this same command (a crash, Ctrl-C) left folds to reuse",
         )
         .example("cv P1 on A --folds 5 --seed 7", "five-fold CV of P1 on frame A")
     }
@@ -56,6 +60,22 @@ impl Command for Cv {
                 session.store().link_dataset(parent, d)?;
             }
         }
+        // `runs --resume ID`, or this statement run again after a crash: the
+        // folds the unfinished run finished are reused.
+        let continuing = match session.resuming {
+            Some(old) => Some(old),
+            None if !args.has("fresh") => {
+                crate::workflow::restore::unfinished_run_of(session.store(), RunKind::Cv, &args.statement.text, parent)?
+            }
+            None => None,
+        };
+        let (earlier, mut resume_note) = match continuing {
+            Some(old) => match earlier_folds(session.store(), old, parent, &splits, &y, &ids)? {
+                Ok(e) => (e, None),
+                Err(why) => (Earlier::default(), Some(format!("nothing reused: {why}; every fold was fitted"))),
+            },
+            None => (Earlier::default(), None),
+        };
         let progress = session.progress((k * repeats) as u64, "folds", format!("cv {}", name.text));
         let cancel = session.cancel_flag();
         let mut rows = Table::new(["repeat", "fold", "train", "test", "events", "auc", "acc", "f1", "selected"]);
@@ -63,13 +83,14 @@ impl Command for Cv {
         let mut selections: Vec<Vec<String>> = Vec::new();
         let mut pooled: Vec<(f64, u8)> = Vec::new();
         for (r, split) in splits.iter().enumerate() {
-            let results = cross_validate(
+            let results = cross_validate_reusing(
                 pipeline,
                 labelled,
                 &y,
                 &split.folds,
                 split.seeds.fit,
                 &|| cancel.is_cancelled(),
+                &|f| earlier.folds.get(&(r * k + f)).map(|(_, res)| res.clone()),
                 &mut |res| {
                     let fold_index = (r * k + res.fold) as i64;
                     let fold_params = CvFoldParams {
@@ -78,6 +99,7 @@ impl Command for Cv {
                         train: res.train,
                         test: res.test.len(),
                         selected: serde_json::to_string(&res.selected).unwrap_or_default(),
+                        reused_from: earlier.folds.get(&(r * k + res.fold)).map(|(old, _)| *old),
                     };
                     let child = session.begin_child(parent, RunKind::CvFold, &fold_params, Some(seed))?;
                     let store = session.store_mut();
@@ -154,6 +176,17 @@ impl Command for Cv {
         if let Some((lo, hi)) = ci {
             rows.notes.push(format!("pooled AUC 95% CI (DeLong) {}–{}", format_sig(lo, 3), format_sig(hi, 3)));
         }
+        if let Some(old) = earlier.run {
+            let how = if session.resuming.is_some() { "resumed" } else { "continued the unfinished" };
+            rows.notes.push(format!(
+                "{how} run {old}: {} of {} folds reused from it (same command, pipeline, seed and data; `--fresh` fits \
+                 them all), {} fitted",
+                earlier.folds.len(),
+                k * repeats,
+                k * repeats - earlier.folds.len()
+            ));
+        }
+        rows.notes.extend(resume_note.take());
         rows.notes
             .push("every step was fitted on the training folds only; SMOTE rows never reach a held-out fold".into());
         let skipped: Vec<String> =
@@ -163,6 +196,77 @@ impl Command for Cv {
         }
         Ok(Output::Many(vec![Output::Table(rows), Output::Table(stability(&selections))]))
     }
+}
+
+/// The folds an unfinished `cv` run finished, by fold index (repeat × k +
+/// fold), each with the old fold run's id.
+#[derive(Default)]
+struct Earlier {
+    run: Option<RunId>,
+    folds: std::collections::HashMap<usize, (RunId, FoldResult)>,
+}
+
+/// What the new `cv` run `parent` may reuse of the unfinished run `old` (or
+/// the run that fold run `old` belongs to), or why nothing can be reused:
+/// the same pipeline, frames, folds, repeats, seed and data; a fold counts
+/// when its run finished and the parent holds a held-out probability for
+/// exactly its test patients.
+fn earlier_folds(
+    store: &Store,
+    old: RunId,
+    parent: RunId,
+    splits: &[Repeat],
+    y: &[u8],
+    ids: &[String],
+) -> Result<std::result::Result<Earlier, String>> {
+    let mut was = store.run_detail(old)?;
+    while was.summary.kind != RunKind::Cv {
+        match was.summary.parent {
+            Some(p) => was = store.run_detail(p)?,
+            None => return Ok(Err(format!("run {old} is not part of a `cv` run"))),
+        }
+    }
+    let now = store.run_detail(parent)?;
+    let (a, b) = (ClassicalParams::from_params(was.summary.id, &was.params)?, ClassicalParams::from_params(parent, &now.params)?);
+    for (key, same) in [
+        ("pipeline", a.pipeline_json == b.pipeline_json),
+        ("inputs", a.inputs == b.inputs),
+        ("folds", a.folds == b.folds),
+        ("repeats", a.repeats == b.repeats),
+        ("patients", a.patients == b.patients),
+        ("seed", was.seed == now.seed),
+        ("data", crate::workflow::restore::input_hashes(&was) == crate::workflow::restore::input_hashes(&now)),
+    ] {
+        if !same {
+            return Ok(Err(format!("run {} had a different `{key}`", was.summary.id)));
+        }
+    }
+    let k = splits.first().map_or(0, |s| s.folds.len());
+    let mut by_fold: std::collections::HashMap<i64, std::collections::HashMap<String, f64>> = Default::default();
+    for p in store.predictions(was.summary.id)? {
+        if let Some(f) = p.fold {
+            by_fold.entry(f).or_default().insert(p.patient, p.probability);
+        }
+    }
+    let mut folds = std::collections::HashMap::new();
+    for &child in &was.children {
+        let d = store.run_detail(child)?;
+        if d.summary.status != RunStatus::Finished {
+            continue;
+        }
+        let p = CvFoldParams::from_params(child, &d.params)?;
+        let index = p.repeat * k + p.fold;
+        let (Some(split), Some(recorded)) = (splits.get(p.repeat), by_fold.get(&(index as i64))) else { continue };
+        let Some(fold) = split.folds.get(p.fold) else { continue };
+        let probs: Option<Vec<f64>> = fold.test.iter().map(|&i| recorded.get(&ids[i]).copied()).collect();
+        let (Some(probs), Ok(selected)) = (probs, serde_json::from_str::<Vec<String>>(&p.selected)) else { continue };
+        if recorded.len() != fold.test.len() || p.train != fold.train.len() {
+            continue;
+        }
+        let result = FoldResult::from_probabilities(p.fold, p.train, fold.test.clone(), y, probs, selected);
+        folds.insert(index, (child, result));
+    }
+    Ok(Ok(Earlier { run: Some(was.summary.id), folds }))
 }
 
 /// Mean Jaccard index over all pairs of folds' selections.

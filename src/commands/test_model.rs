@@ -8,14 +8,17 @@ use crate::core::rng::Rng;
 use crate::error::{Error, Result};
 use crate::ml::fit::fit;
 use crate::ml::spec::ModelSpec;
-use crate::ml::train::TrainConfig;
+use crate::ml::train::{Checkpoint, Checkpointing, TrainConfig};
 use crate::output::{Output, format_sig};
 use crate::session::{Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
 use crate::store::records::{TestModelParams, TrainParams, curve};
-use crate::store::{Params, Prediction, RunKind};
+use crate::store::{Params, Prediction, RunId, RunKind, Store};
 use crate::syntax::Token;
-use crate::workflow::deep::{device_choice, gather, save_artifacts};
+use crate::workflow::deep::{
+    checkpoint_dir, checkpoint_every, checkpoint_of, device_choice, gather, prune_checkpoints, record_checkpoint,
+    save_artifacts,
+};
 
 pub struct TestModel;
 
@@ -32,6 +35,14 @@ impl Command for TestModel {
         .named("threshold", "P|youden", ArgKind::Text, "classification threshold: a probability (default 0.5) or youden (on the training patients)")
         .named("device", "DEV", ArgKind::Text, "cpu (default), gpu[:N] or cuda[:N]")
         .label_flag("the train run's")
+        .named(
+            "checkpoint-minutes",
+            "M",
+            ArgKind::Text,
+            "write the retraining's weights, optimizer and batch-order state after an epoch when M minutes have \
+             passed since the last (default 3; 0: every epoch; off: never); a resumed test continues from its last",
+        )
+        .switch("fresh", "retrain from epoch 1 even when an unfinished run of this same command left a checkpoint")
         .experiment_flag()
         .table()
         .example(
@@ -105,6 +116,8 @@ impl Command for TestModel {
                 device: device_choice.label(),
                 patients_train: train_inputs.ids.len(),
                 patients_test: test_inputs.ids.len(),
+                resumed_from: None,
+                resumed_at_epoch: None,
             },
             Some(seed),
             args.experiment().or_else(|| detail.experiment.clone()),
@@ -112,14 +125,54 @@ impl Command for TestModel {
         for d in train_inputs.dataset_ids.iter().chain(&test_inputs.dataset_ids) {
             session.store().link_dataset(run, *d)?;
         }
+        // `runs --resume ID`, or this statement run again after a crash: the
+        // retraining continues from the unfinished run's last checkpoint.
+        let continuing = match session.resuming {
+            Some(old) => Some(old),
+            None if !args.has("fresh") => {
+                crate::workflow::restore::unfinished_run_of(session.store(), RunKind::Test, &args.statement.text, run)?
+            }
+            None => None,
+        };
+        let resume = match continuing {
+            Some(old) => continuable(session.store(), old, run)?,
+            None => None,
+        };
         let progress = session.progress(
             cfg.epochs as u64,
             "epochs",
             format!("test {}: retraining on all of {train_cohort}", spec.name),
         );
+        let mut resumed_note = None;
+        if let Some((old, ck)) = &resume {
+            for m in session.store().metrics(*old)? {
+                if m.key == curve::TRAIN_LOSS && m.step.is_some_and(|e| e >= 1 && e <= ck.epoch as i64) {
+                    session.store().log_metric(run, &m.key, m.value, m.step, m.fold)?;
+                }
+            }
+            let mut params = TestModelParams::from_params(run, &session.store().run_detail(run)?.params)?;
+            params.resumed_from = Some(*old);
+            params.resumed_at_epoch = Some(ck.epoch);
+            session.store().log_params(run, &params)?;
+            progress.inc(ck.epoch as u64);
+            resumed_note = Some(format!(
+                "continued the unfinished run {old} from its checkpoint after epoch {} of {} (same command, model, \
+                 configuration and data; `--fresh` retrains from epoch 1)",
+                ck.epoch, cfg.epochs
+            ));
+        }
         let cancel = session.cancel_flag();
         let all: Vec<usize> = (0..train_inputs.ids.len()).collect();
         let store = session.store();
+        let every = checkpoint_every(args)?;
+        let dir = checkpoint_dir(&session.artifact_base(), run);
+        let mut written = |ck: &Checkpoint, files: &[std::path::PathBuf]| record_checkpoint(store, run, None, ck, files);
+        let mut checkpoints = Checkpointing {
+            resume: resume.map(|(_, ck)| ck),
+            dir: every.map(|_| dir.clone()),
+            every: every.unwrap_or_default(),
+            written: Some(&mut written),
+        };
         let (fitted, _) = fit(
             &spec,
             &train_inputs,
@@ -133,9 +186,11 @@ impl Command for TestModel {
                 progress.inc(1);
                 Ok(())
             },
-            &mut crate::ml::train::Checkpointing::default(),
+            &mut checkpoints,
         )?;
+        drop(checkpoints);
         drop(progress);
+        prune_checkpoints(session.store(), run, &dir)?;
         let inference = crate::ml::device::without_autodiff(&device);
         let threshold = match fixed {
             Some(t) => t,
@@ -148,7 +203,7 @@ impl Command for TestModel {
         let p = fitted.predict(&test_inputs, &inference)?;
         let truth = test_inputs.y.clone();
         session.store_mut().log_predictions(run, &Prediction::all(None, &test_inputs.ids, &truth, &p))?;
-        let dir = save_artifacts(session.store(), &session.artifact_base(), run, &fitted, "model")?;
+        let weights = save_artifacts(session.store(), &session.artifact_base(), run, &fitted, "model")?;
         let title = format!(
             "test {} ({label}): retrained on {} patients of {train_cohort} ({}), tested on {} of {}, run {run}",
             spec.name,
@@ -161,9 +216,33 @@ impl Command for TestModel {
             "threshold {} ({}); selection, PCA and balancing fitted on {train_cohort} only; weights in {}",
             format_sig(threshold, 4),
             if fixed.is_none() { "Youden's J on the training patients" } else { "fixed" },
-            dir.display()
+            weights.display()
         );
-        let t = crate::workflow::lookup::record_test_metrics(session, run, &p, &truth, threshold, title, note)?;
+        let mut t = crate::workflow::lookup::record_test_metrics(session, run, &p, &truth, threshold, title, note)?;
+        t.notes.extend(resumed_note);
         Ok(Output::Table(t))
     }
+}
+
+/// The checkpoint of the unfinished `test` run `old` (or the test run
+/// `runs --resume` named) that the new run `run` may continue from: the same
+/// model, train run, configuration, cohorts, device, seed and input data.
+fn continuable(store: &Store, old: RunId, run: RunId) -> Result<Option<(RunId, Checkpoint)>> {
+    let (was, now) = (store.run_detail(old)?, store.run_detail(run)?);
+    if was.summary.kind != RunKind::Test {
+        return Ok(None);
+    }
+    let (a, b) = (TestModelParams::from_params(old, &was.params)?, TestModelParams::from_params(run, &now.params)?);
+    let same = a.model_json == b.model_json
+        && a.train_run == b.train_run
+        && a.config == b.config
+        && a.cohort == b.cohort
+        && a.test == b.test
+        && a.device == b.device
+        && was.seed == now.seed
+        && crate::workflow::restore::input_hashes(&was) == crate::workflow::restore::input_hashes(&now);
+    if !same {
+        return Ok(None);
+    }
+    Ok(checkpoint_of(store, old)?.map(|ck| (old, ck)))
 }

@@ -15,29 +15,6 @@ use crate::ml::device::DeviceChoice;
 use crate::ml::fit::{CohortInputs, fit};
 use crate::ml::spec::ModelSpec;
 use crate::ml::train::{Checkpoint, Checkpointing, TrainConfig};
-
-/// A checkpoint's own file (beside its weights and optimizer state).
-const CHECKPOINT_STATE: &str = "state.json";
-
-/// Minutes of training between a fold's checkpoints without `--checkpoint-minutes`.
-const CHECKPOINT_MINUTES: f64 = 3.0;
-
-/// `--checkpoint-minutes M` (default 3; 0: after every epoch; `off`: none).
-fn checkpoint_every(args: &Args) -> Result<Option<std::time::Duration>> {
-    match args.value("checkpoint-minutes") {
-        None => Ok(Some(std::time::Duration::from_secs_f64(CHECKPOINT_MINUTES * 60.0))),
-        Some(t) if t.text == "off" => Ok(None),
-        Some(t) => match t.text.parse::<f64>() {
-            Ok(m) if m >= 0.0 && m.is_finite() => Ok(Some(std::time::Duration::from_secs_f64(m * 60.0))),
-            _ => Err(Error::InvalidValue {
-                token: t.text.clone(),
-                what: "--checkpoint-minutes".into(),
-                reason: "a number of minutes ≥ 0, or `off`".into(),
-                span: t.span,
-            }),
-        },
-    }
-}
 use crate::output::{Output, Table, format_sig};
 use crate::progress::ProgressHandle;
 use crate::session::{CancelFlag, Command, Session};
@@ -45,7 +22,10 @@ use crate::signature::{ArgKind, Args, Signature};
 use crate::store::records::{CvMetrics, FoldMetrics, TrainConfigParams, TrainFoldParams, TrainParams, curve};
 use crate::store::{Params, Prediction, RunId, RunKind, RunStatus, Store};
 use crate::syntax::Token;
-use crate::workflow::deep::{device_choice, gather, save_artifacts};
+use crate::workflow::deep::{
+    checkpoint_dir, checkpoint_every, checkpoint_of, device_choice, gather, prune_checkpoints, record_checkpoint,
+    save_artifacts,
+};
 
 pub struct Train;
 
@@ -174,11 +154,7 @@ fn earlier_folds(store: &Store, resuming: RunId, parent: RunId) -> Result<std::r
     if old.seed != new.seed {
         return Ok(Err(format!("run {} had a different seed", old.summary.id)));
     }
-    let hashes = |d: &crate::store::RunDetail| {
-        let mut h: Vec<String> = d.datasets.iter().map(|x| x.sha256.clone()).collect();
-        h.sort();
-        h
-    };
+    let hashes = crate::workflow::restore::input_hashes;
     if hashes(&old) != hashes(&new) {
         return Ok(Err(format!("the data changed since run {}", old.summary.id)));
     }
@@ -228,26 +204,6 @@ fn reusable(store: &Store, fold_run: RunId, test: &[usize], ids: &[String]) -> R
     let selected =
         found.selected.as_deref().and_then(|v| serde_json::from_str::<Vec<String>>(v).ok()).map_or(0, |v| v.len());
     Ok(Some(Reusable { detail, found, probs, selected }))
-}
-
-/// The latest checkpoint an unfinished fold run recorded whose files all
-/// still have their recorded hashes.
-fn checkpoint_of(store: &Store, fold_run: RunId) -> Result<Option<Checkpoint>> {
-    let detail = store.run_detail(fold_run)?;
-    let hash_ok = |path: &std::path::Path| {
-        let p = path.display().to_string();
-        detail.artifacts.iter().any(|(a, h)| *a == p && crate::provenance::sha256_file(path).is_ok_and(|now| now == *h))
-    };
-    let mut best: Option<Checkpoint> = None;
-    for (path, _) in detail.artifacts.iter().filter(|(p, _)| p.ends_with(CHECKPOINT_STATE)) {
-        let Ok(text) = std::fs::read_to_string(path) else { continue };
-        let Ok(ck) = serde_json::from_str::<Checkpoint>(&text) else { continue };
-        let complete = hash_ok(std::path::Path::new(path)) && hash_ok(&ck.weights) && hash_ok(&ck.optimizer);
-        if complete && best.as_ref().is_none_or(|b| ck.epoch > b.epoch) {
-            best = Some(ck);
-        }
-    }
-    Ok(best)
 }
 
 /// Records an earlier fold's results on the new fold run `run`, whose
@@ -474,7 +430,9 @@ fn open_run(args: &Args, session: &mut Session, req: &Request<'_>, inputs: &Coho
     // (a script rerun): the unfinished run's finished folds are reused.
     let continuing = match session.resuming {
         Some(old) => Some(old),
-        None if !args.has("fresh") => unfinished_same_command(session.store(), &args.statement.text, parent)?,
+        None if !args.has("fresh") => {
+            crate::workflow::restore::unfinished_run_of(session.store(), RunKind::Train, &args.statement.text, parent)?
+        }
         None => None,
     };
     if let Some(old) = continuing {
@@ -488,24 +446,6 @@ fn open_run(args: &Args, session: &mut Session, req: &Request<'_>, inputs: &Coho
         }
     }
     Ok(Opened { parent, params, earlier, resume_note })
-}
-
-/// The newest `train` run of this very statement, when it did not finish
-/// and no later run of the statement did.
-fn unfinished_same_command(store: &Store, command: &str, parent: RunId) -> Result<Option<RunId>> {
-    use crate::store::query::{Expr, Field, Op, Value};
-    let eq = |f: Field, v: &str| Expr::Cmp(f, Op::Eq, Value::Text(v.to_string()));
-    let filter = Expr::And(
-        Box::new(eq(Field::Column("r.kind"), RunKind::Train.as_str())),
-        Box::new(eq(Field::Column("r.command"), command)),
-    );
-    let runs = store.query_runs(Some(&filter), None, true, 50)?;
-    Ok(runs
-        .into_iter()
-        .map(|(r, _)| r)
-        .find(|r| r.id != parent && r.parent.is_none())
-        .filter(|r| r.status.is_unfinished())
-        .map(|r| r.id))
 }
 
 /// What every configuration's training shares.
@@ -636,14 +576,9 @@ fn train_fold(
         job.progress.inc(ck.epoch as u64);
     }
     let store = session.store();
-    let checkpoint_dir = job.artifacts.join(format!("run-{fold_run}")).join("checkpoint");
-    let mut written = |ck: &Checkpoint, files: &[PathBuf]| -> Result<()> {
-        for file in files {
-            let hash = crate::provenance::sha256_file(file)?;
-            store.log_artifact(fold_run, &file.to_string_lossy(), &hash)?;
-        }
-        store.log_metric(fold_run, "checkpoint_epoch", ck.epoch as f64, None, Some(f as i64))
-    };
+    let checkpoint_dir = checkpoint_dir(&job.artifacts, fold_run);
+    let mut written =
+        |ck: &Checkpoint, files: &[PathBuf]| record_checkpoint(store, fold_run, Some(f as i64), ck, files);
     let mut checkpoints = Checkpointing {
         resume: resume.map(|(_, ck)| ck),
         dir: job.checkpoint_every.map(|_| checkpoint_dir.clone()),
@@ -676,10 +611,7 @@ fn train_fold(
     let probs = probs.unwrap_or_default();
     let store = session.store_mut();
     // The fold is done: its checkpoints are pruned, files and records.
-    if checkpoint_dir.exists() {
-        std::fs::remove_dir_all(&checkpoint_dir).map_err(|e| crate::provenance::io_error(&checkpoint_dir, e))?;
-    }
-    store.forget_artifacts_under(fold_run, &checkpoint_dir.to_string_lossy())?;
+    prune_checkpoints(store, fold_run, &checkpoint_dir)?;
     fold_params.selected = serde_json::to_string(&fitted.features.selected).ok();
     fold_params.synthetic = Some(fitted.synthetic);
     store.log_params(fold_run, &fold_params)?;

@@ -688,6 +688,8 @@ params_record! {
         pub train: usize,
         pub test: usize,
         pub selected: String,
+        /// The unfinished `cv` run whose finished fold this one reused.
+        pub reused_from: Option<i64>,
     }
 }
 
@@ -800,6 +802,10 @@ params_record! {
         pub device: String,
         pub patients_train: usize,
         pub patients_test: usize,
+        /// The unfinished `test` run whose checkpoint this one continued.
+        pub resumed_from: Option<i64>,
+        /// The epoch of that checkpoint.
+        pub resumed_at_epoch: Option<usize>,
     }
 }
 

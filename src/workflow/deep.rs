@@ -143,3 +143,76 @@ pub fn device_choice(args: &crate::signature::Args) -> Result<crate::ml::device:
         None => Ok(crate::ml::device::DeviceChoice::Cpu),
     }
 }
+
+/// A checkpoint's own file (beside its weights and optimizer state).
+pub const CHECKPOINT_STATE: &str = "state.json";
+
+/// Minutes of training between checkpoints without `--checkpoint-minutes`.
+const CHECKPOINT_MINUTES: f64 = 3.0;
+
+/// `--checkpoint-minutes M` (default 3; 0: after every epoch; `off`: none).
+pub fn checkpoint_every(args: &crate::signature::Args) -> Result<Option<std::time::Duration>> {
+    match args.value("checkpoint-minutes") {
+        None => Ok(Some(std::time::Duration::from_secs_f64(CHECKPOINT_MINUTES * 60.0))),
+        Some(t) if t.text == "off" => Ok(None),
+        Some(t) => match t.text.parse::<f64>() {
+            Ok(m) if m >= 0.0 && m.is_finite() => Ok(Some(std::time::Duration::from_secs_f64(m * 60.0))),
+            _ => Err(Error::InvalidValue {
+                token: t.text.clone(),
+                what: "--checkpoint-minutes".into(),
+                reason: "a number of minutes ≥ 0, or `off`".into(),
+                span: t.span,
+            }),
+        },
+    }
+}
+
+/// The latest checkpoint an unfinished run recorded whose files all still
+/// have their recorded hashes.
+pub fn checkpoint_of(store: &Store, run: RunId) -> Result<Option<crate::ml::train::Checkpoint>> {
+    let detail = store.run_detail(run)?;
+    let hash_ok = |path: &Path| {
+        let p = path.display().to_string();
+        detail.artifacts.iter().any(|(a, h)| *a == p && crate::provenance::sha256_file(path).is_ok_and(|now| now == *h))
+    };
+    let mut best: Option<crate::ml::train::Checkpoint> = None;
+    for (path, _) in detail.artifacts.iter().filter(|(p, _)| p.ends_with(CHECKPOINT_STATE)) {
+        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        let Ok(ck) = serde_json::from_str::<crate::ml::train::Checkpoint>(&text) else { continue };
+        let complete = hash_ok(Path::new(path)) && hash_ok(&ck.weights) && hash_ok(&ck.optimizer);
+        if complete && best.as_ref().is_none_or(|b| ck.epoch > b.epoch) {
+            best = Some(ck);
+        }
+    }
+    Ok(best)
+}
+
+/// Where `run`'s checkpoints go: `BASE/run-ID/checkpoint`.
+pub fn checkpoint_dir(base: &Path, run: RunId) -> PathBuf {
+    base.join(format!("run-{run}")).join("checkpoint")
+}
+
+/// Records a checkpoint's files as artifacts of `run` with their hashes,
+/// and its epoch as the metric `checkpoint_epoch`.
+pub fn record_checkpoint(
+    store: &Store,
+    run: RunId,
+    fold: Option<i64>,
+    ck: &crate::ml::train::Checkpoint,
+    files: &[PathBuf],
+) -> Result<()> {
+    for file in files {
+        let hash = crate::provenance::sha256_file(file)?;
+        store.log_artifact(run, &file.to_string_lossy(), &hash)?;
+    }
+    store.log_metric(run, "checkpoint_epoch", ck.epoch as f64, None, fold)
+}
+
+/// A finished training's checkpoints are pruned: files and records.
+pub fn prune_checkpoints(store: &Store, run: RunId, dir: &Path) -> Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| crate::provenance::io_error(dir, e))?;
+    }
+    store.forget_artifacts_under(run, &dir.to_string_lossy())?;
+    Ok(())
+}

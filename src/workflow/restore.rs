@@ -115,7 +115,15 @@ fn restore_declaration(session: &mut Session, detail: &RunDetail) -> Result<Opti
 /// [`changed_inputs`]) unless `force`.
 pub fn restore(session: &mut Session, detail: &RunDetail, force: bool) -> Result<Vec<String>> {
     let mut notes = Vec::new();
-    let changed = changed_inputs(&detail.datasets);
+    // What the run wrote (an `extract`'s frames) is recorded as a dataset
+    // and an artifact: not an input.
+    let inputs: Vec<DatasetRecord> = detail
+        .datasets
+        .iter()
+        .filter(|d| !detail.artifacts.iter().any(|(path, _)| *path == d.path))
+        .cloned()
+        .collect();
+    let changed = changed_inputs(&inputs);
     if !changed.is_empty() {
         let list = changed.iter().map(Changed::describe).collect::<Vec<_>>().join("; ");
         if !force {
@@ -127,20 +135,27 @@ pub fn restore(session: &mut Session, detail: &RunDetail, force: bool) -> Result
         notes.push(format!("--force: {list}; nothing of the unfinished run is reused"));
     }
     notes.extend(restore_declaration(session, detail)?);
-    // Frames the session lacks, each from the earliest finished run that
-    // recorded it (`load` for a cohort, `extract` for a feature frame).
+    // Frames the session lacks, each from a finished run that recorded it (`load` for a cohort, `extract` for a feature frame).
     let mut producers: Vec<(i64, String)> = Vec::new();
-    for d in &detail.datasets {
+    for d in &inputs {
         let frame = d.name.split(':').next().unwrap_or(&d.name);
         if session.frames().contains_key(frame) || d.name.contains(':') {
             continue;
         }
         let kind = if frame.contains('.') { RunKind::Extract } else { RunKind::Load };
-        let found = session
+        // The same dataset record is the same content: a later finished
+        // run that recorded it (a resumed `extract`) serves as well.
+        let candidates: Vec<_> = session
             .store()
             .runs_with_dataset(d.id)?
             .into_iter()
-            .find(|r| r.kind == kind && r.status == RunStatus::Finished && r.id < detail.summary.id);
+            .filter(|r| r.kind == kind && r.status == RunStatus::Finished)
+            .collect();
+        let found = candidates
+            .iter()
+            .find(|r| r.id < detail.summary.id)
+            .or_else(|| candidates.iter().find(|r| r.id > detail.summary.id))
+            .cloned();
         match found {
             Some(r) => {
                 if !producers.iter().any(|(id, _)| *id == r.id) {
@@ -170,4 +185,34 @@ pub fn restore(session: &mut Session, detail: &RunDetail, force: bool) -> Result
         notes.push(format!("`{command}` (run {id}) run again for its frames"));
     }
     Ok(notes)
+}
+
+/// The newest top-level `kind` run of this very statement (a script run
+/// again after a crash), other than `current`, when it did not finish and
+/// no later run of the statement did.
+pub fn unfinished_run_of(
+    store: &crate::store::Store,
+    kind: RunKind,
+    command: &str,
+    current: crate::store::RunId,
+) -> Result<Option<crate::store::RunId>> {
+    use crate::store::query::{Expr, Field, Op, Value};
+    let eq = |f: Field, v: &str| Expr::Cmp(f, Op::Eq, Value::Text(v.to_string()));
+    let filter =
+        Expr::And(Box::new(eq(Field::Column("r.kind"), kind.as_str())), Box::new(eq(Field::Column("r.command"), command)));
+    let runs = store.query_runs(Some(&filter), None, true, 50)?;
+    Ok(runs
+        .into_iter()
+        .map(|(r, _)| r)
+        .find(|r| r.id != current && r.parent.is_none())
+        .filter(|r| r.status.is_unfinished())
+        .map(|r| r.id))
+}
+
+/// The sorted SHA-256 of every input a run read: two runs read the same
+/// data when these are equal.
+pub fn input_hashes(detail: &RunDetail) -> Vec<String> {
+    let mut h: Vec<String> = detail.datasets.iter().map(|x| x.sha256.clone()).collect();
+    h.sort();
+    h
 }

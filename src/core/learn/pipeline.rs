@@ -556,6 +556,31 @@ pub struct FoldResult {
     pub selected: Vec<String>,
 }
 
+impl FoldResult {
+    /// A fold's result from its held-out probabilities (in `test` order),
+    /// with the metrics computed as [`cross_validate`] computes them.
+    pub fn from_probabilities(
+        fold: usize,
+        train: usize,
+        test: Vec<usize>,
+        y: &[u8],
+        probability: Vec<f64>,
+        selected: Vec<String>,
+    ) -> FoldResult {
+        let truth: Vec<u8> = test.iter().map(|&i| y[i]).collect();
+        FoldResult {
+            fold,
+            train,
+            auc: metrics::auc(&probability, &truth),
+            accuracy: metrics::accuracy(&probability, &truth, 0.5),
+            f1: metrics::f1(&probability, &truth, 0.5),
+            test,
+            probability,
+            selected,
+        }
+    }
+}
+
 /// The inputs' blocks side by side, in input order: the one place the
 /// per-input matrices become the combined one.
 pub(crate) fn join(blocks: &[Matrix]) -> Matrix {
@@ -589,10 +614,32 @@ pub fn cross_validate(
     cancelled: &dyn Fn() -> bool,
     on_fold: &mut dyn FnMut(&FoldResult) -> Result<()>,
 ) -> Result<Vec<FoldResult>> {
+    cross_validate_reusing(pipeline, inputs, y, folds, seed, cancelled, &|_| None, on_fold)
+}
+
+/// [`cross_validate`], taking fold `f`'s result from `earlier(f)` where it
+/// gives one (a fold an interrupted run finished: fitting is deterministic
+/// for a seed, so it is what fitting again would give) instead of fitting.
+#[allow(clippy::too_many_arguments)]
+pub fn cross_validate_reusing(
+    pipeline: &Pipeline,
+    inputs: &[(String, Matrix, Vec<String>)],
+    y: &[u8],
+    folds: &[Fold],
+    seed: u64,
+    cancelled: &dyn Fn() -> bool,
+    earlier: &dyn Fn(usize) -> Option<FoldResult>,
+    on_fold: &mut dyn FnMut(&FoldResult) -> Result<()>,
+) -> Result<Vec<FoldResult>> {
     let mut results = Vec::with_capacity(folds.len());
     for (f, fold) in folds.iter().enumerate() {
         if cancelled() {
             return Err(Error::Cancelled);
+        }
+        if let Some(result) = earlier(f) {
+            on_fold(&result)?;
+            results.push(result);
+            continue;
         }
         let train_inputs: Vec<(String, Matrix, Vec<String>)> =
             inputs.iter().map(|(l, x, n)| (l.clone(), x.select_rows(&fold.train), n.clone())).collect();
@@ -600,17 +647,8 @@ pub fn cross_validate(
         let fitted = pipeline.fit(&train_inputs, &ytr, Rng::sub_seed(seed, &["fold", &f.to_string()]))?;
         let test_inputs: Vec<Matrix> = inputs.iter().map(|(_, x, _)| x.select_rows(&fold.test)).collect();
         let probability = fitted.predict(&test_inputs)?;
-        let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();
-        let result = FoldResult {
-            fold: f,
-            train: fold.train.len(),
-            test: fold.test.clone(),
-            auc: metrics::auc(&probability, &truth),
-            accuracy: metrics::accuracy(&probability, &truth, 0.5),
-            f1: metrics::f1(&probability, &truth, 0.5),
-            probability,
-            selected: fitted.selected,
-        };
+        let result =
+            FoldResult::from_probabilities(f, fold.train.len(), fold.test.clone(), y, probability, fitted.selected);
         on_fold(&result)?;
         results.push(result);
     }

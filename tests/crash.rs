@@ -323,12 +323,8 @@ fn as_if_killed(db: &std::path::Path, run: i64, children: &[i64], drop_fold: Opt
 
 /// A run's results: its predictions and its metrics other than timings.
 fn results(store: &Store, id: i64) -> (Vec<(String, Option<i64>, u64)>, Vec<(String, Option<i64>, u64)>) {
-    let mut p: Vec<_> = store
-        .predictions(id)
-        .unwrap()
-        .into_iter()
-        .map(|p| (p.patient, p.fold, p.probability.to_bits()))
-        .collect();
+    let mut p: Vec<_> =
+        store.predictions(id).unwrap().into_iter().map(|p| (p.patient, p.fold, p.probability.to_bits())).collect();
     p.sort();
     let mut m: Vec<_> = store
         .metrics(id)
@@ -415,7 +411,8 @@ fn every_resumable_command_resumes_in_a_new_process() {
     let last = *store.run_detail(cv.id).unwrap().children.last().unwrap();
     drop(store);
     as_if_killed(&db, cv.id, &[last], Some(3));
-    let rerun = format!("{setup}; pipeline P = standardize | mannwhitney k=5 | logistic; cv P on A.T1 --folds 4 --seed 5");
+    let rerun =
+        format!("{setup}; pipeline P = standardize | mannwhitney k=5 | logistic; cv P on A.T1 --folds 4 --seed 5");
     let (out, err, ok) = radose(&db, &rerun);
     assert!(ok, "{err}");
     assert!(out.contains(&format!("continued the unfinished run {}: 3 of 4 folds reused", cv.id)), "{out}");
@@ -493,4 +490,122 @@ fn a_killed_test_retraining_continues_from_its_checkpoint() {
     assert!(at >= epoch - 1 && at <= epoch, "continued at {at}, checkpointed {epoch}");
     assert_eq!(d.metrics.iter().filter(|m| m.key == "train_loss").count(), 50, "every epoch's loss");
     assert!(d.artifacts.iter().all(|(p, _)| !p.contains("checkpoint")), "checkpoints pruned: {:?}", d.artifacts);
+}
+
+/// Runs `radose --db DB -c SCRIPT` in `cwd` with a tmpfs of `size`
+/// mounted at `mount` in a mount namespace of its own (nothing outside it
+/// sees the mount): `before` runs after the mount (a shell command, e.g. to
+/// copy the database onto it), `after` once radose has exited (to copy what
+/// is on the tmpfs out). `None` when this machine cannot make a mount
+/// namespace (neither root nor unprivileged user namespaces).
+fn radose_on_a_full_disk(
+    cwd: &std::path::Path,
+    db: &std::path::Path,
+    (mount, size): (&std::path::Path, &str),
+    before: &str,
+    script: &str,
+    after: &str,
+) -> Option<(String, String, bool)> {
+    let inner = format!(
+        "mount -t tmpfs -o size={size} tmpfs \"$1\" || exit 97; {before}; \"$0\" --db \"$2\" -c \"$3\"; rc=$?; {after}; exit $rc"
+    );
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let flags: &[&str] = if root { &["-m"] } else { &["-r", "-m"] };
+    let out = Command::new("unshare")
+        .current_dir(cwd)
+        .args(flags)
+        .args(["sh", "-c", &inner])
+        .arg(common::binary())
+        .arg(mount)
+        .arg(db)
+        .arg(script)
+        .output()
+        .ok()?;
+    if out.status.code() == Some(97)
+        || (!root && !out.status.success() && out.stdout.is_empty() && out.stderr.starts_with(b"unshare"))
+    {
+        return None;
+    }
+    Some((
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+        out.status.success(),
+    ))
+}
+
+#[test]
+fn a_full_disk_fails_the_run_and_leaves_the_database_sound() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, setup) = study(dir.path());
+    let artifacts = dir.path().join("artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let train = "train Q on A --folds 2 --grid epochs=3 batch=8 --seed 3 --checkpoint-minutes 0";
+    let full =
+        radose_on_a_full_disk(dir.path(), &db, (&artifacts, "16k"), "true", &format!("{setup}; {train}"), "true");
+    let Some((out, err, ok)) = full else {
+        // Root (CI) always can; elsewhere it needs unprivileged user namespaces.
+        assert!(std::env::var("CI").map_or(true, |v| v.is_empty()), "CI must be able to mount a tmpfs");
+        eprintln!("skipped: no mount namespace here (run as root, or allow unprivileged user namespaces)");
+        return;
+    };
+    // The artifacts folder is full: the first checkpoint cannot be written.
+    assert!(!ok, "{out}");
+    assert!(err.contains("No space left on device") && err.contains("artifacts/run-"), "names the file: {err}");
+    let store = Store::open(&db, Provenance::gather()).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let runs = store.list_runs(200).unwrap();
+    let train = runs.iter().find(|r| r.kind == RunKind::Train).unwrap();
+    assert_eq!(train.status, RunStatus::Failed, "the run is recorded failed");
+    let error = store.run_detail(train.id).unwrap().error.unwrap_or_default();
+    assert!(error.contains("No space left on device"), "its error says why: {error}");
+    // What was recorded before is all there.
+    for kind in [RunKind::Simulate, RunKind::Load, RunKind::Preprocess, RunKind::Extract] {
+        assert!(runs.iter().any(|r| r.kind == kind && r.status == RunStatus::Finished), "{kind:?} kept");
+    }
+    let fold = runs.iter().filter(|r| r.kind == RunKind::TrainFold).min_by_key(|r| r.id).unwrap();
+    assert_eq!(fold.status, RunStatus::Failed);
+    assert!(store.metrics(fold.id).unwrap().iter().any(|m| m.key == "train_loss"), "its first epoch is kept");
+    drop(store);
+
+    // The database itself on a disk that fills up while a long train logs:
+    // the command fails with the database's error, and the database left
+    // on that disk is sound, the run `failed` or (when not even that could
+    // be written) `interrupted` once opened again.
+    let small = dir.path().join("small");
+    let kept = dir.path().join("kept");
+    std::fs::create_dir_all(&small).unwrap();
+    std::fs::create_dir_all(&kept).unwrap();
+    let (_, err, ok) = radose(&db, "runs --limit 1");
+    assert!(ok, "{err}");
+    let on_disk: u64 = ["runs.db", "runs.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(dir.path().join(f)).ok())
+        .map(|m| m.len())
+        .sum();
+    // Room for the shared-memory index and a few hundred log entries.
+    let size = format!("{}k", on_disk / 1024 + 512);
+    let trains_before = Store::open(&db, Provenance::gather())
+        .unwrap()
+        .list_runs(500)
+        .unwrap()
+        .iter()
+        .filter(|r| r.kind == RunKind::Train)
+        .count();
+    let copy = small.join("runs.db");
+    let before = format!("cp \"{}\"* \"{}\"", db.display(), small.display());
+    let after = format!("cp \"{}\"* \"{}\"", copy.display(), kept.display());
+    let long = format!("{setup}; train Q on A --folds 3 --grid epochs=200 batch=8 --seed 3 --checkpoint-minutes off");
+    let full = radose_on_a_full_disk(dir.path(), &copy, (&small, &size), &before, &long, &after);
+    let (out, err, ok) = full.expect("a mount namespace was made above");
+    assert!(!ok, "{out}");
+    assert!(err.contains("full") || err.contains("No space left"), "says the disk is full: {err}");
+    let store = Store::open(&kept.join("runs.db"), Provenance::gather()).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let runs = store.list_runs(500).unwrap();
+    let trains: Vec<_> = runs.iter().filter(|r| r.kind == RunKind::Train).collect();
+    assert_eq!(trains.len(), trains_before + 1, "the disk filled during the train: {err}");
+    assert!(matches!(trains[0].status, RunStatus::Failed | RunStatus::Interrupted), "{:?}", trains[0].status);
+    let logged = runs.iter().filter(|r| r.kind == RunKind::TrainFold && r.id > trains[0].id).count();
+    assert!(logged >= 1, "it had started its folds");
+    assert!(runs.iter().any(|r| r.kind == RunKind::Extract && r.status == RunStatus::Finished), "earlier runs kept");
 }

@@ -227,7 +227,10 @@ fn earlier_folds(
         }
     }
     let now = store.run_detail(parent)?;
-    let (a, b) = (ClassicalParams::from_params(was.summary.id, &was.params)?, ClassicalParams::from_params(parent, &now.params)?);
+    let (a, b) = (
+        ClassicalParams::from_params(was.summary.id, &was.params)?,
+        ClassicalParams::from_params(parent, &now.params)?,
+    );
     for (key, same) in [
         ("pipeline", a.pipeline_json == b.pipeline_json),
         ("inputs", a.inputs == b.inputs),

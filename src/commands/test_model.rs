@@ -166,7 +166,8 @@ impl Command for TestModel {
         let store = session.store();
         let every = checkpoint_every(args)?;
         let dir = checkpoint_dir(&session.artifact_base(), run);
-        let mut written = |ck: &Checkpoint, files: &[std::path::PathBuf]| record_checkpoint(store, run, None, ck, files);
+        let mut written =
+            |ck: &Checkpoint, files: &[std::path::PathBuf]| record_checkpoint(store, run, None, ck, files);
         let mut checkpoints = Checkpointing {
             resume: resume.map(|(_, ck)| ck),
             dir: every.map(|_| dir.clone()),

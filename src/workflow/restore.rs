@@ -117,12 +117,8 @@ pub fn restore(session: &mut Session, detail: &RunDetail, force: bool) -> Result
     let mut notes = Vec::new();
     // What the run wrote (an `extract`'s frames) is recorded as a dataset
     // and an artifact: not an input.
-    let inputs: Vec<DatasetRecord> = detail
-        .datasets
-        .iter()
-        .filter(|d| !detail.artifacts.iter().any(|(path, _)| *path == d.path))
-        .cloned()
-        .collect();
+    let inputs: Vec<DatasetRecord> =
+        detail.datasets.iter().filter(|d| !detail.artifacts.iter().any(|(path, _)| *path == d.path)).cloned().collect();
     let changed = changed_inputs(&inputs);
     if !changed.is_empty() {
         let list = changed.iter().map(Changed::describe).collect::<Vec<_>>().join("; ");
@@ -198,8 +194,10 @@ pub fn unfinished_run_of(
 ) -> Result<Option<crate::store::RunId>> {
     use crate::store::query::{Expr, Field, Op, Value};
     let eq = |f: Field, v: &str| Expr::Cmp(f, Op::Eq, Value::Text(v.to_string()));
-    let filter =
-        Expr::And(Box::new(eq(Field::Column("r.kind"), kind.as_str())), Box::new(eq(Field::Column("r.command"), command)));
+    let filter = Expr::And(
+        Box::new(eq(Field::Column("r.kind"), kind.as_str())),
+        Box::new(eq(Field::Column("r.command"), command)),
+    );
     let runs = store.query_runs(Some(&filter), None, true, 50)?;
     Ok(runs
         .into_iter()

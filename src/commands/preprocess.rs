@@ -155,12 +155,16 @@ impl Command for Preprocess {
         // long it took, is not the result; the volumes and doses are.
         .with_incidental(["status", "seconds"]);
         let (mut done, mut hits, mut failed) = (0, 0, 0);
+        let mut stage_seconds: std::collections::BTreeMap<String, f64> = Default::default();
         for (p, r) in patients.iter().zip(results) {
             let Some((outcome, secs)) = r else { continue };
             let opt = |x: Option<f64>| x.map_or(Cell::Null, Cell::Float);
             let (status, rec, message) = match outcome {
                 PatientOutcome::Done(rec) => {
                     done += 1;
+                    for (stage, secs) in &rec.seconds {
+                        *stage_seconds.entry(stage.clone()).or_default() += secs;
+                    }
                     ("done", Some(rec), String::new())
                 }
                 PatientOutcome::Cached(rec) => {
@@ -199,7 +203,18 @@ impl Command for Preprocess {
             ));
         }
         table.notes.push(format!("load the result with `load NAME {}`", out_root.display()));
-        Ok(Output::Table(table))
+        if done == 0 {
+            return Ok(Output::Table(table));
+        }
+        let total: f64 = stage_seconds.values().sum();
+        let stages = ["read", "n4", "resample", "ptv", "dose", "write"]
+            .iter()
+            .filter_map(|s| stage_seconds.get(*s).map(|v| (s, v)))
+            .map(|(s, v)| format!("{s} {v:.1} s ({:.0}%)", 100.0 * v / total.max(1e-12)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let note = format!("time by stage, summed over the {done} patient(s) computed: {stages}");
+        Ok(Output::Many(vec![Output::Table(table), Output::Note(note)]))
     }
 }
 

@@ -79,6 +79,23 @@ pub struct PatientRecord {
     pub dose_max_ptv: Option<f64>,
     /// N4 iterations per level for each MR role.
     pub n4_iterations: BTreeMap<String, Vec<usize>>,
+    /// Seconds spent per stage (read, n4, resample, ptv, dose, write) when
+    /// the patient was computed.
+    #[serde(default)]
+    pub seconds: BTreeMap<String, f64>,
+}
+
+/// Wall time per stage of one patient's preprocessing.
+#[derive(Default)]
+struct Stages(BTreeMap<String, f64>);
+
+impl Stages {
+    fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
+        let t = std::time::Instant::now();
+        let out = f();
+        *self.0.entry(stage.to_string()).or_default() += t.elapsed().as_secs_f64();
+        out
+    }
 }
 
 pub const RECORD_FILE: &str = "record.json";
@@ -129,10 +146,12 @@ pub fn run_patient(
     let interp = params.interpolator()?;
     let (first_role, first_path) = p.mr.first().ok_or_else(|| Error::invalid("no MR sequence to preprocess", None))?;
     let mut n4_iterations = BTreeMap::new();
-    let mut load_mr = |role: &str, path: &Path| -> Result<(LoadedImage, Volume)> {
-        let img = read_image(path)?;
+    let mut stages = Stages::default();
+    let mut load_mr = |role: &str, path: &Path, stages: &mut Stages| -> Result<(LoadedImage, Volume)> {
+        let img = stages.time("read", || read_image(path))?;
         let v = if params.n4 {
-            let r = correct(&img.volume, params.n4_shrink, &N4Params::default(), cancelled)
+            let r = stages
+                .time("n4", || correct(&img.volume, params.n4_shrink, &N4Params::default(), cancelled))
                 .map_err(|e| in_file(path, e))?;
             n4_iterations.insert(role.to_string(), r.iterations);
             r.corrected
@@ -141,7 +160,7 @@ pub fn run_patient(
         };
         Ok((img, v))
     };
-    let (first_img, first) = load_mr(first_role, first_path)?;
+    let (first_img, first) = load_mr(first_role, first_path, &mut stages)?;
     let native = Grid::of(&first);
     let grid = params.resample.map_or(native, |s| native.with_spacing(s));
     let on_grid = |v: &Volume, interp: Interpolator| {
@@ -149,17 +168,17 @@ pub fn run_patient(
     };
 
     let mut frames: Vec<(PathBuf, Option<String>)> = vec![(first_path.clone(), first_img.frame_of_reference.clone())];
-    let mut mr = vec![(first_role.clone(), on_grid(&first, interp))];
+    let mut mr = vec![(first_role.clone(), stages.time("resample", || on_grid(&first, interp)))];
     for (role, path) in &p.mr[1..] {
         if cancelled() {
             return Err(Error::Cancelled);
         }
-        let (img, v) = load_mr(role, path)?;
+        let (img, v) = load_mr(role, path, &mut stages)?;
         frames.push((path.clone(), img.frame_of_reference.clone()));
-        mr.push((role.clone(), on_grid(&v, interp)));
+        mr.push((role.clone(), stages.time("resample", || on_grid(&v, interp))));
     }
 
-    let mask_img = read_image(&p.mask.1)?;
+    let mask_img = stages.time("read", || read_image(&p.mask.1))?;
     frames.push((p.mask.1.clone(), mask_img.frame_of_reference.clone()));
     if !mask_img.volume.data.iter().any(|&x| x > 0.5) {
         return Err(Error::invalid(
@@ -167,23 +186,23 @@ pub fn run_patient(
             Some("a contour needs at least one voxel labelled 1"),
         ));
     }
-    let rgtv = on_grid(&mask_img.volume, Interpolator::Nearest);
+    let rgtv = stages.time("resample", || on_grid(&mask_img.volume, Interpolator::Nearest));
     if !rgtv.data.iter().any(|&x| x > 0.5) {
         return Err(Error::invalid(
             format!("{}: the {} mask lies outside the {first_role} image", p.mask.1.display(), p.mask.0),
             Some("the contour and the MR do not overlap: check that they belong to the same patient and scan"),
         ));
     }
-    let ptv = expand_mm(&rgtv, params.margin_mm).map_err(|e| in_file(&p.mask.1, e))?;
+    let ptv = stages.time("ptv", || expand_mm(&rgtv, params.margin_mm)).map_err(|e| in_file(&p.mask.1, e))?;
 
     let mut dose_out = None;
     if let Some(dose_path) = &p.dose {
         if cancelled() {
             return Err(Error::Cancelled);
         }
-        let dose_img = read_image(dose_path)?;
+        let dose_img = stages.time("read", || read_image(dose_path))?;
         check_frame(&frames, dose_path, dose_img.frame_of_reference.as_deref(), params.force_frame)?;
-        let covered = coverage(&dose_img.volume, &ptv);
+        let covered = stages.time("dose", || coverage(&dose_img.volume, &ptv));
         if covered < 0.999 && !params.force_frame {
             return Err(Error::invalid(
                 format!(
@@ -196,7 +215,7 @@ pub fn run_patient(
                 ),
             ));
         }
-        dose_out = Some(on_grid(&dose_img.volume, Interpolator::Linear));
+        dose_out = Some(stages.time("dose", || on_grid(&dose_img.volume, Interpolator::Linear)));
     }
 
     std::fs::create_dir_all(dir).map_err(|e| crate::provenance::io_error(dir, e))?;
@@ -205,7 +224,7 @@ pub fn run_patient(
     let mut outputs = BTreeMap::new();
     let mut write = |role: &str, v: &Volume, stored: StoredType| -> Result<()> {
         let file = format!("{role}.nii.gz");
-        let bytes = nifti::write(&dir.join(&file), v, stored, &description)?;
+        let bytes = stages.time("write", || nifti::write(&dir.join(&file), v, stored, &description))?;
         outputs.insert(role.to_string(), (file, sha256_bytes(&bytes)));
         Ok(())
     };
@@ -235,6 +254,7 @@ pub fn run_patient(
         dose_mean_ptv,
         dose_max_ptv,
         n4_iterations,
+        seconds: stages.0,
     };
     let json = serde_json::to_vec_pretty(&record).map_err(|e| Error::invalid(e.to_string(), None))?;
     crate::provenance::write_atomic(&dir.join(RECORD_FILE), &json)?;

@@ -3,7 +3,8 @@
 //! took 34.03 s on (preprocessing_reference_params.json, "wall_seconds").
 //! With image paths after `--` (NIfTI/NRRD, e.g. a paper-size simulated
 //! MR), it also times N4 as `preprocess --n4` runs it (Otsu mask, no
-//! shrink), stage by stage within the iterations, on each.
+//! shrink) on each; with N4_SHRINK=1 also shrunk 2 and 4 times along
+//! every axis, with the log field's difference to the unshrunk one.
 //! Run: cargo bench --bench n4 [-- IMAGE…]
 
 use std::path::Path;
@@ -48,16 +49,49 @@ fn main() {
             }
         };
         let t = Instant::now();
-        match radose::core::n4::correct(&image, [1, 1, 1], &N4Params::default(), &|| false) {
-            Ok(r) => println!(
-                "n4 {}x{}x{} ({path}): {:.3} s, iterations per level {:?}",
-                image.size[0],
-                image.size[1],
-                image.size[2],
-                t.elapsed().as_secs_f64(),
-                r.iterations
-            ),
-            Err(e) => eprintln!("{path}: {e}"),
+        let full = match radose::core::n4::correct(&image, [1, 1, 1], &N4Params::default(), &|| false) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{path}: {e}");
+                std::process::exit(1);
+            }
+        };
+        println!(
+            "n4 {}x{}x{} ({path}): {:.3} s, iterations per level {:?}",
+            image.size[0],
+            image.size[1],
+            image.size[2],
+            t.elapsed().as_secs_f64(),
+            full.iterations
+        );
+        // What `--shrink` buys and costs: the time, and the log field's
+        // difference to the unshrunk one inside the Otsu foreground.
+        if std::env::var_os("N4_SHRINK").is_none() {
+            continue;
+        }
+        let Some(mask) = otsu_mask(&image, 200) else { continue };
+        for f in [[2, 2, 2], [4, 4, 4]] {
+            let t = Instant::now();
+            let Ok(r) = radose::core::n4::correct(&image, f, &N4Params::default(), &|| false) else { continue };
+            let secs = t.elapsed().as_secs_f64();
+            let d: Vec<f64> = r
+                .log_bias
+                .data
+                .iter()
+                .zip(&full.log_bias.data)
+                .zip(&mask)
+                .filter(|(_, m)| **m)
+                .map(|((a, b), _)| f64::from((a - b).abs()))
+                .collect();
+            let mean = d.iter().sum::<f64>() / d.len().max(1) as f64;
+            let max = d.iter().copied().fold(0.0, f64::max);
+            println!(
+                "  --shrink {},{},{}: {secs:.3} s; |Δ log field| vs unshrunk in the foreground: mean {mean:.2e}, max {max:.2e} (max relative field difference {:.2}%)",
+                f[0],
+                f[1],
+                f[2],
+                100.0 * max.exp_m1()
+            );
         }
     }
     println!(

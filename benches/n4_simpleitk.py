@@ -1,8 +1,11 @@
 """N4 with SimpleITK's defaults on the reference input, timed (the
-counterpart of `cargo bench --bench n4`).
-Run: python3 benches/n4_simpleitk.py   (SimpleITK 2.5.7: pip install SimpleITK==2.5.7)
+counterpart of `cargo bench --bench n4`); with image paths as arguments,
+also N4 on each as `radose preprocess --n4` runs it (Otsu mask with 200
+bins, no shrink, defaults), once.
+Run: python3 benches/n4_simpleitk.py [IMAGE…]   (SimpleITK 2.5.7: pip install SimpleITK==2.5.7)
 """
 import os
+import sys
 import time
 
 import SimpleITK as sitk
@@ -22,3 +25,13 @@ for _ in range(3):
     times.append(time.perf_counter() - t)
 times.sort()
 print(f"SimpleITK {sitk.Version.VersionString()} N4 64x64x25, {threads} thread(s): median {times[1]:.2f} s, min {times[0]:.2f} s")
+
+for path in sys.argv[1:]:
+    full = sitk.ReadImage(path, sitk.sitkFloat32)
+    t = time.perf_counter()
+    mask = sitk.OtsuThreshold(full, 0, 1, 200)
+    f = sitk.N4BiasFieldCorrectionImageFilter()
+    f.SetNumberOfThreads(threads)
+    f.Execute(full, mask)
+    size = "x".join(str(n) for n in full.GetSize())
+    print(f"SimpleITK N4 {size} ({path}), {threads} thread(s): {time.perf_counter() - t:.2f} s, iterations at the last level {f.GetElapsedIterations()}")

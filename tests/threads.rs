@@ -18,7 +18,7 @@ fn predictions_with(threads: usize, dir: &Path) -> Vec<(radose::store::RunKind, 
         let mut s = radose::open_session(&dir.join("runs.db")).unwrap();
         let script = format!(
             "simulate --out {d}/sim --n-a 30 --n-b 12 --seed 7\n\
-             load A0 {d}/sim/A\npreprocess A0 --to {d}/pre/A\nload A {d}/pre/A\n\
+             load A0 {d}/sim/A\npreprocess A0 --n4 --to {d}/pre/A\nload A {d}/pre/A\n\
              extract A --sequences T1 --roi ptv --to {d}/feat/A\n\
              pipeline P = standardize | mannwhitney k=10 | smote k=3 ratio=1 | logistic\n\
              cv P on A.T1 --folds 3 --seed 5\n\

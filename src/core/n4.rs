@@ -1147,6 +1147,20 @@ mod tests {
     }
 
     #[test]
+    fn n4_gives_the_same_bits_on_any_number_of_threads() {
+        let (v, mask) = phantom([70, 50, 45]);
+        let params = N4Params { iterations: vec![6, 4], ..N4Params::default() };
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| n4(&v, &mask, &params, &|| false).unwrap())
+        };
+        let (one, three) = (run(1), run(3));
+        assert_eq!(one.corrected.data, three.corrected.data);
+        assert_eq!(one.lattice.phi, three.lattice.phi);
+        assert_eq!(one.final_convergence.to_bits(), three.final_convergence.to_bits());
+    }
+
+    #[test]
     fn lattice_reproduces_constants_and_linear_functions() {
         let size = [6, 5, 4];
         let shape = [5, 4, 6];

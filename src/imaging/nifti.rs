@@ -182,13 +182,16 @@ pub fn encode(v: &Volume, stored: StoredType, description: &str) -> Vec<u8> {
 /// Writes `path` (gzip-compressed when it ends in `.gz`, with no timestamp,
 /// so the same volume always gives the same bytes). Returns the bytes written.
 ///
-/// Compression level 1: floating-point MR and dose volumes hardly compress
-/// (a 13.1 MB N4-corrected T1 gives 11.5 MB at level 1 and 11.48 MB at
-/// level 6), and level 6 took about three times as long.
+/// Deflate at level 1, or stored blocks when a megabyte from the middle of
+/// the volume does not shrink below 95% at level 1: N4-corrected or
+/// interpolated floating-point MR hardly compresses (a 13.1 MB T1 came out at
+/// 13.5 MB at level 1 and 11.5 MB at level 6, which took three times as
+/// long), while masks, doses and simulated images do.
 pub fn write(path: &Path, v: &Volume, stored: StoredType, description: &str) -> Result<Vec<u8>> {
     let bytes = encode(v, stored, description);
     let out = if path.extension().is_some_and(|e| e == "gz") {
-        let mut gz = flate2::GzBuilder::new().mtime(0).write(Vec::with_capacity(bytes.len() / 2), Compression::fast());
+        let level = if compresses(&bytes) { Compression::fast() } else { Compression::none() };
+        let mut gz = flate2::GzBuilder::new().mtime(0).write(Vec::with_capacity(bytes.len() / 2), level);
         gz.write_all(&bytes).map_err(|e| io_error(path, e))?;
         gz.finish().map_err(|e| io_error(path, e))?
     } else {
@@ -196,6 +199,19 @@ pub fn write(path: &Path, v: &Volume, stored: StoredType, description: &str) -> 
     };
     crate::provenance::write_atomic(path, &out)?;
     Ok(out)
+}
+
+/// Whether deflate at level 1 shrinks a megabyte from the middle of `bytes`
+/// (all of them when shorter) below 95%.
+fn compresses(bytes: &[u8]) -> bool {
+    const SAMPLE: usize = 1 << 20;
+    let start = bytes.len().saturating_sub(SAMPLE) / 2;
+    let sample = &bytes[start..(start + SAMPLE).min(bytes.len())];
+    let mut z = flate2::write::DeflateEncoder::new(Vec::with_capacity(sample.len()), Compression::fast());
+    match z.write_all(sample).and_then(|()| z.finish()) {
+        Ok(c) => (c.len() as f64) < 0.95 * sample.len() as f64,
+        Err(_) => true,
+    }
 }
 
 fn bad(path: &Path, message: impl Into<String>) -> Error {

@@ -210,8 +210,11 @@ impl Command for Preprocess {
             ));
         }
         table.notes.push(format!("load the result with `load NAME {}`", out_root.display()));
+        // The same shape whether or not anything was computed: a replay
+        // compares the table and leaves the note (incidental) aside.
         if done == 0 {
-            return Ok(Output::Table(table));
+            let note = "time by stage: nothing computed (every patient from the cache or failed)".to_string();
+            return Ok(Output::Many(vec![Output::Table(table), Output::Note(note)]));
         }
         let total: f64 = stage_seconds.values().sum();
         let stages = ["read", "n4", "resample", "ptv", "dose", "write"]

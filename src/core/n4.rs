@@ -859,40 +859,12 @@ impl Lattice {
         Lattice { shape, phi }
     }
 
-    /// The spline at every voxel of a grid of `size` (x fastest); planes
-    /// in parallel, each computed as alone (the same bits on any number of
-    /// threads).
+    /// The spline at every voxel of a grid of `size` (x fastest): the
+    /// evaluation on a domain of every voxel.
     pub fn evaluate(&self, size: [usize; 3]) -> Vec<f64> {
-        let spans = self.spans();
-        let wx = axis_weights(size[0], spans[0]);
-        let wy = axis_weights(size[1], spans[1]);
-        let wz = axis_weights(size[2], spans[2]);
-        let [nx, ny, _] = self.shape;
-        let mut out = vec![0.0; size[0] * size[1] * size[2]];
-        let plane_len = (size[0] * size[1]).max(1);
-        out.par_chunks_mut(plane_len).enumerate().for_each(|(k, out_plane)| {
-            let (bz, az) = wz[k];
-            let mut plane = vec![0.0; nx * ny];
-            let mut line = vec![0.0; nx];
-            for c in 0..4 {
-                let src = &self.phi[nx * ny * (bz + c)..nx * ny * (bz + c + 1)];
-                for (p, s) in plane.iter_mut().zip(src) {
-                    *p += az[c] * s;
-                }
-            }
-            for (j, out_row) in out_plane.chunks_mut(size[0].max(1)).enumerate() {
-                let (by, ay) = wy[j];
-                line.iter_mut().for_each(|x| *x = 0.0);
-                for b in 0..4 {
-                    for (l, s) in line.iter_mut().zip(&plane[nx * (by + b)..nx * (by + b + 1)]) {
-                        *l += ay[b] * s;
-                    }
-                }
-                for (o, (bx, ax)) in out_row.iter_mut().zip(&wx) {
-                    *o = ax[0] * line[*bx] + ax[1] * line[bx + 1] + ax[2] * line[bx + 2] + ax[3] * line[bx + 3];
-                }
-            }
-        });
+        let all = Domain::new(size, &vec![true; size[0] * size[1] * size[2]]);
+        let mut out = vec![0.0; all.len];
+        self.evaluate_domain(&all, &mut out);
         out
     }
 

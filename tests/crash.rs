@@ -143,19 +143,39 @@ fn finished_folds(db: &std::path::Path) -> usize {
         .unwrap_or(0)
 }
 
+/// The highest epoch any `kind` run has checkpointed.
+fn checkpoint_epoch(db: &std::path::Path, kind: RunKind) -> i64 {
+    let Ok(store) = Store::open(db, Provenance::gather()) else { return 0 };
+    let Ok(runs) = store.list_runs(200) else { return 0 };
+    runs.iter()
+        .filter(|r| r.kind == kind)
+        .filter_map(|r| store.metrics(r.id).ok())
+        .flatten()
+        .filter(|m| m.key == "checkpoint_epoch")
+        .map(|m| m.value as i64)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Runs SCRIPT in a child process and kills it (SIGKILL) as soon as
+/// `reached(db)` holds (or after 300 s).
+fn kill_when(db: &std::path::Path, script: &str, reached: impl Fn(&std::path::Path) -> bool) {
+    let mut child = spawn(db, script, Stdio::null());
+    let started = Instant::now();
+    while !reached(db) && started.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn kill_during_train_then_resume_in_a_new_process() {
     let dir = tempfile::tempdir().unwrap();
     let (db, setup) = study(dir.path());
     let train = "train Q on A --folds 3 --grid epochs=30 batch=8 --seed 3";
     let script = format!("{setup}; {train}");
-    let mut child = spawn(&db, &script, Stdio::null());
-    let started = Instant::now();
-    while finished_folds(&db) < 1 && started.elapsed() < Duration::from_secs(300) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when(&db, &script, |db| finished_folds(db) >= 1);
     let done = finished_folds(&db);
     assert!((1..3).contains(&done), "killed after {done} of 3 folds");
     let store = Store::open(&db, Provenance::gather()).unwrap();
@@ -242,37 +262,14 @@ fn sigterm_cancels_a_train_like_ctrl_c() {
     assert!(runs.iter().any(|r| r.kind == RunKind::TrainFold && r.status == RunStatus::Cancelled), "the fold too");
 }
 
-/// The highest checkpointed epoch of any unfinished fold, and the number of finished folds.
-fn checkpointed(db: &std::path::Path) -> (i64, usize) {
-    let Ok(store) = Store::open(db, Provenance::gather()) else { return (0, 0) };
-    let Ok(runs) = store.list_runs(200) else { return (0, 0) };
-    let folds: Vec<_> = runs.iter().filter(|r| r.kind == RunKind::TrainFold).collect();
-    let finished = folds.iter().filter(|r| r.status == RunStatus::Finished).count();
-    let epoch = folds
-        .iter()
-        .filter_map(|r| store.metrics(r.id).ok())
-        .flatten()
-        .filter(|m| m.key == "checkpoint_epoch")
-        .map(|m| m.value as i64)
-        .max()
-        .unwrap_or(0);
-    (epoch, finished)
-}
-
 #[test]
 fn a_killed_fold_continues_from_its_checkpoint_bit_identical() {
     let dir = tempfile::tempdir().unwrap();
     let (db, setup) = study(dir.path());
     let train = "train Q on A --folds 2 --grid epochs=60 batch=8 --seed 4 --checkpoint-minutes 0";
     let script = format!("{setup}; {train}");
-    let mut child = spawn(&db, &script, Stdio::null());
-    let started = Instant::now();
-    while checkpointed(&db).0 < 5 && started.elapsed() < Duration::from_secs(300) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let (epoch, finished) = checkpointed(&db);
+    kill_when(&db, &script, |db| checkpoint_epoch(db, RunKind::TrainFold) >= 5);
+    let (epoch, finished) = (checkpoint_epoch(&db, RunKind::TrainFold), finished_folds(&db));
     assert!(epoch >= 5 && epoch < 60 && finished == 0, "killed in fold 1 after its epoch-{epoch} checkpoint");
     let killed = {
         let store = Store::open(&db, Provenance::gather()).unwrap();
@@ -421,20 +418,6 @@ fn every_resumable_command_resumes_in_a_new_process() {
     assert!(!out.contains("folds reused"), "{out}");
 }
 
-/// The highest epoch a `test` run has checkpointed.
-fn test_checkpointed(db: &std::path::Path) -> i64 {
-    let Ok(store) = Store::open(db, Provenance::gather()) else { return 0 };
-    let Ok(runs) = store.list_runs(200) else { return 0 };
-    runs.iter()
-        .filter(|r| r.kind == RunKind::Test)
-        .filter_map(|r| store.metrics(r.id).ok())
-        .flatten()
-        .filter(|m| m.key == "checkpoint_epoch")
-        .map(|m| m.value as i64)
-        .max()
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_killed_test_retraining_continues_from_its_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
@@ -446,14 +429,8 @@ fn a_killed_test_retraining_continues_from_its_checkpoint() {
     assert!(ok, "{err}");
     let test = "test Q on B --checkpoint-minutes 0";
     let script = format!("{setup}; {test}");
-    let mut child = spawn(&db, &script, Stdio::null());
-    let started = Instant::now();
-    while test_checkpointed(&db) < 5 && started.elapsed() < Duration::from_secs(300) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let epoch = test_checkpointed(&db);
+    kill_when(&db, &script, |db| checkpoint_epoch(db, RunKind::Test) >= 5);
+    let epoch = checkpoint_epoch(&db, RunKind::Test);
     assert!((5..50).contains(&epoch), "killed after the epoch-{epoch} checkpoint of 50");
     let killed = {
         let store = Store::open(&db, Provenance::gather()).unwrap();

@@ -69,7 +69,7 @@ impl Command for Cv {
             }
             None => None,
         };
-        let (earlier, mut resume_note) = match continuing {
+        let (earlier, resume_note) = match continuing {
             Some(old) => match earlier_folds(session.store(), old, parent, &splits, &y, &ids)? {
                 Ok(e) => (e, None),
                 Err(why) => (Earlier::default(), Some(format!("nothing reused: {why}; every fold was fitted"))),
@@ -186,7 +186,7 @@ impl Command for Cv {
                 k * repeats - earlier.folds.len()
             ));
         }
-        rows.notes.extend(resume_note.take());
+        rows.notes.extend(resume_note);
         rows.notes
             .push("every step was fitted on the training folds only; SMOTE rows never reach a held-out fold".into());
         let skipped: Vec<String> =
@@ -219,13 +219,9 @@ fn earlier_folds(
     y: &[u8],
     ids: &[String],
 ) -> Result<std::result::Result<Earlier, String>> {
-    let mut was = store.run_detail(old)?;
-    while was.summary.kind != RunKind::Cv {
-        match was.summary.parent {
-            Some(p) => was = store.run_detail(p)?,
-            None => return Ok(Err(format!("run {old} is not part of a `cv` run"))),
-        }
-    }
+    let Some(was) = crate::workflow::restore::enclosing(store, old, RunKind::Cv)? else {
+        return Ok(Err(format!("run {old} is not part of a `cv` run")));
+    };
     let now = store.run_detail(parent)?;
     let (a, b) = (
         ClassicalParams::from_params(was.summary.id, &was.params)?,
@@ -237,12 +233,13 @@ fn earlier_folds(
         ("folds", a.folds == b.folds),
         ("repeats", a.repeats == b.repeats),
         ("patients", a.patients == b.patients),
-        ("seed", was.seed == now.seed),
-        ("data", crate::workflow::restore::input_hashes(&was) == crate::workflow::restore::input_hashes(&now)),
     ] {
         if !same {
             return Ok(Err(format!("run {} had a different `{key}`", was.summary.id)));
         }
+    }
+    if let Some(why) = crate::workflow::restore::seed_or_data_differ(&was, &now) {
+        return Ok(Err(why));
     }
     let k = splits.first().map_or(0, |s| s.folds.len());
     let mut by_fold: std::collections::HashMap<i64, std::collections::HashMap<String, f64>> = Default::default();

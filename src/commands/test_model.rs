@@ -99,29 +99,25 @@ impl Command for TestModel {
             .unwrap_or(spec.preset.clone());
         let seed = Rng::derive(best.seed, &["test", "final"]).next_u64();
         let cfg = best.clone().with_seed(seed);
-        let run = session.begin_run_in(
-            args,
-            RunKind::Test,
-            &TestModelParams {
-                label: label.clone(),
-                model: spec.name.clone(),
-                preset: spec.preset.clone(),
-                model_json: serde_json::to_string(&spec).unwrap_or_default(),
-                train_run,
-                simulated: train_inputs.simulated || test_inputs.simulated,
-                cohort: train_cohort.clone(),
-                test: cohort.text.clone(),
-                config: serde_json::to_string(&cfg).unwrap_or_default(),
-                threshold_rule: rule.clone(),
-                device: device_choice.label(),
-                patients_train: train_inputs.ids.len(),
-                patients_test: test_inputs.ids.len(),
-                resumed_from: None,
-                resumed_at_epoch: None,
-            },
-            Some(seed),
-            args.experiment().or_else(|| detail.experiment.clone()),
-        )?;
+        let mut params = TestModelParams {
+            label: label.clone(),
+            model: spec.name.clone(),
+            preset: spec.preset.clone(),
+            model_json: serde_json::to_string(&spec).unwrap_or_default(),
+            train_run,
+            simulated: train_inputs.simulated || test_inputs.simulated,
+            cohort: train_cohort.clone(),
+            test: cohort.text.clone(),
+            config: serde_json::to_string(&cfg).unwrap_or_default(),
+            threshold_rule: rule.clone(),
+            device: device_choice.label(),
+            patients_train: train_inputs.ids.len(),
+            patients_test: test_inputs.ids.len(),
+            resumed_from: None,
+            resumed_at_epoch: None,
+        };
+        let experiment = args.experiment().or_else(|| detail.experiment.clone());
+        let run = session.begin_run_in(args, RunKind::Test, &params, Some(seed), experiment)?;
         for d in train_inputs.dataset_ids.iter().chain(&test_inputs.dataset_ids) {
             session.store().link_dataset(run, *d)?;
         }
@@ -150,7 +146,6 @@ impl Command for TestModel {
                     session.store().log_metric(run, &m.key, m.value, m.step, m.fold)?;
                 }
             }
-            let mut params = TestModelParams::from_params(run, &session.store().run_detail(run)?.params)?;
             params.resumed_from = Some(*old);
             params.resumed_at_epoch = Some(ck.epoch);
             session.store().log_params(run, &params)?;
@@ -240,8 +235,7 @@ fn continuable(store: &Store, old: RunId, run: RunId) -> Result<Option<(RunId, C
         && a.cohort == b.cohort
         && a.test == b.test
         && a.device == b.device
-        && was.seed == now.seed
-        && crate::workflow::restore::input_hashes(&was) == crate::workflow::restore::input_hashes(&now);
+        && crate::workflow::restore::seed_or_data_differ(&was, &now).is_none();
     if !same {
         return Ok(None);
     }

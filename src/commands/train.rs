@@ -128,14 +128,9 @@ struct Earlier {
 /// What `runs --resume` may reuse for the new `train` run `parent`, or why
 /// nothing can be reused.
 fn earlier_folds(store: &Store, resuming: RunId, parent: RunId) -> Result<std::result::Result<Earlier, String>> {
-    // `runs --resume` may name the train run or one of its children.
-    let mut old = store.run_detail(resuming)?;
-    while old.summary.kind != RunKind::Train {
-        match old.summary.parent {
-            Some(p) => old = store.run_detail(p)?,
-            None => return Ok(Err(format!("run {resuming} is not part of a `train` run"))),
-        }
-    }
+    let Some(old) = crate::workflow::restore::enclosing(store, resuming, RunKind::Train)? else {
+        return Ok(Err(format!("run {resuming} is not part of a `train` run")));
+    };
     let new = store.run_detail(parent)?;
     let (was, now) =
         (TrainParams::from_params(old.summary.id, &old.params)?, TrainParams::from_params(parent, &new.params)?);
@@ -151,12 +146,8 @@ fn earlier_folds(store: &Store, resuming: RunId, parent: RunId) -> Result<std::r
             return Ok(Err(format!("run {} had a different `{key}`", old.summary.id)));
         }
     }
-    if old.seed != new.seed {
-        return Ok(Err(format!("run {} had a different seed", old.summary.id)));
-    }
-    let hashes = crate::workflow::restore::input_hashes;
-    if hashes(&old) != hashes(&new) {
-        return Ok(Err(format!("the data changed since run {}", old.summary.id)));
+    if let Some(why) = crate::workflow::restore::seed_or_data_differ(&old, &new) {
+        return Ok(Err(why));
     }
     let (mut folds, mut partial) = (std::collections::HashMap::new(), std::collections::HashMap::new());
     for &config in &old.children {

@@ -757,13 +757,7 @@ impl Lattice {
     pub fn fit(size: [usize; 3], values: &[f64], used: &[bool], shape: [usize; 3]) -> Lattice {
         let domain = Domain::new(size, used);
         let values = domain.gather(values);
-        Lattice::fit_with(&domain, |i| values[i], shape)
-    }
-
-    /// [`Lattice::fit`] of the values `value(i)` at the voxels of `domain`
-    /// (i in its order).
-    pub fn fit_with(domain: &Domain, value: impl Fn(usize) -> f64 + Sync, shape: [usize; 3]) -> Lattice {
-        FitTables::new(domain, shape).fit(domain, value)
+        FitTables::new(&domain, shape).fit(&domain, |i| values[i])
     }
 
     /// The spline at the voxels of `domain`, in its order, into `out`: the

@@ -209,8 +209,34 @@ pub fn unfinished_run_of(
 
 /// The sorted SHA-256 of every input a run read: two runs read the same
 /// data when these are equal.
-pub fn input_hashes(detail: &RunDetail) -> Vec<String> {
+fn input_hashes(detail: &RunDetail) -> Vec<String> {
     let mut h: Vec<String> = detail.datasets.iter().map(|x| x.sha256.clone()).collect();
     h.sort();
     h
+}
+
+/// The `kind` run that `id` is or belongs to (`runs --resume` may name a
+/// fold or configuration run), or `None` when it is part of none.
+pub fn enclosing(store: &crate::store::Store, id: crate::store::RunId, kind: RunKind) -> Result<Option<RunDetail>> {
+    let mut run = store.run_detail(id)?;
+    while run.summary.kind != kind {
+        match run.summary.parent {
+            Some(p) => run = store.run_detail(p)?,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(run))
+}
+
+/// Why a new run cannot reuse what the unfinished run `was` computed,
+/// beyond its command's own settings: a different seed or different input
+/// data. `None` when both are the same.
+pub fn seed_or_data_differ(was: &RunDetail, now: &RunDetail) -> Option<String> {
+    if was.seed != now.seed {
+        Some(format!("run {} had a different seed", was.summary.id))
+    } else if input_hashes(was) != input_hashes(now) {
+        Some(format!("the data changed since run {}", was.summary.id))
+    } else {
+        None
+    }
 }

@@ -50,6 +50,16 @@ pub struct Frame {
     pub origin: Option<FrameOrigin>,
 }
 
+/// Where a derived frame came from: the verb, the frames it read and the
+/// run that recorded it (`filter`, `mutate`, `join`, `sql`, feature frames
+/// reattached by `load`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lineage {
+    pub verb: String,
+    pub parents: Vec<String>,
+    pub run: RunId,
+}
+
 /// Shared flag set by Ctrl-C; long commands poll it.
 #[derive(Debug, Clone, Default)]
 pub struct CancelFlag(Arc<AtomicBool>);
@@ -182,6 +192,8 @@ impl Registry {
 /// The state behind a shell or script.
 pub struct Session {
     frames: BTreeMap<String, Frame>,
+    /// How each derived frame was made (absent for a frame read from files).
+    lineage: BTreeMap<String, Lineage>,
     /// Declared learning pipelines by name.
     pub pipelines: BTreeMap<String, crate::core::learn::pipeline::Pipeline>,
     /// Declared deep models by name.
@@ -220,6 +232,7 @@ impl Session {
             registry,
             progress: Arc::new(Silent),
             frames: BTreeMap::new(),
+            lineage: BTreeMap::new(),
             pipelines: BTreeMap::new(),
             models: BTreeMap::new(),
             store,
@@ -298,10 +311,23 @@ impl Session {
     }
 
     pub fn insert_frame(&mut self, name: &str, frame: Frame) {
+        self.lineage.remove(name);
         self.frames.insert(name.to_string(), frame);
     }
 
+    /// Stores a frame made from other frames, with where it came from.
+    pub fn insert_derived(&mut self, name: &str, frame: Frame, lineage: Lineage) {
+        self.frames.insert(name.to_string(), frame);
+        self.lineage.insert(name.to_string(), lineage);
+    }
+
+    /// How the frame `name` was derived, if it was.
+    pub fn lineage(&self, name: &str) -> Option<&Lineage> {
+        self.lineage.get(name)
+    }
+
     pub fn remove_frame(&mut self, tok: &Token) -> Result<Frame> {
+        self.lineage.remove(&tok.text);
         match self.frames.remove(&tok.text) {
             Some(frame) => Ok(frame),
             None => Err(self.unknown_frame(tok)),

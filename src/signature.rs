@@ -30,6 +30,9 @@ pub enum ArgKind {
     Column,
     /// Comma-separated columns of that frame.
     Columns,
+    /// An expression or query over that frame's columns (or, with no frame
+    /// named, over every frame): the rest of the statement.
+    Expression,
     /// A command name.
     Command,
     Int,

@@ -1,7 +1,9 @@
 //! Every command's help examples run, each in a fresh session that has the
 //! simulated cohorts A and B loaded from `data/sim/{A,B}` in a scratch
 //! directory, the pipeline P1 declared and cross-validated once on A (deep-learning
-//! commands: the preprocessed cohorts with T1/T1C/T2 radiomics frames). (Own test binary: it changes the
+//! commands: the preprocessed cohorts with T1/T1C/T2 radiomics frames;
+//! exploration commands and examples that name A.T1: the preprocessed cohort A,
+//! its T1 frame, a perturbed-mask extraction Ap.T1 and cv run 4 with feature selection). (Own test binary: it changes the
 //! working directory.)
 
 mod common;
@@ -31,6 +33,11 @@ fn every_example_runs() {
             let setup = if cmd.signature().category == "deep learning" {
                 "load A data/pre/A; load B data/pre/B; extract A --sequences T1,T1C,T2 --roi ptv --to data/feat/A; \
                  extract B --sequences T1,T1C,T2 --roi ptv --to data/feat/B"
+            } else if cmd.signature().category == "exploration" || example.command.contains("A.T1") {
+                // Runs 1–4: the cohort, its T1 radiomics, a perturbed-mask extraction, a cv run with selection.
+                "load A data/pre/A; extract A --sequences T1 --roi ptv --to data/feat/A; \
+                 extract A --sequences T1 --roi ptv --perturb erode:1 --as Ap --to data/feat/Ap; \
+                 pipeline P2 = standardize | mannwhitney k=3 | logistic; cv P2 on A.T1 --folds 3"
             } else {
                 "load A data/sim/A; load B data/sim/B; pipeline P1 = standardize | logistic; cv P1 on A --folds 3"
             };

@@ -12,11 +12,11 @@ impl Command for Frames {
         Signature::new("frames", "data", "List the frames in this session")
             .table()
             .not_replayable()
-            .example("frames", "name, size, source and outcome of every frame")
+            .example("frames", "name, size, source, outcome and lineage of every frame")
     }
 
     fn run(&self, _args: &Args, session: &mut Session) -> Result<Output> {
-        let mut table = Table::new(["name", "rows", "columns", "outcome", "source", "simulated"]);
+        let mut table = Table::new(["name", "rows", "columns", "outcome", "source", "derived", "simulated"]);
         for (name, frame) in session.frames() {
             let origin = frame.origin.as_ref();
             table.push(vec![
@@ -25,6 +25,7 @@ impl Command for Frames {
                 frame.df.width().into(),
                 frame.roles.outcome.clone().into(),
                 origin.map(|o| o.path.display().to_string()).into(),
+                session.lineage(name).map(|l| format!("{} of {} (run {})", l.verb, l.parents.join(", "), l.run)).into(),
                 Cell::Bool(origin.is_some_and(|o| o.simulated())),
             ]);
         }

@@ -22,24 +22,89 @@ impl Command for Load {
     fn signature(&self) -> Signature {
         Signature::new("load", "data", "Load a cohort folder or a CSV/Parquet table into a named frame")
             .required("NAME", ArgKind::NewName, "the frame's name in this session")
-            .required("PATH", ArgKind::Path, "a cohort folder with cohort.toml, or a .csv/.parquet file")
+            .optional("PATH", ArgKind::Path, "a cohort folder with cohort.toml, or a .csv/.parquet file")
             .named("id", "COL", ArgKind::Text, "the patient id column (required for a plain table)")
             .named("outcome", "COL", ArgKind::Text, "the binary 0/1 outcome column (required for a plain table)")
             .named("categorical", "COLS", ArgKind::Text, "comma-separated categorical columns")
             .named("continuous", "COLS", ArgKind::Text, "comma-separated continuous columns (must be numbers)")
             .switch("no-images", "load the clinical table without checking the manifest's image files")
+            .named(
+                "features",
+                "DIR",
+                ArgKind::Path,
+                "also reattach the feature frames NAME.*.parquet that `extract` wrote in DIR",
+            )
             .example("load A data/sim/A", "load cohort A from its folder (reads data/sim/A/cohort.toml)")
             .example(
                 "load T data/sim/A/clinical.csv --id patient_id --outcome nn --continuous age",
                 "load a plain table, naming the id and outcome columns",
+            )
+            .example(
+                "load A data/sim/A --features data/feat/A",
+                "cohort A and its extracted feature frames (A.T1, …) without extracting again",
             )
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let name = args.required(0)?;
         crate::workflow::lookup::check_frame_name(name)?;
-        let path_tok = args.required(1)?;
-        let path = PathBuf::from(&path_tok.text);
+        let mut outputs = Vec::new();
+        match (args.positional(1), args.value("features")) {
+            (None, None) => {
+                return Err(Error::MissingArgument {
+                    command: "load".into(),
+                    arg: "PATH".into(),
+                    span: crate::error::Span::new(args.statement.text.len(), args.statement.text.len() + 1),
+                });
+            }
+            (Some(path_tok), _) => outputs.extend(load_one(args, session, &name.text, &path_tok.text)?),
+            (None, Some(_)) => {
+                session.frame(name).map_err(|_| {
+                    Error::invalid(
+                        format!("`load {} --features DIR` needs the cohort {} loaded first", name.text, name.text),
+                        Some("give the cohort's folder too: `load A data/sim/A --features DIR`"),
+                    )
+                })?;
+            }
+        }
+        if let Some(dir) = args.value("features") {
+            let files = feature_files(&name.text, Path::new(&dir.text))?;
+            for (frame, file) in files {
+                outputs.extend(load_one(args, session, &frame, &file.display().to_string())?);
+            }
+        }
+        Ok(Output::Many(outputs))
+    }
+}
+
+/// The Parquet files `extract` wrote for cohort `name` in `dir`
+/// (`NAME.SEQ.parquet`), as (frame name, path), sorted.
+fn feature_files(name: &str, dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| crate::provenance::io_error(dir, e))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| crate::provenance::io_error(dir, e))?.path();
+        let Some(file) = path.file_name().and_then(|f| f.to_str()) else { continue };
+        if let Some(stem) = file.strip_suffix(".parquet")
+            && stem.strip_prefix(name).is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
+        {
+            files.push((stem.to_string(), path.clone()));
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::invalid(
+            format!("{}: no feature frames {name}.*.parquet here", dir.display()),
+            Some("`extract` writes them to the folder its table lists under `parquet`"),
+        ));
+    }
+    Ok(files)
+}
+
+/// Loads one table or cohort folder as the frame `name`.
+fn load_one(args: &Args, session: &mut Session, name: &str, path_text: &str) -> Result<Vec<Output>> {
+    {
+        let path = PathBuf::from(path_text);
         if !path.exists() {
             return Err(Error::FileNotFound { path });
         }
@@ -59,12 +124,22 @@ impl Command for Load {
             Some(m) => path.join(&m.clinical.path),
             None => path.clone(),
         };
-        let roles = roles_from(args, manifest.as_ref())?;
+        // A feature frame NAME.SEQ next to its loaded cohort NAME takes the
+        // cohort's id, outcome and images.
+        let cohort = name.split_once('.').and_then(|(c, _)| session.frames().get(c)).filter(|_| manifest.is_none());
+        let cohort_manifest = cohort.and_then(|c| c.origin.as_ref().and_then(|o| o.manifest.clone()));
+        let cohort_roles = cohort.map(|c| c.roles.clone());
+        let roles = match cohort_roles {
+            Some(r) if args.value("id").is_none() && args.value("outcome").is_none() => {
+                feature_roles(&r, &read_table(&table_path)?.headers)
+            }
+            _ => roles_from(args, manifest.as_ref())?,
+        };
 
         let run = session.begin_run(
             args,
             RunKind::Load,
-            &FrameParams { path: Some(path_tok.text.clone()), ..FrameParams::of(&name.text) },
+            &FrameParams { path: Some(path_text.to_string()), ..FrameParams::of(name) },
             None,
         )?;
         let sha256 = sha256_file(&table_path)?;
@@ -79,13 +154,13 @@ impl Command for Load {
         let store = session.store();
         let rows = df.height() as i64;
         let mut dataset_ids =
-            vec![store.record_dataset(run, &name.text, &table_path.display().to_string(), &sha256, Some(rows))?];
+            vec![store.record_dataset(run, name, &table_path.display().to_string(), &sha256, Some(rows))?];
         if manifest.is_some() {
             let manifest_path = path.join(MANIFEST_FILE);
             let sha = sha256_file(&manifest_path)?;
             dataset_ids.push(store.record_dataset(
                 run,
-                &format!("{}:manifest", name.text),
+                &format!("{}:manifest", name),
                 &manifest_path.display().to_string(),
                 &sha,
                 None,
@@ -93,11 +168,23 @@ impl Command for Load {
         }
         store.log_metrics(run, None, &LoadMetrics { rows: rows as f64 })?;
 
-        let summary = summarise(&name.text, &table_path, &sha256, &df, &roles, manifest.as_ref());
+        let summary = summarise(name, &table_path, &sha256, &df, &roles, manifest.as_ref());
+        let manifest = manifest.or(cohort_manifest);
         let origin = FrameOrigin { path, table_path, sha256, dataset_ids, manifest };
-        session.insert_frame(&name.text, Frame { df, roles, origin: Some(origin) });
-        Ok(Output::Many(vec![Output::Message(summary), Output::Note(format!("  recorded as run {run}"))]))
+        session.insert_frame(name, Frame { df, roles, origin: Some(origin) });
+        Ok(vec![Output::Message(summary), Output::Note(format!("  recorded as run {run}"))])
     }
+}
+
+/// A feature frame's roles: its cohort's id and outcome columns, every
+/// other column a continuous feature.
+fn feature_roles(cohort: &Roles, headers: &[String]) -> Roles {
+    let has = |c: &Option<String>| c.clone().filter(|c| headers.contains(c));
+    let id = has(&cohort.id);
+    let outcome = has(&cohort.outcome);
+    let continuous =
+        headers.iter().filter(|h| Some(*h) != id.as_ref() && Some(*h) != outcome.as_ref()).cloned().collect();
+    Roles { id, outcome, categorical: Vec::new(), continuous }
 }
 
 fn split_list(tok: Option<&Token>) -> Option<Vec<String>> {

@@ -9,25 +9,36 @@ mod bench;
 mod chisq;
 mod columns;
 mod compare;
+mod corr;
 mod cv;
 mod describe;
 mod drop;
 mod extract;
+mod filter;
 mod fisher;
 mod frames;
+mod head;
 mod help;
 mod history;
 mod holdout;
+mod icc;
+mod join;
 mod load;
 mod mannwhitney;
 mod model;
+mod mutate;
 mod notebook_replay;
 mod notebook_save;
 mod pca;
 mod pipeline;
+mod plot_box;
 mod plot_calibration;
+mod plot_corr;
 mod plot_curves;
+mod plot_features;
+mod plot_hist;
 mod plot_roc;
+mod plot_scatter;
 mod predict;
 mod preprocess;
 mod radiomics;
@@ -40,6 +51,7 @@ mod show;
 mod simulate;
 mod sleep;
 mod smote;
+mod sql;
 mod table1;
 mod test_model;
 mod train;
@@ -59,8 +71,13 @@ pub fn registry() -> Registry {
         &extract::Extract,
         &frames::Frames,
         &show::Show,
+        &head::Head,
         &columns::Columns,
         &describe::Describe,
+        &filter::Filter,
+        &mutate::Mutate,
+        &join::Join,
+        &sql::Sql,
         &drop::Drop,
         &table1::Table1,
         &chisq::ChiSquare,
@@ -84,6 +101,14 @@ pub fn registry() -> Registry {
         &plot_roc::PlotRoc,
         &plot_calibration::PlotCalibration,
         &plot_curves::PlotCurves,
+        &plot_hist::PlotHist,
+        &plot_box::PlotBox,
+        &plot_box::PlotViolin,
+        &plot_scatter::PlotScatter,
+        &plot_corr::PlotCorr,
+        &plot_features::PlotFeatures,
+        &corr::Corr,
+        &icc::Icc,
         &runs::Runs,
         &run::Run,
         &compare::Compare,

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::core::cohort::{Roles, TypedColumn, Values};
+use crate::core::stats::{MwuMethod, chi_square, kruskal_wallis, mann_whitney};
+use crate::error::{Error, Result};
 use crate::output::{Cell, Table};
 
 /// The role a column plays, as shown to users.
@@ -94,6 +96,147 @@ pub fn describe(columns: &[TypedColumn], roles: &Roles) -> Table {
         table.push(row);
     }
     table
+}
+
+/// `describe --by`: the same statistics per level of the column `by`, one
+/// row per (column, group), and a test per column across the groups —
+/// Mann-Whitney U (two groups) or Kruskal-Wallis (more) for numbers,
+/// Pearson's chi-square (no continuity correction) for categories, as
+/// scipy computes them. Rows whose `by` value is missing are left out.
+pub fn describe_by(columns: &[TypedColumn], roles: &Roles, by: &str) -> Result<Table> {
+    let by_col = columns
+        .iter()
+        .find(|c| c.name == by)
+        .ok_or_else(|| Error::invalid(format!("no column `{by}` to group by"), None))?;
+    let by_values = by_col.values.as_text();
+    let mut levels: Vec<String> = by_values.iter().flatten().cloned().collect();
+    levels.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        _ => a.cmp(b),
+    });
+    levels.dedup();
+    if levels.len() < 2 {
+        return Err(Error::invalid(
+            format!("`{by}` has {} level(s); --by needs at least two groups", levels.len()),
+            None,
+        ));
+    }
+    if levels.len() > 12 {
+        return Err(Error::invalid(
+            format!("`{by}` has {} levels; --by takes a grouping column (at most 12 levels)", levels.len()),
+            Some("derive a grouping first, e.g. `mutate A old = case when age > 50 then 1 else 0 end`"),
+        ));
+    }
+    let member: Vec<Vec<usize>> = levels
+        .iter()
+        .map(|l| (0..by_values.len()).filter(|&r| by_values[r].as_deref() == Some(l.as_str())).collect())
+        .collect();
+    let mut table = Table::new([
+        "column", "type", "group", "n", "missing", "mean", "sd", "min", "q1", "median", "q3", "max", "levels",
+        "p_value", "test",
+    ]);
+    for col in columns.iter().filter(|c| c.name != by && roles.id.as_deref() != Some(c.name.as_str())) {
+        let role = role_of(roles, &col.name);
+        let numeric = match &col.values {
+            Values::Int(_) | Values::Float(_) if role != "categorical" && role != "outcome" => col.values.as_f64(),
+            _ => None,
+        };
+        let texts = col.values.as_text();
+        let (p, test) = match &numeric {
+            Some(values) => {
+                let samples: Vec<Vec<f64>> =
+                    member.iter().map(|rows| rows.iter().filter_map(|&r| values[r]).collect()).collect();
+                numeric_test(&samples)
+            }
+            None => categorical_test(&texts, &member),
+        };
+        for (level, rows) in levels.iter().zip(&member) {
+            let missing = rows.iter().filter(|&&r| texts[r].is_none()).count();
+            let mut row: Vec<Cell> = vec![
+                col.name.as_str().into(),
+                col.values.type_name().into(),
+                format!("{by} = {level}").into(),
+                (rows.len() - missing).into(),
+                missing.into(),
+            ];
+            match &numeric {
+                Some(values) => {
+                    let mut x: Vec<f64> = rows.iter().filter_map(|&r| values[r]).collect();
+                    x.sort_by(f64::total_cmp);
+                    row.extend(numeric_summary(&x));
+                    row.push(Cell::Null);
+                }
+                None => {
+                    row.extend(std::iter::repeat_n(Cell::Null, 7));
+                    let sub: Vec<Option<String>> = rows.iter().map(|&r| texts[r].clone()).collect();
+                    row.push(levels_summary(&sub, false).into());
+                }
+            }
+            row.push(p.map_or(Cell::Null, Cell::Float));
+            row.push(test.clone().into());
+            table.push(row);
+        }
+    }
+    Ok(table)
+}
+
+fn numeric_summary(sorted: &[f64]) -> Vec<Cell> {
+    if sorted.is_empty() {
+        return vec![Cell::Null; 7];
+    }
+    let (mean, sd) = mean_sd(sorted);
+    [
+        mean,
+        sd,
+        sorted[0],
+        quantile_sorted(sorted, 0.25),
+        quantile_sorted(sorted, 0.5),
+        quantile_sorted(sorted, 0.75),
+        sorted[sorted.len() - 1],
+    ]
+    .map(Cell::from)
+    .to_vec()
+}
+
+/// The across-group test of a numeric column; `None` with the reason when
+/// it cannot be computed (a group without values, all values equal).
+fn numeric_test(samples: &[Vec<f64>]) -> (Option<f64>, String) {
+    if samples.iter().any(Vec::is_empty) {
+        return (None, "not tested: a group has no values".into());
+    }
+    let result = if samples.len() == 2 {
+        mann_whitney(&samples[0], &samples[1], MwuMethod::Auto)
+    } else {
+        let refs: Vec<&[f64]> = samples.iter().map(Vec::as_slice).collect();
+        kruskal_wallis(&refs)
+    };
+    match result {
+        Ok(r) if r.p_value.is_finite() => (Some(r.p_value), r.method),
+        Ok(r) => (None, format!("not tested: {} undefined", r.method)),
+        Err(e) => (None, format!("not tested: {e}")),
+    }
+}
+
+fn categorical_test(texts: &[Option<String>], member: &[Vec<usize>]) -> (Option<f64>, String) {
+    let mut categories: Vec<&str> = texts.iter().flatten().map(String::as_str).collect();
+    categories.sort_unstable();
+    categories.dedup();
+    if categories.len() < 2 {
+        return (None, "not tested: one category".into());
+    }
+    if categories.len() > 20 {
+        return (None, format!("not tested: {} categories", categories.len()));
+    }
+    let counts: Vec<Vec<f64>> = categories
+        .iter()
+        .map(|c| {
+            member.iter().map(|rows| rows.iter().filter(|&&r| texts[r].as_deref() == Some(c)).count() as f64).collect()
+        })
+        .collect();
+    match chi_square(&counts, false) {
+        Ok(r) => (Some(r.test.p_value), r.test.method),
+        Err(e) => (None, format!("not tested: {e}")),
+    }
 }
 
 /// "male 75, female 22" — levels by count (descending, then name); ids and

@@ -5,8 +5,10 @@
 use std::path::Path;
 
 use polars::prelude::{
-    Column, DataFrame as PolarsFrame, DataType, ParquetReader, ParquetWriter, PlSmallStr, SerReader,
+    Column, DataFrame as PolarsFrame, DataType, IntoLazy, JoinArgs, JoinCoalesce, JoinType, ParquetReader,
+    ParquetWriter, PlSmallStr, SerReader, col,
 };
+use polars::sql::{SQLContext, sql_expr};
 
 use crate::core::cohort::{RawTable, TypedColumn, Values};
 use crate::error::{Error, Result};
@@ -181,6 +183,253 @@ pub fn write_parquet(table: &Table, path: &Path) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
+/// How `join` keeps rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinHow {
+    /// Rows whose key is in both frames.
+    Inner,
+    /// Every row of the left frame.
+    Left,
+    /// Every row of either frame.
+    Full,
+}
+
+fn expression_error(what: &str, text: &str, e: impl std::fmt::Display) -> Error {
+    let message = e.to_string();
+    // polars' messages end with a long "Resolved plan" dump after a blank line.
+    let first = message.split("\n\n").next().unwrap_or(&message).trim().to_string();
+    Error::invalid(format!("{what} `{text}`: {first}"), Some("see `help filter`, `help mutate` or `help sql`"))
+}
+
+/// Rows for which `condition` (a SQL expression: `age > 50 and stage in ('III', 'IV')`)
+/// is true. The text goes to polars' SQL parser only.
+/// Text values in an `in (…)` list may be written bare (`stage in (III, IV)`)
+/// when they are not column names: they are quoted before parsing.
+pub fn filter(df: &FrameData, condition: &str) -> Result<FrameData> {
+    let names = column_names(df);
+    let condition = &quote_bare_in_items(condition, &names);
+    let expr = sql_expr(condition).map_err(|e| expression_error("the condition", condition, e))?;
+    df.0.clone()
+        .lazy()
+        .filter(expr)
+        .collect()
+        .map(FrameData)
+        .map_err(|e| expression_error("the condition", condition, e))
+}
+
+/// The frame with a column `name` computed from `expression` (a SQL
+/// expression over its columns), replacing a column of that name.
+pub fn mutate(df: &FrameData, name: &str, expression: &str) -> Result<FrameData> {
+    let expr = sql_expr(expression).map_err(|e| expression_error("the expression", expression, e))?;
+    df.0.clone()
+        .lazy()
+        .with_columns([expr.alias(name)])
+        .collect()
+        .map(FrameData)
+        .map_err(|e| expression_error("the expression", expression, e))
+}
+
+/// `left` joined with `right` on the key columns; a non-key column of
+/// `right` whose name `left` already has gets `suffix`.
+pub fn join(left: &FrameData, right: &FrameData, on: &[String], how: JoinHow, suffix: &str) -> Result<FrameData> {
+    let keys: Vec<_> = on.iter().map(|k| col(k.as_str())).collect();
+    let kind = match how {
+        JoinHow::Inner => JoinType::Inner,
+        JoinHow::Left => JoinType::Left,
+        JoinHow::Full => JoinType::Full,
+    };
+    // A full join folds the two key columns into one, as the other kinds do.
+    let args =
+        JoinArgs::new(kind).with_suffix(Some(PlSmallStr::from(suffix))).with_coalesce(JoinCoalesce::CoalesceColumns);
+    let joined = left
+        .0
+        .clone()
+        .lazy()
+        .join(right.0.clone().lazy(), keys.clone(), keys, args)
+        .collect()
+        .map_err(|e| Error::invalid(format!("join on {}: {e}", on.join(", ")), None))?;
+    Ok(FrameData(joined))
+}
+
+/// The result of a SQL query over named frames (polars' SQL context: the
+/// query is parsed by polars, never run as code).
+pub fn sql(frames: &[(String, FrameData)], query: &str) -> Result<FrameData> {
+    check_query(query)?;
+    let mut ctx = SQLContext::new();
+    for (name, df) in frames {
+        ctx.register(name, df.0.clone().lazy());
+    }
+    let plan = ctx.execute(query).map_err(|e| expression_error("the query", query, e))?;
+    plan.collect().map(FrameData).map_err(|e| expression_error("the query", query, e))
+}
+
+/// Rows `start..end` (clamped to the frame) as a frame.
+pub fn slice(df: &FrameData, start: usize, end: usize) -> FrameData {
+    let end = end.min(df.height());
+    let start = start.min(end);
+    FrameData(df.0.slice(start as i64, end - start))
+}
+
+/// A hash of a frame's content: column names, types and every value in
+/// order (what a derived frame records as its dataset's sha256).
+pub fn content_hash(df: &FrameData) -> String {
+    let mut text = String::new();
+    for c in columns(df) {
+        text.push_str(&c.name);
+        text.push('\u{1f}');
+        text.push_str(&dtype_name(df, &c.name));
+        text.push('\u{1e}');
+        for v in c.values.as_text() {
+            text.push_str(v.as_deref().unwrap_or("\u{0}"));
+            text.push('\u{1f}');
+        }
+        text.push('\u{1d}');
+    }
+    crate::provenance::sha256_bytes(text.as_bytes())
+}
+
+/// A piece of SQL text outside string literals and quoted identifiers: a
+/// word, or any other character.
+#[derive(Debug, PartialEq)]
+enum Lexeme<'a> {
+    Word(&'a str),
+    Quoted(&'a str),
+    Other(char),
+}
+
+/// Splits SQL text into words, quoted parts ('text' or "identifier", with
+/// doubled quotes inside) and single characters.
+fn lex(text: &str) -> Vec<(usize, Lexeme<'_>)> {
+    let mut out = Vec::new();
+    let bytes: Vec<(usize, char)> = text.char_indices().collect();
+    let mut i = 0;
+    while i < bytes.len() {
+        let (at, c) = bytes[i];
+        if c == '\'' || c == '"' {
+            let mut j = i + 1;
+            while j < bytes.len() {
+                if bytes[j].1 == c {
+                    if bytes.get(j + 1).is_some_and(|n| n.1 == c) {
+                        j += 2;
+                        continue;
+                    }
+                    break;
+                }
+                j += 1;
+            }
+            let end = bytes.get(j + 1).map_or(text.len(), |n| n.0);
+            out.push((at, Lexeme::Quoted(&text[at..end])));
+            i = j + 1;
+        } else if c.is_alphanumeric() || c == '_' {
+            let mut j = i;
+            while j < bytes.len() && (bytes[j].1.is_alphanumeric() || bytes[j].1 == '_' || bytes[j].1 == '.') {
+                j += 1;
+            }
+            let end = bytes.get(j).map_or(text.len(), |n| n.0);
+            out.push((at, Lexeme::Word(&text[at..end])));
+            i = j;
+        } else {
+            out.push((at, Lexeme::Other(c)));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// `stage in (III, IV)` → `stage in ('III', 'IV')`: bare words in an `in`
+/// list that are not numbers, columns or SQL literals become text.
+fn quote_bare_in_items(condition: &str, columns: &[String]) -> String {
+    let lexemes = lex(condition);
+    let mut quote_at: Vec<(usize, &str)> = Vec::new();
+    let mut i = 0;
+    while i < lexemes.len() {
+        let is_in = matches!(lexemes[i].1, Lexeme::Word(w) if w.eq_ignore_ascii_case("in"));
+        let mut j = i + 1;
+        while matches!(lexemes.get(j), Some((_, Lexeme::Other(c))) if c.is_whitespace()) {
+            j += 1;
+        }
+        if is_in && matches!(lexemes.get(j), Some((_, Lexeme::Other('(')))) {
+            let mut k = j + 1;
+            while let Some((at, lexeme)) = lexemes.get(k) {
+                match lexeme {
+                    Lexeme::Other(')') => break,
+                    Lexeme::Word(w)
+                        if !w.starts_with(|c: char| c.is_ascii_digit())
+                            && !columns.iter().any(|c| c == w)
+                            && !["null", "true", "false"].iter().any(|l| w.eq_ignore_ascii_case(l)) =>
+                    {
+                        quote_at.push((*at, w))
+                    }
+                    _ => {}
+                }
+                k += 1;
+            }
+            i = k;
+        }
+        i += 1;
+    }
+    let mut out = String::with_capacity(condition.len() + 4 * quote_at.len());
+    let mut last = 0;
+    for (at, w) in quote_at {
+        out.push_str(&condition[last..at]);
+        out.push('\'');
+        out.push_str(w);
+        out.push('\'');
+        last = at + w.len();
+    }
+    out.push_str(&condition[last..]);
+    out
+}
+
+/// The table functions of polars' SQL that read files: a query may only
+/// read the session's frames (whose inputs are recorded).
+const FILE_FUNCTIONS: [&str; 4] = ["read_csv", "read_parquet", "read_ipc", "read_json"];
+
+/// A query must be one `SELECT` (or `WITH … SELECT`) over session frames.
+pub fn check_query(query: &str) -> Result<()> {
+    let lexemes = lex(query);
+    let first = lexemes.iter().find_map(|(_, l)| match l {
+        Lexeme::Word(w) => Some(*w),
+        _ => None,
+    });
+    if !first.is_some_and(|w| w.eq_ignore_ascii_case("select") || w.eq_ignore_ascii_case("with")) {
+        return Err(Error::invalid(
+            format!("`{query}` is not a query: `sql` runs one SELECT (or WITH … SELECT)"),
+            Some("frames are changed with the verbs: filter, mutate, join, drop"),
+        ));
+    }
+    if let Some(f) = lexemes.iter().find_map(|(_, l)| match l {
+        Lexeme::Word(w) if FILE_FUNCTIONS.iter().any(|f| w.eq_ignore_ascii_case(f)) => Some(*w),
+        _ => None,
+    }) {
+        return Err(Error::invalid(
+            format!("`{f}` reads a file, and `sql` reads only frames of this session"),
+            Some("load the file first (`load NAME PATH`), so its hash is recorded"),
+        ));
+    }
+    if lexemes.iter().any(|(_, l)| *l == Lexeme::Other(';')) {
+        return Err(Error::invalid("`sql` runs one statement; remove the `;`", None));
+    }
+    Ok(())
+}
+
+/// The frame names a query mentions (bare or as "quoted" identifiers), in
+/// the order given.
+pub fn frames_named_in(query: &str, names: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (_, l) in lex(query) {
+        let word = match l {
+            Lexeme::Word(w) => w.to_string(),
+            Lexeme::Quoted(q) if q.starts_with('"') => q.trim_matches('"').replace("\"\"", "\""),
+            _ => continue,
+        };
+        if names.contains(&word) && !found.contains(&word) {
+            found.push(word);
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +457,41 @@ mod tests {
         let raw = read_parquet_raw(&path).unwrap();
         assert_eq!(raw.headers, vec!["id", "v"]);
         assert_eq!(raw.rows, vec![vec!["P1", "0.25"], vec!["P2", ""]]);
+    }
+
+    #[test]
+    fn bare_words_in_an_in_list_become_text() {
+        let cols = vec!["stage".to_string(), "sex".to_string()];
+        assert_eq!(quote_bare_in_items("stage in (III, IV)", &cols), "stage in ('III', 'IV')");
+        assert_eq!(
+            quote_bare_in_items("stage IN ('III', IV) and sex = 'm'", &cols),
+            "stage IN ('III', 'IV') and sex = 'm'"
+        );
+        // Numbers, columns, NULL and words outside the list stay as they are.
+        assert_eq!(quote_bare_in_items("x in (1, 2.5, stage, null)", &cols), "x in (1, 2.5, stage, null)");
+        assert_eq!(quote_bare_in_items("inside > 3 and x in(a)", &cols), "inside > 3 and x in('a')");
+        assert_eq!(quote_bare_in_items("name = 'in (x)'", &cols), "name = 'in (x)'");
+    }
+
+    #[test]
+    fn queries_are_one_select_over_frames() {
+        assert!(check_query("SELECT * FROM A").is_ok());
+        assert!(check_query("with t as (select * from A) select * from t").is_ok());
+        assert!(check_query("SELECT 'read_csv(x)' AS s FROM A").is_ok(), "a string literal is not a call");
+        for bad in ["DROP TABLE A", "SELECT * FROM READ_PARQUET('x.parquet')", "SELECT 1 FROM A; SELECT 2 FROM A", ""] {
+            assert!(check_query(bad).is_err(), "{bad}");
+        }
+        let names = vec!["A".to_string(), "A.T1".to_string(), "B".to_string()];
+        assert_eq!(frames_named_in("SELECT * FROM \"A.T1\" t JOIN A ON t.id = A.id", &names), vec!["A.T1", "A"]);
+        assert_eq!(frames_named_in("SELECT 'B' FROM A", &names), vec!["A"]);
+    }
+
+    #[test]
+    fn content_hash_follows_values_and_names() {
+        let col = |name: &str, v: f64| TypedColumn { name: name.into(), values: Values::Float(vec![Some(v), None]) };
+        let a = to_dataframe(&[col("x", 1.0)]).unwrap();
+        assert_eq!(content_hash(&a), content_hash(&to_dataframe(&[col("x", 1.0)]).unwrap()));
+        assert_ne!(content_hash(&a), content_hash(&to_dataframe(&[col("x", 1.5)]).unwrap()));
+        assert_ne!(content_hash(&a), content_hash(&to_dataframe(&[col("y", 1.0)]).unwrap()));
     }
 }

@@ -1,9 +1,11 @@
-//! Radiomics from files: read an image and its mask, extract, and record
-//! the inputs' hashes in the diagnostics; errors name the files.
+//! Radiomics from files: read an image and its mask (optionally perturbed
+//! before extraction), extract, and record the inputs' hashes in the
+//! diagnostics; errors name the files.
 
 use std::path::Path;
 
 use crate::core::radiomics::{Extraction, ParamFile, extract};
+use crate::core::volume::Volume;
 use crate::error::{Error, Result};
 use crate::imaging::read_image;
 use crate::provenance::sha256_file;
@@ -16,9 +18,25 @@ pub fn read_params(path: &Path) -> Result<ParamFile> {
 
 /// Extracts the features of `image` inside `mask`.
 pub fn extract_files(image: &Path, mask: &Path, params: &ParamFile, ibsi: bool) -> Result<Extraction> {
+    extract_files_with(image, mask, params, ibsi, Ok)
+}
+
+/// [`extract_files`] with the mask passed through `prepare_mask` once read:
+/// on the mask's own grid, before any resampling, as a robustness study
+/// perturbs a contour. Its errors are prefixed with the mask file.
+pub fn extract_files_with(
+    image: &Path,
+    mask: &Path,
+    params: &ParamFile,
+    ibsi: bool,
+    prepare_mask: impl FnOnce(Volume) -> Result<Volume>,
+) -> Result<Extraction> {
     let img = read_image(image)?;
-    let msk = read_image(mask)?;
-    let mut x = extract(&img.volume, img.dtype == "int16", &msk.volume, params, ibsi).map_err(|e| match e {
+    let msk = prepare_mask(read_image(mask)?.volume).map_err(|e| match e {
+        Error::Invalid { message, hint } => Error::Invalid { message: format!("{}: {message}", mask.display()), hint },
+        other => other,
+    })?;
+    let mut x = extract(&img.volume, img.dtype == "int16", &msk, params, ibsi).map_err(|e| match e {
         Error::Invalid { message, hint } => {
             Error::Invalid { message: format!("{} with mask {}: {message}", image.display(), mask.display()), hint }
         }

@@ -2,6 +2,7 @@
 //! nothing here prints, and only `figures::Figure::png` writes (the file it
 //! is given).
 
+pub mod explore;
 pub mod figures;
 pub mod table;
 
@@ -14,7 +15,7 @@ pub fn output_text(out: &Output, width: usize) -> String {
         Output::Message(m) | Output::Note(m) => format!("{m}\n"),
         Output::Table(t) => table::terminal(t, width),
         Output::Figure(f) => format!(
-            "figure: {} ({:.1} KB SVG; `notebook save FILE.html` embeds it, `plot roc|calibration RUN --out FILE.svg|.png` writes it)\n",
+            "figure: {} ({:.1} KB SVG; `--out FILE.svg|.png` writes it, `notebook save FILE.html` embeds it)\n",
             f.title,
             f.svg.len() as f64 / 1024.0
         ),

@@ -85,6 +85,19 @@ pub fn complete(state: &CompletionState, line: &str, pos: usize) -> Completion {
             let offset = word.rfind(',').map_or(0, |i| i + 1);
             filter(columns, &word[offset..], word_start + offset)
         }
+        Some(ArgKind::Expression) => {
+            // Inside an expression: the identifier being typed (after `(`, an
+            // operator or a comma) is a column of the frame named earlier,
+            // or — in a query — a frame or any frame's column.
+            let mut candidates = match frame_in(&sig, &prior).and_then(|f| state.frames.get(f)) {
+                Some(columns) => columns.clone(),
+                None => state.frames.keys().cloned().chain(state.frames.values().flatten().cloned()).collect(),
+            };
+            candidates.sort();
+            candidates.dedup();
+            let offset = word.rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')).map_or(0, |i| i + 1);
+            filter(candidates, &word[offset..], word_start + offset)
+        }
         _ => Completion::None,
     }
 }
@@ -157,5 +170,21 @@ mod tests {
         assert_eq!(words("audit leakage P on A --fo"), vec!["--folds"]);
         assert_eq!(complete(&state(), "load A da", 9), Completion::Path);
         assert_eq!(complete(&state(), "describe A --out rep", 20), Completion::Path);
+    }
+
+    #[test]
+    fn completes_the_new_verbs_and_columns_inside_expressions() {
+        assert_eq!(words("fil"), vec!["filter"]);
+        assert_eq!(
+            words("plot "),
+            vec!["roc", "calibration", "curves", "hist", "box", "violin", "scatter", "corr", "features"]
+        );
+        assert_eq!(words("filter old = "), vec!["A", "B"]);
+        assert_eq!(words("filter old = A where a"), vec!["age"]);
+        assert_eq!(words("filter old = A where age > 50 and s"), vec!["sex"]);
+        assert_eq!(words("mutate A x = log(a"), vec!["age"]);
+        assert_eq!(words("sql C = SELECT * FROM "), vec!["A", "B", "age", "bmi", "sex"]);
+        assert_eq!(words("plot hist A "), vec!["age", "sex"]);
+        assert_eq!(words("describe A --by s"), vec!["sex"]);
     }
 }

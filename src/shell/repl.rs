@@ -16,6 +16,7 @@ use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
 use crate::data::frame::column_names;
 use crate::error::Error;
+use crate::output::Output;
 use crate::render::output_text;
 use crate::session::Session;
 use crate::shell::complete::{Completion, CompletionState, complete};
@@ -95,6 +96,7 @@ pub fn run_shell(session: &mut Session, history_path: &Path) -> i32 {
         crate::provenance::VERSION,
         session.store().path().display()
     );
+    let mut shown = 0;
     loop {
         refresh_completion(&state, session);
         let line = match editor.readline("radose> ") {
@@ -124,7 +126,10 @@ pub fn run_shell(session: &mut Session, history_path: &Path) -> i32 {
                 return 0;
             }
             match session.execute(st) {
-                Ok(out) => print!("{}", output_text(&out, session.width)),
+                Ok(out) => {
+                    print!("{}", output_text(&out, session.width));
+                    show_figures(&out, &mut shown);
+                }
                 Err(e) => {
                     eprint!("{}", e.render(Some(&st.text)));
                     if matches!(e, Error::Cancelled) {
@@ -135,4 +140,35 @@ pub fn run_shell(session: &mut Session, history_path: &Path) -> i32 {
         }
     }
     0
+}
+
+/// Each figure of an output, written as SVG to this process's figures folder
+/// (under the system's temporary folder), its path printed so a terminal
+/// can open it; `--out` and notebooks keep figures for good.
+fn show_figures(out: &Output, shown: &mut usize) {
+    let figures = out.figures();
+    if figures.is_empty() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("radose-figures-{}", std::process::id()));
+    for f in figures {
+        *shown += 1;
+        let slug: String = f
+            .title
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' })
+            .collect::<String>()
+            .split('-')
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        let path = dir.join(format!("{shown}-{}.svg", slug.chars().take(60).collect::<String>()));
+        let written = std::fs::create_dir_all(&dir)
+            .map_err(|e| crate::provenance::io_error(&dir, e))
+            .and_then(|()| crate::provenance::write_atomic(&path, f.svg.as_bytes()));
+        match written {
+            Ok(()) => println!("  shown: {}", path.display()),
+            Err(e) => eprintln!("  could not show the figure: {e}"),
+        }
+    }
 }

@@ -144,10 +144,14 @@ pub enum RunKind {
     AuditArm,
     AuditPublished,
     Sleep,
+    Derive,
+    Corr,
+    Icc,
+    Plot,
 }
 
 impl RunKind {
-    pub const ALL: [RunKind; 28] = [
+    pub const ALL: [RunKind; 32] = [
         RunKind::Simulate,
         RunKind::Load,
         RunKind::Volume,
@@ -176,6 +180,10 @@ impl RunKind {
         RunKind::AuditArm,
         RunKind::AuditPublished,
         RunKind::Sleep,
+        RunKind::Derive,
+        RunKind::Corr,
+        RunKind::Icc,
+        RunKind::Plot,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -208,6 +216,10 @@ impl RunKind {
             RunKind::AuditArm => "audit-arm",
             RunKind::AuditPublished => "audit-published",
             RunKind::Sleep => "sleep",
+            RunKind::Derive => "derive",
+            RunKind::Corr => "corr",
+            RunKind::Icc => "icc",
+            RunKind::Plot => "plot",
         }
     }
 
@@ -537,6 +549,34 @@ impl FrameParams {
     }
 }
 
+params_record! {
+    /// A frame made from other frames (`filter`, `mutate`, `join`, `sql`,
+    /// `load --features`) — its lineage — or an exploration of frames
+    /// (`corr`, `icc`, the exploration plots).
+    pub struct DeriveParams {
+        pub verb: String,
+        pub frame: Option<String>,
+        pub parents: String,
+        pub expression: Option<String>,
+        pub method: Option<String>,
+        pub threshold: Option<f64>,
+    }
+}
+
+impl DeriveParams {
+    /// The record of `verb` reading `parents` (and making `frame`, if it does).
+    pub fn of(verb: &str, frame: Option<&str>, parents: &[String], expression: Option<&str>) -> Self {
+        DeriveParams {
+            verb: verb.to_string(),
+            frame: frame.map(str::to_string),
+            parents: parents.join(","),
+            expression: expression.map(str::to_string),
+            method: None,
+            threshold: None,
+        }
+    }
+}
+
 metrics_record! {
     pub struct LoadMetrics {
         pub rows: f64,
@@ -584,7 +624,8 @@ metrics_record! {
 }
 
 params_record! {
-    /// `extract`: a cohort's sequences through one parameter set.
+    /// `extract`: a cohort's sequences through one parameter set, and the
+    /// mask perturbation (`erode:1`, …) of a robustness study's extraction.
     pub struct ExtractParams {
         pub cohort: String,
         pub sequences: String,
@@ -592,6 +633,7 @@ params_record! {
         pub settings: String,
         pub ibsi: bool,
         pub key: String,
+        pub perturb: Option<String>,
     }
 }
 

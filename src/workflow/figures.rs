@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::output::{FigureOut, Output};
 use crate::provenance::sha256_file;
+use crate::render::figures::Figure;
 use crate::session::Session;
 use crate::signature::{Args, parse_token};
 
@@ -23,6 +24,19 @@ pub fn plot_run(args: &Args, session: &mut Session, what: &str) -> Result<Output
 pub fn plot_run_id(args: &Args, session: &mut Session, id: i64, what: &str) -> Result<Output> {
     let bins: usize = args.parsed("bins", "a number of bins")?.unwrap_or(DEFAULT_BINS).max(1);
     let (title, fig, data) = crate::report::run_figure(session.store(), id, what, bins)?;
+    figure_output(args, session, id, title, &fig, data)
+}
+
+/// A figure as a command's output (its SVG and the data drawn), also
+/// written with `--out FILE.svg|.png` and recorded as an artifact of `run`.
+pub fn figure_output(
+    args: &Args,
+    session: &mut Session,
+    run: i64,
+    title: String,
+    fig: &Figure,
+    data: serde_json::Value,
+) -> Result<Output> {
     let svg = fig.svg()?;
     let mut out = vec![Output::Figure(FigureOut { title, svg: svg.clone(), data })];
     if let Some(tok) = args.value("out") {
@@ -40,7 +54,7 @@ pub fn plot_run_id(args: &Args, session: &mut Session, id: i64, what: &str) -> R
             }
         }
         let sha = sha256_file(&path)?;
-        session.store().log_artifact(id, &path.display().to_string(), &sha)?;
+        session.store().log_artifact(run, &path.display().to_string(), &sha)?;
         out.push(Output::Message(format!("wrote {}", path.display())));
     }
     Ok(if out.len() == 1 { out.remove(0) } else { Output::Many(out) })

@@ -3,11 +3,15 @@
 //! statistics tests (`groups`) and what those tests share (`stat_tests`),
 //! a cohort's deep-model inputs and model artifacts (`deep`), a run's
 //! figure (`figures`), the lookups and result records the learning
-//! commands have in common (`lookup`), and what an unfinished run needs to
+//! commands have in common (`lookup`), the frame verbs' statement shape
+//! and derived frames with their lineage (`derive`), what the exploration
+//! plots and statistics share (`explore`), and what an unfinished run needs to
 //! be resumed in a new process (`restore`). Nothing here is a command; commands
 //! import from here and never from each other.
 
 pub mod deep;
+pub mod derive;
+pub mod explore;
 pub mod features;
 pub mod figures;
 pub mod groups;

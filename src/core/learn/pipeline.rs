@@ -5,6 +5,7 @@
 //!
 //! Text form (the `pipeline` command):
 //! `standardize | chi2 k=64 bins=10 | lassocv keep=32 then pca n=32 | smote ratio=1 | logistic C=1`
+//! (`decorrelate r=0.9` drops redundant features, fitted like any step).
 //! Steps before `then` apply to each input separately; the rest to the
 //! concatenation. Without `then`, every step applies to the concatenation.
 
@@ -16,11 +17,14 @@ use crate::core::learn::lasso::{SKLEARN_MAX_ITER, Scoring, default_cs, l1_logist
 use crate::core::learn::matrix::Matrix;
 use crate::core::learn::metrics;
 use crate::core::learn::steps::{
-    BinStrategy, Fitted, chi2_scores, fit_discretize, fit_minmax, fit_pca, fit_standardize, mann_whitney_scores, smote,
-    top_k,
+    BinStrategy, Fitted, chi2_scores, decorrelate_selection, fit_discretize, fit_minmax, fit_pca, fit_standardize,
+    mann_whitney_scores, smote, top_k,
 };
 use crate::core::rng::Rng;
 use crate::error::{Error, Result};
+
+/// The |r| above which `decorrelate` removes a feature when `r=` is not given.
+pub const DEFAULT_DECORRELATE_R: f64 = 0.9;
 
 /// One step, validated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,6 +70,12 @@ pub enum Step {
         k: usize,
         ratio: f64,
     },
+    /// Redundancy removal (caret's `findCorrelation` rule): of each pair of
+    /// training columns with |Pearson r| > `r`, the one more correlated with
+    /// the rest is dropped.
+    Decorrelate {
+        r: f64,
+    },
 }
 
 /// The final classifier.
@@ -93,8 +103,18 @@ fn bad(message: impl Into<String>, hint: Option<&str>) -> Error {
 
 /// The step names `parse` accepts, in the order of [`Step`]'s variants;
 /// [`Step::name`] gives each step's (a test keeps the two in step).
-pub const STEP_NAMES: &[&str] =
-    &["standardize", "minmax", "discretize", "chi2", "mannwhitney", "lassocv", "lasso-logistic", "pca", "smote"];
+pub const STEP_NAMES: &[&str] = &[
+    "standardize",
+    "minmax",
+    "discretize",
+    "chi2",
+    "mannwhitney",
+    "lassocv",
+    "lasso-logistic",
+    "pca",
+    "smote",
+    "decorrelate",
+];
 
 impl Step {
     /// The name the step is declared with (`mannwhitney`), for messages and tables.
@@ -109,6 +129,7 @@ impl Step {
             Step::LassoLogistic { .. } => 6,
             Step::Pca { .. } => 7,
             Step::Smote { .. } => 8,
+            Step::Decorrelate { .. } => 9,
         };
         STEP_NAMES[i]
     }
@@ -201,13 +222,16 @@ fn parse_step(words: &[&str]) -> Result<Step> {
             }
             Step::Smote { k: o.take("k")?.unwrap_or(5), ratio }
         }
+        "decorrelate" => {
+            let r: f64 = o.take("r")?.unwrap_or(DEFAULT_DECORRELATE_R);
+            if !(r > 0.0 && r < 1.0) {
+                return Err(bad(format!("`decorrelate`: r={r} must be in (0, 1)"), Some("e.g. `decorrelate r=0.9`")));
+            }
+            Step::Decorrelate { r }
+        }
         other => {
-            return Err(bad(
-                format!("unknown step `{other}`"),
-                Some(
-                    "steps: standardize minmax discretize chi2 mannwhitney lassocv lasso-logistic pca smote; classifiers: logistic trees",
-                ),
-            ));
+            let hint = format!("steps: {}; classifiers: logistic trees", STEP_NAMES.join(" "));
+            return Err(bad(format!("unknown step `{other}`"), Some(&hint)));
         }
     };
     o.finish()?;
@@ -399,6 +423,10 @@ pub(crate) fn fit_step(
             let mut y = y;
             y.extend(labels);
             Ok((None, x.vstack(&extra), y, names))
+        }
+        Step::Decorrelate { r } => {
+            let (keep, scores) = decorrelate_selection(&x, *r)?;
+            select(keep, scores, x, y, names)
         }
     }
 }
@@ -687,6 +715,53 @@ mod tests {
     }
 
     #[test]
+    fn decorrelate_defaults_to_r_0_9() {
+        let p = Pipeline::parse("standardize | decorrelate | logistic").unwrap();
+        assert_eq!(p.combined[1], Step::Decorrelate { r: DEFAULT_DECORRELATE_R });
+        let p = Pipeline::parse("decorrelate r=0.8 then logistic").unwrap();
+        assert_eq!(p.per_input, vec![Step::Decorrelate { r: 0.8 }]);
+        let e = Pipeline::parse("foo | logistic").unwrap_err().hint().unwrap_or_default();
+        assert!(e.contains("decorrelate"), "{e}");
+    }
+
+    /// `dup` copies `base` in the held-out rows only; `near` tracks `base`
+    /// in every row. Fitted on the training rows, decorrelate must drop one
+    /// of `base`/`near` and keep `dup`.
+    #[test]
+    fn decorrelate_is_fitted_on_training_rows_only() {
+        let mut rng = Rng::new(5);
+        let (train, test) = (40, 40);
+        let mut rows = Vec::new();
+        for i in 0..train + test {
+            let base = rng.normal();
+            let near = base + 0.05 * rng.normal();
+            let other = rng.normal();
+            let dup = if i < train { rng.normal() } else { base };
+            rows.push(vec![base, near, other, dup]);
+        }
+        let x = Matrix::from_rows(&rows);
+        let y: Vec<u8> = (0..x.rows).map(|i| u8::from(i % 2 == 0)).collect();
+        let names: Vec<String> = ["base", "near", "other", "dup"].map(String::from).to_vec();
+        let pipe = Pipeline::parse("decorrelate r=0.9 | logistic").unwrap();
+        let fit_on = |rows: &[usize]| {
+            let inputs = vec![("T1".to_string(), x.select_rows(rows), names.clone())];
+            let ys: Vec<u8> = rows.iter().map(|&i| y[i]).collect();
+            pipe.fit(&inputs, &ys, 1).unwrap()
+        };
+        let training: Vec<usize> = (0..train).collect();
+        let fitted = fit_on(&training);
+        assert_eq!(fitted.selected.len(), 3, "{:?}", fitted.selected);
+        assert!(fitted.selected.contains(&"dup".to_string()), "{:?}", fitted.selected);
+        assert!(fitted.selected.contains(&"other".to_string()));
+        let held_out: Vec<Matrix> = vec![x.select_rows(&(train..train + test).collect::<Vec<_>>())];
+        assert_eq!(fitted.predict(&held_out).unwrap().len(), test);
+        // The same step fitted on the held-out rows alone sees `dup` as a
+        // copy of `base`: the training fit above did not.
+        let leaky = fit_on(&(train..train + test).collect::<Vec<_>>());
+        assert_eq!(leaky.selected.len(), 2, "{:?}", leaky.selected);
+    }
+
+    #[test]
     fn bad_pipelines_are_explained() {
         for (text, msg) in [
             ("standardize", "is not a classifier"),
@@ -695,6 +770,9 @@ mod tests {
             ("foo | logistic", "unknown step `foo`"),
             ("smote then logistic", "put it after `then`"),
             ("pca n=3 depth=2 | logistic", "has no option `depth`"),
+            ("decorrelate r=1 | logistic", "r=1 must be in (0, 1)"),
+            ("decorrelate r=0 | logistic", "r=0 must be in (0, 1)"),
+            ("decorrelate r=-0.5 | logistic", "must be in (0, 1)"),
         ] {
             let e = Pipeline::parse(text).unwrap_err().to_string();
             assert!(e.contains(msg), "{text}: {e}");

@@ -7,6 +7,7 @@
 //! rule and linfa's needs ndarray 0.16 beside the ndarray 0.17 of the rest of
 //! the tree, and both would add a matrix conversion at every step.
 
+use crate::core::learn::correlation::{mean_abs_correlation, pearson, redundancy_keep};
 use crate::core::learn::matrix::{Matrix, symmetric_eigen};
 use crate::core::rng::Rng;
 use crate::core::stats::{MwuMethod, mann_whitney};
@@ -20,7 +21,8 @@ pub enum Fitted {
     Affine { shift: Vec<f64>, scale: Vec<f64> },
     /// Ordinal bin codes from inner bin edges per column.
     Bins { edges: Vec<Vec<f64>> },
-    /// A subset of columns, with the score of every input column.
+    /// A subset of columns, with the score of every input column (for
+    /// `decorrelate`, each column's mean absolute correlation).
     Select { keep: Vec<usize>, scores: Vec<f64> },
     /// Projection onto principal axes (rows of `components`).
     Project { mean: Vec<f64>, components: Matrix, explained_variance: Vec<f64>, explained_ratio: Vec<f64> },
@@ -158,6 +160,14 @@ pub fn top_k(scores: &[f64], k: usize) -> Vec<usize> {
     let mut keep: Vec<usize> = order[order.len().saturating_sub(k)..].to_vec();
     keep.sort_unstable();
     keep
+}
+
+/// Redundancy removal: the columns [`redundancy_keep`] keeps so that no
+/// two correlate above `threshold` (|Pearson r|, caret's `findCorrelation`
+/// rule), and every column's mean absolute correlation as its score.
+pub fn decorrelate_selection(x: &Matrix, threshold: f64) -> Result<(Vec<usize>, Vec<f64>)> {
+    let r = pearson(x)?.r;
+    Ok((redundancy_keep(&r, threshold), mean_abs_correlation(&r)))
 }
 
 /// A Mann-Whitney screen: per column, the two-sided p-value between classes

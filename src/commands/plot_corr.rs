@@ -1,0 +1,57 @@
+//! `plot corr FRAME [--cluster] [--method pearson|spearman]`: a feature
+//! frame's correlation matrix as a heatmap, optionally ordered by
+//! average-linkage clustering on 1 − |r| so redundant features sit together.
+
+use crate::core::learn::correlation::{cluster_order, pearson, spearman};
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::render::figures::Figure;
+use crate::session::{Command, Session};
+use crate::signature::{ArgKind, Args, Signature};
+use crate::workflow::explore;
+use crate::workflow::features::feature_input;
+use crate::workflow::figures::figure_output;
+
+pub struct PlotCorr;
+
+impl Command for PlotCorr {
+    fn signature(&self) -> Signature {
+        Signature::new("plot corr", "exploration", "Correlation heatmap of a feature frame")
+            .required("FRAME", ArgKind::Frame, "a feature frame")
+            .switch("cluster", "order the features by average-linkage clustering on 1 − |r|")
+            .named("method", "M", ArgKind::Text, "pearson (default) or spearman")
+            .named("out", "FILE", ArgKind::Path, "also write the figure (.svg or .png)")
+            .example("plot corr A.T1 --cluster", "T1 feature correlations, correlated features side by side")
+    }
+
+    fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
+        let frame = args.required(0)?;
+        let method = match args.value("method") {
+            None => "pearson",
+            Some(t) if t.text == "pearson" || t.text == "spearman" => t.text.as_str(),
+            Some(t) => {
+                return Err(Error::InvalidValue {
+                    token: t.text.clone(),
+                    what: "--method".into(),
+                    reason: "use pearson or spearman".into(),
+                    span: t.span,
+                });
+            }
+        };
+        let input = feature_input(session, frame)?;
+        let corr = if method == "spearman" { spearman(&input.x)? } else { pearson(&input.x)? };
+        let order: Vec<usize> =
+            if args.has("cluster") { cluster_order(&corr.r) } else { (0..input.names.len()).collect() };
+        let labels: Vec<String> = order.iter().map(|&i| input.names[i].clone()).collect();
+        let values: Vec<Vec<f64>> = order.iter().map(|&i| order.iter().map(|&j| corr.r.get(i, j)).collect()).collect();
+        let what = format!("{method}{}", if args.has("cluster") { ", clustered" } else { "" });
+        let run = explore::record(session, args, "plot corr", &[frame.text.clone()], Some(what.clone()))?;
+        let title = format!("{} — {} features ({what})", frame.text, labels.len());
+        // NaN (a constant feature) is not JSON: the data drawn holds it as null.
+        let json_values: Vec<Vec<Option<f64>>> =
+            values.iter().map(|row| row.iter().map(|v| v.is_finite().then_some(*v)).collect()).collect();
+        let data = serde_json::json!({ "labels": &labels, "values": json_values });
+        let fig = Figure::Heatmap { title: title.clone(), labels, values, lo: -1.0, hi: 1.0 };
+        figure_output(args, session, run, title, &fig, data)
+    }
+}

@@ -16,9 +16,10 @@ fn every_example_runs() {
     std::env::set_current_dir(dir.path()).unwrap();
     let (_, err, outcome) = common::run(&mut common::session(), "simulate --out data/sim --n-a 40 --n-b 12", false);
     assert_eq!(outcome.exit_code(), 0, "{err}");
-    // The deep-learning examples need the PTV, the dose on the MR grid and radiomics frames.
-    let prepare =
-        "load A0 data/sim/A; load B0 data/sim/B; preprocess A0 --to data/pre/A; preprocess B0 --to data/pre/B";
+    // The deep-learning examples need the PTV, the dose on the MR grid and radiomics frames
+    // (`load --features` reattaches the T1 frame extracted here).
+    let prepare = "load A0 data/sim/A; load B0 data/sim/B; preprocess A0 --to data/pre/A; preprocess B0 --to data/pre/B; \
+                   load A data/pre/A; extract A --sequences T1 --roi ptv --to data/feat/A";
     let (_, err, outcome) = common::run(&mut common::session(), prepare, false);
     assert_eq!(outcome.exit_code(), 0, "{err}");
     // `audit published` compares with the paper's values, kept in the repository.
@@ -36,7 +37,7 @@ fn every_example_runs() {
             } else if cmd.signature().category == "exploration" || example.command.contains("A.T1") {
                 // Runs 1–4: the cohort, its T1 radiomics, a perturbed-mask extraction, a cv run with selection.
                 "load A data/pre/A; extract A --sequences T1 --roi ptv --to data/feat/A; \
-                 extract A --sequences T1 --roi ptv --perturb erode:1 --as Ap --to data/feat/Ap; \
+                 extract A --sequences T1 --roi ptv --perturb erode:2 --as Ap --to data/feat/Ap; \
                  pipeline P2 = standardize | mannwhitney k=3 | logistic; cv P2 on A.T1 --folds 3"
             } else {
                 "load A data/sim/A; load B data/sim/B; pipeline P1 = standardize | logistic; cv P1 on A --folds 3"

@@ -10,9 +10,10 @@ mod common;
 fn an_exploration_notebook_replays_identically() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
+    let (_, err, o) = common::run(&mut common::session(), &format!("simulate --out {d}/sim --n-a 16 --n-b 6"), false);
+    assert_eq!(o.exit_code(), 0, "{err}");
     let mut s = common::session();
     let cells = [
-        format!("simulate --out {d}/sim --n-a 16 --n-b 4"),
         format!("load A {d}/sim/A"),
         "filter old = A where age > 50 and stage in (III, IV)".to_string(),
         "mutate A log_tumor = ln(tumor_ml)".to_string(),
@@ -20,7 +21,7 @@ fn an_exploration_notebook_replays_identically() {
         "plot hist A age --by nn --bins 6".to_string(),
         "plot box A log_tumor --by nn".to_string(),
         format!("extract A --sequences T1 --roi rgtv --to {d}/feat"),
-        format!("extract A --sequences T1 --roi rgtv --perturb erode:1 --as Ap --to {d}/featp"),
+        format!("extract A --sequences T1 --roi rgtv --perturb erode:2 --as Ap --to {d}/featp"),
         "corr A.T1 --threshold 0.9".to_string(),
         "plot corr A.T1 --cluster".to_string(),
         "icc A.T1 Ap.T1 --model 2,1".to_string(),

@@ -79,8 +79,9 @@ impl Command for Corr {
             ]);
         }
         table.notes.push(format!(
-            "keep {} of {} features: of each pair above the threshold, the feature with the larger mean |r| to all \
-             others is dropped (caret's findCorrelation, exact = FALSE)",
+            "keep {} of {} features: pairs above the threshold from the strongest down, of each pair whose members \
+             are both kept the one with the larger mean |r| to all others is dropped (after caret's findCorrelation, \
+             exact = FALSE)",
             keep.len(),
             names.len()
         ));

@@ -32,7 +32,7 @@ impl Command for Icc {
         .named("model", "FORM", ArgKind::Text, "1,1 2,1 (default) 3,1 1,k 2,k or 3,k (Shrout & Fleiss)")
         .named("confidence", "LEVEL", ArgKind::Float, "the interval's confidence level (default 0.95)")
         .table()
-        .example("icc A.T1 Ap.T1", "each T1 feature's ICC(2,1) between the PTV and the PTV eroded by 1 mm")
+        .example("icc A.T1 Ap.T1", "each T1 feature's ICC(2,1) between the PTV and the PTV eroded by 2 mm")
         .example("icc A.T1 Ap.T1 --model 3,1 --out icc.csv", "consistency form, written as CSV")
     }
 
@@ -42,7 +42,7 @@ impl Command for Icc {
             return Err(Error::invalid(
                 "icc compares two or more extractions: `icc A.T1 Ap.T1`",
                 Some(
-                    "a second extraction comes from a second mask, a rescan, or `extract … --perturb erode:1 --as Ap`",
+                    "a second extraction comes from a second mask, a rescan, or `extract … --perturb erode:2 --as Ap`",
                 ),
             ));
         }
@@ -100,6 +100,7 @@ impl Command for Icc {
             ));
         let mut counts = [0usize; 4];
         let mut failed = Vec::new();
+        let mut identical = 0;
         for name in &features {
             let ratings: Vec<Vec<f64>> = patients
                 .iter()
@@ -107,6 +108,22 @@ impl Command for Icc {
                     inputs.iter().zip(&positions).zip(&columns).map(|((i, p), c)| i.x.get(p[id], c[name])).collect()
                 })
                 .collect();
+            // Identical ratings leave no residual: agreement is perfect and the F test undefined.
+            if ratings.iter().all(|r| r.iter().all(|v| *v == r[0])) && ratings.iter().any(|r| r[0] != ratings[0][0]) {
+                counts[0] += 1;
+                identical += 1;
+                let one = Cell::Float(1.0);
+                table.push(vec![
+                    (*name).into(),
+                    one.clone(),
+                    one.clone(),
+                    one,
+                    Cell::Null,
+                    Cell::Null,
+                    "excellent".into(),
+                ]);
+                continue;
+            }
             match icc(&ratings, form, confidence) {
                 Ok(v) if v.icc.is_finite() => {
                     let (band, k) = agreement(v.icc);
@@ -133,6 +150,9 @@ impl Command for Icc {
             "agreement (Koo & Li 2016): excellent > 0.9: {}, good 0.75–0.9: {}, moderate 0.5–0.75: {}, poor < 0.5: {}",
             counts[0], counts[1], counts[2], counts[3]
         ));
+        if identical > 0 {
+            table.notes.push(format!("{identical} feature(s) identical in every extraction: ICC 1, no F test"));
+        }
         if !failed.is_empty() {
             table.notes.push(format!("no ICC for {} feature(s): {}", failed.len(), failed.join("; ")));
         }

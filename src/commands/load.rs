@@ -40,7 +40,7 @@ impl Command for Load {
                 "load a plain table, naming the id and outcome columns",
             )
             .example(
-                "load A data/sim/A --features data/feat/A",
+                "load A data/pre/A --features data/feat/A",
                 "cohort A and its extracted feature frames (A.T1, …) without extracting again",
             )
     }

@@ -23,12 +23,16 @@ impl Command for PipelineCmd {
             "steps separated by `|`; `then` ends the per-input steps. Steps: standardize, minmax, \
                  discretize bins=10 strategy=quantile, chi2 k=N [bins=B], mannwhitney k=N|p=P, \
                  lassocv [keep=N] [folds=5], lasso-logistic [keep=N] [cs=10] [scoring=accuracy|auc], pca n=N [upto=true], \
-                 smote [k=5] [ratio=1]; last a classifier: logistic [C=1] or trees [n=200] [depth=4]",
+                 decorrelate [r=0.9] (drop redundant features, caret's rule), smote [k=5] [ratio=1]; last a classifier: logistic [C=1] or trees [n=200] [depth=4]",
         )
         .example("pipeline P1 = standardize | mannwhitney k=10 | logistic C=1", "a one-input pipeline")
         .example(
             "pipeline M4 = standardize | chi2 k=64 bins=10 | lassocv keep=32 then pca n=32 | smote | logistic",
             "the paper's multi-sequence model: per-sequence selection, PCA over the concatenation, SMOTE",
+        )
+        .example(
+            "pipeline P3 = decorrelate r=0.9 | standardize | lassocv keep=8 | logistic",
+            "redundant features (|r| > 0.9 on the training fold) dropped before selection",
         )
         .example("pipeline", "list the declared pipelines")
     }

@@ -37,8 +37,11 @@ impl Command for PlotFeatures {
         let detail = session.store().run_detail(id)?;
         if detail.summary.kind != RunKind::Cv {
             return Err(Error::invalid(
-                format!("run {id} is a {} run; `plot features` reads the selections of a cv run", detail.summary.kind),
-                Some("`runs --where \"kind = cv\"` lists them"),
+                format!(
+                    "run {id} is a {} run; `plot features RUN` reads the selections of a cv run",
+                    detail.summary.kind
+                ),
+                Some("`runs` lists every run with its kind"),
             ));
         }
         let params = ClassicalParams::from_params(id, &detail.params)?;

@@ -16,7 +16,7 @@ const USAGE: &str = "sql NEW = SELECT …";
 
 impl Command for Sql {
     fn signature(&self) -> Signature {
-        Signature::new("sql", "data", "A SQL query over the session's frames (polars' SQL), as a new frame")
+        Signature::new("sql", "data", "A SQL query over the session's frames, as a new frame")
             .required("NEW", ArgKind::NewName, "the new frame's name")
             .required("=", ArgKind::Text, "`=`")
             .rest(

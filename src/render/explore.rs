@@ -171,11 +171,13 @@ pub fn axis_range(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
 /// about six ticks need, and scientific notation for very large or very
 /// small magnitudes.
 pub fn tick_label(v: f64, span: f64) -> String {
-    let magnitude = v.abs().max(span.abs());
-    if v == 0.0 || !v.is_finite() {
-        return if v.is_finite() { "0".to_string() } else { v.to_string() };
+    if !v.is_finite() {
+        return v.to_string();
     }
-    if !(1e-3..1e5).contains(&magnitude) {
+    // Adding zero turns −0 into 0, so no tick reads "-0.0".
+    let v = v + 0.0;
+    let magnitude = v.abs().max(span.abs());
+    if v != 0.0 && !(1e-3..1e5).contains(&magnitude) {
         return format!("{v:.1e}");
     }
     let step = (span.abs() / 6.0).max(f64::MIN_POSITIVE);
@@ -282,7 +284,8 @@ mod tests {
         assert!(close(lo, -0.5) && close(hi, 10.5));
         assert_eq!(tick_label(0.3, 1.0), "0.3");
         assert_eq!(tick_label(250.0, 600.0), "250");
-        assert_eq!(tick_label(0.0, 1.0), "0");
+        assert_eq!(tick_label(0.0, 1.0), "0.0");
+        assert_eq!(tick_label(-0.0, 2.0), "0.0");
         assert_eq!(tick_label(123456.0, 200000.0), "1.2e5");
         assert_eq!(abbreviate("short", 10), "short");
         let a = abbreviate("T1_original_glcm_ClusterProminence", 16);

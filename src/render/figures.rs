@@ -609,10 +609,14 @@ fn text_style(size: u32, pos: Pos) -> TextStyle<'static> {
     ("sans-serif", size).into_font().color(&INK).pos(pos)
 }
 
-/// About how wide `text` is at `size` pixels (DejaVu Sans averages a little
-/// over half an em per character).
+/// How wide `text` is at `size` pixels, as the embedded font lays it out
+/// (half an em a character if it cannot).
 fn text_px(text: &str, size: u32) -> u32 {
-    (text.chars().count() as f64 * f64::from(size) * 0.6).ceil() as u32
+    register_font();
+    ("sans-serif", size)
+        .into_font()
+        .box_size(text)
+        .map_or_else(|_| (text.chars().count() as f64 * f64::from(size) * 0.5).ceil() as u32, |(w, _)| w)
 }
 
 /// A group's legend entry: its label, how many values it has, and how many
@@ -953,7 +957,7 @@ struct HeatmapLayout {
 impl HeatmapLayout {
     const MARGIN: u32 = 14;
     const TITLE_PX: u32 = 36;
-    const BAR_PX: u32 = 110;
+    const BAR_PX: u32 = 96;
     /// Longest name shown.
     const NAME_CHARS: usize = 28;
 

@@ -188,6 +188,10 @@ struct Collected {
     /// Each `train` run's learning curves (its chosen configuration).
     curves: Vec<CurvePanel>,
     audits: Vec<AuditRun>,
+    /// Exploration figures (`plot hist|box|…` runs written with `--out
+    /// FILE.svg`): (run id, caption, SVG text), read back from their
+    /// artifacts when the file still hashes as recorded.
+    exploration: Vec<(i64, String, String)>,
     /// Earlier runs of models run again, left out.
     superseded: usize,
 }
@@ -197,8 +201,20 @@ struct Collected {
 fn collect(store: &Store, ids: &[i64]) -> Result<Collected> {
     let mut runs = Vec::new();
     let mut audits = Vec::new();
+    let mut exploration = Vec::new();
     for &id in ids {
         let detail = store.run_detail(id)?;
+        if detail.summary.kind == RunKind::Plot {
+            for (path, sha) in detail.artifacts.iter().filter(|(p, _)| p.ends_with(".svg")) {
+                let Ok(bytes) = std::fs::read(path) else { continue };
+                if crate::provenance::sha256_bytes(&bytes) != *sha {
+                    continue;
+                }
+                let caption = format!("{} (run {id})", detail.summary.command);
+                exploration.push((id, caption, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+            continue;
+        }
         if detail.summary.kind == RunKind::AuditLeakage {
             let (mut safe, mut leaky) = (Vec::new(), Vec::new());
             for &child in &detail.children {
@@ -220,7 +236,8 @@ fn collect(store: &Store, ids: &[i64]) -> Result<Collected> {
         if table_of(detail.summary.kind).is_none() {
             return Err(Error::invalid(
                 format!(
-                    "run {id} is a `{}` run; reports take `cv`, `train`, `holdout` and `test` runs",
+                    "run {id} is a `{}` run; reports take `cv`, `train`, `holdout`, `test`, `audit leakage` and \
+                     `plot` runs",
                     detail.summary.kind
                 ),
                 None,
@@ -249,7 +266,7 @@ fn collect(store: &Store, ids: &[i64]) -> Result<Collected> {
     for r in runs.iter().filter(|r| r.detail.summary.kind == RunKind::Train) {
         curves.extend(learning_curves(store, r.detail.summary.id)?);
     }
-    Ok(Collected { runs, curves, audits, superseded })
+    Ok(Collected { runs, curves, audits, exploration, superseded })
 }
 
 /// What a report shows, before it is written.
@@ -471,6 +488,10 @@ fn write_report(dir: &Path, name: &str, c: &Collected, r: &Computed, opts: &Opti
         fig.png(&png)?;
         files.push(png);
         svgs.push((caption.clone(), svg));
+    }
+    for (id, caption, svg) in &c.exploration {
+        write(&figures_dir.join(format!("explore_run{id}.svg")), svg.as_bytes(), &mut files)?;
+        svgs.push((caption.clone(), svg.clone()));
     }
     if !r.audit_table.rows.is_empty() {
         write(&tables_dir.join("audit_leakage.csv"), csv(&r.audit_table).as_bytes(), &mut files)?;

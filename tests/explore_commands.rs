@@ -117,6 +117,16 @@ fn plots_write_their_files_as_artifacts() {
         let bytes = std::fs::read(dir.path().join(file)).unwrap();
         assert!(bytes.len() > 1000, "{file}");
     }
+    // A report embeds the exploration figures written as SVG.
+    let out =
+        run_ok(&mut s, &format!("pipeline P = standardize | logistic; cv P on A.T1 --folds 3; report R --out {d}/rep"));
+    assert!(out.contains("report"), "{out}");
+    let html = std::fs::read_to_string(dir.path().join("rep/index.html")).unwrap();
+    for cmd in ["plot hist A age --by nn --bins 5", "plot box A tumor_ml --by nn", "plot scatter A age eqd2_gy --by nn"]
+    {
+        assert!(html.contains(cmd), "the report embeds `{cmd}`");
+    }
+    assert!(!html.contains("plot corr A.T1"), "a PNG-only plot has no SVG to embed");
     let out = run_ok(&mut s, "runs --where \"kind = plot\"");
     assert_eq!(out.matches("│ plot │ finished").count(), 5, "{out}");
     for (text, expect) in [

@@ -197,7 +197,7 @@ fn verbs_name_what_is_wrong() {
 #[test]
 fn describe_by_groups_and_tests_each_column() {
     let mut s = loaded();
-    let out = run_ok(&mut s, "describe A --by nn --out by.csv");
+    let out = run_ok(&mut s, "describe A --by nn");
     assert!(out.contains("nn = 0") && out.contains("nn = 1"), "{out}");
     let f = &s.frames()["A"];
     let age = frame::column(&f.df, "age").unwrap().values.as_f64().unwrap();

@@ -19,7 +19,12 @@ impl Command for Report {
     fn signature(&self) -> Signature {
         Signature::new("report", "evaluation", "Tables 2–3, ROC figures and provenance as a self-contained HTML report")
             .required("NAME", ArgKind::Text, "the report's name (its folder under reports/ by default)")
-            .named("experiment", "E", ArgKind::Text, "every finished cv/holdout run filed under experiment E")
+            .named(
+                "experiment",
+                "E",
+                ArgKind::Text,
+                "every finished cv/holdout run (and plot run written as SVG) filed under experiment E",
+            )
             .named("runs", "IDS", ArgKind::Text, "comma-separated run ids (ranges like 3-7 allowed)")
             .named("out", "DIR", ArgKind::Path, "the folder to write (default reports/NAME)")
             .named("published", "FILE", ArgKind::Path, "published values to show beside (CSV: table,model,auc,acc,f1)")
@@ -54,7 +59,7 @@ impl Command for Report {
                     Field::Column("r.kind"),
                     RunKind::ALL
                         .into_iter()
-                        .filter(|k| k.is_model_result() || *k == RunKind::AuditLeakage)
+                        .filter(|k| k.is_model_result() || matches!(k, RunKind::AuditLeakage | RunKind::Plot))
                         .map(|k| Value::Text(k.as_str().into()))
                         .collect(),
                     false,

@@ -84,6 +84,24 @@ impl ModelRun {
         }
         acc.values().map(|(l, s, n)| (*l, s / *n as f64)).unzip()
     }
+    /// Each fold's (AUC, accuracy, F1) at probability 0.5.
+    fn fold_metrics(&self) -> Vec<[f64; 3]> {
+        let mut by: BTreeMap<i64, (Vec<u8>, Vec<f64>)> = BTreeMap::new();
+        for p in &self.predictions {
+            if let Some(f) = p.fold {
+                let e = by.entry(f).or_default();
+                e.0.push(p.label);
+                e.1.push(p.probability);
+            }
+        }
+        by.values()
+            .map(|(t, p)| {
+                let m = at_threshold(p, t, 0.5);
+                [auc(p, t), m.accuracy, m.f1]
+            })
+            .collect()
+    }
+
     fn folds(&self) -> Vec<(Roc, f64)> {
         let mut by: BTreeMap<i64, (Vec<u8>, Vec<f64>)> = BTreeMap::new();
         for p in &self.predictions {
@@ -147,6 +165,36 @@ pub struct Options<'a> {
     pub absolute_paths: bool,
     /// A line shown under the title (e.g. the script profile that made the runs).
     pub note: Option<String>,
+    /// Which reading of Table 2 is the headline.
+    pub table2: Table2Reading,
+}
+
+/// How Table 2 aggregates the folds of a cross-validation; the paper does
+/// not say. Both are shown, one as the headline (what `audit published`
+/// compares).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Table2Reading {
+    /// AUC/ACC/F1 of every patient's out-of-fold probability, pooled.
+    #[default]
+    Pooled,
+    /// The mean (± SD) of each fold's AUC/ACC/F1.
+    FoldMean,
+}
+
+impl Table2Reading {
+    pub const NAMES: [&'static str; 2] = ["pooled", "fold-mean"];
+
+    pub fn parse(s: &str) -> Option<Table2Reading> {
+        match s {
+            "pooled" => Some(Table2Reading::Pooled),
+            "fold-mean" => Some(Table2Reading::FoldMean),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
 }
 
 /// The paper table a run kind fills: "2" for cross-validation (`cv`, and the
@@ -291,7 +339,7 @@ fn compute(c: &Collected, opts: &Options<'_>) -> Result<Computed> {
     let test: Vec<&ModelRun> = c.runs.iter().filter(|r| table_of(r.detail.summary.kind) == Some("3")).collect();
     let simulated = c.runs.iter().any(ModelRun::simulated);
 
-    let mut table2 = table_cv(&cv, published.and_then(|p| p.get("2")));
+    let mut table2 = table_cv(&cv, published.and_then(|p| p.get("2")), opts.table2);
     let mut table3 = table_test(&test, published.and_then(|p| p.get("3")));
     if c.superseded > 0 {
         table2.notes.push(format!(
@@ -515,40 +563,74 @@ fn published_cells(p: Option<&BTreeMap<String, (f64, f64, f64)>>, label: &str) -
     }
 }
 
-fn table_cv(runs: &[&ModelRun], published: Option<&BTreeMap<String, (f64, f64, f64)>>) -> Table {
-    let mut cols =
-        vec!["model", "AUC (95% CI)", "fold AUC mean ± SD", "ACC", "F1", "sensitivity", "specificity", "Brier", "run"];
+fn table_cv(
+    runs: &[&ModelRun],
+    published: Option<&BTreeMap<String, (f64, f64, f64)>>,
+    reading: Table2Reading,
+) -> Table {
+    let pooled_cols = ["AUC (95% CI)", "ACC", "F1"];
+    let fold_cols = ["AUC (fold mean ± SD)", "ACC (fold mean ± SD)", "F1 (fold mean ± SD)"];
+    let (headline, beside_names) = match reading {
+        Table2Reading::Pooled => (pooled_cols, ["fold AUC mean ± SD", "fold ACC mean ± SD", "fold F1 mean ± SD"]),
+        Table2Reading::FoldMean => (fold_cols, ["pooled AUC (95% CI)", "pooled ACC", "pooled F1"]),
+    };
+    let mut cols = vec!["model"];
+    cols.extend(headline);
+    cols.extend(beside_names);
+    cols.extend(["sensitivity", "specificity", "Brier", "run"]);
     if published.is_some() {
         cols.extend(["published AUC", "published ACC", "published F1"]);
     }
-    let mut t = Table::new(cols).with_title("Table 2 — cross-validation (out-of-fold predictions)");
+    let title = match reading {
+        Table2Reading::Pooled => "Table 2 — cross-validation (pooled out-of-fold predictions)",
+        Table2Reading::FoldMean => "Table 2 — cross-validation (means ± SD over folds)",
+    };
+    let mut t = Table::new(cols).with_title(title);
     for r in runs {
         let (truth, p) = r.pooled();
         let m = at_threshold(&p, &truth, 0.5);
         let a = auc(&p, &truth);
         let ci = delong(&p, &truth).map(|d| d.ci(0.95));
-        let fold_aucs: Vec<f64> = r.folds().iter().map(|(_, a)| *a).filter(|a| a.is_finite()).collect();
-        let (fm, fs) = crate::core::describe::mean_sd_finite(&fold_aucs);
-        let mut row = vec![
-            Cell::Text(r.label.clone()),
+        let pooled = [
             Cell::Text(match ci {
                 Some((lo, hi)) => format!("{} ({}–{})", fmt(a), fmt(lo), fmt(hi)),
                 None => fmt(a),
             }),
-            Cell::Text(format!("{} ± {}", fmt(fm), fmt(fs))),
             r2(m.accuracy),
             r2(m.f1),
-            r2(m.sensitivity),
-            r2(m.specificity),
-            r3(brier(&p, &truth)),
-            Cell::Int(r.detail.summary.id),
         ];
+        let per_fold = r.fold_metrics();
+        let mean_sd = |k: usize| {
+            let v: Vec<f64> = per_fold.iter().map(|f| f[k]).collect();
+            let (mean, sd) = crate::core::describe::mean_sd_finite(&v);
+            Cell::Text(format!("{} ± {}", fmt(mean), fmt(sd)))
+        };
+        let folds = [mean_sd(0), mean_sd(1), mean_sd(2)];
+        let mut row = vec![Cell::Text(r.label.clone())];
+        match reading {
+            Table2Reading::Pooled => row.extend(pooled.into_iter().chain(folds)),
+            Table2Reading::FoldMean => row.extend(folds.into_iter().chain(pooled)),
+        }
+        row.extend([r2(m.sensitivity), r2(m.specificity), r3(brier(&p, &truth)), Cell::Int(r.detail.summary.id)]);
         if published.is_some() {
             row.extend(published_cells(published, &r.label));
         }
         t.push(row);
     }
-    t.notes.push("AUC of the pooled out-of-fold probabilities with DeLong's 95% CI; ACC, F1, sensitivity and specificity at probability 0.5".into());
+    t.notes.push(
+        "pooled: AUC of the out-of-fold probabilities of every patient with DeLong's 95% CI, ACC and F1 at \
+         probability 0.5; fold mean ± SD: each fold's AUC, ACC and F1 (at 0.5) averaged (SD with n − 1); \
+         sensitivity, specificity and Brier pooled"
+            .into(),
+    );
+    t.notes.push(match reading {
+        Table2Reading::Pooled => "headline: pooled (`report … --table2 fold-mean` puts the fold means first); \
+                                  the published check compares the headline AUC, ACC and F1"
+            .into(),
+        Table2Reading::FoldMean => "headline: fold means (`--table2 fold-mean`); the published check compares \
+                                    the headline AUC, ACC and F1"
+            .into(),
+    });
     t
 }
 

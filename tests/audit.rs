@@ -103,7 +103,7 @@ fn simulated_dose_model_audit_reaches_the_report_and_published_check() {
     let row = table2.lines().nth(1).unwrap().to_string();
     let cells: Vec<&str> = row.split(',').collect();
     let auc = cells[1].split_whitespace().next().unwrap();
-    std::fs::write(&right, format!("table,model,auc,acc,f1\n2,T1+T1C+T2+Dose,{auc},{},{}\n", cells[3], cells[4]))
+    std::fs::write(&right, format!("table,model,auc,acc,f1\n2,T1+T1C+T2+Dose,{auc},{},{}\n", cells[2], cells[3]))
         .unwrap();
     let (out, err, o) =
         common::run(&mut s, &format!("audit published --table {} --against {d}/rep", right.display()), false);
@@ -111,7 +111,7 @@ fn simulated_dose_model_audit_reaches_the_report_and_published_check() {
     assert!(out.contains("3 cells within ±0.02, 0 outside"), "{out}");
     let wrong = dir.path().join("wrong.csv");
     let bad_auc: f64 = auc.parse::<f64>().unwrap() + 0.1;
-    std::fs::write(&wrong, format!("table,model,auc,acc,f1\n2,T1+T1C+T2+Dose,{bad_auc},{},{}\n", cells[3], cells[4]))
+    std::fs::write(&wrong, format!("table,model,auc,acc,f1\n2,T1+T1C+T2+Dose,{bad_auc},{},{}\n", cells[2], cells[3]))
         .unwrap();
     let (out, _, _) =
         common::run(&mut s, &format!("audit published --table {} --against {d}/rep", wrong.display()), false);

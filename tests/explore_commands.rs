@@ -92,6 +92,14 @@ fn corr_icc_and_reattached_features() {
     assert_eq!(frame::columns(&again.df), frame::columns(&before.df));
     assert_eq!(again.roles, before.roles);
     assert!(again.origin.as_ref().unwrap().manifest.is_some(), "a reattached frame keeps the cohort's images");
+    // One frame by its file, next to its loaded cohort.
+    run_ok(&mut fresh, &format!("load A.T1 {d}/feat/A.T1.parquet"));
+    assert_eq!(frame::columns(&fresh.frames()["A.T1"].df), frame::columns(&before.df));
+    assert_eq!(fresh.frames()["A.T1"].roles, before.roles);
+    let mut alone = common::session();
+    let (_, err, o) = common::run(&mut alone, &format!("load A.T1 {d}/feat/A.T1.parquet"), false);
+    assert_ne!(o.exit_code(), 0);
+    assert!(err.contains("load the cohort A first"), "{err}");
     let (_, err, o) = common::run(&mut fresh, &format!("load Z --features {d}/feat"), false);
     assert_ne!(o.exit_code(), 0);
     assert!(err.contains("needs the cohort Z loaded first"), "{err}");

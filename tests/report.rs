@@ -98,6 +98,54 @@ fn golden_tables_from_fixed_predictions() {
     }
 }
 
+/// Table 2's two readings: pooled out-of-fold (default) and the mean ± SD
+/// over folds, either one the headline, both shown.
+#[test]
+fn table2_shows_both_readings_and_the_headline_is_a_switch() {
+    let (store, ids) = fixed_store();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = radose::report::Options { table2: radose::report::Table2Reading::FoldMean, ..Default::default() };
+    radose::report::build_with(&store, "fixed", &ids, dir.path(), &opts).unwrap();
+    let csv = std::fs::read_to_string(dir.path().join("tables/table2_cv.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        header[..7],
+        [
+            "model",
+            "AUC (fold mean ± SD)",
+            "ACC (fold mean ± SD)",
+            "F1 (fold mean ± SD)",
+            "pooled AUC (95% CI)",
+            "pooled ACC",
+            "pooled F1"
+        ]
+    );
+    // The headline AUC is the mean of the folds' AUCs, computed here from the predictions.
+    let preds = store.predictions(ids[0]).unwrap();
+    let fold_aucs: Vec<f64> = (0..5)
+        .map(|f| {
+            let (t, p): (Vec<u8>, Vec<f64>) =
+                preds.iter().filter(|r| r.fold == Some(f)).map(|r| (r.label, r.probability)).unzip();
+            radose::core::learn::metrics::auc(&p, &t)
+        })
+        .collect();
+    let mean = fold_aucs.iter().sum::<f64>() / 5.0;
+    let first = lines.next().unwrap();
+    assert!(first.starts_with(&format!("T1,{:.2} ± ", mean)), "{first}");
+    let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    assert!(html.contains("headline: fold means"), "the report says which reading is the headline");
+
+    // The default is pooled, with the fold means beside.
+    let dir2 = tempfile::tempdir().unwrap();
+    radose::report::build(&store, "fixed", &ids, dir2.path(), None).unwrap();
+    let csv = std::fs::read_to_string(dir2.path().join("tables/table2_cv.csv")).unwrap();
+    assert!(
+        csv.starts_with("model,AUC (95% CI),ACC,F1,fold AUC mean ± SD,fold ACC mean ± SD,fold F1 mean ± SD,"),
+        "{csv}"
+    );
+}
+
 #[test]
 fn runs_compare_best_holdout_and_report_from_real_runs() {
     let dir = tempfile::tempdir().unwrap();

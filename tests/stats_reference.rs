@@ -88,3 +88,54 @@ fn agree_with_scipy() {
     assert!(counted >= 30);
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// SPSS 25's asymptotic Mann-Whitney (tie-corrected, no continuity
+/// correction) against scipy's `use_continuity=False`
+/// (`tests/fixtures/mwu_spss_scipy.json`, `tests/fixtures/gen/spss_mwu_fixtures.py`),
+/// and the `spss` Table 1 policy uses it.
+#[test]
+fn mann_whitney_as_spss_reports_it() {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/mwu_spss_scipy.json",
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
+    ))
+    .unwrap();
+    let fixture: Value = serde_json::from_str(&text).unwrap();
+    let cases = fixture["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 3);
+    for case in cases {
+        let (x, y) = (floats(&case["x"]), floats(&case["y"]));
+        let r = mann_whitney(&x, &y, MwuMethod::AsymptoticNoContinuity).unwrap();
+        assert_eq!(r.statistic, case["statistic"].as_f64().unwrap());
+        let want = case["pvalue"].as_f64().unwrap();
+        assert!(close(r.p_value, want, 1e-10), "p {} vs scipy {want}", r.p_value);
+        // The continuity correction makes scipy's default differ.
+        let default = mann_whitney(&x, &y, MwuMethod::Asymptotic).unwrap();
+        assert!(default.p_value > r.p_value, "the correction moves p up: {} vs {}", default.p_value, r.p_value);
+        let groups = [
+            radose::core::table1::Group { name: "x".into(), columns: vec![num_column("v", &x)] },
+            radose::core::table1::Group { name: "y".into(), columns: vec![num_column("v", &y)] },
+        ];
+        let spec = radose::core::table1::Table1Spec {
+            categorical: Vec::new(),
+            continuous: vec!["v".into()],
+            nonnormal: Vec::new(),
+            policy: radose::core::table1::Policy::Spss,
+            overrides: Default::default(),
+            stat: radose::core::table1::ContinuousStat::MeanRange,
+            overall: false,
+            decimals: 1,
+            smd: false,
+        };
+        let t = radose::core::table1::table1(&groups, &spec).unwrap();
+        let test = t.tests.iter().find(|v| v.variable == "v").unwrap();
+        assert_eq!(test.result.as_ref().unwrap().p_value, r.p_value);
+    }
+}
+
+fn num_column(name: &str, v: &[f64]) -> radose::core::cohort::TypedColumn {
+    radose::core::cohort::TypedColumn {
+        name: name.into(),
+        values: radose::core::cohort::Values::Float(v.iter().copied().map(Some).collect()),
+    }
+}

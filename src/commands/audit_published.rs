@@ -66,8 +66,9 @@ fn reproduced_of_report(dir: &Path) -> Result<Vec<(String, String, (f64, f64, f6
         let mut rdr =
             csv::Reader::from_path(&path).map_err(|e| Error::Io { path: path.clone(), message: e.to_string() })?;
         let headers = rdr.headers().map_err(|e| Error::Io { path: path.clone(), message: e.to_string() })?.clone();
-        let col = |name: &str| headers.iter().position(|h| h == name);
-        let (Some(m), Some(a), Some(c), Some(f)) = (col("model"), col("AUC (95% CI)"), col("ACC"), col("F1")) else {
+        // The headline AUC, ACC and F1: `AUC (95% CI)`, `ACC`, `F1` (pooled) or `AUC (fold mean ± SD)`, … .
+        let col = |name: &str| headers.iter().position(|h| h == name || h.starts_with(&format!("{name} (")));
+        let (Some(m), Some(a), Some(c), Some(f)) = (col("model"), col("AUC"), col("ACC"), col("F1")) else {
             return Err(Error::invalid(
                 format!("{}: not a radose report table (model, AUC (95% CI), ACC, F1)", path.display()),
                 None,

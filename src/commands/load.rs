@@ -133,7 +133,15 @@ fn load_one(args: &Args, session: &mut Session, name: &str, path_text: &str) -> 
             Some(r) if args.value("id").is_none() && args.value("outcome").is_none() => {
                 feature_roles(&r, &read_table(&table_path)?.headers)
             }
-            _ => roles_from(args, manifest.as_ref())?,
+            _ => roles_from(args, manifest.as_ref()).map_err(|e| match name.split_once('.') {
+                Some((c, _)) if manifest.is_none() && args.value("id").is_none() => Error::invalid(
+                    format!("{e}"),
+                    Some(&format!(
+                        "a feature frame {name} takes its roles from its cohort: load the cohort {c} first, or give --id and --outcome"
+                    )),
+                ),
+                _ => e,
+            })?,
         };
 
         let run = session.begin_run(

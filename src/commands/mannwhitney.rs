@@ -18,7 +18,8 @@ impl Command for MannWhitney {
                 "method",
                 "M",
                 ArgKind::Text,
-                "auto (default: exact when n ≤ 8 in a group and no ties), exact, asymptotic",
+                "auto (default: exact when n ≤ 8 in a group and no ties), exact, asymptotic, spss \
+                 (asymptotic without continuity correction)",
             )
             .table()
             .example("mannwhitney A B --on age", "age in A vs B")
@@ -30,11 +31,12 @@ impl Command for MannWhitney {
             None | Some((_, "auto")) => MwuMethod::Auto,
             Some((_, "exact")) => MwuMethod::Exact,
             Some((_, "asymptotic")) => MwuMethod::Asymptotic,
+            Some((_, "spss")) => MwuMethod::AsymptoticNoContinuity,
             Some((tok, _)) => {
                 return Err(Error::InvalidValue {
                     token: tok.text.clone(),
                     what: "--method".into(),
-                    reason: "expected auto, exact or asymptotic".into(),
+                    reason: "expected auto, exact, asymptotic or spss".into(),
                     span: tok.span,
                 });
             }

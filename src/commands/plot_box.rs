@@ -35,7 +35,6 @@ fn draw(args: &Args, session: &mut Session, violin: bool) -> Result<Output> {
     let what = format!("{}{}", column.text, by.map(|b| format!(" by {}", b.text)).unwrap_or_default());
     let run = explore::record(session, args, verb, &[frame.text.clone()], Some(what.clone()))?;
     let title = format!("{} — {what}", frame.text);
-    let data = serde_json::json!({ "groups": &groups, "values": &per_group, "violin": violin });
     let fig = Figure::Distribution {
         title: title.clone(),
         features: vec![column.text.clone()],
@@ -44,6 +43,7 @@ fn draw(args: &Args, session: &mut Session, violin: bool) -> Result<Output> {
         violin,
         y_label: column.text.clone(),
     };
+    let data = fig.explore_data().unwrap_or_default();
     figure_output(args, session, run, title, &fig, data)
 }
 

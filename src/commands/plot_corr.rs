@@ -14,6 +14,9 @@ use crate::workflow::figures::figure_output;
 
 pub struct PlotCorr;
 
+/// The most features a heatmap takes (its SVG grows with their square).
+const MAX_FEATURES: usize = 400;
+
 impl Command for PlotCorr {
     fn signature(&self) -> Signature {
         Signature::new("plot corr", "exploration", "Correlation heatmap of a feature frame")
@@ -39,6 +42,16 @@ impl Command for PlotCorr {
             }
         };
         let input = feature_input(session, frame)?;
+        if input.names.len() > MAX_FEATURES {
+            return Err(Error::invalid(
+                format!(
+                    "`{}` has {} features; a heatmap draws at most {MAX_FEATURES} (one cell per pair)",
+                    frame.text,
+                    input.names.len()
+                ),
+                Some("keep fewer first, e.g. `corr FRAME --threshold 0.9 --into NAME`, then plot NAME"),
+            ));
+        }
         let corr = if method == "spearman" { spearman(&input.x)? } else { pearson(&input.x)? };
         let order: Vec<usize> =
             if args.has("cluster") { cluster_order(&corr.r) } else { (0..input.names.len()).collect() };
@@ -47,11 +60,8 @@ impl Command for PlotCorr {
         let what = format!("{method}{}", if args.has("cluster") { ", clustered" } else { "" });
         let run = explore::record(session, args, "plot corr", &[frame.text.clone()], Some(what.clone()))?;
         let title = format!("{} — {} features ({what})", frame.text, labels.len());
-        // NaN (a constant feature) is not JSON: the data drawn holds it as null.
-        let json_values: Vec<Vec<Option<f64>>> =
-            values.iter().map(|row| row.iter().map(|v| v.is_finite().then_some(*v)).collect()).collect();
-        let data = serde_json::json!({ "labels": &labels, "values": json_values });
         let fig = Figure::Heatmap { title: title.clone(), labels, values, lo: -1.0, hi: 1.0 };
+        let data = fig.explore_data().unwrap_or_default();
         figure_output(args, session, run, title, &fig, data)
     }
 }

@@ -45,8 +45,8 @@ impl Command for PlotHist {
         let what = format!("{}{}", column.text, by.map(|b| format!(" by {}", b.text)).unwrap_or_default());
         let run = explore::record(session, args, "plot hist", &[frame.text.clone()], Some(what.clone()))?;
         let title = format!("{} — {what}", frame.text);
-        let data = serde_json::json!({ "groups": &groups, "bins": bins });
         let fig = Figure::Histogram { title: title.clone(), column: column.text.clone(), groups, bins };
+        let data = fig.explore_data().unwrap_or_default();
         figure_output(args, session, run, title, &fig, data)
     }
 }

@@ -35,8 +35,8 @@ impl Command for PlotScatter {
         let what = format!("{} vs {}{}", yt.text, xt.text, by.map(|b| format!(" by {}", b.text)).unwrap_or_default());
         let run = explore::record(session, args, "plot scatter", &[frame.text.clone()], Some(what.clone()))?;
         let title = format!("{} — {what}", frame.text);
-        let data = serde_json::json!({ "groups": &groups });
         let fig = Figure::Scatter { title: title.clone(), x: xt.text.clone(), y: yt.text.clone(), groups };
+        let data = fig.explore_data().unwrap_or_default();
         figure_output(args, session, run, title, &fig, data)
     }
 }

@@ -40,6 +40,13 @@ impl Command for Report {
             )
             .switch("absolute-paths", "show input files with their full paths (default: relative)")
             .named("note", "TEXT", ArgKind::Text, "a line shown under the report's title (e.g. the profile used)")
+            .named(
+                "table2",
+                "READING",
+                ArgKind::Text,
+                "Table 2's headline: pooled (default; every patient's out-of-fold probability) or fold-mean \
+                 (means ± SD over folds); both are shown",
+            )
             .example("report quick", "every finished cv and holdout run, into reports/quick/")
     }
 
@@ -86,6 +93,15 @@ impl Command for Report {
                 Some("run `cv` / `holdout` first, or name runs with --runs"),
             ));
         }
+        let table2 = match args.value("table2") {
+            None => crate::report::Table2Reading::default(),
+            Some(t) => crate::report::Table2Reading::parse(&t.text).ok_or_else(|| Error::InvalidValue {
+                token: t.text.clone(),
+                what: "--table2".into(),
+                reason: "use pooled or fold-mean".into(),
+                span: t.span,
+            })?,
+        };
         let dir = args.value("out").map_or_else(|| PathBuf::from("reports").join(&name), |t| PathBuf::from(&t.text));
         let published =
             args.value("published").map(|t| crate::report::read_published(&PathBuf::from(&t.text))).transpose()?;
@@ -97,6 +113,7 @@ impl Command for Report {
                 name: name.clone(),
                 runs: ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
                 out: dir.display().to_string(),
+                table2: Some(table2.as_str().to_string()),
             },
             None,
         )?;
@@ -122,6 +139,7 @@ impl Command for Report {
             },
             absolute_paths: args.has("absolute-paths"),
             note: args.value("note").map(|t| t.text.clone()),
+            table2,
         };
         let written = crate::report::build_with(session.store(), &name, &ids, &dir, &opts)?;
         for f in &written.files {

@@ -28,7 +28,7 @@ impl Command for Table1 {
         .named("categorical", "COLS", ArgKind::Columns, "categorical rows (default: the manifest's, plus the outcome)")
         .named("continuous", "COLS", ArgKind::Columns, "continuous rows (default: the manifest's)")
         .named("nonnormal", "COLS", ArgKind::Columns, "continuous rows tested with rank tests under --tests tableone")
-        .named("tests", "POLICY", ArgKind::Text, "pearson (default; the paper's), tableone or gtsummary")
+        .named("tests", "POLICY", ArgKind::Text, "pearson (default; the paper's), tableone, gtsummary or spss (SPSS 25: Mann-Whitney without continuity correction)")
         .named(
             "test",
             "VAR=TEST,…",

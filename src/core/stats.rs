@@ -177,6 +177,10 @@ pub enum MwuMethod {
     Auto,
     Exact,
     Asymptotic,
+    /// The normal approximation with the tie correction and without the
+    /// continuity correction: SPSS's asymptotic significance (scipy's
+    /// `method="asymptotic", use_continuity=False`).
+    AsymptoticNoContinuity,
 }
 
 /// The two-sided Mann-Whitney U test as `scipy.stats.mannwhitneyu(x, y)`:
@@ -196,7 +200,7 @@ pub fn mann_whitney(x: &[f64], y: &[f64], method: MwuMethod) -> Result<TestResul
     let has_ties = ties.iter().any(|t| *t > 1);
     let exact = match method {
         MwuMethod::Exact => true,
-        MwuMethod::Asymptotic => false,
+        MwuMethod::Asymptotic | MwuMethod::AsymptoticNoContinuity => false,
         MwuMethod::Auto => !(n1 > 8 && n2 > 8) && !has_ties,
     };
     if exact && n1 * n2 > 20_000_000 {
@@ -211,9 +215,15 @@ pub fn mann_whitney(x: &[f64], y: &[f64], method: MwuMethod) -> Result<TestResul
         let mu = (n1 * n2) as f64 / 2.0;
         let tie_term: f64 = ties.iter().map(|&t| (t as f64).powi(3) - t as f64).sum();
         let s = ((n1 * n2) as f64 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)))).sqrt();
-        let z = (u - mu - 0.5) / s;
+        let continuity = if method == MwuMethod::AsymptoticNoContinuity { 0.0 } else { 0.5 };
+        let z = (u - mu - continuity) / s;
         let p = if s > 0.0 { 2.0 * Normal::standard().sf(z) } else { f64::NAN };
-        (p, "Mann-Whitney U (normal approximation)")
+        let name = if continuity == 0.0 {
+            "Mann-Whitney U (normal approximation, no continuity correction)"
+        } else {
+            "Mann-Whitney U (normal approximation)"
+        };
+        (p, name)
     };
     Ok(TestResult { statistic: u1, df: None, p_value: p.clamp(0.0, 1.0), method: name.into(), n: n1 + n2 })
 }

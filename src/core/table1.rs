@@ -33,16 +33,20 @@ pub enum Policy {
     Pearson,
     TableOne,
     Gtsummary,
+    /// As SPSS 25 reports a Table 1: Pearson chi-square, and Mann-Whitney's
+    /// asymptotic significance (tie-corrected, no continuity correction).
+    Spss,
 }
 
 impl Policy {
-    pub const NAMES: &'static [&'static str] = &["pearson", "tableone", "gtsummary"];
+    pub const NAMES: &'static [&'static str] = &["pearson", "tableone", "gtsummary", "spss"];
 
     pub fn parse(s: &str) -> Option<Policy> {
         match s {
             "pearson" => Some(Policy::Pearson),
             "tableone" => Some(Policy::TableOne),
             "gtsummary" => Some(Policy::Gtsummary),
+            "spss" => Some(Policy::Spss),
             _ => None,
         }
     }
@@ -353,7 +357,7 @@ fn categorical_test(name: &str, observed: &[Vec<f64>], spec: &Table1Spec, fallba
     };
     let is_2x2 = observed.len() == 2 && observed[0].len() == 2;
     let choice = spec.overrides.get(name).copied().unwrap_or(match spec.policy {
-        Policy::Pearson => TestChoice::ChiSquare,
+        Policy::Pearson | Policy::Spss => TestChoice::ChiSquare,
         Policy::TableOne if is_2x2 && plain.min_expected < 5.0 => TestChoice::Fisher,
         Policy::TableOne => TestChoice::ChiSquareYates,
         Policy::Gtsummary if plain.min_expected < 5.0 => TestChoice::Fisher,
@@ -451,8 +455,8 @@ fn continuous_test(name: &str, samples: &[Vec<f64>], spec: &Table1Spec) -> Varia
     let two = samples.len() == 2;
     let nonnormal = spec.nonnormal.iter().any(|n| n == name);
     let choice = spec.overrides.get(name).copied().unwrap_or(match spec.policy {
-        Policy::Pearson | Policy::Gtsummary if two => TestChoice::MannWhitney,
-        Policy::Pearson | Policy::Gtsummary => TestChoice::Kruskal,
+        Policy::Pearson | Policy::Gtsummary | Policy::Spss if two => TestChoice::MannWhitney,
+        Policy::Pearson | Policy::Gtsummary | Policy::Spss => TestChoice::Kruskal,
         Policy::TableOne if nonnormal => TestChoice::Kruskal,
         Policy::TableOne if two => TestChoice::Welch,
         Policy::TableOne => TestChoice::Anova,
@@ -472,6 +476,8 @@ fn continuous_test(name: &str, samples: &[Vec<f64>], spec: &Table1Spec) -> Varia
                 } else {
                     MwuMethod::Asymptotic
                 }
+            } else if spec.policy == Policy::Spss && !spec.overrides.contains_key(name) {
+                MwuMethod::AsymptoticNoContinuity
             } else {
                 MwuMethod::Auto
             };

@@ -869,6 +869,8 @@ params_record! {
         pub name: String,
         pub runs: String,
         pub out: String,
+        /// Table 2's headline reading (`pooled` or `fold-mean`).
+        pub table2: Option<String>,
     }
 }
 

@@ -144,11 +144,54 @@ fn plots_write_their_files_as_artifacts() {
         ("plot hist A age --out x.txt", ".svg or .png"),
         ("corr A.T1 --threshold 1.5", "between 0 and 1"),
         ("icc A.T1 Ad.T1 --model 4,1", "not an ICC form"),
-        ("plot features 2", "reads the selections of a cv run"),
+        ("plot features 2", "reads the selections of a cv or train run"),
         ("describe A --by nope", "nope"),
     ] {
         let (_, err, o) = common::run(&mut s, text, false);
         assert_ne!(o.exit_code(), 0, "{text}");
         assert!(err.contains(expect), "`{text}`: {err}");
     }
+}
+
+/// A published selection pinned by name: `features names=FILE` in a
+/// pipeline (and a model's `--select`) keeps exactly those features in
+/// every fold, and the run records the names, not the file.
+#[test]
+fn a_pinned_feature_list_is_kept_in_every_fold() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let mut s = extracted(dir.path());
+    let list = dir.path().join("published.txt");
+    std::fs::write(
+        &list,
+        "# the paper's T1 features\noriginal_firstorder_Mean\noriginal_shape_Sphericity, original_glcm_Contrast\n",
+    )
+    .unwrap();
+    let out = run_ok(&mut s, &format!("pipeline P = features names={d}/published.txt | standardize | logistic"));
+    assert!(
+        out.contains("features keep=original_firstorder_Mean,original_shape_Sphericity,original_glcm_Contrast"),
+        "{out}"
+    );
+    std::fs::remove_file(&list).unwrap();
+    run_ok(&mut s, "cv P on A.T1 --folds 3");
+    let cv = s.store().query_runs(None, None, false, 100).unwrap();
+    let folds: Vec<i64> =
+        cv.iter().filter(|(r, _)| r.kind == radose::store::RunKind::CvFold).map(|(r, _)| r.id).collect();
+    assert_eq!(folds.len(), 3);
+    for f in folds {
+        let d = s.store().run_detail(f).unwrap();
+        let selected = d.params.iter().find(|(k, _)| k == "selected").unwrap().1.display();
+        assert_eq!(
+            selected, r#"["original_firstorder_Mean","original_shape_Sphericity","original_glcm_Contrast"]"#,
+            "fold {f}"
+        );
+    }
+    // A name the frame does not have is an error naming it.
+    let (_, err, o) =
+        common::run(&mut s, "pipeline Q = features keep=nosuch | logistic; cv Q on A.T1 --folds 3", false);
+    assert_ne!(o.exit_code(), 0);
+    assert!(err.contains("no feature `nosuch`"), "{err}");
+    let (_, err, o) = common::run(&mut s, &format!("pipeline R = features names={d}/missing.txt | logistic"), false);
+    assert_ne!(o.exit_code(), 0);
+    assert!(err.contains("missing.txt"), "{err}");
 }

@@ -149,7 +149,7 @@ fn table1_bad_input_is_explained() {
         ("table1 C D --continuous sex", "column `sex` of group `C` is not numeric (e.g. `male`)"),
         ("table1 C", "one frame (`C`) needs --by COL"),
         ("table1 C D --categorical sx", "frame `C` has no column `sx`"),
-        ("table1 C D --tests spss", "expected one of pearson, tableone, gtsummary"),
+        ("table1 C D --tests sas", "expected one of pearson, tableone, gtsummary, spss"),
         ("table1 C D --test age=fisher", "that test does not fit a continuous variable"),
         ("fisher C D --on stage", "offered for 2×2 tables; `stage` has 3 level(s)"),
     ];

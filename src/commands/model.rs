@@ -30,7 +30,7 @@ impl Command for ModelCmd {
                 "STEPS",
                 ArgKind::Text,
                 "per-sequence selection, fitted in each training fold (default chi2:k=64:bins=10,lassocv:keep=32; \
-                 pipeline step names, options after `:`)",
+                 pipeline step names, options after `:`; a pinned list: features:names=FILE)",
             )
             .named(
                 "pca",
@@ -95,7 +95,9 @@ impl Command for ModelCmd {
             });
         }
         let (sequences, dose) = parse_preset(&rest[1].text).map_err(|e| invalid_value(&rest[1], "PRESET", e))?;
-        let select = select_steps(args.value("select").map_or(DEFAULT_SELECT, |t| t.text.as_str()));
+        let select = crate::workflow::features::pin_feature_lists(&select_steps(
+            args.value("select").map_or(DEFAULT_SELECT, |t| t.text.as_str()),
+        ))?;
         let pca: Option<usize> = match args.parsed::<usize>("pca", "a number of components")? {
             Some(0) => None,
             Some(n) => Some(n),

@@ -23,7 +23,8 @@ impl Command for PipelineCmd {
             "steps separated by `|`; `then` ends the per-input steps. Steps: standardize, minmax, \
                  discretize bins=10 strategy=quantile, chi2 k=N [bins=B], mannwhitney k=N|p=P, \
                  lassocv [keep=N] [folds=5], lasso-logistic [keep=N] [cs=10] [scoring=accuracy|auc], pca n=N [upto=true], \
-                 decorrelate [r=0.9] (drop redundant features, caret's rule), smote [k=5] [ratio=1]; last a classifier: logistic [C=1] or trees [n=200] [depth=4]",
+                 decorrelate [r=0.9] (drop redundant features, caret's rule), \
+                 features keep=A,B,…|names=FILE (a pinned, e.g. published, list), smote [k=5] [ratio=1]; last a classifier: logistic [C=1] or trees [n=200] [depth=4]",
         )
         .example("pipeline P1 = standardize | mannwhitney k=10 | logistic C=1", "a one-input pipeline")
         .example(
@@ -33,6 +34,10 @@ impl Command for PipelineCmd {
         .example(
             "pipeline P3 = decorrelate r=0.9 | standardize | lassocv keep=8 | logistic",
             "redundant features (|r| > 0.9 on the training fold) dropped before selection",
+        )
+        .example(
+            "pipeline P4 = features keep=original_firstorder_Mean,original_shape_Sphericity | standardize | logistic",
+            "a published selection pinned by name (names=FILE reads it from a file)",
         )
         .example("pipeline", "list the declared pipelines")
     }
@@ -67,7 +72,7 @@ impl Command for PipelineCmd {
             });
         }
         let text: Vec<&str> = rest[1..].iter().map(|t| t.text.as_str()).collect();
-        let pipeline = Pipeline::parse(&text.join(" "))?;
+        let pipeline = Pipeline::parse(&crate::workflow::features::pin_feature_lists(&text.join(" "))?)?;
         let message = format!("{} = {}", name.text, pipeline.text);
         session.pipelines.insert(name.text.clone(), pipeline);
         Ok(Output::Message(message))

@@ -187,3 +187,37 @@ impl CvRequest {
         self.frames.iter().map(|t| t.text.clone()).collect::<Vec<_>>().join(",")
     }
 }
+
+/// Pipeline text with every `names=FILE` (of a `features` step) replaced by
+/// `keep=NAME,NAME,…` read from the file: one name per line or
+/// comma-separated, `#` starting a comment. The pipeline then records the
+/// names themselves, so a run never depends on the file again.
+pub fn pin_feature_lists(text: &str) -> Result<String> {
+    let mut out = Vec::new();
+    for word in text.split_whitespace() {
+        let Some(path) = word.strip_prefix("names=") else {
+            out.push(word.to_string());
+            continue;
+        };
+        let path = std::path::Path::new(path);
+        let content = std::fs::read_to_string(path).map_err(|e| crate::provenance::io_error(path, e))?;
+        let mut names: Vec<String> = Vec::new();
+        for (n, line) in content.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or_default();
+            for name in line.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                if name.contains(char::is_whitespace) || name.contains('|') || name.contains('=') {
+                    return Err(Error::invalid(
+                        format!("{}: line {}: `{name}` is not a feature name", path.display(), n + 1),
+                        Some("one feature name per line (or comma-separated), as the frame's columns are named"),
+                    ));
+                }
+                names.push(name.to_string());
+            }
+        }
+        if names.is_empty() {
+            return Err(Error::invalid(format!("{}: lists no feature names", path.display()), None));
+        }
+        out.push(format!("keep={}", names.join(",")));
+    }
+    Ok(out.join(" "))
+}

@@ -76,6 +76,13 @@ pub enum Step {
     Decorrelate {
         r: f64,
     },
+    /// A pinned list of features (a published selection): exactly these
+    /// columns, by name, in this order. A name `INPUT:feature` belongs to
+    /// one input of a multi-input pipeline (`T1:` matches the input `A.T1`);
+    /// a bare name must be in every input the step sees.
+    Features {
+        keep: Vec<String>,
+    },
 }
 
 /// The final classifier.
@@ -114,6 +121,7 @@ pub const STEP_NAMES: &[&str] = &[
     "pca",
     "smote",
     "decorrelate",
+    "features",
 ];
 
 impl Step {
@@ -130,6 +138,7 @@ impl Step {
             Step::Pca { .. } => 7,
             Step::Smote { .. } => 8,
             Step::Decorrelate { .. } => 9,
+            Step::Features { .. } => 10,
         };
         STEP_NAMES[i]
     }
@@ -228,6 +237,23 @@ fn parse_step(words: &[&str]) -> Result<Step> {
                 return Err(bad(format!("`decorrelate`: r={r} must be in (0, 1)"), Some("e.g. `decorrelate r=0.9`")));
             }
             Step::Decorrelate { r }
+        }
+        "features" => {
+            let list: String = o.take("keep")?.ok_or_else(|| {
+                bad(
+                    "`features` needs keep=NAME,NAME,…",
+                    Some("in the shell, `features names=FILE` reads the list from a file"),
+                )
+            })?;
+            let keep: Vec<String> =
+                list.split(',').map(str::trim).filter(|n| !n.is_empty()).map(String::from).collect();
+            if keep.is_empty() {
+                return Err(bad("`features`: keep= names no feature", None));
+            }
+            if let Some(d) = keep.iter().enumerate().find(|(i, n)| keep[..*i].contains(n)) {
+                return Err(bad(format!("`features`: `{}` is listed twice", d.1), None));
+            }
+            Step::Features { keep }
         }
         other => {
             let hint = format!("steps: {}; classifiers: logistic trees", STEP_NAMES.join(" "));
@@ -411,6 +437,11 @@ pub(crate) fn fit_step(
             let (model, _) = l1_logistic_cv(&x, &y, &default_cs(*cs), *folds, *scoring, seed, 1e-8)?;
             let scores: Vec<f64> = model.coef.iter().map(|c| c.abs()).collect();
             select(keep_top(&scores, *keep, true), scores, x, y, names)
+        }
+        Step::Features { keep } => {
+            let picked = pinned_columns(keep, &names)?;
+            let scores = (0..names.len()).map(|i| if picked.contains(&i) { 1.0 } else { 0.0 }).collect();
+            select(picked, scores, x, y, names)
         }
         Step::Pca { n, upto } => {
             let n = if *upto { (*n).min(x.cols).min(x.rows.saturating_sub(1)).max(1) } else { *n };
@@ -621,6 +652,40 @@ pub(crate) fn input_names(label: &str, names: &[String], multi: bool) -> Vec<Str
     if multi { names.iter().map(|n| format!("{label}:{n}")).collect() } else { names.to_vec() }
 }
 
+/// The columns a `features keep=…` list picks from `names`, in the list's
+/// order. Column names are `feature` or, in a multi-input pipeline,
+/// `INPUT:feature`; a listed `P:feature` matches the input `P` or `….P`
+/// (`T1:` matches `A.T1:`) and is skipped when it names another input.
+fn pinned_columns(keep: &[String], names: &[String]) -> Result<Vec<usize>> {
+    let input = names.first().and_then(|n| n.split_once(':')).map(|(l, _)| l.to_string());
+    let is_this_input = |p: &str| input.as_deref().is_some_and(|l| l == p || l.ends_with(&format!(".{p}")));
+    let mut picked = Vec::new();
+    for k in keep {
+        let (prefix, feature) = match k.split_once(':') {
+            Some((p, f)) => (Some(p), f),
+            None => (None, k.as_str()),
+        };
+        if prefix.is_some_and(|p| input.is_some() && !is_this_input(p)) {
+            continue; // another input's feature
+        }
+        let found = names.iter().position(|n| n == k || n.split_once(':').map_or(n == feature, |(_, f)| f == feature));
+        match found {
+            Some(i) if !picked.contains(&i) => picked.push(i),
+            Some(_) => {}
+            None => {
+                return Err(bad(
+                    format!("`features`: no feature `{k}` reaches this step"),
+                    Some("the names are the frame's columns (`columns FRAME`), after any earlier step"),
+                ));
+            }
+        }
+    }
+    if picked.is_empty() {
+        return Err(bad("`features`: none of the listed features belongs to this input", None));
+    }
+    Ok(picked)
+}
+
 /// The seed of per-input step `step` on input `input`.
 pub fn per_input_seed(seed: u64, input: usize, step: usize) -> u64 {
     Rng::sub_seed(seed, &["input", &input.to_string(), "step", &step.to_string()])
@@ -693,6 +758,7 @@ mod tests {
             let opts = match *name {
                 "chi2" | "mannwhitney" => " k=1",
                 "pca" => " n=1",
+                "features" => " keep=a",
                 _ => "",
             };
             let p = Pipeline::parse(&format!("{name}{opts} | logistic")).unwrap();
@@ -776,6 +842,25 @@ mod tests {
         ] {
             let e = Pipeline::parse(text).unwrap_err().to_string();
             assert!(e.contains(msg), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn features_pins_a_list_by_name_per_input() {
+        let names = |l: &str| ["a", "b", "c"].iter().map(|f| format!("{l}:{f}")).collect::<Vec<_>>();
+        let keep: Vec<String> = ["T1:c", "T2:a", "b"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(pinned_columns(&keep, &names("A.T1")).unwrap(), vec![2, 1]);
+        assert_eq!(pinned_columns(&keep, &names("A.T2")).unwrap(), vec![0, 1]);
+        let single: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(pinned_columns(&["c".into(), "a".into()], &single).unwrap(), vec![2, 0]);
+        let e = pinned_columns(&["zz".into()], &single).unwrap_err().to_string();
+        assert!(e.contains("no feature `zz`"), "{e}");
+        // A pipeline keeps exactly the listed columns, fitted on any rows.
+        let p = Pipeline::parse("features keep=c,a | logistic").unwrap();
+        let steps = if p.per_input.is_empty() { &p.combined } else { &p.per_input };
+        assert_eq!(*steps, vec![Step::Features { keep: vec!["c".into(), "a".into()] }]);
+        for bad in ["features | logistic", "features keep=a,a | logistic", "features names=x.txt | logistic"] {
+            assert!(Pipeline::parse(bad).is_err(), "{bad}");
         }
     }
 }

@@ -57,6 +57,52 @@ fn block_shapes_and_parameter_count() {
     assert!(v[0].is_finite());
 }
 
+/// The pooling switches: the same weights pooled by max or by average after
+/// block 5 and in the fusion head give the maximum and the mean of the same
+/// activations, and the parameter count does not change.
+#[test]
+fn pooling_after_block_5_and_in_the_fusion_head_is_a_switch() {
+    let device = cpu();
+    device.seed(3);
+    let base = NetConfig::new([17, 17, 17], 4);
+    let mean = base.init_seeded(&device, 5);
+    let max = base.clone().with_l6_max(true).init_seeded(&device, 5);
+    assert_eq!(mean.num_params(), max.num_params());
+    let x = Tensor::<5>::random([2, 1, 17, 17, 17], Distribution::Default, &device);
+    let (m, _) = mean.dose_cnn().unwrap().features(x.clone());
+    let (mx, _) = max.dose_cnn().unwrap().features(x);
+    let (m, mx): (Vec<f32>, Vec<f32>) = (m.into_data().try_to_vec().unwrap(), mx.into_data().try_to_vec().unwrap());
+    // The last block is 1×1×1 at this size, so both poolings see one value: equal.
+    assert_eq!(m, mx);
+    // At 40×40×40 the last block is 2×2×2: the max is at least the mean, and differs somewhere.
+    let big = NetConfig::new([40, 40, 40], 4);
+    let (a, b) = (big.init_seeded(&device, 5), big.clone().with_l6_max(true).init_seeded(&device, 5));
+    let x = Tensor::<5>::random([2, 1, 40, 40, 40], Distribution::Default, &device);
+    let a: Vec<f32> = a.dose_cnn().unwrap().features(x.clone()).0.into_data().try_to_vec().unwrap();
+    let b: Vec<f32> = b.dose_cnn().unwrap().features(x).0.into_data().try_to_vec().unwrap();
+    assert!(a.iter().zip(&b).all(|(a, b)| b >= a));
+    assert!(a.iter().zip(&b).any(|(a, b)| b > a));
+    // The fusion head: average over the two stacked branches changes the logits.
+    let fused_max = base.init_seeded(&device, 9);
+    let fused_mean = base.clone().with_fusion_max(false).init_seeded(&device, 9);
+    let dose = Tensor::<5>::random([3, 1, 17, 17, 17], Distribution::Default, &device);
+    let rad = Tensor::<2>::random([3, 4], Distribution::Default, &device);
+    let p: Vec<f32> = fused_max.forward(Some(dose.clone()), rad.clone()).into_data().try_to_vec().unwrap();
+    let q: Vec<f32> = fused_mean.forward(Some(dose), rad).into_data().try_to_vec().unwrap();
+    assert_ne!(p, q);
+    // The options reach the network from a model declaration.
+    let mut s = common::session();
+    let (out, err, o) =
+        common::run(&mut s, "model M = T1+Dose --pool-l6 max --fusion-pool mean --input 20x20x20", false);
+    assert_eq!(o.exit_code(), 0, "{err}");
+    assert!(out.contains("max pooling after block 5") && out.contains("mean pooling in the fusion head"), "{out}");
+    let net = s.models["M"].net(8);
+    assert!(net.l6_max && !net.fusion_max);
+    let (_, err, o) = common::run(&mut s, "model N = T1+Dose --pool-l6 median", false);
+    assert_ne!(o.exit_code(), 0);
+    assert!(err.contains("median") && err.contains("mean or max"), "{err}");
+}
+
 fn values(t: Tensor<1>) -> f64 {
     let v: Vec<f32> = t.into_data().try_to_vec().unwrap();
     f64::from(v[0])
@@ -211,11 +257,28 @@ fn same_seed_same_weights_and_save_load_round_trip() {
     assert!(matches!(e, radose::error::Error::Cancelled));
 }
 
+/// Keras' time-based decay (`decay=…` in Keras' Adam): update t uses
+/// lr / (1 + decay · t); it changes what is learned, and 0 is no decay.
+#[test]
+fn learning_rate_decay_is_keras_time_based_decay() {
+    let cfg = TrainConfig::new().with_lr(1e-3).with_lr_decay(1e-5);
+    assert_eq!(cfg.learning_rate(0), 1e-3);
+    assert_eq!(cfg.learning_rate(1000), 1e-3 / (1.0 + 1e-5 * 1000.0));
+    assert_eq!(TrainConfig::new().learning_rate(10_000), 1e-3);
+    let s = synthetic(12, 17, 8);
+    let net = NetConfig::new([17, 17, 17], 4);
+    let base = TrainConfig::new().with_epochs(2).with_batch(4).with_seed(3);
+    let w = |cfg: &TrainConfig| radose::ml::train::weights(&train_plain(&net, cfg, &s).valid());
+    assert_ne!(w(&base), w(&base.clone().with_lr_decay(0.5)));
+    assert!(TrainConfig::new().with_lr_decay(-1.0).validate().is_err());
+}
+
 #[test]
 fn a_training_continued_from_a_checkpoint_ends_bit_identical() {
     let s = synthetic(12, 17, 8);
     let net = NetConfig::new([17, 17, 17], 4);
-    let cfg = TrainConfig::new().with_epochs(4).with_batch(4).with_seed(3);
+    // With a learning-rate decay, so the continuation must also count the updates before it.
+    let cfg = TrainConfig::new().with_epochs(4).with_batch(4).with_seed(3).with_lr_decay(0.05);
     let bits = |m: &radose::ml::net::FusionNet| -> Vec<u32> {
         radose::ml::train::weights(m).iter().map(|w| w.to_bits()).collect()
     };

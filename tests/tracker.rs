@@ -195,7 +195,7 @@ impl radose::session::Command for FailsMidway {
     ) -> radose::error::Result<radose::output::Output> {
         use radose::store::records::{SleepParams, TrainConfigParams};
         let parent = session.begin_run(args, RunKind::Train, &SleepParams { seconds: 0.0 }, Some(1))?;
-        let config = TrainConfigParams { config: 0, lr: 0.1, batch: 4, epochs: 1, weight_decay: 0.0 };
+        let config = TrainConfigParams { config: 0, lr: 0.1, batch: 4, epochs: 1, weight_decay: 0.0, lr_decay: None };
         let done = session.begin_child(parent, RunKind::TrainConfig, &config, Some(1))?;
         session.store().finish_run(done, RunStatus::Finished, None)?;
         let _open = session.begin_child(parent, RunKind::TrainConfig, &config, Some(1))?;

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::ml::data::Balance;
-use crate::ml::spec::{DEFAULT_SELECT, DoseScale, ModelSpec, parse_input, parse_preset, select_steps};
+use crate::ml::spec::{DEFAULT_SELECT, DoseScale, ModelSpec, Pooling, parse_input, parse_preset, select_steps};
 use crate::output::{Output, Table};
 use crate::session::{Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
@@ -56,7 +56,19 @@ impl Command for ModelCmd {
                 "dose-scale",
                 "COLUMN|GY",
                 ArgKind::Text,
-                "divide the dose by this clinical column or by a number of Gy (default eqd2_gy)",
+                "divide the dose by this clinical column or by a number of Gy (default eqd2_gy; raw: Gy as planned)",
+            )
+            .named(
+                "pool-l6",
+                "POOL",
+                ArgKind::Text,
+                "the dose branch's global pooling after its last convolution: mean (default) or max",
+            )
+            .named(
+                "fusion-pool",
+                "POOL",
+                ArgKind::Text,
+                "the fusion head's pooling over the stacked branches: max (default; the paper's text) or mean",
             )
             .example("model M8 = T1+T1C+T2+Dose --select chi2:k=64,lasso --pca 32", "the paper's best model")
             .example(
@@ -112,6 +124,18 @@ impl Command for ModelCmd {
             Some(t) => parse_input(&t.text).map_err(|e| invalid_value(t, "--input", e))?,
             None => [80, 120, 120],
         };
+        let pooling = |flag: &str, default: Pooling| -> Result<Pooling> {
+            match args.value(flag) {
+                None => Ok(default),
+                Some(t) => Pooling::parse(&t.text).ok_or_else(|| Error::InvalidValue {
+                    token: t.text.clone(),
+                    what: format!("--{flag}"),
+                    reason: "use mean or max".into(),
+                    span: t.span,
+                }),
+            }
+        };
+        let (pool_l6, fusion_pool) = (pooling("pool-l6", Pooling::Mean)?, pooling("fusion-pool", Pooling::Max)?);
         let spec = ModelSpec {
             name: name.text.clone(),
             preset: rest[1].text.clone(),
@@ -123,6 +147,8 @@ impl Command for ModelCmd {
             input,
             roi: args.value("roi").map_or("ptv".into(), |t| t.text.clone()),
             dose_scale: DoseScale::parse(args.value("dose-scale").map_or("eqd2_gy", |t| t.text.as_str())),
+            pool_l6,
+            fusion_pool,
         };
         // Check now what can be checked without data.
         spec.pipeline().map_err(|e| match args.value("select") {

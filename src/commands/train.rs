@@ -30,7 +30,7 @@ use crate::workflow::deep::{
 pub struct Train;
 
 /// The grid's keys and what they set.
-const GRID_KEYS: &[&str] = &["lr", "batch", "epochs", "weight_decay", "beta1", "beta2"];
+const GRID_KEYS: &[&str] = &["lr", "batch", "epochs", "weight_decay", "beta1", "beta2", "lr_decay"];
 
 /// `lr=1e-3,3e-4 batch=16` → every combination, in the order given.
 pub fn parse_grid(items: &[&Token], base: &TrainConfig) -> Result<Vec<TrainConfig>> {
@@ -44,10 +44,11 @@ pub fn parse_grid(items: &[&Token], base: &TrainConfig) -> Result<Vec<TrainConfi
             span: tok.span,
         };
         let Some((key, values)) = tok.text.split_once('=') else {
-            return Err(bad("write KEY=V1,V2 (keys: lr, batch, epochs, weight_decay, beta1, beta2)".into()));
+            return Err(bad("write KEY=V1,V2 (keys: lr, batch, epochs, weight_decay, beta1, beta2, lr_decay)".into()));
         };
         let key = match key.to_ascii_lowercase().as_str() {
             "wd" => "weight_decay".to_string(),
+            "decay" => "lr_decay".to_string(),
             k => k.to_string(),
         };
         if !GRID_KEYS.contains(&key.as_str()) {
@@ -79,6 +80,7 @@ pub fn parse_grid(items: &[&Token], base: &TrainConfig) -> Result<Vec<TrainConfi
                     }
                     "weight_decay" => c.weight_decay = num as f32,
                     "beta1" => c.beta1 = num as f32,
+                    "lr_decay" => c.lr_decay = num,
                     _ => c.beta2 = num as f32,
                 }
                 c.validate().map_err(|e| bad(e.to_string()))?;
@@ -232,7 +234,7 @@ impl Command for Train {
         .required("MODEL", ArgKind::Text, "a model declared with `model`")
         .rest("on COHORT [KEY=V1,V2…]", ArgKind::Text, "`on`, the cohort frame (its radiomics frames are COHORT.SEQ), more grid entries")
         .folds_flag()
-        .named("grid", "KEY=V1,V2", ArgKind::Text, "values to try: lr, batch, epochs, weight_decay, beta1, beta2 (defaults 1e-3, 16, 300, 1e-5, 0.9, 0.999)")
+        .named("grid", "KEY=V1,V2", ArgKind::Text, "values to try: lr, batch, epochs, weight_decay (wd: L2 in Adam), beta1, beta2, lr_decay (Keras decay: lr / (1 + d·update)) (defaults 1e-3, 16, 300, 1e-5, 0.9, 0.999, 0)")
         .seed_flag("the splits, initial weights, batches and SMOTE")
         .named("device", "DEV", ArgKind::Text, "cpu (default), gpu[:N] (wgpu build) or cuda[:N] (cuda build)")
         .label_flag("its preset, e.g. T1+Dose")
@@ -469,6 +471,7 @@ fn train_config(session: &mut Session, job: &Job<'_>, parent: RunId, ci: usize, 
         batch: cfg.batch,
         epochs: cfg.epochs,
         weight_decay: f64::from(cfg.weight_decay),
+        lr_decay: (cfg.lr_decay > 0.0).then_some(cfg.lr_decay),
     };
     let config_run = session.begin_child(parent, RunKind::TrainConfig, &config_params, Some(req.seed))?;
     let mut oof = vec![f64::NAN; y.len()];
@@ -668,4 +671,20 @@ fn record_best(
         ));
     }
     Ok(folds_table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grid_takes_keras_learning_rate_decay() {
+        let st = crate::syntax::parse("x lr_decay=0,1e-5 wd=1e-4", 1).unwrap().remove(0);
+        let items: Vec<&Token> = st.tokens[1..].iter().collect();
+        let configs = parse_grid(&items, &TrainConfig::new()).unwrap();
+        assert_eq!(configs.iter().map(|c| c.lr_decay).collect::<Vec<_>>(), vec![0.0, 1e-5]);
+        assert!(configs.iter().all(|c| c.weight_decay == 1e-4));
+        let st = crate::syntax::parse("x decay=-1", 1).unwrap().remove(0);
+        assert!(parse_grid(&[&st.tokens[1]], &TrainConfig::new()).is_err());
+    }
 }

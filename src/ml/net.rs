@@ -51,6 +51,14 @@ pub struct NetConfig {
     /// Whether the model has the dose branch.
     #[config(default = true)]
     pub dose: bool,
+    /// Global max (not average) pooling of the dose branch's 128 channels
+    /// after its 1×1×1 convolution (the paper's text names no pooling there).
+    #[config(default = false)]
+    pub l6_max: bool,
+    /// Max (not average) pooling over the fusion head's stacked axis (the
+    /// paper's text: "global max pooling").
+    #[config(default = true)]
+    pub fusion_max: bool,
 }
 
 impl NetConfig {
@@ -97,13 +105,14 @@ impl NetConfig {
 
     /// The network with burn's own initialisation (see [`NetConfig::init_seeded`]).
     pub fn init(&self, device: &Device) -> FusionNet {
-        let dose = self.dose.then(|| DoseCnn::new(device));
+        let dose = self.dose.then(|| DoseCnn::new(device).with_max_pool(self.l6_max));
         let branches = if self.dose { 2 } else { 1 };
         FusionNet {
             dose,
             rad: LinearConfig::new(self.radiomics, 32).init(device),
             fuse: Conv1dConfig::new(branches, 64, 1).init(device),
             out: LinearConfig::new(64, 1).init(device),
+            fusion_max: self.fusion_max,
         }
     }
 }
@@ -228,6 +237,8 @@ pub struct DoseCnn {
     blocks: Vec<Block>,
     head: Conv3d,
     fc: Linear,
+    /// Global max instead of average pooling (a constant, not a weight).
+    max_pool: bool,
 }
 
 impl DoseCnn {
@@ -236,7 +247,13 @@ impl DoseCnn {
             blocks: (0..5).map(|i| Block::new(WIDTHS[i], WIDTHS[i + 1], device)).collect(),
             head: Conv3dConfig::new([128, 128], [1, 1, 1]).init(device),
             fc: LinearConfig::new(128, 32).init(device),
+            max_pool: false,
         }
+    }
+
+    /// The same branch pooling by global max (`true`) or average.
+    pub fn with_max_pool(self, max_pool: bool) -> DoseCnn {
+        DoseCnn { max_pool, ..self }
     }
 
     /// The 128-vector before the last linear layer, and each block's output
@@ -250,7 +267,8 @@ impl DoseCnn {
         }
         let x = conv::apply(&self.head, x, [1, 1, 1], [0, 0, 0]);
         let [n, c, d, h, w] = x.dims();
-        let pooled: Tensor<2> = x.reshape([n, c, d * h * w]).mean_dim(2).reshape([n, c]);
+        let flat: Tensor<3> = x.reshape([n, c, d * h * w]);
+        let pooled: Tensor<2> = if self.max_pool { flat.max_dim(2) } else { flat.mean_dim(2) }.reshape([n, c]);
         (pooled, shapes)
     }
 
@@ -277,6 +295,8 @@ pub struct FusionNet {
     rad: Linear,
     fuse: Conv1d,
     out: Linear,
+    /// Max (else average) over the stacked axis (a constant, not a weight).
+    fusion_max: bool,
 }
 
 impl FusionNet {
@@ -290,7 +310,7 @@ impl FusionNet {
         };
         let z = relu(self.fuse.forward(z));
         let [n, c, _] = z.dims();
-        let z: Tensor<2> = z.max_dim(2).reshape([n, c]);
+        let z: Tensor<2> = if self.fusion_max { z.max_dim(2) } else { z.mean_dim(2) }.reshape([n, c]);
         self.out.forward(z).reshape([n])
     }
 

@@ -23,7 +23,11 @@ pub enum DoseScale {
 }
 
 impl DoseScale {
+    /// `raw` (Gy as planned) is `1`.
     pub fn parse(text: &str) -> DoseScale {
+        if text == "raw" {
+            return DoseScale::Gy(1.0);
+        }
         match text.parse::<f64>() {
             Ok(v) => DoseScale::Gy(v),
             Err(_) => DoseScale::Column(text.to_string()),
@@ -36,6 +40,38 @@ impl DoseScale {
             DoseScale::Gy(g) => format!("Gy / {g}"),
         }
     }
+}
+
+/// A global pooling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Pooling {
+    Mean,
+    Max,
+}
+
+impl Pooling {
+    pub fn parse(text: &str) -> Option<Pooling> {
+        match text {
+            "mean" | "average" | "avg" => Some(Pooling::Mean),
+            "max" => Some(Pooling::Max),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pooling::Mean => "mean",
+            Pooling::Max => "max",
+        }
+    }
+}
+
+fn mean_pooling() -> Pooling {
+    Pooling::Mean
+}
+
+fn max_pooling() -> Pooling {
+    Pooling::Max
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +92,12 @@ pub struct ModelSpec {
     /// The image role the dose is cropped to.
     pub roi: String,
     pub dose_scale: DoseScale,
+    /// The dose branch's global pooling after its last convolution (L6).
+    #[serde(default = "mean_pooling")]
+    pub pool_l6: Pooling,
+    /// The fusion head's pooling over the stacked branches.
+    #[serde(default = "max_pooling")]
+    pub fusion_pool: Pooling,
 }
 
 /// `T1+T1C+T2+Dose` → (["T1", "T1C", "T2"], true).
@@ -148,7 +190,10 @@ impl ModelSpec {
 
     /// The network for a radiomics vector of `width` features.
     pub fn net(&self, width: usize) -> NetConfig {
-        NetConfig::new(self.input, width).with_dose(self.dose)
+        NetConfig::new(self.input, width)
+            .with_dose(self.dose)
+            .with_l6_max(self.pool_l6 == Pooling::Max)
+            .with_fusion_max(self.fusion_pool == Pooling::Max)
     }
 
     pub fn describe(&self) -> String {
@@ -169,8 +214,14 @@ impl ModelSpec {
                 self.roi,
                 self.dose_scale.describe()
             ));
+            if self.pool_l6 != Pooling::Mean {
+                s.push_str(&format!(", {} pooling after block 5", self.pool_l6.as_str()));
+            }
         } else {
             s.push_str(", no dose branch");
+        }
+        if self.fusion_pool != Pooling::Max {
+            s.push_str(&format!(", {} pooling in the fusion head", self.fusion_pool.as_str()));
         }
         s
     }
@@ -207,8 +258,17 @@ mod tests {
             input: [20, 30, 30],
             roi: "ptv".into(),
             dose_scale: DoseScale::Column("eqd2_gy".into()),
+            pool_l6: Pooling::Mean,
+            fusion_pool: Pooling::Max,
         };
         let p = spec.pipeline().unwrap();
+        let net = spec.net(8);
+        assert!(!net.l6_max && net.fusion_max, "the defaults: average after block 5, max in the fusion head");
+        // A model recorded before the pooling options reads back with the defaults.
+        let mut json: serde_json::Value = serde_json::to_value(&spec).unwrap();
+        json.as_object_mut().unwrap().retain(|k, _| k != "pool_l6" && k != "fusion_pool");
+        let old: ModelSpec = serde_json::from_value(json).unwrap();
+        assert_eq!(old, spec);
         assert_eq!(p.per_input.len(), 2);
         assert_eq!(p.combined.len(), 1);
     }

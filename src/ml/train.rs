@@ -32,6 +32,10 @@ pub struct TrainConfig {
     /// L2 added to the gradient, as `torch.optim.Adam(weight_decay=…)`.
     #[config(default = 1e-5)]
     pub weight_decay: f32,
+    /// Keras' `decay`: the learning rate of update t (from 0) is
+    /// lr / (1 + lr_decay · t); 0 keeps it constant.
+    #[config(default = 0.0)]
+    pub lr_decay: f64,
     #[config(default = 16)]
     pub batch: usize,
     #[config(default = 300)]
@@ -41,12 +45,21 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// The learning rate of update `update` (counted from 0 over the whole
+    /// training): Keras' time-based decay, lr / (1 + lr_decay · update).
+    pub fn learning_rate(&self, update: usize) -> f64 {
+        self.lr / (1.0 + self.lr_decay * update as f64)
+    }
+
     pub fn validate(&self) -> Result<()> {
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return Err(Error::invalid(format!("the learning rate must be positive, not {}", self.lr), None));
         }
         if self.batch == 0 || self.epochs == 0 {
             return Err(Error::invalid("batch and epochs must be at least 1", None));
+        }
+        if !(self.lr_decay >= 0.0 && self.lr_decay.is_finite()) {
+            return Err(Error::invalid(format!("lr_decay must be ≥ 0, not {}", self.lr_decay), None));
         }
         if !(self.weight_decay >= 0.0) {
             return Err(Error::invalid("weight_decay must be ≥ 0", None));
@@ -211,6 +224,8 @@ pub fn train(
     }
     let mut last_checkpoint = std::time::Instant::now();
     let mut previous: Option<usize> = None;
+    // Updates so far (a continued training counts the epochs before its checkpoint).
+    let mut iteration = (first - 1) * order.len().div_ceil(cfg.batch);
     for epoch in first..=cfg.epochs {
         rng.shuffle(&mut order);
         let (mut total, mut weight) = (0.0, 0.0);
@@ -223,7 +238,8 @@ pub fn train(
             let loss = bce_with_logits(logits, y, Some(w));
             let value = scalar(loss.clone())?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(cfg.lr, model, grads);
+            model = optim.step(cfg.learning_rate(iteration), model, grads);
+            iteration += 1;
             let bw: f64 = chunk.iter().map(|&i| f64::from(train.weight[i])).sum();
             total += value * bw;
             weight += bw;

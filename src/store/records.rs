@@ -809,6 +809,8 @@ params_record! {
         pub batch: usize,
         pub epochs: usize,
         pub weight_decay: f64,
+        /// Keras-style learning-rate decay (absent: none).
+        pub lr_decay: Option<f64>,
     }
 }
 

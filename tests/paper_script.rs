@@ -197,3 +197,29 @@ fn replays_report_results_only() {
     }
     assert!(!err.contains("`load B0"), "cohort B did not change:\n{err}");
 }
+
+/// Every profile of the paper script — `published` too, the readings closest
+/// to the paper's text — expands to statements every command accepts, and
+/// the published profile selects those readings.
+#[test]
+fn every_profile_expands_to_statements_the_commands_accept() {
+    let text = std::fs::read_to_string(common::root().join("experiments/paper.radose")).unwrap();
+    let registry = radose::commands::registry();
+    for profile in ["quick", "paper", "published"] {
+        let (expanded, resolved) =
+            radose::shell::vars::expand(&text, "paper.radose", Some("experiments"), Some(profile), &[]).unwrap();
+        assert_eq!(resolved.profile.as_deref(), Some(profile));
+        for st in radose::syntax::parse(&expanded, 1).unwrap() {
+            let cmd = registry.resolve(&st).unwrap_or_else(|e| panic!("{profile}: `{}`: {e}", st.text));
+            radose::signature::Args::parse(&cmd.signature(), &st)
+                .unwrap_or_else(|e| panic!("{profile}: `{}`: {e}", st.text));
+        }
+        if profile == "published" {
+            assert!(expanded.contains("model M8 = T1+T1C+T2+Dose --select chi2:k=64:bins=10,lassocv:keep=32 --pca 32"));
+            assert!(expanded.contains("--input 80x120x120 --dose-scale raw --pool-l6 mean --fusion-pool max"));
+            assert!(expanded.contains("--grid lr=1e-3 batch=16 epochs=300 wd=1e-5 lr_decay=0"));
+            assert!(expanded.contains("table1 A0 B0 --tests pearson"));
+            assert!(expanded.contains("--table2 pooled"));
+        }
+    }
+}

@@ -167,6 +167,8 @@ pub struct Options<'a> {
     pub note: Option<String>,
     /// Which reading of Table 2 is the headline.
     pub table2: Table2Reading,
+    /// Table 1 as a `table1` run recorded it (shown first).
+    pub table1: Option<Table>,
 }
 
 /// How Table 2 aggregates the folds of a cross-validation; the paper does
@@ -515,6 +517,15 @@ fn write_report(dir: &Path, name: &str, c: &Collected, r: &Computed, opts: &Opti
         std::fs::create_dir_all(d).map_err(|e| crate::provenance::io_error(d, e))?;
     }
     let mut files = Vec::new();
+    let t1 = match &opts.table1 {
+        Some(t) => {
+            let t = t.clone().with_title(format!("Table 1 — {}", t.title.clone().unwrap_or_default()));
+            write(&tables_dir.join("table1.csv"), csv(&t).as_bytes(), &mut files)?;
+            write(&tables_dir.join("table1.md"), markdown(&t).as_bytes(), &mut files)?;
+            t
+        }
+        None => Table::new(Vec::<String>::new()),
+    };
     for (stem, t) in [("table2_cv", &r.table2), ("table3_test", &r.table3)] {
         if t.rows.is_empty() {
             continue;
@@ -547,7 +558,7 @@ fn write_report(dir: &Path, name: &str, c: &Collected, r: &Computed, opts: &Opti
     }
     write(&tables_dir.join("predictions.csv"), csv(&r.predictions).as_bytes(), &mut files)?;
     let mut html_text =
-        page(name, r.simulated, &r.table2, &r.table3, &r.audit_table, &svgs, &c.runs, opts.absolute_paths);
+        page(name, r.simulated, &t1, &r.table2, &r.table3, &r.audit_table, &svgs, &c.runs, opts.absolute_paths);
     if let Some(note) = &opts.note {
         let at = html_text.find("<h2>Tables</h2>").unwrap_or(html_text.len());
         html_text.insert_str(at, &format!("<p class=\"note\" id=\"note\">{}</p>\n", html_escape(note)));
@@ -737,9 +748,11 @@ fn shown_path(path: &str, absolute: bool) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)]
 fn page(
     name: &str,
     simulated: bool,
+    t1: &Table,
     t2: &Table,
     t3: &Table,
     audit: &Table,
@@ -760,7 +773,7 @@ fn page(
         h.push_str("<div class=\"banner\" id=\"simulated\">SIMULATED DATA — these results come from radose's simulated cohorts, not from real patients.</div>\n");
     }
     h.push_str("<h2>Tables</h2>\n");
-    for t in [t2, t3, audit] {
+    for t in [t1, t2, t3, audit] {
         if !t.rows.is_empty() {
             h.push_str(&html(t));
         }

@@ -148,16 +148,44 @@ fn table1_published_values_are_checked_as_printed() {
     let (out, err, o) =
         common::run(&mut s, &format!("audit published --table {} --against {table1_run}", published.display()), false);
     assert_eq!(o.exit_code(), 0, "{err}");
+    // 28 counts and summaries as printed, and the 7 variables' p-values above 0.05 as the paper says.
     assert!(
-        out.contains("28 cells equal as printed, 0 not"),
+        out.contains("35 cells equal as printed (or within their published bound), 0 not"),
         "the simulated cohort reproduces the paper's Table 1: {out}"
     );
+    // The report shows Table 1 as the run recorded it, first.
+    let (_, err, o) = common::run(
+        &mut s,
+        &format!("pipeline P = standardize | logistic; cv P on A --folds 3; report t1 --out {d}/rep --table1 latest"),
+        false,
+    );
+    assert_eq!(o.exit_code(), 0, "{err}");
+    let html = std::fs::read_to_string(dir.path().join("rep/index.html")).unwrap();
+    let (t1_at, t2_at) = (html.find("Table 1 —").unwrap(), html.find("Table 2 —").unwrap());
+    assert!(t1_at < t2_at, "Table 1 comes first");
+    let csv = std::fs::read_to_string(dir.path().join("rep/tables/table1.csv")).unwrap();
+    assert!(csv.starts_with("variable,level,A,B,p_value,test") && csv.contains("sex,male,75"), "{csv}");
+    // `latest` is the newest table1 run.
+    let (out_latest, err, o) =
+        common::run(&mut s, &format!("audit published --table {} --against latest", published.display()), false);
+    assert_eq!(o.exit_code(), 0, "{err}");
+    assert_eq!(out_latest, out);
+    // A p-value below its published bound is outside.
+    let strict = dir.path().join("strict_table1.csv");
+    std::fs::write(
+        &strict,
+        std::fs::read_to_string(&published).unwrap().replace("nn,1,32,8,>0.05", "nn,1,32,8,>0.999"),
+    )
+    .unwrap();
+    let (out, _, _) =
+        common::run(&mut s, &format!("audit published --table {} --against {table1_run}", strict.display()), false);
+    assert!(out.contains("34 cells equal as printed (or within their published bound), 1 not"), "{out}");
     let wrong = dir.path().join("wrong_table1.csv");
     std::fs::write(&wrong, std::fs::read_to_string(&published).unwrap().replace("sex,male,75,15", "sex,male,74,15"))
         .unwrap();
     let (out, _, _) =
         common::run(&mut s, &format!("audit published --table {} --against {table1_run}", wrong.display()), false);
-    assert!(out.contains("27 cells equal as printed, 1 not"), "{out}");
+    assert!(out.contains("34 cells equal as printed (or within their published bound), 1 not"), "{out}");
 }
 
 #[test]

@@ -108,7 +108,7 @@ fn published(args: &Args, session: &mut Session) -> Result<Output> {
     let table_path = PathBuf::from(&table_tok.text);
     let head = std::fs::read_to_string(&table_path).map_err(|e| crate::provenance::io_error(&table_path, e))?;
     if head.lines().next().is_some_and(|l| l.starts_with("variable,level")) {
-        let id: i64 = parse_token(against, "--against", "a table1 run id")?;
+        let (id, _) = crate::workflow::lookup::recorded_table1(session.store(), against)?;
         return published_table1(session, &table_path, &head, id);
     }
     let published = crate::report::read_published(&table_path)?;
@@ -231,23 +231,62 @@ fn published_table1(session: &mut Session, path: &Path, text: &str, id: i64) -> 
                 message: format!("{} fields, the header has {}", f.len(), header.len()),
             });
         }
-        let Some(row) = rows.iter().find(|r| {
+        let found = rows.iter().find(|r| {
             r.first().map(String::as_str) == Some(f[0]) && r.get(1).map(String::as_str).unwrap_or("") == f[1]
-        }) else {
-            return Err(Error::MalformedRow {
-                path: path.to_path_buf(),
-                line: n + 2,
-                message: format!("run {id} has no row {} / {}", f[0], f[1]),
-            });
-        };
-        for (g, published) in header.iter().zip(&f).skip(2) {
-            let Some(c) = columns.iter().position(|h| h == g) else {
+        });
+        // A level the reproduced cohort does not have (no stage I patient) counts as an empty row.
+        let empty = vec![f[0].to_string(), f[1].to_string()];
+        let row = found.unwrap_or(&empty);
+        for (i, (g, published)) in header.iter().zip(&f).enumerate().skip(2) {
+            // A group column is found by name, else at the same position (`A` ↔ `A0`
+            // when the frames had other names); p_value and test only by name.
+            let by_position = || {
+                (!["p_value", "test"].contains(g) && !["p_value", "test"].contains(&columns.get(i)?.as_str()))
+                    .then_some(i)
+            };
+            let Some(c) = columns.iter().position(|h| h == g).or_else(by_position) else {
                 return Err(Error::MalformedRow {
                     path: path.to_path_buf(),
                     line: 1,
                     message: format!("run {id} has no column `{g}`"),
                 });
             };
+            if published.trim().is_empty() {
+                continue;
+            }
+            // A bound (">0.05", "<0.001"), as papers print p-values: the
+            // variable's reproduced value (on whichever of its rows) must keep it.
+            if let Some((above, bound)) = published
+                .trim()
+                .strip_prefix('>')
+                .map(|b| (true, b))
+                .or_else(|| published.trim().strip_prefix('<').map(|b| (false, b)))
+            {
+                let bound: f64 = bound.trim().parse().map_err(|_| Error::MalformedRow {
+                    path: path.to_path_buf(),
+                    line: n + 2,
+                    message: format!("`{published}` is not a bound like >0.05"),
+                })?;
+                let got = rows
+                    .iter()
+                    .filter(|r| r.first().map(String::as_str) == Some(f[0]))
+                    .find_map(|r| r.get(c).and_then(|v| v.parse::<f64>().ok()));
+                let ok = got.is_some_and(|v| if above { v > bound } else { v < bound });
+                if ok {
+                    within += 1
+                } else {
+                    outside += 1
+                }
+                t.push(vec![
+                    f[0].into(),
+                    f[1].into(),
+                    (*g).into(),
+                    got.map_or(Cell::Null, Cell::Float),
+                    (*published).into(),
+                    if ok { "yes".into() } else { "NO".into() },
+                ]);
+                continue;
+            }
             let (want, got) = (numbers(published), numbers(row.get(c).map(String::as_str).unwrap_or("")));
             let ok = !want.is_empty()
                 && want.len() <= got.len()
@@ -270,6 +309,6 @@ fn published_table1(session: &mut Session, path: &Path, text: &str, id: i64) -> 
             ]);
         }
     }
-    t.notes.push(format!("{within} cells equal as printed, {outside} not"));
+    t.notes.push(format!("{within} cells equal as printed (or within their published bound), {outside} not"));
     Ok(Output::Table(t))
 }

@@ -41,6 +41,12 @@ impl Command for Report {
             .switch("absolute-paths", "show input files with their full paths (default: relative)")
             .named("note", "TEXT", ArgKind::Text, "a line shown under the report's title (e.g. the profile used)")
             .named(
+                "table1",
+                "RUN",
+                ArgKind::Text,
+                "include Table 1 as this table1 run recorded it (a run id, or latest)",
+            )
+            .named(
                 "table2",
                 "READING",
                 ArgKind::Text,
@@ -102,6 +108,8 @@ impl Command for Report {
                 span: t.span,
             })?,
         };
+        let table1 =
+            args.value("table1").map(|t| crate::workflow::lookup::recorded_table1(session.store(), t)).transpose()?;
         let dir = args.value("out").map_or_else(|| PathBuf::from("reports").join(&name), |t| PathBuf::from(&t.text));
         let published =
             args.value("published").map(|t| crate::report::read_published(&PathBuf::from(&t.text))).transpose()?;
@@ -114,6 +122,7 @@ impl Command for Report {
                 runs: ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
                 out: dir.display().to_string(),
                 table2: Some(table2.as_str().to_string()),
+                table1: table1.as_ref().map(|(id, _)| *id),
             },
             None,
         )?;
@@ -140,6 +149,7 @@ impl Command for Report {
             absolute_paths: args.has("absolute-paths"),
             note: args.value("note").map(|t| t.text.clone()),
             table2,
+            table1: table1.map(|(_, t)| t),
         };
         let written = crate::report::build_with(session.store(), &name, &ids, &dir, &opts)?;
         for f in &written.files {

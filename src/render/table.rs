@@ -262,6 +262,35 @@ pub fn json(table: &Table) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
 
+/// A table back from [`json`]'s text (numbers as floats or integers, text,
+/// booleans, nulls), or `None` when the text is not such a document.
+pub fn from_json(text: &str) -> Option<Table> {
+    let doc: serde_json::Value = serde_json::from_str(text).ok()?;
+    let columns: Vec<String> =
+        doc["columns"].as_array()?.iter().map(|c| c.as_str().map(str::to_string)).collect::<Option<_>>()?;
+    let mut table = Table::new(columns.clone());
+    table.title = doc["title"].as_str().map(str::to_string);
+    table.notes =
+        doc["notes"].as_array().into_iter().flatten().filter_map(|n| n.as_str().map(str::to_string)).collect();
+    for row in doc["rows"].as_array()? {
+        table.push(
+            columns
+                .iter()
+                .map(|c| match &row[c.as_str()] {
+                    serde_json::Value::Null => Cell::Null,
+                    serde_json::Value::Bool(b) => Cell::Bool(*b),
+                    serde_json::Value::Number(n) => {
+                        n.as_i64().map_or_else(|| Cell::Float(n.as_f64().unwrap_or(f64::NAN)), Cell::Int)
+                    }
+                    serde_json::Value::String(s) => Cell::Text(s.clone()),
+                    other => Cell::Text(other.to_string()),
+                })
+                .collect(),
+        );
+    }
+    Some(table)
+}
+
 fn json_value(cell: &Cell) -> serde_json::Value {
     match cell {
         Cell::Null => serde_json::Value::Null,

@@ -873,6 +873,8 @@ params_record! {
         pub out: String,
         /// Table 2's headline reading (`pooled` or `fold-mean`).
         pub table2: Option<String>,
+        /// The table1 run shown as Table 1.
+        pub table1: Option<i64>,
     }
 }
 

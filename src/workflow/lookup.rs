@@ -256,3 +256,37 @@ pub fn shift(e: crate::error::Error, tok: &crate::syntax::Token) -> crate::error
         other => other,
     }
 }
+
+/// The newest finished run of `kind`, if any.
+pub fn latest_finished(store: &crate::store::Store, kind: crate::store::RunKind) -> Result<Option<i64>> {
+    use crate::store::query::{Expr, Field, Op, Value};
+    let filter = Expr::And(
+        Box::new(Expr::Cmp(Field::Column("r.kind"), Op::Eq, Value::Text(kind.as_str().into()))),
+        Box::new(Expr::Cmp(
+            Field::Column("r.status"),
+            Op::Eq,
+            Value::Text(crate::store::RunStatus::Finished.as_str().into()),
+        )),
+    );
+    Ok(store.query_runs(Some(&filter), None, false, 10_000)?.into_iter().map(|(r, _)| r.id).max())
+}
+
+/// A `table1` run named by `text` (a run id, or `latest`): its id and the
+/// table it recorded.
+pub fn recorded_table1(store: &crate::store::Store, tok: &Token) -> Result<(i64, crate::output::Table)> {
+    let id = if tok.text == "latest" {
+        latest_finished(store, crate::store::RunKind::Table1)?
+            .ok_or_else(|| Error::invalid("no finished table1 run", Some("run `table1 A B` first, or give a run id")))?
+    } else {
+        crate::signature::parse_token(tok, "a table1 run", "a run id or latest")?
+    };
+    let d = store.run_detail(id)?;
+    let json = d.params.iter().find(|(k, _)| k == "table_json").map(|(_, v)| v.display());
+    let table = json.as_deref().and_then(crate::render::table::from_json).ok_or_else(|| {
+        Error::invalid(
+            format!("run {id} is not a table1 run (no table recorded)"),
+            Some("run `table1 A B` and give its run id, or latest"),
+        )
+    })?;
+    Ok((id, table))
+}

@@ -84,8 +84,8 @@ impl ModelRun {
         }
         acc.values().map(|(l, s, n)| (*l, s / *n as f64)).unzip()
     }
-    /// Each fold's (AUC, accuracy, F1) at probability 0.5.
-    fn fold_metrics(&self) -> Vec<[f64; 3]> {
+    /// Each fold's (labels, probabilities), by fold.
+    fn by_fold(&self) -> BTreeMap<i64, (Vec<u8>, Vec<f64>)> {
         let mut by: BTreeMap<i64, (Vec<u8>, Vec<f64>)> = BTreeMap::new();
         for p in &self.predictions {
             if let Some(f) = p.fold {
@@ -94,7 +94,13 @@ impl ModelRun {
                 e.1.push(p.probability);
             }
         }
-        by.values()
+        by
+    }
+
+    /// Each fold's (AUC, accuracy, F1) at probability 0.5.
+    fn fold_metrics(&self) -> Vec<[f64; 3]> {
+        self.by_fold()
+            .values()
             .map(|(t, p)| {
                 let m = at_threshold(p, t, 0.5);
                 [auc(p, t), m.accuracy, m.f1]
@@ -103,15 +109,7 @@ impl ModelRun {
     }
 
     fn folds(&self) -> Vec<(Roc, f64)> {
-        let mut by: BTreeMap<i64, (Vec<u8>, Vec<f64>)> = BTreeMap::new();
-        for p in &self.predictions {
-            if let Some(f) = p.fold {
-                let e = by.entry(f).or_default();
-                e.0.push(p.label);
-                e.1.push(p.probability);
-            }
-        }
-        by.values().filter_map(|(t, p)| roc_curve(p, t).map(|r| (r, auc(p, t)))).collect()
+        self.by_fold().values().filter_map(|(t, p)| roc_curve(p, t).map(|r| (r, auc(p, t)))).collect()
     }
 }
 

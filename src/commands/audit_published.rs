@@ -256,44 +256,39 @@ fn published_table1(session: &mut Session, path: &Path, text: &str, id: i64) -> 
             }
             // A bound (">0.05", "<0.001"), as papers print p-values: the
             // variable's reproduced value (on whichever of its rows) must keep it.
-            if let Some((above, bound)) = published
+            let bound = published
                 .trim()
                 .strip_prefix('>')
                 .map(|b| (true, b))
-                .or_else(|| published.trim().strip_prefix('<').map(|b| (false, b)))
-            {
-                let bound: f64 = bound.trim().parse().map_err(|_| Error::MalformedRow {
-                    path: path.to_path_buf(),
-                    line: n + 2,
-                    message: format!("`{published}` is not a bound like >0.05"),
-                })?;
-                let got = rows
-                    .iter()
-                    .filter(|r| r.first().map(String::as_str) == Some(f[0]))
-                    .find_map(|r| r.get(c).and_then(|v| v.parse::<f64>().ok()));
-                let ok = got.is_some_and(|v| if above { v > bound } else { v < bound });
-                if ok {
-                    within += 1
-                } else {
-                    outside += 1
+                .or_else(|| published.trim().strip_prefix('<').map(|b| (false, b)));
+            let (reproduced, ok) = match bound {
+                Some((above, bound)) => {
+                    let bound: f64 = bound.trim().parse().map_err(|_| Error::MalformedRow {
+                        path: path.to_path_buf(),
+                        line: n + 2,
+                        message: format!("`{published}` is not a bound like >0.05"),
+                    })?;
+                    let got = rows
+                        .iter()
+                        .filter(|r| r.first().map(String::as_str) == Some(f[0]))
+                        .find_map(|r| r.get(c).and_then(|v| v.parse::<f64>().ok()));
+                    (
+                        got.map_or(Cell::Null, Cell::Float),
+                        got.is_some_and(|v| if above { v > bound } else { v < bound }),
+                    )
                 }
-                t.push(vec![
-                    f[0].into(),
-                    f[1].into(),
-                    (*g).into(),
-                    got.map_or(Cell::Null, Cell::Float),
-                    (*published).into(),
-                    if ok { "yes".into() } else { "NO".into() },
-                ]);
-                continue;
-            }
-            let (want, got) = (numbers(published), numbers(row.get(c).map(String::as_str).unwrap_or("")));
-            let ok = !want.is_empty()
-                && want.len() <= got.len()
-                && want
-                    .iter()
-                    .zip(&got)
-                    .all(|((w, dw), (v, dv))| (w - v).abs() <= 0.5 * 10f64.powi(-(*dw.min(dv) as i32)) + 1e-9);
+                None => {
+                    let cell = row.get(c).cloned().unwrap_or_default();
+                    let (want, got) = (numbers(published), numbers(&cell));
+                    let ok = !want.is_empty()
+                        && want.len() <= got.len()
+                        && want
+                            .iter()
+                            .zip(&got)
+                            .all(|((w, dw), (v, dv))| (w - v).abs() <= 0.5 * 10f64.powi(-(*dw.min(dv) as i32)) + 1e-9);
+                    (cell.into(), ok)
+                }
+            };
             if ok {
                 within += 1
             } else {
@@ -303,7 +298,7 @@ fn published_table1(session: &mut Session, path: &Path, text: &str, id: i64) -> 
                 f[0].into(),
                 f[1].into(),
                 (*g).into(),
-                row.get(c).cloned().unwrap_or_default().into(),
+                reproduced,
                 (*published).into(),
                 if ok { "yes".into() } else { "NO".into() },
             ]);

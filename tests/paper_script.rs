@@ -216,7 +216,10 @@ fn every_profile_expands_to_statements_the_commands_accept() {
         }
         if profile == "published" {
             assert!(expanded.contains("model M8 = T1+T1C+T2+Dose --select chi2:k=64:bins=10,lassocv:keep=32 --pca 32"));
-            assert!(expanded.contains("--input 80x120x120 --dose-scale raw --pool-l6 mean --fusion-pool max"));
+            assert!(
+                expanded
+                    .contains("--input 80x120x120 --dose-scale raw --dose-crop box --pool-l6 mean --fusion-pool max")
+            );
             assert!(expanded.contains("--grid lr=1e-3 batch=16 epochs=300 wd=1e-5 lr_decay=0"));
             assert!(expanded.contains("table1 A0 B0 --tests pearson"));
             assert!(expanded.contains("--table2 pooled"));

@@ -59,6 +59,13 @@ impl Command for ModelCmd {
                 "divide the dose by this clinical column or by a number of Gy (default eqd2_gy; raw: Gy as planned)",
             )
             .named(
+                "dose-crop",
+                "MODE",
+                ArgKind::Text,
+                "box (default: the ROI's bounding box resized to --input) or window (an --input window at the \
+                 dose grid's own spacing centred on the ROI)",
+            )
+            .named(
                 "pool-l6",
                 "POOL",
                 ArgKind::Text,
@@ -136,6 +143,15 @@ impl Command for ModelCmd {
             }
         };
         let (pool_l6, fusion_pool) = (pooling("pool-l6", Pooling::Mean)?, pooling("fusion-pool", Pooling::Max)?);
+        let dose_crop = match args.value("dose-crop") {
+            None => crate::core::masks::CropMode::Box,
+            Some(t) => crate::core::masks::CropMode::parse(&t.text).ok_or_else(|| Error::InvalidValue {
+                token: t.text.clone(),
+                what: "--dose-crop".into(),
+                reason: "use box or window".into(),
+                span: t.span,
+            })?,
+        };
         let spec = ModelSpec {
             name: name.text.clone(),
             preset: rest[1].text.clone(),
@@ -149,6 +165,7 @@ impl Command for ModelCmd {
             dose_scale: DoseScale::parse(args.value("dose-scale").map_or("eqd2_gy", |t| t.text.as_str())),
             pool_l6,
             fusion_pool,
+            dose_crop,
         };
         // Check now what can be checked without data.
         spec.pipeline().map_err(|e| match args.value("select") {

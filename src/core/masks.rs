@@ -276,6 +276,78 @@ pub struct CropTransform {
 /// volume may be on different grids; both must have identity directions) and
 /// resamples that region linearly to `shape` (x, y, z). Returns the crop and
 /// the transform that places it.
+/// How the network's dose input is cut from the dose grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum CropMode {
+    /// The mask's bounding box resampled to the input size ([`crop_to_mask`]).
+    #[default]
+    Box,
+    /// A window of the input size at the volume's own spacing, centred on
+    /// the mask's bounding box ([`window_around_mask`]).
+    Window,
+}
+
+impl CropMode {
+    pub fn parse(text: &str) -> Option<CropMode> {
+        match text {
+            "box" => Some(CropMode::Box),
+            "window" => Some(CropMode::Window),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CropMode::Box => "box",
+            CropMode::Window => "window",
+        }
+    }
+}
+
+/// A `shape` window of `volume` at its own spacing, on its own voxel grid
+/// (no interpolation), centred on the voxel nearest the centre of `mask`'s
+/// bounding box; voxels outside the volume are 0. `mask` must share the
+/// volume's grid.
+pub fn window_around_mask(volume: &Volume, mask: &Volume, shape: [usize; 3]) -> Result<Volume> {
+    if shape.contains(&0) {
+        return Err(Error::invalid("the window must be positive along every axis", None));
+    }
+    if volume.size != mask.size
+        || (0..3).any(|a| {
+            (volume.spacing[a] - mask.spacing[a]).abs() > 1e-6 || (volume.origin[a] - mask.origin[a]).abs() > 1e-4
+        })
+    {
+        return Err(Error::invalid(
+            "a window at native spacing needs the dose on the mask's grid",
+            Some("preprocess the cohort: it puts the dose on the MR grid"),
+        ));
+    }
+    let (lo, hi) = mask
+        .bounding_box()
+        .ok_or_else(|| Error::invalid("the mask is empty, so there is nothing to centre on", None))?;
+    // First voxel of the window along each axis (may lie outside the volume).
+    let start: [i64; 3] = [0, 1, 2].map(|a| {
+        let centre = (lo[a] + hi[a]) as f64 / 2.0;
+        centre.round() as i64 - (shape[a] / 2) as i64
+    });
+    let origin: [f64; 3] = [0, 1, 2].map(|a| volume.origin[a] + start[a] as f64 * volume.spacing[a]);
+    let mut out = Volume::zeros(shape, volume.spacing, origin);
+    out.direction = volume.direction;
+    for k in 0..shape[2] {
+        for j in 0..shape[1] {
+            for i in 0..shape[0] {
+                let src = [i as i64 + start[0], j as i64 + start[1], k as i64 + start[2]];
+                if (0..3).all(|a| src[a] >= 0 && (src[a] as usize) < volume.size[a]) {
+                    let from = volume.index(src[0] as usize, src[1] as usize, src[2] as usize);
+                    let to = out.index(i, j, k);
+                    out.data[to] = volume.data[from];
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub fn crop_to_mask(volume: &Volume, mask: &Volume, shape: [usize; 3]) -> Result<(Volume, CropTransform)> {
     let identity = crate::core::volume::IDENTITY;
     let close = |d: &[f64; 9]| d.iter().zip(identity).all(|(a, b)| (a - b).abs() < 1e-6);
@@ -546,5 +618,36 @@ mod tests {
             let x = p[0].clamp(v.origin[0], v.origin[0] + 19.0);
             assert!((f64::from(crop.data[crop.index(i, 0, 0)]) - x).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn a_window_is_centred_on_the_mask_at_native_spacing_without_interpolation() {
+        let mut dose = Volume::zeros([20, 16, 12], [2.0, 2.0, 2.5], [-10.0, 5.0, 0.0]);
+        for (n, v) in dose.data.iter_mut().enumerate() {
+            *v = n as f32;
+        }
+        let mut mask = Volume::zeros([20, 16, 12], [2.0, 2.0, 2.5], [-10.0, 5.0, 0.0]);
+        for (i, j, k) in [(6, 4, 3), (10, 8, 5)] {
+            let at = mask.index(i, j, k);
+            mask.data[at] = 1.0;
+        }
+        // Box centre (8, 6, 4); a 5×4×3 window starts at (6, 4, 3).
+        let w = window_around_mask(&dose, &mask, [5, 4, 3]).unwrap();
+        assert_eq!(w.spacing, dose.spacing);
+        assert_eq!(w.data[w.index(0, 0, 0)], dose.data[dose.index(6, 4, 3)]);
+        assert_eq!(w.data[w.index(4, 3, 2)], dose.data[dose.index(10, 7, 5)]);
+        assert_eq!(w.position(0, 0, 0), dose.position(6, 4, 3));
+        // A window larger than the volume is padded with zeros.
+        let big = window_around_mask(&dose, &mask, [40, 4, 3]).unwrap();
+        assert_eq!(big.data[big.index(0, 0, 0)], 0.0);
+        assert_eq!(
+            big.data.iter().filter(|v| **v != 0.0).count(),
+            20 * 4 * 3,
+            "the volume's 20 columns copied, the rest 0"
+        );
+        let other = Volume::zeros([20, 16, 12], [1.0, 1.0, 1.0], [0.0; 3]);
+        assert!(window_around_mask(&dose, &other, [5, 4, 3]).is_err());
+        assert_eq!(CropMode::parse("window"), Some(CropMode::Window));
+        assert_eq!(CropMode::default().as_str(), "box");
     }
 }

@@ -1,20 +1,25 @@
 //! The deep model's dose input: each patient's dose grid cropped to the ROI
-//! (the PTV) bounding box, resampled linearly to [D, H, W], and divided by a
+//! (the PTV) bounding box, resampled linearly to [D, H, W] — or a [D, H, W]
+//! window at the grid's own spacing centred on the ROI — and divided by a
 //! scale (the patient's prescription, or a fixed number of Gy).
 
 use std::path::Path;
 
-use crate::core::masks::crop_to_mask;
+use crate::core::masks::{CropMode, crop_to_mask, window_around_mask};
 use crate::data::manifest::Manifest;
 use crate::error::{Error, Result};
 use crate::imaging::read_image;
 
 /// One patient's crop as f32 in [D, H, W] order (columns fastest).
-pub fn dose_crop(dose: &Path, roi: &Path, shape_dhw: [usize; 3], scale: f64) -> Result<Vec<f32>> {
+pub fn dose_crop(dose: &Path, roi: &Path, shape_dhw: [usize; 3], mode: CropMode, scale: f64) -> Result<Vec<f32>> {
     let d = read_image(dose)?.volume;
     let m = read_image(roi)?.volume;
     let [dd, hh, ww] = shape_dhw;
-    let (crop, _) = crop_to_mask(&d, &m, [ww, hh, dd]).map_err(|e| {
+    let crop = match mode {
+        CropMode::Box => crop_to_mask(&d, &m, [ww, hh, dd]).map(|(c, _)| c),
+        CropMode::Window => window_around_mask(&d, &m, [ww, hh, dd]),
+    }
+    .map_err(|e| {
         Error::invalid(format!("{}: cropping the dose to {} failed: {e}", dose.display(), roi.display()), None)
     })?;
     // Volume data run x fastest, then y, then z: already [D, H, W].
@@ -29,7 +34,7 @@ pub fn dose_crops(
     manifest: &Manifest,
     ids: &[String],
     roi: &str,
-    shape_dhw: [usize; 3],
+    (shape_dhw, mode): ([usize; 3], CropMode),
     scales: &[f64],
     workers: usize,
     cancelled: &(dyn Fn() -> bool + Sync),
@@ -81,7 +86,7 @@ pub fn dose_crops(
                             if cancelled() {
                                 return Err(Error::Cancelled);
                             }
-                            dose_crop(dose, mask, shape_dhw, *scale)
+                            dose_crop(dose, mask, shape_dhw, mode, *scale)
                                 .map_err(|e| Error::invalid(format!("patient {id}: {e}"), None))
                         })
                         .enumerate()

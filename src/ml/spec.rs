@@ -98,6 +98,9 @@ pub struct ModelSpec {
     /// The fusion head's pooling over the stacked branches.
     #[serde(default = "max_pooling")]
     pub fusion_pool: Pooling,
+    /// How the dose input is cut: the ROI's box resized, or a window at native spacing.
+    #[serde(default)]
+    pub dose_crop: crate::core::masks::CropMode,
 }
 
 /// `T1+T1C+T2+Dose` → (["T1", "T1C", "T2"], true).
@@ -214,6 +217,9 @@ impl ModelSpec {
                 self.roi,
                 self.dose_scale.describe()
             ));
+            if self.dose_crop == crate::core::masks::CropMode::Window {
+                s.push_str(", a window at native spacing centred on it");
+            }
             if self.pool_l6 != Pooling::Mean {
                 s.push_str(&format!(", {} pooling after block 5", self.pool_l6.as_str()));
             }
@@ -260,13 +266,14 @@ mod tests {
             dose_scale: DoseScale::Column("eqd2_gy".into()),
             pool_l6: Pooling::Mean,
             fusion_pool: Pooling::Max,
+            dose_crop: crate::core::masks::CropMode::Box,
         };
         let p = spec.pipeline().unwrap();
         let net = spec.net(8);
         assert!(!net.l6_max && net.fusion_max, "the defaults: average after block 5, max in the fusion head");
         // A model recorded before the pooling options reads back with the defaults.
         let mut json: serde_json::Value = serde_json::to_value(&spec).unwrap();
-        json.as_object_mut().unwrap().retain(|k, _| k != "pool_l6" && k != "fusion_pool");
+        json.as_object_mut().unwrap().retain(|k, _| k != "pool_l6" && k != "fusion_pool" && k != "dose_crop");
         let old: ModelSpec = serde_json::from_value(json).unwrap();
         assert_eq!(old, spec);
         assert_eq!(p.per_input.len(), 2);

@@ -75,7 +75,7 @@ pub fn gather(
             &manifest,
             &ids,
             &spec.roi,
-            spec.input,
+            (spec.input, spec.dose_crop),
             &scales,
             workers,
             &|| cancel.is_cancelled(),

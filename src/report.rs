@@ -326,6 +326,8 @@ struct Computed {
     /// (file stem, caption, figure).
     figures: Vec<(String, String, Figure)>,
     audit_table: Table,
+    /// Each model's choices where the paper is ambiguous (docs/paper.md), from its run parameters.
+    choices: Table,
     predictions: Table,
     simulated: bool,
 }
@@ -413,7 +415,8 @@ fn compute(c: &Collected, opts: &Options<'_>) -> Result<Computed> {
         ]);
     }
     let predictions = predictions_table(&c.runs, opts.pseudonymise.as_deref());
-    Ok(Computed { table2, table3, numeric, figures, audit_table, predictions, simulated })
+    let choices = choices_table(&c.runs, opts.table2);
+    Ok(Computed { table2, table3, numeric, figures, audit_table, choices, predictions, simulated })
 }
 
 /// Figure 4 (each cross-validated model and the grid), each trained
@@ -550,19 +553,94 @@ fn write_report(dir: &Path, name: &str, c: &Collected, r: &Computed, opts: &Opti
         write(&figures_dir.join(format!("explore_run{id}.svg")), svg.as_bytes(), &mut files)?;
         svgs.push((caption.clone(), svg.clone()));
     }
+    if !r.choices.rows.is_empty() {
+        write(&tables_dir.join("choices.csv"), csv(&r.choices).as_bytes(), &mut files)?;
+    }
     if !r.audit_table.rows.is_empty() {
         write(&tables_dir.join("audit_leakage.csv"), csv(&r.audit_table).as_bytes(), &mut files)?;
         write(&tables_dir.join("audit_leakage.md"), markdown(&r.audit_table).as_bytes(), &mut files)?;
     }
     write(&tables_dir.join("predictions.csv"), csv(&r.predictions).as_bytes(), &mut files)?;
-    let mut html_text =
-        page(name, r.simulated, &t1, &r.table2, &r.table3, &r.audit_table, &svgs, &c.runs, opts.absolute_paths);
+    let mut html_text = page(
+        name,
+        r.simulated,
+        &t1,
+        &r.table2,
+        &r.table3,
+        &r.audit_table,
+        &r.choices,
+        &svgs,
+        &c.runs,
+        opts.absolute_paths,
+    );
     if let Some(note) = &opts.note {
         let at = html_text.find("<h2>Tables</h2>").unwrap_or(html_text.len());
         html_text.insert_str(at, &format!("<p class=\"note\" id=\"note\">{}</p>\n", html_escape(note)));
     }
     write(&dir.join("index.html"), html_text.as_bytes(), &mut files)?;
     Ok(files)
+}
+
+/// The choices each model was run with where the paper is ambiguous, read
+/// back from the runs' parameters (a deep model's declaration, its grid; a
+/// pipeline's text).
+fn choices_table(runs: &[ModelRun], table2: Table2Reading) -> Table {
+    let mut t = Table::new([
+        "model",
+        "run",
+        "selection",
+        "balance",
+        "dose input",
+        "dose scaling",
+        "pooling (block 5 / fusion)",
+        "training",
+    ])
+    .with_title("Choices where the paper is ambiguous (docs/paper.md), as recorded with each run");
+    for r in runs {
+        let d = &r.detail;
+        let param = |k: &str| d.params.iter().find(|(key, _)| key == k).map(|(_, v)| v.display());
+        let spec = param("model_json").and_then(|j| serde_json::from_str::<crate::ml::spec::ModelSpec>(&j).ok());
+        let row = match spec {
+            Some(m) => {
+                let [dd, hh, ww] = m.input;
+                vec![
+                    m.select.clone(),
+                    m.balance.name().to_string(),
+                    if m.dose {
+                        format!("{dd}×{hh}×{ww}, {} ({})", m.dose_crop.as_str(), m.roi)
+                    } else {
+                        "—".into()
+                    },
+                    if m.dose { m.dose_scale.describe() } else { "—".into() },
+                    format!("{} / {}", if m.dose { m.pool_l6.as_str() } else { "—" }, m.fusion_pool.as_str()),
+                    param("grid").or_else(|| param("config").map(|c| config_text(&c))).unwrap_or_default(),
+                ]
+            }
+            None => vec![
+                param("steps").or_else(|| param("pipeline")).unwrap_or_default(),
+                "—".into(),
+                "—".into(),
+                "—".into(),
+                "—".into(),
+                "—".into(),
+            ],
+        };
+        let mut cells = vec![Cell::Text(r.label.clone()), Cell::Int(d.summary.id)];
+        cells.extend(row.into_iter().map(Cell::Text));
+        t.push(cells);
+    }
+    t.notes.push(format!("Table 2's headline: {} (`report --table2`)", table2.as_str()));
+    t
+}
+
+/// A retrained configuration (`test`'s recorded JSON) as the grid writes it.
+fn config_text(json: &str) -> String {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else { return json.to_string() };
+    ["lr", "batch", "epochs", "weight_decay", "lr_decay"]
+        .iter()
+        .filter_map(|k| v.get(*k).map(|x| format!("{}={x}", if *k == "weight_decay" { "wd" } else { k })))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn published_cells(p: Option<&BTreeMap<String, (f64, f64, f64)>>, label: &str) -> Vec<Cell> {
@@ -754,6 +832,7 @@ fn page(
     t2: &Table,
     t3: &Table,
     audit: &Table,
+    choices: &Table,
     svgs: &[(String, String)],
     runs: &[ModelRun],
     absolute: bool,
@@ -771,7 +850,7 @@ fn page(
         h.push_str("<div class=\"banner\" id=\"simulated\">SIMULATED DATA — these results come from radose's simulated cohorts, not from real patients.</div>\n");
     }
     h.push_str("<h2>Tables</h2>\n");
-    for t in [t1, t2, t3, audit] {
+    for t in [t1, t2, t3, audit, choices] {
         if !t.rows.is_empty() {
             h.push_str(&html(t));
         }

@@ -70,6 +70,18 @@ fn the_paper_script_runs_end_to_end_and_reproduces_itself() {
         "report lacks the banner or the profile"
     );
     assert_eq!(html.matches("Learning curves — ").count(), 8, "one learning-curve figure per trained model");
+    // The report names the choices each model ran with (docs/paper.md), from runs.db.
+    assert!(html.contains("Choices where the paper is ambiguous"), "no choices table");
+    let choices = std::fs::read_to_string(out.join("tables/choices.csv")).unwrap_or_default();
+    assert!(
+        choices.contains(", box (ptv)") && choices.contains("mean / max") && choices.contains("Gy / 10"),
+        "{choices}"
+    );
+    assert!(
+        html.contains("lr_decay=0") && html.contains("Table 2&#x27;s headline: pooled")
+            || html.contains("Table 2's headline: pooled")
+    );
+    assert!(out.join("tables/choices.csv").is_file());
     common::well_formed(&std::fs::read_to_string(out.join("figures/fig4_roc_cv.svg")).unwrap()).unwrap();
     assert_eq!(&std::fs::read(out.join("figures/fig4_roc_cv.png")).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
     let (_, t1) = read_csv(&out.join("tables/table1.csv"));

@@ -629,7 +629,7 @@ fn choices_table(runs: &[ModelRun], table2: Table2Reading) -> Table {
         cells.extend(row.into_iter().map(Cell::Text));
         t.push(cells);
     }
-    t.notes.push(format!("Table 2's headline: {} (`report --table2`)", table2.as_str()));
+    t.notes.push(format!("Table 2's headline: {} (`report NAME --table2 READING`)", table2.as_str()));
     t
 }
 

@@ -5,7 +5,7 @@
 //! same on each training fold.
 
 use crate::core::cohort::TypedColumn;
-use crate::core::learn::correlation::{Correlation, correlated_pairs, pearson, redundancy_keep, spearman};
+use crate::core::learn::correlation::{Correlation, correlated_pairs, redundancy_keep};
 use crate::data::frame;
 use crate::error::{Error, Result};
 use crate::output::{Cell, Output, Table};
@@ -47,16 +47,15 @@ impl Command for Corr {
                 span: tok.span,
             });
         }
-        let method = method_of(args)?;
         if let Some(into) = args.value("into") {
             check_frame_name(into)?;
         }
         let input = feature_input(session, frame_tok)?;
-        let Correlation { r, constant } = correlation(&input.x, &method)?;
+        let (method, Correlation { r, constant }) = explore::correlation(args, &input.x)?;
         let pairs = correlated_pairs(&r, threshold);
         let keep = redundancy_keep(&r, threshold);
         let params = DeriveParams {
-            method: Some(method.clone()),
+            method: Some(method.to_string()),
             threshold: Some(threshold),
             ..DeriveParams::of("corr", None, &[frame_tok.text.clone()], None)
         };
@@ -115,21 +114,4 @@ impl Command for Corr {
         out.push(Output::Note(format!("  recorded as run {run}")));
         Ok(Output::Many(out))
     }
-}
-
-fn method_of(args: &Args) -> Result<String> {
-    match args.value("method") {
-        None => Ok("pearson".into()),
-        Some(t) if t.text == "pearson" || t.text == "spearman" => Ok(t.text.clone()),
-        Some(t) => Err(Error::InvalidValue {
-            token: t.text.clone(),
-            what: "--method".into(),
-            reason: "use pearson or spearman".into(),
-            span: t.span,
-        }),
-    }
-}
-
-fn correlation(x: &crate::core::learn::matrix::Matrix, method: &str) -> Result<Correlation> {
-    if method == "spearman" { spearman(x) } else { pearson(x) }
 }

@@ -38,14 +38,6 @@ impl Command for Icc {
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let frames = &args.positionals;
-        if frames.len() < 2 {
-            return Err(Error::invalid(
-                "icc compares two or more extractions: `icc A.T1 Ap.T1`",
-                Some(
-                    "a second extraction comes from a second mask, a rescan, or `extract … --perturb erode:2 --as Ap`",
-                ),
-            ));
-        }
         let form_text = args.value("model").map_or(DEFAULT_FORM, |t| t.text.as_str());
         let form: IccForm = form_text.parse().map_err(|e: Error| match args.value("model") {
             Some(t) => Error::InvalidValue {

@@ -128,12 +128,12 @@ fn load_one(args: &Args, session: &mut Session, name: &str, path_text: &str) -> 
         // cohort's id, outcome and images.
         let cohort = name.split_once('.').and_then(|(c, _)| session.frames().get(c)).filter(|_| manifest.is_none());
         let cohort_manifest = cohort.and_then(|c| c.origin.as_ref().and_then(|o| o.manifest.clone()));
-        let cohort_roles = cohort.map(|c| c.roles.clone());
-        let roles = match cohort_roles {
-            Some(r) if args.value("id").is_none() && args.value("outcome").is_none() => {
-                feature_roles(&r, &read_table(&table_path)?.headers)
-            }
-            _ => roles_from(args, manifest.as_ref()).map_err(|e| match name.split_once('.') {
+        // Its roles follow from the file's columns once it is read; any other table's now.
+        let cohort_roles =
+            cohort.map(|c| c.roles.clone()).filter(|_| args.value("id").is_none() && args.value("outcome").is_none());
+        let given = match &cohort_roles {
+            Some(_) => None,
+            None => Some(roles_from(args, manifest.as_ref()).map_err(|e| match name.split_once('.') {
                 Some((c, _)) if manifest.is_none() && args.value("id").is_none() => Error::invalid(
                     format!("{e}"),
                     Some(&format!(
@@ -141,7 +141,7 @@ fn load_one(args: &Args, session: &mut Session, name: &str, path_text: &str) -> 
                     )),
                 ),
                 _ => e,
-            })?,
+            })?),
         };
 
         let run = session.begin_run(
@@ -152,6 +152,7 @@ fn load_one(args: &Args, session: &mut Session, name: &str, path_text: &str) -> 
         )?;
         let sha256 = sha256_file(&table_path)?;
         let raw = read_table(&table_path)?;
+        let roles = given.unwrap_or_else(|| feature_roles(&cohort_roles.unwrap_or_default(), &raw.headers));
         session.check_cancel()?;
         let columns = type_and_validate(&raw, &roles)?;
         if let (Some(m), false) = (&manifest, args.has("no-images")) {

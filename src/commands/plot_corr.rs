@@ -2,7 +2,7 @@
 //! frame's correlation matrix as a heatmap, optionally ordered by
 //! average-linkage clustering on 1 − |r| so redundant features sit together.
 
-use crate::core::learn::correlation::{cluster_order, pearson, spearman};
+use crate::core::learn::correlation::cluster_order;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::render::figures::Figure;
@@ -29,18 +29,6 @@ impl Command for PlotCorr {
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let frame = args.required(0)?;
-        let method = match args.value("method") {
-            None => "pearson",
-            Some(t) if t.text == "pearson" || t.text == "spearman" => t.text.as_str(),
-            Some(t) => {
-                return Err(Error::InvalidValue {
-                    token: t.text.clone(),
-                    what: "--method".into(),
-                    reason: "use pearson or spearman".into(),
-                    span: t.span,
-                });
-            }
-        };
         let input = feature_input(session, frame)?;
         if input.names.len() > MAX_FEATURES {
             return Err(Error::invalid(
@@ -52,7 +40,7 @@ impl Command for PlotCorr {
                 Some("keep fewer first, e.g. `corr FRAME --threshold 0.9 --into NAME`, then plot NAME"),
             ));
         }
-        let corr = if method == "spearman" { spearman(&input.x)? } else { pearson(&input.x)? };
+        let (method, corr) = explore::correlation(args, &input.x)?;
         let order: Vec<usize> =
             if args.has("cluster") { cluster_order(&corr.r) } else { (0..input.names.len()).collect() };
         let labels: Vec<String> = order.iter().map(|&i| input.names[i].clone()).collect();

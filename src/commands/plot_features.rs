@@ -79,9 +79,8 @@ impl Command for PlotFeatures {
             values.push(vec![by(0), by(1)]);
         }
         let violin = args.has("violin");
-        let parents: Vec<String> = inputs.clone();
         let what = format!("top {} of run {id}", features.len());
-        let run = explore::record(session, args, "plot features", &parents, Some(what.clone()))?;
+        let run = explore::record(session, args, "plot features", &inputs, Some(what.clone()))?;
         let title = format!("{label} — features selected most often in {folds} folds (z-scores)");
         let groups = vec!["outcome = 0".to_string(), "outcome = 1".to_string()];
         let times: Vec<usize> = ranked.iter().map(|r| r.1).collect();

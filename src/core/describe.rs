@@ -98,6 +98,18 @@ pub fn describe(columns: &[TypedColumn], roles: &Roles) -> Table {
     table
 }
 
+/// The distinct values of a grouping column: numbers in numeric order,
+/// text in text order (so `nn = 0` comes before `nn = 1`, stage II before III).
+pub fn sorted_levels(values: &[Option<String>]) -> Vec<String> {
+    let mut levels: Vec<String> = values.iter().flatten().cloned().collect();
+    levels.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        _ => a.cmp(b),
+    });
+    levels.dedup();
+    levels
+}
+
 /// `describe --by`: the same statistics per level of the column `by`, one
 /// row per (column, group), and a test per column across the groups —
 /// Mann-Whitney U (two groups) or Kruskal-Wallis (more) for numbers,
@@ -109,12 +121,7 @@ pub fn describe_by(columns: &[TypedColumn], roles: &Roles, by: &str) -> Result<T
         .find(|c| c.name == by)
         .ok_or_else(|| Error::invalid(format!("no column `{by}` to group by"), None))?;
     let by_values = by_col.values.as_text();
-    let mut levels: Vec<String> = by_values.iter().flatten().cloned().collect();
-    levels.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x.total_cmp(&y),
-        _ => a.cmp(b),
-    });
-    levels.dedup();
+    let levels = sorted_levels(&by_values);
     if levels.len() < 2 {
         return Err(Error::invalid(
             format!("`{by}` has {} level(s); --by needs at least two groups", levels.len()),

@@ -3,6 +3,7 @@
 //! grouping column, the run that records an exploration (citing the frames'
 //! datasets); figures go out through `workflow::figures::figure_output`.
 
+use crate::core::learn::correlation::{Correlation, pearson, spearman};
 use crate::data::frame;
 use crate::error::{Error, Result};
 use crate::session::Session;
@@ -43,12 +44,7 @@ pub fn groups(session: &Session, frame_tok: &Token, by: Option<&Token>) -> Resul
         available: frame::column_names(&f.df),
     })?;
     let values = column.values.as_text();
-    let mut levels: Vec<String> = values.iter().flatten().cloned().collect();
-    levels.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x.total_cmp(&y),
-        _ => a.cmp(b),
-    });
-    levels.dedup();
+    let levels = crate::core::describe::sorted_levels(&values);
     if levels.len() > 10 {
         return Err(Error::InvalidValue {
             token: by.text.clone(),
@@ -89,4 +85,18 @@ pub fn record_with(session: &mut Session, args: &Args, kind: RunKind, params: De
         session.store().link_dataset(run, d)?;
     }
     Ok(run)
+}
+
+/// `--method pearson|spearman` (default pearson) and the frame's correlation matrix by it.
+pub fn correlation(args: &Args, x: &crate::core::learn::matrix::Matrix) -> Result<(&'static str, Correlation)> {
+    match args.value("method").map(|t| (t, t.text.as_str())) {
+        None | Some((_, "pearson")) => Ok(("pearson", pearson(x)?)),
+        Some((_, "spearman")) => Ok(("spearman", spearman(x)?)),
+        Some((t, _)) => Err(Error::InvalidValue {
+            token: t.text.clone(),
+            what: "--method".into(),
+            reason: "use pearson or spearman".into(),
+            span: t.span,
+        }),
+    }
 }

@@ -16,7 +16,7 @@ use crate::output::{Cell, Table};
 use crate::render::figures::{CurvePanel, CurvePoint, CvPanel, Figure, TestPanel};
 use crate::render::table::{csv, html, html_escape, latex, markdown};
 use crate::store::records::{
-    AuditArmParams, AuditLeakageMetrics, HeldOutMetrics, TrainConfigParams, TrainParams, curve,
+    AuditArmParams, AuditLeakageMetrics, HeldOutMetrics, NestedMetrics, TrainConfigParams, TrainParams, curve,
 };
 use crate::store::{Metrics, Params, Prediction, RunDetail, RunKind, Store};
 
@@ -332,6 +332,45 @@ struct Computed {
     simulated: bool,
 }
 
+/// Whether each deep model's Table 2 row comes from the folds that chose
+/// its training configuration (a grid search of several configurations
+/// without `--nested`), or from nested cross-validation.
+fn selection_notes(cv: &[&ModelRun]) -> Result<Vec<String>> {
+    let (mut same, mut nested) = (Vec::new(), Vec::new());
+    for r in cv.iter().filter(|r| r.detail.summary.kind == RunKind::Train) {
+        let id = r.detail.summary.id;
+        let p = TrainParams::from_params(id, &r.detail.params)?;
+        match p.nested_folds {
+            Some(k) => {
+                let m = NestedMetrics::from_metrics(id, &r.detail.metrics)?;
+                nested.push(format!(
+                    "{} ({k} inner folds; grid search {} on its own folds, optimism {})",
+                    r.label,
+                    fmt(m.selection_auc_pooled),
+                    fmt(m.selection_optimism)
+                ));
+            }
+            None if p.configs > 1 => same.push(format!("{} ({} configurations)", r.label, p.configs)),
+            None => {}
+        }
+    }
+    let mut notes = Vec::new();
+    if !same.is_empty() {
+        notes.push(format!(
+            "chosen on the same folds: {} — the configuration was picked by these folds' mean AUC, so their AUC \
+             includes selection optimism (`train MODEL on COHORT --nested` measures it)",
+            same.join(", ")
+        ));
+    }
+    if !nested.is_empty() {
+        notes.push(format!(
+            "nested cross-validation: {} — each fold's configuration was chosen inside its training rows",
+            nested.join(", ")
+        ));
+    }
+    Ok(notes)
+}
+
 /// Stage 2: Tables 2 and 3 (with the published check and the bootstrap
 /// interval when asked), the numeric tables, the figures, the audit table
 /// and every patient's probability.
@@ -349,6 +388,7 @@ fn compute(c: &Collected, opts: &Options<'_>) -> Result<Computed> {
             c.superseded
         ));
     }
+    table2.notes.extend(selection_notes(&cv)?);
     // The published check (`audit published`'s rule, ±0.02): how many cells agree.
     for (t, rs, key) in [(&mut table2, &cv, "2"), (&mut table3, &test, "3")] {
         let Some(p) = published.and_then(|p| p.get(key)) else { continue };

@@ -685,3 +685,100 @@ fn bench_step_prints_the_median_last() {
     assert!(seconds > 0.0);
     assert!(text.contains("917305 trainable parameters"), "{text}");
 }
+
+/// `train --nested`: each outer fold's configuration is chosen by a grid
+/// search inside its training rows; its held-out predictions are the grid
+/// search's fit of that fold with that configuration; the run reports the
+/// outer folds, records the plain search beside them, and the report says
+/// which Table 2 rows were chosen on their own folds.
+#[test]
+fn nested_cross_validation_chooses_inside_each_training_fold() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session_with_model(dir.path());
+    let (_, err, _) = common::run(&mut s, "train Q on A --folds 2 --inner-folds 2", true);
+    assert!(err.contains("add --nested"), "{err}");
+    let (_, err, _) = common::run(&mut s, "train Q on A --folds 2 --nested --inner-folds 1", true);
+    assert!(err.contains("at least 2"), "{err}");
+
+    let grid = "--folds 2 --grid epochs=2 batch=4 lr=1e-3,3e-2 --seed 3";
+    let (out, err, outcome) = common::run(&mut s, &format!("train Q on A {grid} --nested --inner-folds 2"), false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    assert!(out.contains("nested: each fold's configuration was chosen by 2-fold cross-validation"), "{out}");
+    let store = s.store();
+    let runs = store.query_runs(None, None, true, 500).unwrap();
+    let parent = runs.iter().find(|(r, _)| r.kind == RunKind::Train).unwrap().0.id;
+    let detail = store.run_detail(parent).unwrap();
+    assert!(detail.params.contains(&("nested_folds".into(), ParamValue::Int(2))), "{:?}", detail.params);
+    let (mut grid_configs, mut outers) = (Vec::new(), Vec::new());
+    for &c in &detail.children {
+        let d = store.run_detail(c).unwrap();
+        match d.summary.kind {
+            RunKind::TrainConfig => grid_configs.push(d),
+            RunKind::TrainOuter => outers.push(d),
+            k => panic!("unexpected child kind {k}"),
+        }
+    }
+    assert_eq!((grid_configs.len(), outers.len()), (2, 2));
+    let param = |d: &radose::store::RunDetail, key: &str| {
+        d.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no {key}"))
+    };
+    let mut nested_preds = Vec::new();
+    for (o, outer) in outers.iter().enumerate() {
+        // Two inner configurations of two inner folds each, trained and recorded.
+        assert_eq!(outer.children.len(), 2);
+        for &ic in &outer.children {
+            let inner = store.run_detail(ic).unwrap();
+            assert_eq!(inner.summary.kind, RunKind::TrainConfig);
+            assert_eq!(inner.children.len(), 2);
+            for &f in &inner.children {
+                let fold = store.run_detail(f).unwrap();
+                assert_eq!(fold.summary.status, RunStatus::Finished);
+                assert_eq!(fold.metrics.iter().filter(|m| m.key == "train_loss").count(), 2);
+            }
+        }
+        let ParamValue::Int(chosen) = param(outer, "chosen_config") else { panic!() };
+        // The chosen configuration's inner mean AUC is the best of the two.
+        let inner_means: Vec<f64> = outer
+            .children
+            .iter()
+            .map(|&c| store.run_detail(c).unwrap().metrics.iter().find(|m| m.key == "auc_mean").unwrap().value)
+            .collect();
+        let best = inner_means.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        assert!(inner_means[chosen as usize] == best || inner_means.iter().all(|m| m.is_nan()), "{inner_means:?}");
+        // Its outer predictions are the grid search's fold `o` of that configuration.
+        let mut got = store.predictions(outer.summary.id).unwrap();
+        let mut want: Vec<Prediction> = store
+            .predictions(grid_configs[chosen as usize].summary.id)
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.fold == Some(o as i64))
+            .collect();
+        got.sort_by(|a, b| a.patient.cmp(&b.patient));
+        want.sort_by(|a, b| a.patient.cmp(&b.patient));
+        assert_eq!(got, want);
+        nested_preds.extend(got);
+    }
+    // The run reports the outer folds, with the plain search beside them.
+    let mut reported = store.predictions(parent).unwrap();
+    reported.sort_by(|a, b| a.patient.cmp(&b.patient));
+    nested_preds.sort_by(|a, b| a.patient.cmp(&b.patient));
+    assert_eq!(reported, nested_preds);
+    assert_eq!(reported.len(), 30);
+    let metric = |key: &str| detail.metrics.iter().find(|m| m.key == key).map(|m| m.value).unwrap();
+    let truth: Vec<u8> = reported.iter().map(|p| p.label).collect();
+    let probs: Vec<f64> = reported.iter().map(|p| p.probability).collect();
+    let pooled = radose::core::learn::metrics::auc(&probs, &truth);
+    assert!((metric("auc_pooled") - pooled).abs() < 1e-12);
+    assert!((metric("selection_optimism") - (metric("selection_auc_pooled") - pooled)).abs() < 1e-12);
+
+    // The plain search on the same folds, and the report's note on each.
+    let (out, err, outcome) = common::run(&mut s, &format!("train Q on A {grid} --label plain"), false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    assert!(out.contains("measured on the folds that chose the configuration"), "{out}");
+    let report_dir = dir.path().join("rep");
+    let (_, err, outcome) = common::run(&mut s, &format!("report r --out {}", report_dir.display()), false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    let html = std::fs::read_to_string(report_dir.join("index.html")).unwrap();
+    assert!(html.contains("chosen on the same folds: plain (2 configurations)"), "{html}");
+    assert!(html.contains("nested cross-validation: T1+Dose (2 inner folds"), "{html}");
+}

@@ -113,6 +113,10 @@ fn selections_of(session: &Session, id: i64) -> Result<(String, Vec<String>, Vec
             let params = TrainParams::from_params(id, &detail.params)?;
             for &config in &detail.children {
                 let c = store.run_detail(config)?;
+                if c.summary.kind != RunKind::TrainConfig {
+                    // `--nested`'s outer folds: their inner searches are not the run's folds.
+                    continue;
+                }
                 let cp = TrainConfigParams::from_params(config, &c.params)?;
                 if params.best_config.is_some_and(|b| b != cp.config) {
                     continue;

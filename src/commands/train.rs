@@ -3,7 +3,9 @@
 //! of training settings. A parent run, a child per configuration, a child
 //! per fold under it (per-epoch training loss and validation loss/AUC, the
 //! fold's weights); every patient's out-of-fold probability; the best
-//! configuration by mean fold AUC.
+//! configuration by mean fold AUC. With `--nested`, each fold's
+//! configuration is chosen again by cross-validation inside its training
+//! rows, so the reported AUC carries no selection optimism.
 
 use std::path::PathBuf;
 
@@ -19,82 +21,20 @@ use crate::output::{Output, Table, format_sig};
 use crate::progress::ProgressHandle;
 use crate::session::{CancelFlag, Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
-use crate::store::records::{CvMetrics, FoldMetrics, TrainConfigParams, TrainFoldParams, TrainParams, curve};
+use crate::store::records::{
+    CvMetrics, FoldMetrics, NestedMetrics, TrainConfigParams, TrainFoldParams, TrainOuterParams, TrainParams, curve,
+};
 use crate::store::{Params, Prediction, RunId, RunKind, RunStatus, Store};
 use crate::syntax::Token;
 use crate::workflow::deep::{
-    checkpoint_dir, checkpoint_every, checkpoint_of, device_choice, gather, prune_checkpoints, record_checkpoint,
-    save_artifacts,
+    checkpoint_dir, checkpoint_every, checkpoint_of, device_choice, gather, parse_grid, prune_checkpoints,
+    record_checkpoint, save_artifacts,
 };
 
 pub struct Train;
 
-/// The grid's keys and what they set.
-const GRID_KEYS: &[&str] = &["lr", "batch", "epochs", "weight_decay", "beta1", "beta2", "lr_decay"];
-
-/// `lr=1e-3,3e-4 batch=16` → every combination, in the order given.
-pub fn parse_grid(items: &[&Token], base: &TrainConfig) -> Result<Vec<TrainConfig>> {
-    let mut configs = vec![base.clone()];
-    let mut seen: Vec<String> = Vec::new();
-    for tok in items {
-        let bad = |reason: String| Error::InvalidValue {
-            token: tok.text.clone(),
-            what: "--grid".into(),
-            reason,
-            span: tok.span,
-        };
-        let Some((key, values)) = tok.text.split_once('=') else {
-            return Err(bad("write KEY=V1,V2 (keys: lr, batch, epochs, weight_decay, beta1, beta2, lr_decay)".into()));
-        };
-        let key = match key.to_ascii_lowercase().as_str() {
-            "wd" => "weight_decay".to_string(),
-            "decay" => "lr_decay".to_string(),
-            k => k.to_string(),
-        };
-        if !GRID_KEYS.contains(&key.as_str()) {
-            let hint =
-                crate::error::suggest(&key, GRID_KEYS.iter().copied()).map(|s| format!(" (did you mean `{s}`?)"));
-            return Err(bad(format!(
-                "unknown grid key `{key}`{}; keys: {}",
-                hint.unwrap_or_default(),
-                GRID_KEYS.join(", ")
-            )));
-        }
-        if seen.contains(&key) {
-            return Err(bad(format!("`{key}` is given twice")));
-        }
-        seen.push(key.clone());
-        let mut next = Vec::new();
-        let values: Vec<&str> = values.split(',').map(str::trim).collect();
-        for v in &values {
-            let num: f64 = v.parse().map_err(|_| bad(format!("`{v}` is not a number")))?;
-            for c in &configs {
-                let mut c = c.clone();
-                match key.as_str() {
-                    "lr" => c.lr = num,
-                    "batch" | "epochs" => {
-                        if num < 1.0 || num.fract() != 0.0 {
-                            return Err(bad(format!("{key} must be a whole number ≥ 1, not {v}")));
-                        }
-                        if key == "batch" { c.batch = num as usize } else { c.epochs = num as usize }
-                    }
-                    "weight_decay" => c.weight_decay = num as f32,
-                    "beta1" => c.beta1 = num as f32,
-                    "lr_decay" => c.lr_decay = num,
-                    _ => c.beta2 = num as f32,
-                }
-                c.validate().map_err(|e| bad(e.to_string()))?;
-                next.push(c);
-            }
-        }
-        configs = next;
-    }
-    Ok(configs)
-}
-
-/// The grid point with the best mean fold AUC so far.
-struct Best {
-    index: usize,
+/// A cross-validated estimate: each fold's held-out probabilities.
+struct Estimate {
     mean: f64,
     sd: f64,
     pooled: f64,
@@ -104,8 +44,39 @@ struct Best {
     preds: Vec<Prediction>,
     /// (config, fold, train, test, auc, acc, f1, selected) per fold.
     rows: Vec<(usize, usize, usize, usize, f64, f64, f64, usize)>,
+}
+
+/// One grid point over every fold.
+struct ConfigResult {
+    index: usize,
+    estimate: Estimate,
     /// Folds reused from a resumed run.
     reused: usize,
+}
+
+/// Whether a mean fold AUC `new` beats `old` (a number beats NaN).
+fn better(new: f64, old: f64) -> bool {
+    new > old || (old.is_nan() && !new.is_nan())
+}
+
+/// The folds' AUC, ACC and F1, pooled and per fold, from per-fold
+/// held-out probabilities: (config, fold, fold rows, probabilities, selected).
+fn estimate(y: &[u8], ids: &[String], folds: &[(usize, usize, &Fold, Vec<f64>, usize)]) -> Estimate {
+    let mut oof = vec![f64::NAN; y.len()];
+    let (mut aucs, mut preds, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+    for (ci, f, fold, probs, selected) in folds {
+        let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();
+        let (a, acc, f1v) = (auc(probs, &truth), accuracy(probs, &truth, 0.5), f1(probs, &truth, 0.5));
+        for (&i, &p) in fold.test.iter().zip(probs) {
+            oof[i] = p;
+        }
+        preds.extend(held_out(*f, &fold.test, probs, ids, y));
+        aucs.push(a);
+        rows.push((*ci, *f, fold.train.len(), fold.test.len(), a, acc, f1v, *selected));
+    }
+    let (mean, sd) = crate::core::describe::mean_sd_finite(&aucs);
+    let pooled = auc(&oof, y);
+    Estimate { mean, sd, pooled, oof, preds, rows }
 }
 
 /// A fold's held-out predictions: the test rows with their probabilities.
@@ -122,10 +93,14 @@ fn held_out(fold: usize, test: &[usize], probs: &[f64], ids: &[String], y: &[u8]
 /// them again would give.
 struct Earlier {
     run: RunId,
-    folds: std::collections::HashMap<(usize, usize), RunId>,
+    /// By (outer fold under `--nested`, configuration, fold).
+    folds: std::collections::HashMap<FoldKey, RunId>,
     /// Folds it started and did not finish, which may have a checkpoint.
-    partial: std::collections::HashMap<(usize, usize), RunId>,
+    partial: std::collections::HashMap<FoldKey, RunId>,
 }
+
+/// A fold's place in a `train` run: (outer fold of `--nested`, configuration, fold).
+type FoldKey = (Option<usize>, usize, usize);
 
 /// What `runs --resume` may reuse for the new `train` run `parent`, or why
 /// nothing can be reused.
@@ -151,15 +126,33 @@ fn earlier_folds(store: &Store, resuming: RunId, parent: RunId) -> Result<std::r
     if let Some(why) = crate::workflow::restore::seed_or_data_differ(&old, &new) {
         return Ok(Err(why));
     }
+    // The grid search's configurations, and under `--nested` each outer fold's.
+    let mut configs: Vec<(Option<usize>, crate::store::RunDetail)> = Vec::new();
+    for &child in &old.children {
+        let d = store.run_detail(child)?;
+        match d.summary.kind {
+            RunKind::TrainConfig => configs.push((None, d)),
+            RunKind::TrainOuter => {
+                let outer = TrainOuterParams::from_params(child, &d.params)?.fold;
+                for &c in &d.children {
+                    let inner = store.run_detail(c)?;
+                    if inner.summary.kind == RunKind::TrainConfig {
+                        configs.push((Some(outer), inner));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
     let (mut folds, mut partial) = (std::collections::HashMap::new(), std::collections::HashMap::new());
-    for &config in &old.children {
-        for &fold in &store.run_detail(config)?.children {
+    for (outer, config) in configs {
+        for &fold in &config.children {
             let d = store.run_detail(fold)?;
             let p = TrainFoldParams::from_params(fold, &d.params)?;
             if d.summary.status == RunStatus::Finished {
-                folds.insert((p.config, p.fold), fold);
+                folds.insert((outer, p.config, p.fold), fold);
             } else {
-                partial.insert((p.config, p.fold), fold);
+                partial.insert((outer, p.config, p.fold), fold);
             }
         }
     }
@@ -236,6 +229,13 @@ impl Command for Train {
         .folds_flag()
         .named("grid", "KEY=V1,V2", ArgKind::Text, "values to try: lr, batch, epochs, weight_decay (wd: L2 in Adam), beta1, beta2, lr_decay (Keras decay: lr / (1 + d·update)) (defaults 1e-3, 16, 300, 1e-5, 0.9, 0.999, 0)")
         .seed_flag("the splits, initial weights, batches and SMOTE")
+        .switch(
+            "nested",
+            "nested cross-validation: each fold's configuration chosen by a grid search inside its training rows, so \
+             the reported AUC carries no selection optimism (the plain grid search still picks the configuration \
+             `test` retrains)",
+        )
+        .named("inner-folds", "K", ArgKind::Int, "folds of the inner grid search of --nested (default: --folds)")
         .named("device", "DEV", ArgKind::Text, "cpu (default), gpu[:N] (wgpu build) or cuda[:N] (cuda build)")
         .label_flag("its preset, e.g. T1+Dose")
         .experiment_flag()
@@ -262,8 +262,10 @@ impl Command for Train {
         // Everything that can fail on the data fails here, before training.
         let inputs = gather(session, &req.spec, req.cohort, None)?;
         let folds = stratified_kfold(&inputs.y, req.k, Some(Rng::sub_seed(req.seed, &["train", "folds"])))?;
-        let mut opened = open_run(args, session, &req, &inputs)?;
-        let total: usize = req.configs.iter().map(|c| c.epochs * req.k).sum();
+        let nested = req.nested.filter(|_| req.configs.len() > 1);
+        let mut opened = open_run(args, session, &req, &inputs, nested)?;
+        let grid_epochs: usize = req.configs.iter().map(|c| c.epochs).sum();
+        let total = grid_epochs * req.k * (1 + nested.unwrap_or(0));
         let job = Job {
             req: &req,
             inputs: &inputs,
@@ -276,28 +278,42 @@ impl Command for Train {
         };
         let mut summary =
             Table::new(["config", "lr", "batch", "epochs", "weight decay", "auc mean", "auc sd", "auc pooled"]);
-        let mut best: Option<Best> = None;
+        let mut grid: Vec<ConfigResult> = Vec::new();
         let mut reused = 0;
+        let set = FoldSet { folds: &folds, outer: None };
         for (ci, cfg) in req.configs.iter().enumerate() {
-            let result = train_config(session, &job, opened.parent, ci, cfg)?;
+            let result = train_config(session, &job, &set, opened.parent, ci, cfg)?;
             reused += result.reused;
+            let e = &result.estimate;
             summary.push(vec![
                 (ci + 1).into(),
                 cfg.lr.into(),
                 cfg.batch.into(),
                 cfg.epochs.into(),
                 f64::from(cfg.weight_decay).into(),
-                result.mean.into(),
-                result.sd.into(),
-                result.pooled.into(),
+                e.mean.into(),
+                e.sd.into(),
+                e.pooled.into(),
             ]);
-            if best.as_ref().is_none_or(|b| result.mean > b.mean || (b.mean.is_nan() && !result.mean.is_nan())) {
-                best = Some(result);
-            }
+            grid.push(result);
         }
+        let best = grid
+            .iter()
+            .fold(None::<&ConfigResult>, |b, r| match b {
+                Some(b) if !better(r.estimate.mean, b.estimate.mean) => Some(b),
+                _ => Some(r),
+            })
+            .ok_or_else(|| Error::invalid("the grid is empty", None))?;
+        let nested_estimate = match nested {
+            Some(inner_k) => {
+                let (estimate, inner_reused) = nested_cv(session, &job, opened.parent, inner_k, &grid)?;
+                reused += inner_reused;
+                Some(estimate)
+            }
+            None => None,
+        };
         drop(job);
-        let best = best.ok_or_else(|| Error::invalid("the grid is empty", None))?;
-        let folds_table = record_best(session, &req, &inputs, &mut opened, &best)?;
+        let folds_table = record_best(session, &req, &inputs, &mut opened, best, nested_estimate.as_ref())?;
         summary.title = Some(format!(
             "train {} ({}) on {} — {} folds × {} configurations, seed {}, {} on {}, run {}",
             req.spec.name,
@@ -316,8 +332,29 @@ impl Command for Train {
             bi + 1,
             config_text(&req.configs[bi])
         ));
+        match (&nested_estimate, nested) {
+            (Some(n), Some(inner_k)) => summary.notes.push(format!(
+                "nested: each fold's configuration was chosen by {inner_k}-fold cross-validation inside its training \
+                 rows; the run reports those folds (pooled AUC {}), against {} for the best configuration on the \
+                 folds that chose it (selection optimism {})",
+                format_sig(n.pooled, 3),
+                format_sig(best.estimate.pooled, 3),
+                format_sig(best.estimate.pooled - n.pooled, 3)
+            )),
+            _ if req.nested.is_some() => summary.notes.push(
+                "--nested: the grid has one configuration, so nothing is chosen and the folds above carry no \
+                 selection optimism; no inner search was run"
+                    .into(),
+            ),
+            _ if req.configs.len() > 1 => summary.notes.push(
+                "the AUC above is measured on the folds that chose the configuration (selection optimism included; \
+                 `--nested` measures it)"
+                    .into(),
+            ),
+            _ => {}
+        }
         if let Some(e) = &opened.earlier {
-            let all = req.configs.len() * req.k;
+            let all = req.configs.len() * req.k * (1 + nested.unwrap_or(0));
             let how = if session.resuming.is_some() { "resumed" } else { "continued the unfinished" };
             summary.notes.push(format!(
                 "{how} run {}: {reused} of {all} folds reused from it (same command, model, seed and data; `--fresh` \
@@ -349,6 +386,8 @@ struct Request<'a> {
     /// The grid as written (`lr=1e-3,3e-4 epochs=300`).
     grid_text: String,
     label: String,
+    /// `--nested`: the inner grid search's folds.
+    nested: Option<usize>,
 }
 
 /// Stage 1: reads and checks the statement.
@@ -380,7 +419,16 @@ fn request<'a>(args: &'a Args, session: &Session) -> Result<Request<'a>> {
     let configs = parse_grid(&grid_items, &TrainConfig::new().with_seed(seed))?;
     let grid_text = grid_items.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
     let label = args.value("label").map_or(spec.preset.clone(), |t| t.text.clone());
-    Ok(Request { spec, cohort, k, seed, device_choice, device, configs, grid_text, label })
+    let inner: Option<usize> = args.parsed("inner-folds", "a number of folds")?;
+    let nested = match (args.has("nested"), inner) {
+        (false, None) => None,
+        (false, Some(_)) => {
+            return Err(Error::invalid("--inner-folds is the inner search of --nested; add --nested", None));
+        }
+        (true, Some(i)) if i < 2 => return Err(Error::invalid(format!("--inner-folds {i}: at least 2 folds"), None)),
+        (true, i) => Some(i.unwrap_or(k)),
+    };
+    Ok(Request { spec, cohort, k, seed, device_choice, device, configs, grid_text, label, nested })
 }
 
 /// The parent run, its record, and what a resumed run may reuse.
@@ -393,7 +441,13 @@ struct Opened {
 
 /// Stage 2: records the train run (under `runs --resume`, with the folds
 /// the unfinished run finished).
-fn open_run(args: &Args, session: &mut Session, req: &Request<'_>, inputs: &CohortInputs) -> Result<Opened> {
+fn open_run(
+    args: &Args,
+    session: &mut Session,
+    req: &Request<'_>,
+    inputs: &CohortInputs,
+    nested: Option<usize>,
+) -> Result<Opened> {
     let (spec, cohort) = (&req.spec, req.cohort);
     let mut params = TrainParams {
         label: req.label.clone(),
@@ -413,6 +467,7 @@ fn open_run(args: &Args, session: &mut Session, req: &Request<'_>, inputs: &Coho
         best_config: None,
         best_train_json: None,
         best: None,
+        nested_folds: nested,
     };
     let parent = session.begin_run_in(args, RunKind::Train, &params, Some(req.seed), args.experiment())?;
     for &d in &inputs.dataset_ids {
@@ -454,6 +509,24 @@ struct Job<'a> {
     checkpoint_every: Option<std::time::Duration>,
 }
 
+/// The folds one grid search trains over: the cohort's, or (`--nested`)
+/// the inner folds of outer fold `outer`.
+struct FoldSet<'a> {
+    folds: &'a [Fold],
+    outer: Option<usize>,
+}
+
+impl FoldSet<'_> {
+    /// Fold `f`'s seed: the grid search's folds keep the seeds they had
+    /// before `--nested` existed.
+    fn seed(&self, seed: u64, f: usize) -> u64 {
+        match self.outer {
+            None => Rng::sub_seed(seed, &["train", "fold", &f.to_string()]),
+            Some(o) => Rng::sub_seed(seed, &["train", "outer", &o.to_string(), "fold", &f.to_string()]),
+        }
+    }
+}
+
 /// One fold's held-out result.
 struct FoldOutcome {
     probs: Vec<f64>,
@@ -461,9 +534,16 @@ struct FoldOutcome {
     reused: bool,
 }
 
-/// Stage 3: one configuration over every fold, recorded as a
-/// `train-config` run with a `train-fold` run per fold.
-fn train_config(session: &mut Session, job: &Job<'_>, parent: RunId, ci: usize, cfg: &TrainConfig) -> Result<Best> {
+/// Stage 3: one configuration over every fold of `set`, recorded as a
+/// `train-config` run (under `parent`) with a `train-fold` run per fold.
+fn train_config(
+    session: &mut Session,
+    job: &Job<'_>,
+    set: &FoldSet<'_>,
+    parent: RunId,
+    ci: usize,
+    cfg: &TrainConfig,
+) -> Result<ConfigResult> {
     let (req, y) = (job.req, &job.inputs.y);
     let config_params = TrainConfigParams {
         config: ci,
@@ -474,35 +554,27 @@ fn train_config(session: &mut Session, job: &Job<'_>, parent: RunId, ci: usize, 
         lr_decay: (cfg.lr_decay > 0.0).then_some(cfg.lr_decay),
     };
     let config_run = session.begin_child(parent, RunKind::TrainConfig, &config_params, Some(req.seed))?;
-    let mut oof = vec![f64::NAN; y.len()];
-    let (mut aucs, mut preds, mut rows, mut reused) = (Vec::new(), Vec::new(), Vec::new(), 0);
-    for (f, fold) in job.folds.iter().enumerate() {
+    let (mut outcomes, mut reused) = (Vec::new(), 0);
+    for (f, fold) in set.folds.iter().enumerate() {
+        let outer = set.outer.map(|o| format!(" outer {}/{}", o + 1, req.k)).unwrap_or_default();
         job.progress.set_message(format!(
-            "train {} config {}/{} fold {}/{}",
+            "train {}{outer} config {}/{} fold {}/{}",
             req.spec.name,
             ci + 1,
             req.configs.len(),
             f + 1,
-            req.k
+            set.folds.len()
         ));
-        let out = train_fold(session, job, config_run, ci, cfg, f, fold)?;
-        let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();
-        let (a, acc, f1v) = (auc(&out.probs, &truth), accuracy(&out.probs, &truth, 0.5), f1(&out.probs, &truth, 0.5));
+        let out = train_fold(session, job, set, config_run, ci, cfg, f, fold)?;
         reused += usize::from(out.reused);
-        for (&i, &p) in fold.test.iter().zip(&out.probs) {
-            oof[i] = p;
-        }
-        preds.extend(held_out(f, &fold.test, &out.probs, &job.inputs.ids, y));
-        aucs.push(a);
-        rows.push((ci, f, fold.train.len(), fold.test.len(), a, acc, f1v, out.selected));
+        outcomes.push((ci, f, fold, out.probs, out.selected));
     }
-    let (mean, sd) = crate::core::describe::mean_sd_finite(&aucs);
-    let pooled = auc(&oof, y);
+    let estimate = estimate(y, &job.inputs.ids, &outcomes);
     let store = session.store_mut();
     let config_metrics = CvMetrics {
-        auc_mean: mean,
-        auc_sd: sd,
-        auc_pooled: pooled,
+        auc_mean: estimate.mean,
+        auc_sd: estimate.sd,
+        auc_pooled: estimate.pooled,
         acc_pooled: None,
         f1_pooled: None,
         selection_jaccard: None,
@@ -510,9 +582,74 @@ fn train_config(session: &mut Session, job: &Job<'_>, parent: RunId, ci: usize, 
         auc_pooled_ci_high: None,
     };
     store.log_metrics(config_run, None, &config_metrics)?;
-    store.log_predictions(config_run, &preds)?;
+    store.log_predictions(config_run, &estimate.preds)?;
     store.finish_run(config_run, RunStatus::Finished, None)?;
-    Ok(Best { index: ci, mean, sd, pooled, oof, preds, rows, reused })
+    Ok(ConfigResult { index: ci, estimate, reused })
+}
+
+/// Stage 3b (`--nested`): for each of the cohort's folds (the outer folds),
+/// the grid searched again by `inner_k`-fold cross-validation inside its
+/// training rows, recorded as a `train-outer` run. The configuration
+/// chosen there, refitted on the outer training rows with the outer fold's
+/// seed, is exactly the grid search's fit of that fold (training is
+/// deterministic for a seed), so its held-out probabilities are taken from
+/// `grid` instead of being trained again. Returns the outer folds'
+/// estimate and the inner folds reused from a resumed run.
+fn nested_cv(
+    session: &mut Session,
+    job: &Job<'_>,
+    parent: RunId,
+    inner_k: usize,
+    grid: &[ConfigResult],
+) -> Result<(Estimate, usize)> {
+    let (req, y) = (job.req, &job.inputs.y);
+    let (mut outcomes, mut reused) = (Vec::new(), 0);
+    for (o, outer) in job.folds.iter().enumerate() {
+        let mut params = TrainOuterParams {
+            fold: o,
+            train: outer.train.len(),
+            test: outer.test.len(),
+            inner_folds: inner_k,
+            chosen_config: None,
+            inner_auc_mean: None,
+        };
+        let outer_run = session.begin_child(parent, RunKind::TrainOuter, &params, Some(req.seed))?;
+        let ytr: Vec<u8> = outer.train.iter().map(|&i| y[i]).collect();
+        let split_seed = Rng::sub_seed(req.seed, &["train", "outer", &o.to_string(), "folds"]);
+        let inner: Vec<Fold> = stratified_kfold(&ytr, inner_k, Some(split_seed))
+            .map_err(|e| Error::invalid(format!("outer fold {}: the inner folds: {e}", o + 1), None))?
+            .into_iter()
+            .map(|f| Fold {
+                train: f.train.iter().map(|&i| outer.train[i]).collect(),
+                test: f.test.iter().map(|&i| outer.train[i]).collect(),
+            })
+            .collect();
+        let set = FoldSet { folds: &inner, outer: Some(o) };
+        let mut chosen: Option<(usize, f64)> = None;
+        for (ci, cfg) in req.configs.iter().enumerate() {
+            let r = train_config(session, job, &set, outer_run, ci, cfg)?;
+            reused += r.reused;
+            if chosen.is_none_or(|(_, m)| better(r.estimate.mean, m)) {
+                chosen = Some((ci, r.estimate.mean));
+            }
+        }
+        let (ci, inner_mean) = chosen.ok_or_else(|| Error::invalid("the grid is empty", None))?;
+        let g = &grid[ci].estimate;
+        let probs: Vec<f64> = outer.test.iter().map(|&i| g.oof[i]).collect();
+        let selected = g.rows.get(o).map_or(0, |r| r.7);
+        params.chosen_config = Some(ci);
+        params.inner_auc_mean = inner_mean.is_finite().then_some(inner_mean);
+        let truth: Vec<u8> = outer.test.iter().map(|&i| y[i]).collect();
+        let store = session.store_mut();
+        store.log_params(outer_run, &params)?;
+        let metrics =
+            FoldMetrics { auc: auc(&probs, &truth), acc: accuracy(&probs, &truth, 0.5), f1: f1(&probs, &truth, 0.5) };
+        store.log_metrics(outer_run, Some(o as i64), &metrics)?;
+        store.log_predictions(outer_run, &held_out(o, &outer.test, &probs, &job.inputs.ids, y))?;
+        store.finish_run(outer_run, RunStatus::Finished, None)?;
+        outcomes.push((ci, o, outer, probs, selected));
+    }
+    Ok((estimate(y, &job.inputs.ids, &outcomes), reused))
 }
 
 /// Stage 3, one fold: reused from the resumed run when it may be, else
@@ -521,6 +658,7 @@ fn train_config(session: &mut Session, job: &Job<'_>, parent: RunId, ci: usize, 
 fn train_fold(
     session: &mut Session,
     job: &Job<'_>,
+    set: &FoldSet<'_>,
     config_run: RunId,
     ci: usize,
     cfg: &TrainConfig,
@@ -528,8 +666,8 @@ fn train_fold(
     fold: &Fold,
 ) -> Result<FoldOutcome> {
     let (req, inputs, y) = (job.req, job.inputs, &job.inputs.y);
-    let fold_cfg = cfg.clone().with_seed(Rng::sub_seed(req.seed, &["train", "fold", &f.to_string()]));
-    let reuse = match job.earlier.and_then(|e| e.folds.get(&(ci, f))) {
+    let fold_cfg = cfg.clone().with_seed(set.seed(req.seed, f));
+    let reuse = match job.earlier.and_then(|e| e.folds.get(&(set.outer, ci, f))) {
         Some(&old) => reusable(session.store(), old, &fold.test, &inputs.ids)?.map(|r| (old, r)),
         None => None,
     };
@@ -554,7 +692,7 @@ fn train_fold(
     }
     // A fold the unfinished run started: continue from its last checkpoint,
     // with the epochs before it recorded again on this fold run.
-    let resume = match job.earlier.and_then(|e| e.partial.get(&(ci, f))) {
+    let resume = match job.earlier.and_then(|e| e.partial.get(&(set.outer, ci, f))) {
         Some(&old) => checkpoint_of(session.store(), old)?.map(|ck| (old, ck)),
         None => None,
     };
@@ -621,14 +759,17 @@ fn train_fold(
     Ok(FoldOutcome { probs, selected: fitted.features.selected.len(), reused: false })
 }
 
-/// Stage 4: the best configuration's results on the train run (its
-/// settings, out-of-fold predictions and metrics) and its per-fold table.
+/// Stage 4: the best configuration's settings on the train run, and the
+/// run's results with their per-fold table: the best configuration's
+/// out-of-fold predictions and metrics, or under `--nested` the outer
+/// folds' (with the plain grid search's figures beside them).
 fn record_best(
     session: &mut Session,
     req: &Request<'_>,
     inputs: &CohortInputs,
     opened: &mut Opened,
-    best: &Best,
+    best: &ConfigResult,
+    nested: Option<&Estimate>,
 ) -> Result<Table> {
     let (y, bi, parent) = (&inputs.y, best.index, opened.parent);
     let store = session.store_mut();
@@ -636,55 +777,53 @@ fn record_best(
     opened.params.best_train_json = serde_json::to_string(&req.configs[bi]).ok();
     opened.params.best = Some(config_text(&req.configs[bi]));
     store.log_params(parent, &opened.params)?;
-    store.log_predictions(parent, &best.preds)?;
-    let ci = delong(&best.oof, y).map(|d| d.ci(0.95));
+    let reported = nested.unwrap_or(&best.estimate);
+    store.log_predictions(parent, &reported.preds)?;
+    let ci = delong(&reported.oof, y).map(|d| d.ci(0.95));
     let metrics = CvMetrics {
-        auc_mean: best.mean,
-        auc_sd: best.sd,
-        auc_pooled: best.pooled,
-        acc_pooled: Some(accuracy(&best.oof, y, 0.5)),
-        f1_pooled: Some(f1(&best.oof, y, 0.5)),
+        auc_mean: reported.mean,
+        auc_sd: reported.sd,
+        auc_pooled: reported.pooled,
+        acc_pooled: Some(accuracy(&reported.oof, y, 0.5)),
+        f1_pooled: Some(f1(&reported.oof, y, 0.5)),
         selection_jaccard: None,
         auc_pooled_ci_low: ci.map(|c| c.0),
         auc_pooled_ci_high: ci.map(|c| c.1),
     };
     store.log_metrics(parent, None, &metrics)?;
-    let mut folds_table = Table::new(["fold", "train", "test", "auc", "acc", "f1", "selected"]);
-    for r in &best.rows {
-        folds_table.push(vec![
-            (r.1 + 1).into(),
-            r.2.into(),
-            r.3.into(),
-            r.4.into(),
-            r.5.into(),
-            r.6.into(),
-            r.7.into(),
-        ]);
+    if let Some(n) = nested {
+        let grid = &best.estimate;
+        let m = NestedMetrics {
+            selection_auc_pooled: grid.pooled,
+            selection_auc_mean: grid.mean,
+            selection_optimism: grid.pooled - n.pooled,
+        };
+        store.log_metrics(parent, None, &m)?;
     }
-    folds_table.title = Some(format!("best configuration ({}) by fold", config_text(&req.configs[bi])));
+    let mut columns = vec!["fold", "train", "test", "auc", "acc", "f1", "selected"];
+    if nested.is_some() {
+        columns.insert(1, "config");
+    }
+    let mut folds_table = Table::new(columns);
+    for r in &reported.rows {
+        let mut row: Vec<crate::output::Cell> =
+            vec![(r.1 + 1).into(), r.2.into(), r.3.into(), r.4.into(), r.5.into(), r.6.into(), r.7.into()];
+        if nested.is_some() {
+            row.insert(1, (r.0 + 1).into());
+        }
+        folds_table.push(row);
+    }
+    folds_table.title = Some(match nested {
+        Some(_) => "nested cross-validation: each fold's configuration, chosen inside its training rows".to_string(),
+        None => format!("best configuration ({}) by fold", config_text(&req.configs[bi])),
+    });
     if let Some((lo, hi)) = ci {
         folds_table.notes.push(format!(
             "pooled out-of-fold AUC {} (DeLong 95% CI {}–{})",
-            format_sig(best.pooled, 3),
+            format_sig(reported.pooled, 3),
             format_sig(lo, 3),
             format_sig(hi, 3)
         ));
     }
     Ok(folds_table)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_grid_takes_keras_learning_rate_decay() {
-        let st = crate::syntax::parse("x lr_decay=0,1e-5 wd=1e-4", 1).unwrap().remove(0);
-        let items: Vec<&Token> = st.tokens[1..].iter().collect();
-        let configs = parse_grid(&items, &TrainConfig::new()).unwrap();
-        assert_eq!(configs.iter().map(|c| c.lr_decay).collect::<Vec<_>>(), vec![0.0, 1e-5]);
-        assert!(configs.iter().all(|c| c.weight_decay == 1e-4));
-        let st = crate::syntax::parse("x decay=-1", 1).unwrap().remove(0);
-        assert!(parse_grid(&[&st.tokens[1]], &TrainConfig::new()).is_err());
-    }
 }

@@ -137,6 +137,7 @@ pub enum RunKind {
     Train,
     TrainConfig,
     TrainFold,
+    TrainOuter,
     Test,
     Predict,
     Report,
@@ -151,7 +152,7 @@ pub enum RunKind {
 }
 
 impl RunKind {
-    pub const ALL: [RunKind; 32] = [
+    pub const ALL: [RunKind; 33] = [
         RunKind::Simulate,
         RunKind::Load,
         RunKind::Volume,
@@ -173,6 +174,7 @@ impl RunKind {
         RunKind::Train,
         RunKind::TrainConfig,
         RunKind::TrainFold,
+        RunKind::TrainOuter,
         RunKind::Test,
         RunKind::Predict,
         RunKind::Report,
@@ -209,6 +211,7 @@ impl RunKind {
             RunKind::Train => "train",
             RunKind::TrainConfig => "train-config",
             RunKind::TrainFold => "train-fold",
+            RunKind::TrainOuter => "train-outer",
             RunKind::Test => "test",
             RunKind::Predict => "predict",
             RunKind::Report => "report",
@@ -798,6 +801,36 @@ params_record! {
         pub best_config: Option<usize>,
         pub best_train_json: Option<String>,
         pub best: Option<String>,
+        /// `--nested`: the inner folds of each outer fold's grid search
+        /// (absent: the configuration was chosen on the folds reported).
+        pub nested_folds: Option<usize>,
+    }
+}
+
+params_record! {
+    /// One outer fold of `train --nested` (`train-outer`): the grid searched
+    /// again by cross-validation inside its training rows.
+    pub struct TrainOuterParams {
+        pub fold: usize,
+        pub train: usize,
+        pub test: usize,
+        pub inner_folds: usize,
+        /// The configuration its inner folds chose.
+        pub chosen_config: Option<usize>,
+        /// That configuration's mean inner-fold AUC.
+        pub inner_auc_mean: Option<f64>,
+    }
+}
+
+metrics_record! {
+    /// `train --nested`: the plain grid search beside the nested estimate.
+    pub struct NestedMetrics {
+        /// The best configuration's pooled out-of-fold AUC over the folds that chose it.
+        pub selection_auc_pooled: f64,
+        /// Its mean fold AUC.
+        pub selection_auc_mean: f64,
+        /// selection_auc_pooled − the nested pooled AUC.
+        pub selection_optimism: f64,
     }
 }
 

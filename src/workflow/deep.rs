@@ -1,7 +1,7 @@
 //! What `model`, `train`, `test` and `predict` share above `ml`: gathering
 //! a cohort's inputs from the session (radiomics frames COHORT.SEQ aligned
 //! by patient, the dose crops), a fitted model's files recorded as a run's
-//! artifacts, and the `--device` flag.
+//! artifacts, the `--device` flag and the training grid (`--grid`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use crate::data::frame;
 use crate::error::{Error, Result};
 use crate::ml::fit::{CohortInputs, Fitted};
 use crate::ml::spec::{DoseScale, ModelSpec};
+use crate::ml::train::TrainConfig;
 use crate::session::Session;
 use crate::store::{RunId, Store};
 use crate::syntax::Token;
@@ -215,4 +216,83 @@ pub fn prune_checkpoints(store: &Store, run: RunId, dir: &Path) -> Result<()> {
     }
     store.forget_artifacts_under(run, &dir.to_string_lossy())?;
     Ok(())
+}
+
+/// The grid's keys and what they set.
+const GRID_KEYS: &[&str] = &["lr", "batch", "epochs", "weight_decay", "beta1", "beta2", "lr_decay"];
+
+/// `lr=1e-3,3e-4 batch=16` → every combination, in the order given.
+pub fn parse_grid(items: &[&Token], base: &TrainConfig) -> Result<Vec<TrainConfig>> {
+    let mut configs = vec![base.clone()];
+    let mut seen: Vec<String> = Vec::new();
+    for tok in items {
+        let bad = |reason: String| Error::InvalidValue {
+            token: tok.text.clone(),
+            what: "--grid".into(),
+            reason,
+            span: tok.span,
+        };
+        let Some((key, values)) = tok.text.split_once('=') else {
+            return Err(bad("write KEY=V1,V2 (keys: lr, batch, epochs, weight_decay, beta1, beta2, lr_decay)".into()));
+        };
+        let key = match key.to_ascii_lowercase().as_str() {
+            "wd" => "weight_decay".to_string(),
+            "decay" => "lr_decay".to_string(),
+            k => k.to_string(),
+        };
+        if !GRID_KEYS.contains(&key.as_str()) {
+            let hint =
+                crate::error::suggest(&key, GRID_KEYS.iter().copied()).map(|s| format!(" (did you mean `{s}`?)"));
+            return Err(bad(format!(
+                "unknown grid key `{key}`{}; keys: {}",
+                hint.unwrap_or_default(),
+                GRID_KEYS.join(", ")
+            )));
+        }
+        if seen.contains(&key) {
+            return Err(bad(format!("`{key}` is given twice")));
+        }
+        seen.push(key.clone());
+        let mut next = Vec::new();
+        let values: Vec<&str> = values.split(',').map(str::trim).collect();
+        for v in &values {
+            let num: f64 = v.parse().map_err(|_| bad(format!("`{v}` is not a number")))?;
+            for c in &configs {
+                let mut c = c.clone();
+                match key.as_str() {
+                    "lr" => c.lr = num,
+                    "batch" | "epochs" => {
+                        if num < 1.0 || num.fract() != 0.0 {
+                            return Err(bad(format!("{key} must be a whole number ≥ 1, not {v}")));
+                        }
+                        if key == "batch" { c.batch = num as usize } else { c.epochs = num as usize }
+                    }
+                    "weight_decay" => c.weight_decay = num as f32,
+                    "beta1" => c.beta1 = num as f32,
+                    "lr_decay" => c.lr_decay = num,
+                    _ => c.beta2 = num as f32,
+                }
+                c.validate().map_err(|e| bad(e.to_string()))?;
+                next.push(c);
+            }
+        }
+        configs = next;
+    }
+    Ok(configs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grid_takes_keras_learning_rate_decay() {
+        let st = crate::syntax::parse("x lr_decay=0,1e-5 wd=1e-4", 1).unwrap().remove(0);
+        let items: Vec<&Token> = st.tokens[1..].iter().collect();
+        let configs = parse_grid(&items, &TrainConfig::new()).unwrap();
+        assert_eq!(configs.iter().map(|c| c.lr_decay).collect::<Vec<_>>(), vec![0.0, 1e-5]);
+        assert!(configs.iter().all(|c| c.weight_decay == 1e-4));
+        let st = crate::syntax::parse("x decay=-1", 1).unwrap().remove(0);
+        assert!(parse_grid(&[&st.tokens[1]], &TrainConfig::new()).is_err());
+    }
 }

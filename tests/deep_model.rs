@@ -782,3 +782,71 @@ fn nested_cross_validation_chooses_inside_each_training_fold() {
     assert!(html.contains("chosen on the same folds: plain (2 configurations)"), "{html}");
     assert!(html.contains("nested cross-validation: T1+Dose (2 inner folds"), "{html}");
 }
+
+/// `audit leakage` of a deep model: the fold-safe arm is the `train` run with
+/// the same seed (its folds, its fold seeds, its predictions); the LEAKY arm
+/// fits selection and SMOTE on all of A before its folds; each step's share,
+/// the paired summary and the report's audit table.
+#[test]
+fn audit_leakage_of_a_deep_model_beside_train() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session_with_model(dir.path());
+    let (_, err, outcome) =
+        common::run(&mut s, "model S = T1+Dose --select mannwhitney:k=6 --input 17x17x17 --balance smote", false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    for (bad, says) in [
+        ("audit leakage S on A --grid lr=1e-3,3e-4", "2 configurations"),
+        ("audit leakage S on A B", "on COHORT"),
+        ("audit leakage S on A --grid momentum=1", "unknown grid key"),
+        ("pipeline P = mannwhitney k=3 | logistic; audit leakage P on A.T1 --grid epochs=2", "for a deep model"),
+    ] {
+        let (_, err, _) = common::run(&mut s, bad, true);
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+    let settings = "--folds 2 --grid epochs=2 batch=4 --seed 3";
+    let (out, err, outcome) = common::run(&mut s, &format!("audit leakage S on A {settings} --experiment e"), false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    assert!(out.contains("LEAKY: selection, PCA and balancing fitted on all patients first"), "{out}");
+    assert!(out.contains("standardize → mannwhitney → smote"), "{out}");
+    let (_, err, outcome) = common::run(&mut s, &format!("train S on A {settings}"), false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+
+    let store = s.store();
+    let runs = store.query_runs(None, None, true, 200).unwrap();
+    let audit = runs.iter().find(|(r, _)| r.kind == RunKind::AuditLeakage).unwrap().0.id;
+    let train = runs.iter().find(|(r, _)| r.kind == RunKind::Train).unwrap().0.id;
+    let detail = store.run_detail(audit).unwrap();
+    assert!(detail.params.iter().any(|(k, _)| k == "model_json"));
+    let arms: Vec<radose::store::RunDetail> = detail.children.iter().map(|&c| store.run_detail(c).unwrap()).collect();
+    assert_eq!(arms.len(), 2);
+    let leaky_of = |d: &radose::store::RunDetail| d.params.contains(&("leaky".into(), ParamValue::Bool(true)));
+    let safe = arms.iter().find(|d| !leaky_of(d)).unwrap();
+    let leaky = arms.iter().find(|d| leaky_of(d)).unwrap();
+    // The fold-safe arm is the train run.
+    let sorted = |mut p: Vec<Prediction>| {
+        p.sort_by(|a, b| a.patient.cmp(&b.patient));
+        p.into_iter().map(|p| (p.patient, p.label, p.probability, p.fold)).collect::<Vec<_>>()
+    };
+    assert_eq!(sorted(store.predictions(safe.summary.id).unwrap()), sorted(store.predictions(train).unwrap()));
+    // Two fold AUCs per arm; the summary is their paired difference.
+    let aucs =
+        |d: &radose::store::RunDetail| d.metrics.iter().filter(|m| m.key == "auc").map(|m| m.value).collect::<Vec<_>>();
+    let (a, b) = (aucs(safe), aucs(leaky));
+    assert_eq!((a.len(), b.len()), (2, 2));
+    let metric = |key: &str| detail.metrics.iter().find(|m| m.key == key).map(|m| m.value);
+    let optimism = (b[0] - a[0] + b[1] - a[1]) / 2.0;
+    assert!((metric("optimism").unwrap() - optimism).abs() < 1e-12);
+    // Each step's share: the features outside, then SMOTE too (the whole LEAKY arm).
+    let features = metric("leaky_auc_outside_1_features").expect("features outside");
+    assert!(features.is_finite());
+    assert!((metric("leaky_auc_outside_2_smote").unwrap() - (b[0] + b[1]) / 2.0).abs() < 1e-12);
+
+    // The report's audit table and figure.
+    let report_dir = dir.path().join("rep");
+    let (_, err, outcome) =
+        common::run(&mut s, &format!("report r --experiment e --out {}", report_dir.display()), false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    let table = std::fs::read_to_string(report_dir.join("tables/audit_leakage.csv")).unwrap();
+    assert!(table.contains("T1+Dose"), "{table}");
+    assert!(report_dir.join("figures/audit_leakage_T1_Dose.svg").exists());
+}

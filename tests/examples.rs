@@ -31,7 +31,7 @@ fn every_example_runs() {
     for cmd in registry().all() {
         for example in cmd.signature().examples {
             let mut s = common::session();
-            let setup = if cmd.signature().category == "deep learning" {
+            let setup = if cmd.signature().category == "deep learning" || example.command.starts_with("model ") {
                 "load A data/pre/A; load B data/pre/B; extract A --sequences T1,T1C,T2 --roi ptv --to data/feat/A; \
                  extract B --sequences T1,T1C,T2 --roi ptv --to data/feat/B"
             } else if cmd.signature().category == "exploration" || example.command.contains("A.T1") {

@@ -100,6 +100,68 @@ pub fn fit(
     Ok((Fitted { spec: spec.clone(), features, columns, net, train: cfg.clone(), model, synthetic }, probs))
 }
 
+/// What the LEAKY arm of `audit leakage` fits on every patient before its
+/// folds split them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeakyPrefix {
+    /// Selection and PCA; balancing stays inside each training fold.
+    Features,
+    /// Selection, PCA and balancing (SMOTE draws neighbours among all patients).
+    FeaturesAndBalance,
+}
+
+/// `audit leakage` only — the LEAKY published protocol's samples for a deep
+/// model: selection and PCA fitted on every patient (their outcomes
+/// included), and with [`LeakyPrefix::FeaturesAndBalance`] every patient
+/// balanced together, so the folds that then split these samples put
+/// synthetic samples made from held-out patients into training and held-out
+/// folds alike. Returns the samples and the network for their width.
+pub fn leaky_samples(
+    spec: &ModelSpec,
+    inputs: &CohortInputs,
+    prefix: LeakyPrefix,
+    seed: u64,
+) -> Result<(Samples, NetConfig)> {
+    let all: Vec<usize> = (0..inputs.y.len()).collect();
+    let (features, _) = spec.pipeline()?.fit_features(&inputs.rows(&all), &inputs.y, seed)?;
+    let samples = inputs.samples(&features, spec, &all)?;
+    let net = spec.net(samples.width);
+    let samples = match prefix {
+        LeakyPrefix::Features => samples,
+        LeakyPrefix::FeaturesAndBalance => {
+            samples.balanced(spec.balance, crate::core::rng::Rng::sub_seed(seed, &["balance"]))?
+        }
+    };
+    Ok((samples, net))
+}
+
+/// `audit leakage` only — one LEAKY fold: the network trained on the
+/// samples at `train_idx` (balanced here when the prefix did not balance
+/// them already) and the samples at `test_idx` predicted.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_leaky_fold(
+    spec: &ModelSpec,
+    net: &NetConfig,
+    (samples, prefix): (&Samples, LeakyPrefix),
+    train_idx: &[usize],
+    test_idx: &[usize],
+    cfg: &TrainConfig,
+    device: &crate::ml::Device,
+    cancelled: &dyn Fn() -> bool,
+    on_epoch: &mut dyn FnMut(&EpochLog) -> Result<()>,
+) -> Result<Vec<f64>> {
+    let mut train = samples.subset(train_idx);
+    if prefix == LeakyPrefix::Features {
+        train = train.balanced(spec.balance, crate::core::rng::Rng::sub_seed(cfg.seed, &["balance"]))?;
+    }
+    let val = samples.subset(test_idx);
+    let mut none = crate::ml::train::Checkpointing::default();
+    let model = crate::ml::train::train(net, cfg, &train, Some(&val), device, cancelled, on_epoch, &mut none)?;
+    let inference = crate::ml::device::without_autodiff(device);
+    let model = crate::ml::train::evaluation_model(&model, &train, &inference);
+    crate::ml::train::predict(&model, &val, &inference)
+}
+
 impl Fitted {
     /// Probabilities for every patient of `inputs` (gathered with this
     /// model's columns).

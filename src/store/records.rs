@@ -915,11 +915,17 @@ params_record! {
     /// `audit leakage`: one pipeline, fold-safe against leaky.
     pub struct AuditLeakageParams {
         pub label: String,
+        /// The pipeline's name, or the deep model's.
         pub pipeline: String,
         pub steps: String,
         pub inputs: String,
         pub folds: usize,
         pub repeats: usize,
+        /// A deep model's declaration (absent for a pipeline).
+        pub model_json: Option<String>,
+        /// A deep model's training settings.
+        pub train_json: Option<String>,
+        pub device: Option<String>,
     }
 }
 

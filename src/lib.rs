@@ -24,6 +24,7 @@ pub mod signature;
 pub mod store;
 pub mod syntax;
 pub mod threads;
+pub mod ui;
 pub mod workflow;
 
 use std::path::Path;

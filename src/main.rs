@@ -51,6 +51,25 @@ enum Action {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Serve the read-only dashboard of the run database in a browser:
+    /// `radose --db runs.db ui [--port 8765] [--bind 127.0.0.1] [--token T]
+    /// [--published FILE]`; Ctrl-C stops it. The database is only ever
+    /// opened read-only.
+    Ui {
+        /// The port (0: any free port).
+        #[arg(long, default_value_t = radose::ui::DEFAULT_PORT)]
+        port: u16,
+        /// The address to listen on; anything but loopback needs a token.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// A secret of 16+ characters every request must carry (open /?token=T
+        /// once); default: the RADOSE_UI_TOKEN environment variable.
+        #[arg(long)]
+        token: Option<String>,
+        /// Published Tables 2–3 (experiments/published.csv) for the experiment pages.
+        #[arg(long)]
+        published: Option<PathBuf>,
+    },
     /// Save or replay a notebook: `radose notebook replay FILE` reruns a saved
     /// notebook in a fresh session and compares every cell (the shell's
     /// `notebook` command).
@@ -91,6 +110,16 @@ fn main() -> ExitCode {
         eprintln!("error: --threads {n}: {e}");
         return ExitCode::from(2);
     }
+    if let Some(Action::Ui { port, bind, token, published }) = &cli.action {
+        let cfg = radose::ui::UiConfig {
+            db: cli.db.clone(),
+            bind: *bind,
+            port: *port,
+            token: token.clone().or_else(|| std::env::var("RADOSE_UI_TOKEN").ok()),
+            published: published.clone(),
+        };
+        return serve_ui(cfg);
+    }
     let mut session = match radose::open_session(&cli.db) {
         Ok(s) => s,
         Err(e) => {
@@ -119,6 +148,7 @@ fn main() -> ExitCode {
             script::run_file_with(&mut session, &file, keep_going, profile.as_deref(), &sets, &mut out, &mut err)
                 .exit_code()
         }
+        (None, Some(Action::Ui { .. })) => 0,
         (None, Some(Action::Bench { args })) => shell_command(&mut session, "bench", args),
         (None, Some(Action::Notebook { args })) => shell_command(&mut session, "notebook", args),
         (None, None) => {
@@ -127,6 +157,24 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code as u8)
+}
+
+/// `radose ui`: the dashboard without a session, so the database is never
+/// opened for writing; serves until Ctrl-C.
+fn serve_ui(cfg: radose::ui::UiConfig) -> ExitCode {
+    let server = match radose::ui::start(cfg, radose::provenance::Provenance::gather()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprint!("{}", e.render(None));
+            return ExitCode::from(1);
+        }
+    };
+    let flag = CancelFlag::default();
+    install_ctrl_c(flag.clone());
+    eprintln!("radose ui: serving http://{}/ (read-only; Ctrl-C stops it)", server.addr());
+    server.wait(&|| flag.is_cancelled());
+    eprintln!("radose ui: stopped");
+    ExitCode::SUCCESS
 }
 
 /// Runs the shell command `name` with the process's remaining arguments

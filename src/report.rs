@@ -207,6 +207,39 @@ pub fn table_of(kind: RunKind) -> Option<&'static str> {
     }
 }
 
+/// Every finished run a report covers — model results, leakage audits and
+/// plot runs — filed under `experiment` (all when `None`), oldest first.
+pub fn finished_run_ids(store: &Store, experiment: Option<&str>) -> Result<Vec<i64>> {
+    use crate::store::RunStatus;
+    use crate::store::query::{Expr, Field, Op, Value, column};
+    let kinds = Expr::In(
+        Field::Column("r.kind"),
+        RunKind::ALL
+            .into_iter()
+            .filter(|k| k.is_model_result() || matches!(k, RunKind::AuditLeakage | RunKind::Plot))
+            .map(|k| Value::Text(k.as_str().into()))
+            .collect(),
+        false,
+    );
+    let finished = Expr::Cmp(Field::Column("r.status"), Op::Eq, Value::Text(RunStatus::Finished.as_str().into()));
+    let mut filter = Expr::And(Box::new(kinds), Box::new(finished));
+    if let (Some(e), Some(col)) = (experiment, column("experiment")) {
+        filter = Expr::And(Box::new(filter), Box::new(Expr::Cmp(col, Op::Eq, Value::Text(e.to_string()))));
+    }
+    let mut ids: Vec<i64> =
+        store.query_runs(Some(&filter), None, false, 100_000)?.into_iter().map(|(r, _)| r.id).collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Tables 2 and 3 and the leakage audit table of `ids`, computed as the
+/// report computes them (the dashboard's experiment page).
+pub fn tables(store: &Store, ids: &[i64], opts: &Options<'_>) -> Result<(Table, Table, Table)> {
+    let collected = collect(store, ids)?;
+    let computed = compute(&collected, opts)?;
+    Ok((computed.table2, computed.table3, computed.audit_table))
+}
+
 /// Builds the report for `ids` into `dir`.
 pub fn build(store: &Store, name: &str, ids: &[i64], dir: &Path, published: Option<&Published>) -> Result<Written> {
     build_with(store, name, ids, dir, &Options { published, ..Options::default() })

@@ -56,6 +56,7 @@ mod table1;
 mod test_model;
 mod train;
 mod ttest;
+mod ui;
 mod volume;
 
 use crate::session::Registry;
@@ -113,6 +114,7 @@ pub fn registry() -> Registry {
         &run::Run,
         &compare::Compare,
         &compare::Best,
+        &ui::Ui,
         &history::History,
         &save::Save,
         &notebook_save::NotebookSave,

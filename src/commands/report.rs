@@ -9,9 +9,8 @@ use crate::output::Output;
 use crate::provenance::sha256_file;
 use crate::session::{Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
-use crate::store::query::{Expr, Field, Op, Value, column};
+use crate::store::RunKind;
 use crate::store::records::{ReportParams, incidental};
-use crate::store::{RunKind, RunStatus};
 
 pub struct Report;
 
@@ -68,29 +67,7 @@ impl Command for Report {
                 span: tok.span,
             })?,
             (None, experiment) => {
-                let kinds = Expr::In(
-                    Field::Column("r.kind"),
-                    RunKind::ALL
-                        .into_iter()
-                        .filter(|k| k.is_model_result() || matches!(k, RunKind::AuditLeakage | RunKind::Plot))
-                        .map(|k| Value::Text(k.as_str().into()))
-                        .collect(),
-                    false,
-                );
-                let finished =
-                    Expr::Cmp(Field::Column("r.status"), Op::Eq, Value::Text(RunStatus::Finished.as_str().into()));
-                let mut filter = Expr::And(Box::new(kinds), Box::new(finished));
-                if let (Some(e), Some(col)) = (experiment, column("experiment")) {
-                    filter = Expr::And(Box::new(filter), Box::new(Expr::Cmp(col, Op::Eq, Value::Text(e.text.clone()))));
-                }
-                let mut ids: Vec<i64> = session
-                    .store()
-                    .query_runs(Some(&filter), None, false, 10_000)?
-                    .into_iter()
-                    .map(|(r, _)| r.id)
-                    .collect();
-                ids.sort_unstable();
-                ids
+                crate::report::finished_run_ids(session.store(), experiment.map(|t| t.text.as_str()))?
             }
         };
         if ids.is_empty() {

@@ -90,6 +90,20 @@ pub enum Figure {
     },
     /// Learning curves: loss (training and held-out) and held-out AUC by epoch.
     Curves(CurvePanel),
+    /// Several runs' ROC curves overlaid (each from its pooled predictions),
+    /// one colour per run.
+    RocOverlay {
+        title: String,
+        /// (label, curve, AUC) per run.
+        curves: Vec<(String, Roc, f64)>,
+    },
+    /// Several runs' held-out AUC by epoch overlaid: each run's mean over
+    /// its folds.
+    CurvesOverlay {
+        title: String,
+        /// (label, (epoch, mean held-out AUC) per epoch) per run.
+        runs: Vec<(String, Vec<(usize, f64)>)>,
+    },
     /// The leakage audit: each fold's AUC in the fold-safe and the LEAKY arm.
     AuditFolds {
         model: String,
@@ -173,6 +187,7 @@ impl Figure {
         match self {
             Figure::CvGrid(p) => (4 * 420, p.len().div_ceil(4).max(1) as u32 * 440),
             Figure::Curves(_) => (1100, 460),
+            Figure::CurvesOverlay { .. } => (720, 460),
             Figure::Histogram { .. } => (720, 520),
             Figure::Scatter { .. } => (660, 600),
             Figure::Distribution { features, groups, .. } => CategoryAxis::new(features, groups.len()).size(),
@@ -221,6 +236,8 @@ impl Figure {
             }
             Figure::AuditFolds { model, safe, leaky } => audit_panel(root, model, safe, leaky),
             Figure::Curves(p) => curves_panel(root, p),
+            Figure::RocOverlay { title, curves } => roc_overlay_panel(root, title, curves),
+            Figure::CurvesOverlay { title, runs } => curves_overlay_panel(root, title, runs),
             Figure::Histogram { title, column, groups, bins } => histogram_panel(root, title, column, groups, *bins),
             Figure::Distribution { title, features, groups, values, violin, y_label } => {
                 distribution_panel(root, title, features, groups, values, *violin, y_label)
@@ -536,6 +553,44 @@ fn curves_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &CurvePane
             _ => "mean".to_string(),
         })
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], red));
+    legend(&mut chart, SeriesLabelPosition::LowerRight, 12)
+}
+
+fn roc_overlay_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    curves: &[(String, Roc, f64)],
+) -> Result<()> {
+    let mut chart = axes(area, title, 15, "False positive rate (1 − specificity)", "True positive rate (sensitivity)")?;
+    chance(&mut chart)?;
+    for (k, (label, roc, auc)) in curves.iter().enumerate() {
+        let style = ShapeStyle::from(&FOLD_COLOURS[k % FOLD_COLOURS.len()]).stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(roc.fpr.iter().copied().zip(roc.tpr.iter().copied()), style))
+            .map_err(err)?
+            .label(format!("{label} (AUC {auc:.2})"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+    }
+    legend(&mut chart, SeriesLabelPosition::LowerRight, 13)
+}
+
+fn curves_overlay_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    runs: &[(String, Vec<(usize, f64)>)],
+) -> Result<()> {
+    let epochs = runs.iter().flat_map(|(_, v)| v.iter().map(|p| p.0)).max().unwrap_or(1).max(1) as f64;
+    let mut chart = epoch_axes(area, title, epochs, 0.0..1.0, "held-out AUC (mean over folds)")?;
+    let grey = ShapeStyle::from(&RGBColor(120, 120, 120)).stroke_width(1);
+    chart.draw_series(DashedLineSeries::new(vec![(1.0, 0.5), (epochs, 0.5)], 6, 4, grey)).map_err(err)?;
+    for (k, (label, points)) in runs.iter().enumerate() {
+        let style = ShapeStyle::from(&FOLD_COLOURS[k % FOLD_COLOURS.len()]).stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(points.iter().filter(|p| p.1.is_finite()).map(|p| (p.0 as f64, p.1)), style))
+            .map_err(err)?
+            .label(label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+    }
     legend(&mut chart, SeriesLabelPosition::LowerRight, 12)
 }
 

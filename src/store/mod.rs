@@ -64,6 +64,16 @@ pub struct RunSummary {
     pub command: String,
 }
 
+/// A run's line in the dashboard's runs table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOverview {
+    pub id: RunId,
+    pub experiment: Option<String>,
+    pub auc_pooled: Option<f64>,
+    pub auc_mean: Option<f64>,
+    pub children: i64,
+}
+
 /// A dataset a run read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DatasetRecord {
@@ -124,6 +134,114 @@ impl Store {
                 Err(e) => return Err(store_error(path, e)),
             }
         }
+    }
+
+    /// Opens an existing database read-only (`radose ui`): no migration, no
+    /// run marked; every write fails in SQLite itself. A database whose
+    /// schema is not this version's is refused with what to do.
+    pub fn open_read_only(path: &Path, provenance: Provenance) -> Result<Store> {
+        use rusqlite::OpenFlags;
+        if !path.is_file() {
+            return Err(Error::Store { path: path.to_path_buf(), message: "no run database here".into() });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| store_error(path, e))?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(|e| store_error(path, e))?;
+        let store = Store { conn, path: path.to_path_buf(), provenance };
+        let version = store.schema_version()?;
+        let known = migrations::MIGRATIONS.len() as i64;
+        if version != known {
+            return Err(Error::Store {
+                path: path.to_path_buf(),
+                message: format!(
+                    "schema version {version}, this radose reads version {known}; open it once with this radose \
+                     (e.g. `radose --db {} runs`) to migrate it",
+                    path.display()
+                ),
+            });
+        }
+        Ok(store)
+    }
+
+    /// For the dashboard's runs table: each run's experiment and its
+    /// run-level `auc_pooled` / `auc_mean` (absent: `None`), in one query.
+    pub fn run_overview(&self, ids: &[RunId]) -> Result<Vec<RunOverview>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; ids.len()].join(",");
+        let metric = |key: &str| {
+            format!(
+                "(SELECT m.value FROM metrics m WHERE m.run_id = r.id AND m.key = '{key}' AND m.step IS NULL \
+                 AND m.fold IS NULL ORDER BY m.id DESC LIMIT 1)"
+            )
+        };
+        let sql = format!(
+            "SELECT r.id, e.name, {}, {}, (SELECT COUNT(*) FROM runs c WHERE c.parent_id = r.id) \
+             FROM runs r LEFT JOIN experiments e ON e.id = r.experiment_id WHERE r.id IN ({marks})",
+            metric("auc_pooled"),
+            metric("auc_mean")
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(ids.iter()), |r| {
+                Ok(RunOverview {
+                    id: r.get(0)?,
+                    experiment: r.get(1)?,
+                    auc_pooled: r.get(2)?,
+                    auc_mean: r.get(3)?,
+                    children: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+
+    /// Every experiment's name with its number of runs.
+    pub fn experiment_counts(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT e.name, COUNT(r.id) FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id \
+                 GROUP BY e.id ORDER BY e.name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+
+    /// Every run kind in the database with its number of runs.
+    pub fn kind_counts(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, COUNT(*) FROM runs GROUP BY kind ORDER BY kind")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+
+    /// The latest value of metric `key` logged by `run` with a step (e.g.
+    /// the epoch a running fold reached), with that step.
+    pub fn latest_step(&self, run: RunId, key: &str) -> Result<Option<(i64, f64)>> {
+        self.conn
+            .query_row(
+                "SELECT step, value FROM metrics WHERE run_id = ?1 AND key = ?2 AND step IS NOT NULL \
+                 ORDER BY step DESC, id DESC LIMIT 1",
+                rusqlite::params![run, key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// `run`'s children: (id, kind, status).
+    pub fn children_of(&self, run: RunId) -> Result<Vec<(RunId, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, kind, status FROM runs WHERE parent_id = ?1 ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
     }
 
     /// A private in-memory database (for tests and `--db :memory:`).

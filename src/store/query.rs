@@ -64,6 +64,9 @@ pub enum Expr {
     Cmp(Field, Op, Value),
     In(Field, Vec<Value>, bool),
     Not(Box<Expr>),
+    /// The field has no value (built by programs, e.g. top-level runs:
+    /// `parent` absent; the language itself has no syntax for it).
+    Absent(Field),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
 }
@@ -412,6 +415,7 @@ pub fn to_sql(e: &Expr, binds: &mut Vec<Bound>) -> String {
             format!("({lhs} {}IN ({marks}))", if *negated { "NOT " } else { "" })
         }
         Expr::Not(x) => format!("(NOT {})", to_sql(x, binds)),
+        Expr::Absent(f) => format!("({} IS NULL)", field_sql(f, binds)),
         Expr::And(a, b) => {
             let l = to_sql(a, binds);
             let r = to_sql(b, binds);

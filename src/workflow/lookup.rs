@@ -166,13 +166,7 @@ pub fn record_test_metrics(
 /// A run's predictions per patient (probabilities of one patient averaged,
 /// e.g. over repeats), sorted by patient id.
 pub fn patient_predictions(session: &Session, run: i64) -> Result<BTreeMap<String, (u8, f64)>> {
-    let mut acc: BTreeMap<String, (u8, f64, usize)> = BTreeMap::new();
-    for p in session.store().predictions(run)? {
-        let e = acc.entry(p.patient).or_insert((p.label, 0.0, 0));
-        e.1 += p.probability;
-        e.2 += 1;
-    }
-    Ok(acc.into_iter().map(|(k, (l, s, n))| (k, (l, s / n as f64))).collect())
+    crate::workflow::compare::patient_predictions(session.store(), run)
 }
 
 /// Parses a `--where` value, placing errors under the token.

@@ -30,7 +30,12 @@ fn every_example_runs() {
     assert!(without.is_empty(), "commands without an example in their help: {without:?}");
     for cmd in registry().all() {
         for example in cmd.signature().examples {
-            let mut s = common::session();
+            // The dashboard reads a database file.
+            let mut s = if cmd.signature().name == "ui" {
+                radose::open_session(std::path::Path::new("ui-example.db")).unwrap()
+            } else {
+                common::session()
+            };
             let setup = if cmd.signature().category == "deep learning" || example.command.starts_with("model ") {
                 "load A data/pre/A; load B data/pre/B; extract A --sequences T1,T1C,T2 --roi ptv --to data/feat/A; \
                  extract B --sequences T1,T1C,T2 --roi ptv --to data/feat/B"

@@ -37,7 +37,7 @@ impl Command for Ui {
         if !db.is_file() {
             return Err(Error::invalid(
                 format!("`{}` is not a database file; the dashboard reads one", db.display()),
-                Some("start radose with --db FILE (e.g. `radose --db runs.db ui`)"),
+                Some("start radose with --db FILE (e.g. radose --db runs.db ui)"),
             ));
         }
         let port: u16 = args.parsed("port", "a port number (0–65535)")?.unwrap_or(DEFAULT_PORT);
@@ -56,7 +56,6 @@ impl Command for Ui {
         let cfg = UiConfig { db, bind, port, token, published };
         let server = crate::ui::start(cfg, session.store().provenance().clone())?;
         let url = format!("http://{}/", server.addr());
-        eprintln!("radose ui: serving {url} (read-only; Ctrl-C stops it)");
         let progress = session.progress(0, "requests", format!("radose ui at {url} — Ctrl-C stops it"));
         let cancel = session.cancel_flag();
         let until = seconds.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s.max(0.0)));

@@ -234,13 +234,16 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// `run`'s children: (id, kind, status).
-    pub fn children_of(&self, run: RunId) -> Result<Vec<(RunId, String, String)>> {
+    /// `run`'s children, oldest first.
+    pub fn children_of(&self, run: RunId) -> Result<Vec<RunSummary>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, kind, status FROM runs WHERE parent_id = ?1 ORDER BY id")
+            .prepare(
+                "SELECT id, parent_id, kind, status, started_at, ended_at, command FROM runs WHERE parent_id = ?1 \
+                 ORDER BY id",
+            )
             .map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([run], summary_from_row).map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
     }
 

@@ -20,9 +20,6 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// The policy of an SVG figure: no scripts or fetches, its own inline styles.
-pub const SVG_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'";
-
 /// A parsed request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
@@ -240,11 +237,9 @@ pub fn percent_encode(s: &str) -> String {
 
 /// Writes `resp` (headers only for HEAD) and closes the exchange.
 pub fn write_response(mut stream: &TcpStream, resp: &Response, head_only: bool) -> std::io::Result<()> {
-    // A figure is an image: no script runs in it, and plotters styles its text inline.
-    let policy = if resp.content_type.starts_with("image/svg+xml") { SVG_POLICY } else { CONTENT_SECURITY_POLICY };
     let mut head = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\
-         Content-Security-Policy: {policy}\r\nX-Content-Type-Options: nosniff\r\n\
+         Content-Security-Policy: {CONTENT_SECURITY_POLICY}\r\nX-Content-Type-Options: nosniff\r\n\
          X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\nCache-Control: no-store\r\n",
         resp.status,
         reason(resp.status),

@@ -251,23 +251,23 @@ fn run_rows(store: &Store, q: &RunQuery) -> Result<Vec<RunRow>> {
 /// A running run's progress: fold runs finished and the epoch the running
 /// fold reached (deep models), or child runs finished.
 pub fn progress(store: &Store, id: RunId, kind: RunKind) -> Result<Option<String>> {
-    // Every descendant: (id, kind, status).
+    // Every descendant.
     let mut all = Vec::new();
     let mut stack = vec![id];
     while let Some(r) = stack.pop() {
         for c in store.children_of(r)? {
-            stack.push(c.0);
+            stack.push(c.id);
             all.push(c);
         }
     }
     let deep = matches!(kind, RunKind::Train | RunKind::Test | RunKind::TrainConfig | RunKind::TrainOuter);
     if deep {
-        let folds: Vec<&(RunId, String, String)> = all.iter().filter(|c| c.1 == "train-fold").collect();
-        let done = folds.iter().filter(|c| c.2 == "finished").count();
-        let running = folds.iter().filter(|c| c.2 == "running").map(|c| c.0).max();
+        let folds: Vec<&crate::store::RunSummary> = all.iter().filter(|c| c.kind == RunKind::TrainFold).collect();
+        let done = folds.iter().filter(|c| c.status == RunStatus::Finished).count();
+        let running = folds.iter().filter(|c| c.status == RunStatus::Running).map(|c| c.id).max();
         let (run, total) = match running {
             Some(f) => {
-                let parent = store.run_detail(f)?.summary.parent;
+                let parent = folds.iter().find(|c| c.id == f).and_then(|c| c.parent);
                 let epochs = match parent {
                     Some(p) => {
                         store.run_detail(p)?.params.iter().find(|(k, _)| k == "epochs").map(|(_, v)| v.display())
@@ -288,7 +288,7 @@ pub fn progress(store: &Store, id: RunId, kind: RunKind) -> Result<Option<String
     if all.is_empty() {
         return Ok(None);
     }
-    let done = all.iter().filter(|c| c.2 == "finished").count();
+    let done = all.iter().filter(|c| c.status == RunStatus::Finished).count();
     Ok(Some(format!("{done} of {} child runs finished", all.len())))
 }
 
@@ -432,10 +432,14 @@ fn tree(store: &Store, id: RunId, depth: usize) -> Result<String> {
     if children.is_empty() {
         return Ok(String::new());
     }
-    let overview: std::collections::HashMap<RunId, crate::store::RunOverview> =
-        store.run_overview(&children.iter().map(|c| c.0).collect::<Vec<_>>())?.into_iter().map(|o| (o.id, o)).collect();
+    let overview: std::collections::HashMap<RunId, crate::store::RunOverview> = store
+        .run_overview(&children.iter().map(|c| c.id).collect::<Vec<_>>())?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
     let mut out = String::from("<ul class=\"tree\">");
-    for (c, kind, status) in &children {
+    for child in &children {
+        let (c, kind, status) = (&child.id, child.kind.as_str(), child.status.as_str());
         let auc = overview.get(c).and_then(|o| o.auc_pooled.or(o.auc_mean));
         let auc = if auc.is_some_and(f64::is_finite) { format!(" AUC {}", num(auc)) } else { String::new() };
         out.push_str(&format!("<li><a href=\"/run/{c}\">run {c}</a> {} {}{auc}", esc(kind), badge(status)));

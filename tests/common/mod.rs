@@ -106,3 +106,34 @@ pub fn fixture(rel: &str) -> PathBuf {
     assert!(p.exists(), "test fixture {} is missing from the repository", p.display());
     p
 }
+
+/// A database for the dashboard's tests (`DIR/runs.db`): two `cv` runs, a
+/// two-fold `train` of a small +Dose model, all in experiment `e`, and a
+/// figure of the first `cv` written outside the artifact folder. Returns
+/// the session and the ids of the two `cv` runs and the `train` run.
+pub fn dashboard_study(dir: &Path) -> (Session, i64, i64, i64) {
+    let db = dir.join("runs.db");
+    let mut s = radose::open_session(&db).unwrap();
+    let d = dir.display();
+    let script = format!(
+        "simulate --out {d}/sim --n-a 30 --n-b 12 --seed 7\n\
+         load A0 {d}/sim/A\npreprocess A0 --to {d}/pre/A\nload A {d}/pre/A\n\
+         extract A --sequences T1 --roi ptv --to {d}/feat/A\n\
+         pipeline P = standardize | mannwhitney k=4 | logistic\n\
+         cv P on A.T1 --folds 3 --seed 1 --label first --experiment e\n\
+         cv P on A.T1 --folds 3 --seed 2 --label second --experiment e\n\
+         model Q = T1+Dose --select mannwhitney:k=6 --input 17x17x17 --balance weight\n\
+         train Q on A --folds 2 --grid epochs=2 batch=4 --seed 3 --experiment e\n"
+    );
+    let (_, err, outcome) = run(&mut s, &script, false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    let runs = s.store().query_runs(None, None, false, 500).unwrap();
+    let of = |kind: radose::store::RunKind| {
+        runs.iter().filter(|(r, _)| r.kind == kind).map(|(r, _)| r.id).collect::<Vec<_>>()
+    };
+    let (cvs, train) = (of(radose::store::RunKind::Cv), of(radose::store::RunKind::Train)[0]);
+    // A figure written outside the run database's artifact folder.
+    let (_, err, outcome) = run(&mut s, &format!("plot roc {} --out {d}/outside.svg", cvs[0]), false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    (s, cvs[0], cvs[1], train)
+}

@@ -36,6 +36,13 @@
       window.setTimeout(function () { window.location.reload(); }, seconds * 1000);
     }
   }
+  // How many of the page's figures rendered: "loaded/total" on <body>
+  // (read by the browser test; a figure that failed to load counts as not).
+  window.addEventListener("load", function () {
+    var imgs = Array.prototype.slice.call(document.images);
+    var loaded = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+    document.body.setAttribute("data-figures", loaded + "/" + imgs.length);
+  });
   document.addEventListener("DOMContentLoaded", function () {
     window.setTimeout(poll, 2000);
     reloadLive();

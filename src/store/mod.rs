@@ -163,8 +163,9 @@ impl Store {
         Ok(store)
     }
 
-    /// For the dashboard's runs table: each run's experiment and its
-    /// run-level `auc_pooled` / `auc_mean` (absent: `None`), in one query.
+    /// For the dashboard's runs table: each run's experiment, its run-level
+    /// `auc_pooled` (a test run's `auc`) and `auc_mean` (absent: `None`) and
+    /// its number of children, in one query.
     pub fn run_overview(&self, ids: &[RunId]) -> Result<Vec<RunOverview>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -179,7 +180,7 @@ impl Store {
         let sql = format!(
             "SELECT r.id, e.name, {}, {}, (SELECT COUNT(*) FROM runs c WHERE c.parent_id = r.id) \
              FROM runs r LEFT JOIN experiments e ON e.id = r.experiment_id WHERE r.id IN ({marks})",
-            metric("auc_pooled"),
+            format!("COALESCE({}, {})", metric("auc_pooled"), metric("auc")),
             metric("auc_mean")
         );
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;

@@ -83,6 +83,8 @@ impl Server {
     /// Stops accepting, lets the workers finish what they hold, and joins them.
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // The listener blocks in accept: one connection wakes it to see the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -100,7 +102,6 @@ pub fn start(cfg: UiConfig, provenance: Provenance) -> Result<Server> {
     let listener = TcpListener::bind((cfg.bind, cfg.port))
         .map_err(|e| Error::invalid(format!("cannot listen on {}:{}: {e}", cfg.bind, cfg.port), None))?;
     let addr = listener.local_addr().map_err(|e| Error::invalid(format!("the listening address: {e}"), None))?;
-    listener.set_nonblocking(true).map_err(|e| Error::invalid(format!("the listener: {e}"), None))?;
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::sync_channel::<TcpStream>(QUEUE);
     let rx = Arc::new(Mutex::new(rx));
@@ -120,17 +121,20 @@ pub fn start(cfg: UiConfig, provenance: Provenance) -> Result<Server> {
     Ok(Server { addr, stop, threads })
 }
 
-/// Accepts connections until stopped; a full queue answers 503 at once.
+/// Accepts connections until stopped (`Server::stop` connects once to wake
+/// it); a full queue answers 503 at once.
 fn accept(listener: &TcpListener, tx: &SyncSender<TcpStream>, stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        match listener.accept() {
+    loop {
+        let next = listener.accept();
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        match next {
             Ok((stream, _)) => {
-                let _ = stream.set_nonblocking(false);
                 if let Err(TrySendError::Full(s)) = tx.try_send(stream) {
                     let _ = http::write_response(&s, &http::Response::error(503, "the dashboard is busy"), false);
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
     }

@@ -147,6 +147,11 @@ fn badge(status: &str) -> String {
     format!("<span class=\"badge {}\">{}</span>", esc(status), esc(status))
 }
 
+/// `2026-12-02T03:31:19.878Z` → `2026-12-02 03:31:19`.
+fn when(t: &str) -> String {
+    t.replacen('T', " ", 1).split('.').next().unwrap_or(t).trim_end_matches('Z').to_string()
+}
+
 fn num(v: Option<f64>) -> String {
     v.filter(|v| v.is_finite()).map_or(String::new(), |v| crate::output::format_sig(v, 3))
 }
@@ -345,7 +350,7 @@ fn runs_page(store: &Store, req: &Request) -> Page {
     body.push_str(&format!(
         "<form method=\"get\" action=\"/compare\"><p class=\"count\">{} run{} shown{}</p>\
          <table class=\"runs\" id=\"runs\"><thead><tr><th></th><th>run</th><th>kind</th><th>status</th>\
-         <th>experiment</th><th>started</th><th>ended</th><th class=\"num\">auc pooled</th><th class=\"num\">auc mean</th>\
+         <th>experiment</th><th>started</th><th>ended</th><th class=\"num\">AUC</th><th class=\"num\">AUC fold mean</th>\
          <th>progress</th><th>command</th></tr></thead><tbody>\n",
         rows.len(),
         if rows.len() == 1 { "" } else { "s" },
@@ -364,8 +369,8 @@ fn runs_page(store: &Store, req: &Request) -> Page {
             kind = esc(&r.kind),
             badge = badge(&r.status),
             exp = esc(r.experiment.as_deref().unwrap_or_default()),
-            started = esc(&r.started),
-            ended = esc(r.ended.as_deref().unwrap_or_default()),
+            started = esc(&when(&r.started)),
+            ended = esc(&r.ended.as_deref().map(when).unwrap_or_default()),
             ap = num(r.auc_pooled),
             am = num(r.auc_mean),
             progress = esc(r.progress.as_deref().unwrap_or_default()),
@@ -478,6 +483,11 @@ fn run_page(store: &Store, shared: &Shared, id: RunId) -> Page {
     if let Some(p) = s.parent {
         body.push_str(&format!("<p>part of <a href=\"/run/{p}\">run {p}</a></p>"));
     }
+    for (name, caption) in figures_of(store, &d) {
+        body.push_str(&format!(
+            "<figure><img src=\"/run/{id}/figure/{name}.svg\" alt=\"{caption}\"><figcaption>{caption}</figcaption></figure>\n"
+        ));
+    }
     body.push_str("<div class=\"grid\">");
     body.push_str(&table_html("Run", &["field", "value"], facts));
     let params = d.params.iter().map(|(k, v)| vec![k.clone(), v.display()]).collect();
@@ -506,12 +516,7 @@ fn run_page(store: &Store, shared: &Shared, id: RunId) -> Page {
     }
     body.push_str("</div>");
     if epochs > 0 {
-        body.push_str(&format!("<p class=\"note\">{epochs} per-epoch values (drawn below)</p>"));
-    }
-    for (name, caption) in figures_of(store, &d) {
-        body.push_str(&format!(
-            "<figure><img src=\"/run/{id}/figure/{name}.svg\" alt=\"{caption}\"><figcaption>{caption}</figcaption></figure>\n"
-        ));
+        body.push_str(&format!("<p class=\"note\">{epochs} per-epoch values (drawn above)</p>"));
     }
     if !d.datasets.is_empty() {
         let rows = d.datasets.iter().map(|ds| vec![ds.name.clone(), ds.path.clone(), ds.sha256.clone()]).collect();

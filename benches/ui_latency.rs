@@ -55,7 +55,14 @@ fn build(db: &std::path::Path) -> (i64, i64, usize) {
         let run = NewRun::new(RunKind::Train, format!("train M{} on A --seed {g}", g % 8 + 1), params.to_params())
             .in_experiment(Some(experiment.into()));
         let train = store.begin_run(&run).unwrap();
-        let cfg = TrainConfigParams { config: 0, lr: 1e-3, batch: 16, epochs: EPOCHS as usize, weight_decay: 1e-5, lr_decay: None };
+        let cfg = TrainConfigParams {
+            config: 0,
+            lr: 1e-3,
+            batch: 16,
+            epochs: EPOCHS as usize,
+            weight_decay: 1e-5,
+            lr_decay: None,
+        };
         let mut c = NewRun::new(RunKind::TrainConfig, String::new(), cfg.to_params());
         c.parent = Some(train);
         let config = store.begin_run(&c).unwrap();
@@ -75,9 +82,15 @@ fn build(db: &std::path::Path) -> (i64, i64, usize) {
             let fold = store.begin_run(&fr).unwrap();
             for e in 1..=EPOCHS {
                 let t = e as f64 / EPOCHS as f64;
-                store.log_metric(fold, curve::TRAIN_LOSS, 0.7 - 0.3 * t + 0.01 * rng.normal(), Some(e), Some(f as i64)).unwrap();
-                store.log_metric(fold, curve::VAL_LOSS, 0.7 - 0.1 * t + 0.03 * rng.normal(), Some(e), Some(f as i64)).unwrap();
-                store.log_metric(fold, curve::VAL_AUC, 0.5 + 0.2 * t + 0.05 * rng.normal(), Some(e), Some(f as i64)).unwrap();
+                store
+                    .log_metric(fold, curve::TRAIN_LOSS, 0.7 - 0.3 * t + 0.01 * rng.normal(), Some(e), Some(f as i64))
+                    .unwrap();
+                store
+                    .log_metric(fold, curve::VAL_LOSS, 0.7 - 0.1 * t + 0.03 * rng.normal(), Some(e), Some(f as i64))
+                    .unwrap();
+                store
+                    .log_metric(fold, curve::VAL_AUC, 0.5 + 0.2 * t + 0.05 * rng.normal(), Some(e), Some(f as i64))
+                    .unwrap();
                 metrics += 3;
             }
             store.log_metrics(fold, Some(f as i64), &FoldMetrics { auc: 0.7, acc: 0.7, f1: 0.5 }).unwrap();
@@ -183,7 +196,12 @@ fn main() {
         println!("| {name} | {:.1} | {:.1} | {bytes} |", q(0.5), q(0.95));
     }
     let (hwm, rss) = (status_kb(child.id(), "VmHWM:"), status_kb(child.id(), "VmRSS:"));
-    println!("\nserver memory: {:.1} MB at start, {:.1} MB after, peak {:.1} MB", idle_kb as f64 / 1024.0, rss as f64 / 1024.0, hwm as f64 / 1024.0);
+    println!(
+        "\nserver memory: {:.1} MB at start, {:.1} MB after, peak {:.1} MB",
+        idle_kb as f64 / 1024.0,
+        rss as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
     let _ = child.kill();
     let _ = child.wait();
 }

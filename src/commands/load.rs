@@ -243,7 +243,7 @@ fn check_images(dir: &Path, manifest: &Manifest, raw: &RawTable, roles: &Roles) 
     for row in &raw.rows {
         for role in manifest.images.keys() {
             if let Some(p) = manifest.image_path(dir, role, &row[id_col]) {
-                if !p.exists() {
+                if !p.exists() && crate::imaging::series_path(&p).is_none() {
                     missing.push((row[id_col].clone(), role.clone(), p));
                 }
             }

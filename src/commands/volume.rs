@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::imaging::read_image;
 use crate::output::{Cell, Output, Table};
-use crate::provenance::sha256_file;
 use crate::session::{Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
 use crate::store::RunKind;
@@ -16,7 +15,12 @@ pub struct VolumeCmd;
 impl Command for VolumeCmd {
     fn signature(&self) -> Signature {
         Signature::new("volume", "data", "Show an image's size, spacing, origin, direction, type and value range")
-            .required("FILE", ArgKind::Path, "a .nii, .nii.gz, .nrrd or .nhdr image, or a DICOM RT Dose .dcm")
+            .required(
+                "FILE",
+                ArgKind::Path,
+                "a .nii, .nii.gz, .nrrd or .nhdr image, a DICOM RT Dose .dcm, or a folder of DICOM slices (FOLDER#SERIES_UID \
+                 when it holds several series)",
+            )
             .switch("json", "print one JSON object (size, spacing, origin, direction, dtype, min, max, mean, units)")
             .table()
             .example("volume data/sim/A/images/A001/dose.nii.gz", "the dose grid of patient A001")
@@ -26,11 +30,12 @@ impl Command for VolumeCmd {
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
         let tok = args.required(0)?;
         let path = PathBuf::from(&tok.text);
-        if !path.exists() {
+        let folder = crate::imaging::series_path(&path).map(|(dir, _)| dir);
+        if !path.exists() && folder.is_none() {
             return Err(Error::FileNotFound { path });
         }
         let run = session.begin_run(args, RunKind::Volume, &VolumeParams { path: tok.text.clone() }, None)?;
-        let sha = sha256_file(&path)?;
+        let sha = crate::imaging::image_sha256(&path)?;
         session.store().record_dataset(run, &tok.text, &tok.text, &sha, None)?;
         let image = read_image(&path)?;
         let v = &image.volume;

@@ -3,6 +3,7 @@
 //! name.
 
 pub mod dicom;
+pub mod dicom_series;
 pub mod dose_input;
 pub mod nifti;
 pub mod nrrd;
@@ -26,8 +27,19 @@ pub struct LoadedImage {
     pub frame_of_reference: Option<String>,
 }
 
-/// Reads `.nii`, `.nii.gz`, `.nrrd`, `.nhdr` or a DICOM RT Dose `.dcm`.
+/// Reads `.nii`, `.nii.gz`, `.nrrd`, `.nhdr`, a DICOM RT Dose `.dcm`, or a
+/// folder of DICOM slices (`FOLDER`, or `FOLDER#SERIES_UID` when it holds
+/// several series).
 pub fn read_image(path: &Path) -> Result<LoadedImage> {
+    if let Some((dir, uid)) = series_path(path) {
+        let s = dicom_series::read_series(&dir, uid.as_deref())?;
+        return Ok(LoadedImage {
+            volume: s.volume,
+            dtype: "float32",
+            units: None,
+            frame_of_reference: s.frame_of_reference,
+        });
+    }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
     let (volume, dtype) = if name.ends_with(".nii") || name.ends_with(".nii.gz") {
         nifti::read_typed(path)?
@@ -48,4 +60,31 @@ pub fn read_image(path: &Path) -> Result<LoadedImage> {
         ));
     };
     Ok(LoadedImage { volume, dtype, units: None, frame_of_reference: None })
+}
+
+/// `FOLDER` or `FOLDER#SERIES_UID` naming a folder of DICOM slices.
+pub fn series_path(path: &Path) -> Option<(std::path::PathBuf, Option<String>)> {
+    if path.is_dir() {
+        return Some((path.to_path_buf(), None));
+    }
+    let text = path.to_str()?;
+    let (dir, uid) = text.rsplit_once('#')?;
+    let dir = Path::new(dir);
+    dir.is_dir().then(|| (dir.to_path_buf(), Some(uid.to_string())))
+}
+
+/// The content hash of an image: the file's SHA-256, or for a folder of
+/// DICOM slices the SHA-256 over every DICOM file's name and hash in name
+/// order (a changed, added or removed slice changes it).
+pub fn image_sha256(path: &Path) -> Result<String> {
+    let Some((dir, uid)) = series_path(path) else { return crate::provenance::sha256_file(path) };
+    let mut listing = String::new();
+    for file in dicom_series::dicom_files(&dir)? {
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        listing.push_str(&format!("{name} {}\n", crate::provenance::sha256_file(&file)?));
+    }
+    if let Some(uid) = uid {
+        listing.push_str(&format!("series {uid}\n"));
+    }
+    Ok(crate::provenance::sha256_bytes(listing.as_bytes()))
 }

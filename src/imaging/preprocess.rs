@@ -126,10 +126,10 @@ pub fn patient_key(params: &PreprocessParams, inputs: &BTreeMap<String, String>)
 pub fn hash_inputs(p: &PatientInputs) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (role, path) in p.mr.iter().chain(std::iter::once(&p.mask)) {
-        out.insert(role.clone(), sha256_file(path)?);
+        out.insert(role.clone(), crate::imaging::image_sha256(path)?);
     }
     if let Some(d) = &p.dose {
-        out.insert("dose".into(), sha256_file(d)?);
+        out.insert("dose".into(), crate::imaging::image_sha256(d)?);
     }
     Ok(out)
 }

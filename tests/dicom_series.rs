@@ -1,0 +1,105 @@
+//! DICOM image series (a folder, one file per slice) read as SimpleITK's
+//! `ImageSeriesReader` reads them: geometry (oblique direction, origin,
+//! spacing) and voxels (each slice's Rescale Slope/Intercept) equal the
+//! fixture SimpleITK 2.5.7 wrote (tests/fixtures/gen/dicom_series_fixtures.py);
+//! slice order from positions, not file names or Instance Numbers; several
+//! series, a missing slice and mixed orientations refused with the files named.
+
+mod common;
+
+use std::path::PathBuf;
+
+use radose::imaging::dicom_series::{list_series, read_series};
+use radose::imaging::read_image;
+
+fn fixture(name: &str) -> PathBuf {
+    common::root().join("tests/fixtures/dicom_series").join(name)
+}
+
+fn expected() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap()
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+#[test]
+fn series_equal_simpleitks_image_series_reader() {
+    let want = expected();
+    for name in ["oblique", "ct"] {
+        let w = &want[name];
+        let img = read_image(&fixture(name)).unwrap();
+        let v = &img.volume;
+        let size: Vec<usize> = w["size"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+        assert_eq!(v.size.to_vec(), size, "{name} size");
+        for (what, got, want) in [
+            ("spacing", v.spacing.to_vec(), floats(&w["spacing"])),
+            ("origin", v.origin.to_vec(), floats(&w["origin"])),
+            ("direction", v.direction.to_vec(), floats(&w["direction"])),
+        ] {
+            for (g, e) in got.iter().zip(&want) {
+                assert!((g - e).abs() < 1e-6, "{name} {what}: {got:?} vs SimpleITK {want:?}");
+            }
+        }
+        let voxels = floats(&w["voxels"]);
+        assert_eq!(v.data.len(), voxels.len());
+        for (i, (g, e)) in v.data.iter().zip(&voxels).enumerate() {
+            assert_eq!(f64::from(*g), *e, "{name} voxel {i}");
+        }
+        assert!(img.frame_of_reference.is_some());
+        // The slice order is SimpleITK's, which is neither name nor Instance Number order.
+        let files: Vec<String> = read_series(&fixture(name), None)
+            .unwrap()
+            .files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let sitk: Vec<String> =
+            w["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect();
+        assert_eq!(files, sitk);
+        let mut sorted = files.clone();
+        sorted.sort();
+        assert_ne!(files, sorted, "the fixture's file names do not give the slice order");
+    }
+}
+
+#[test]
+fn several_series_are_listed_and_one_can_be_named() {
+    let dir = fixture("two_series");
+    let err = read_image(&dir).unwrap_err().to_string();
+    assert!(err.contains("2 image series"), "{err}");
+    assert!(err.contains("\"T1\", 6 slices") && err.contains("\"T2\", 4 slices"), "{err}");
+    let series = list_series(&dir).unwrap();
+    let t2 = series.iter().find(|s| s.description == "T2").unwrap();
+    assert_eq!((t2.modality.as_str(), t2.slices), ("MR", 4));
+    let named = PathBuf::from(format!("{}#{}", dir.display(), t2.uid));
+    assert_eq!(read_image(&named).unwrap().volume.size, [7, 5, 4]);
+    let wrong = PathBuf::from(format!("{}#1.2.3", dir.display()));
+    assert!(read_image(&wrong).unwrap_err().to_string().contains("no series 1.2.3"));
+}
+
+#[test]
+fn a_missing_slice_and_mixed_orientations_are_refused_naming_files() {
+    let err = read_image(&fixture("missing")).unwrap_err().to_string();
+    assert!(err.contains("a slice is missing between IM") && err.contains(".dcm"), "{err}");
+    let err = read_image(&fixture("mixed")).unwrap_err().to_string();
+    assert!(err.contains("mixed orientations") && err.contains(".dcm"), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    assert!(read_image(empty.path()).unwrap_err().to_string().contains("no DICOM files"));
+}
+
+#[test]
+fn the_volume_command_reads_a_series_folder() {
+    let mut s = common::session();
+    let dir = fixture("ct");
+    let (out, err, outcome) = common::run(&mut s, &format!("volume {} --json", dir.display()), false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["size"], serde_json::json!([6, 4, 5]));
+    // The series' content hash is recorded as the run's dataset.
+    let runs = s.store().query_runs(None, None, true, 1).unwrap();
+    let detail = s.store().run_detail(runs[0].0.id).unwrap();
+    assert_eq!(detail.datasets.len(), 1);
+    assert_eq!(detail.datasets[0].sha256, radose::imaging::image_sha256(&dir).unwrap());
+}

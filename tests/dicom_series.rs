@@ -9,7 +9,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use radose::imaging::dicom_series::{list_series, read_series};
+use radose::imaging::dicom::series::{list_series, read_series};
 use radose::imaging::read_image;
 
 fn fixture(name: &str) -> PathBuf {

@@ -3,7 +3,6 @@
 //! name.
 
 pub mod dicom;
-pub mod dicom_series;
 pub mod dose_input;
 pub mod nifti;
 pub mod nrrd;
@@ -32,7 +31,7 @@ pub struct LoadedImage {
 /// several series).
 pub fn read_image(path: &Path) -> Result<LoadedImage> {
     if let Some((dir, uid)) = series_path(path) {
-        let s = dicom_series::read_series(&dir, uid.as_deref())?;
+        let s = dicom::series::read_series(&dir, uid.as_deref())?;
         return Ok(LoadedImage {
             volume: s.volume,
             dtype: "float32",
@@ -79,7 +78,7 @@ pub fn series_path(path: &Path) -> Option<(std::path::PathBuf, Option<String>)> 
 pub fn image_sha256(path: &Path) -> Result<String> {
     let Some((dir, uid)) = series_path(path) else { return crate::provenance::sha256_file(path) };
     let mut listing = String::new();
-    for file in dicom_series::dicom_files(&dir)? {
+    for file in dicom::series::part10_files(&dir)? {
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         listing.push_str(&format!("{name} {}\n", crate::provenance::sha256_file(&file)?));
     }

@@ -6,6 +6,8 @@
 //! refused with their name. Patient identifiers (name, id, birth date, …)
 //! are never read into radose: nothing here touches those tags.
 
+pub mod series;
+
 use std::path::Path;
 
 use dicom_core::Tag;

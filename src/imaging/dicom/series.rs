@@ -69,7 +69,7 @@ pub struct SeriesInfo {
 }
 
 /// The files of `dir` that are DICOM Part 10 (the `DICM` marker), sorted by name.
-pub fn dicom_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn part10_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).map_err(|e| crate::provenance::io_error(dir, e))?;
     let mut files = Vec::new();
     for entry in entries {
@@ -92,7 +92,7 @@ pub fn dicom_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// The image slices of `dir` (files without Image Position, such as RT
 /// Structure Sets or registrations, are not slices and are passed over).
 fn slices(dir: &Path) -> Result<Vec<Slice>> {
-    let files = dicom_files(dir)?;
+    let files = part10_files(dir)?;
     if files.is_empty() {
         return Err(bad(dir, "no DICOM files (Part 10, with the DICM marker) in this folder"));
     }

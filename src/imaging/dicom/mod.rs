@@ -141,6 +141,49 @@ fn int(obj: &DefaultDicomObject, path: &Path, tag: Tag, name: &str) -> Result<i6
         .map_err(|_| bad(path, format!("{name} is not an integer")))
 }
 
+/// Stored pixel values as numbers: 8-, 16- or 32-bit words, signed or not,
+/// in the file's byte order, however `dicom-object` holds them; `None` for
+/// another layout.
+fn stored_values(primitive: &PrimitiveValue, bits: i64, signed: bool, big: bool) -> Option<Vec<f64>> {
+    Some(match (primitive, bits) {
+        (PrimitiveValue::U16(w), 16) => {
+            w.iter().map(|&v| if signed { f64::from(v as i16) } else { f64::from(v) }).collect()
+        }
+        (PrimitiveValue::I16(v), 16) => v.iter().map(|&x| f64::from(x)).collect(),
+        (PrimitiveValue::U16(w), 32) => w
+            .chunks_exact(2)
+            .map(|p| {
+                let (hi, lo) = if big { (p[0], p[1]) } else { (p[1], p[0]) };
+                let v = (u32::from(hi) << 16) | u32::from(lo);
+                if signed { f64::from(v as i32) } else { f64::from(v) }
+            })
+            .collect(),
+        (PrimitiveValue::U32(v), 32) => {
+            v.iter().map(|&x| if signed { f64::from(x as i32) } else { f64::from(x) }).collect()
+        }
+        (PrimitiveValue::I32(v), 32) => v.iter().map(|&x| f64::from(x)).collect(),
+        (PrimitiveValue::U8(b), 8) => {
+            b.iter().map(|&v| if signed { f64::from(v as i8) } else { f64::from(v) }).collect()
+        }
+        (PrimitiveValue::U8(b), 16) => b
+            .chunks_exact(2)
+            .map(|c| {
+                let v = if big { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) };
+                if signed { f64::from(v as i16) } else { f64::from(v) }
+            })
+            .collect(),
+        (PrimitiveValue::U8(b), 32) => b
+            .chunks_exact(4)
+            .map(|c| {
+                let a = [c[0], c[1], c[2], c[3]];
+                let v = if big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) };
+                if signed { f64::from(v as i32) } else { f64::from(v) }
+            })
+            .collect(),
+        _ => return None,
+    })
+}
+
 /// An RT Dose file as read.
 pub struct RtDose {
     /// The dose grid in its units (usually Gy).
@@ -231,39 +274,8 @@ pub fn read_rtdose(path: &Path) -> Result<RtDose> {
     let Some(primitive) = pixel.value().primitive() else {
         return Err(bad(path, "Pixel Data is encapsulated (compressed)"));
     };
-    let raw: Vec<f64> = match (primitive, bits) {
-        (PrimitiveValue::U16(w), 16) => {
-            w.iter().map(|&v| if signed { f64::from(v as i16) } else { f64::from(v) }).collect()
-        }
-        (PrimitiveValue::U16(w), 32) => w
-            .chunks_exact(2)
-            .map(|p| {
-                let (hi, lo) = if big { (p[0], p[1]) } else { (p[1], p[0]) };
-                let v = (u32::from(hi) << 16) | u32::from(lo);
-                if signed { f64::from(v as i32) } else { f64::from(v) }
-            })
-            .collect(),
-        (PrimitiveValue::U32(v), 32) => {
-            v.iter().map(|&x| if signed { f64::from(x as i32) } else { f64::from(x) }).collect()
-        }
-        (PrimitiveValue::I32(v), 32) => v.iter().map(|&x| f64::from(x)).collect(),
-        (PrimitiveValue::I16(v), 16) => v.iter().map(|&x| f64::from(x)).collect(),
-        (PrimitiveValue::U8(b), 16) => b
-            .chunks_exact(2)
-            .map(|c| {
-                let v = if big { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) };
-                if signed { f64::from(v as i16) } else { f64::from(v) }
-            })
-            .collect(),
-        (PrimitiveValue::U8(b), 32) => b
-            .chunks_exact(4)
-            .map(|c| {
-                let a = [c[0], c[1], c[2], c[3]];
-                let v = if big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) };
-                if signed { f64::from(v as i32) } else { f64::from(v) }
-            })
-            .collect(),
-        (_, other) => return Err(bad(path, format!("{other}-bit pixel data is not supported"))),
+    let Some(raw) = stored_values(primitive, bits, signed, big).filter(|_| bits != 8) else {
+        return Err(bad(path, format!("{bits}-bit pixel data is not supported")));
     };
     if raw.len() < n {
         return Err(bad(path, format!("Pixel Data holds {} values for {n} voxels", raw.len())));

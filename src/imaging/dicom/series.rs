@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use dicom_core::Tag;
-use dicom_core::value::PrimitiveValue;
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
 
@@ -325,22 +324,8 @@ fn pixels(path: &Path, expected: usize) -> Result<Vec<f32>> {
     let Some(primitive) = element.value().primitive() else {
         return Err(bad(path, "Pixel Data is encapsulated (compressed)"));
     };
-    let raw: Vec<f64> = match (primitive, bits) {
-        (PrimitiveValue::U16(w), 16) => {
-            w.iter().map(|&v| if signed { f64::from(v as i16) } else { f64::from(v) }).collect()
-        }
-        (PrimitiveValue::I16(w), 16) => w.iter().map(|&v| f64::from(v)).collect(),
-        (PrimitiveValue::U8(b), 8) => {
-            b.iter().map(|&v| if signed { f64::from(v as i8) } else { f64::from(v) }).collect()
-        }
-        (PrimitiveValue::U8(b), 16) => b
-            .chunks_exact(2)
-            .map(|c| {
-                let v = if big { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) };
-                if signed { f64::from(v as i16) } else { f64::from(v) }
-            })
-            .collect(),
-        (_, b) => return Err(bad(path, format!("{b}-bit pixel data is not supported (8 or 16)"))),
+    let Some(raw) = super::stored_values(primitive, bits, signed, big).filter(|_| bits == 8 || bits == 16) else {
+        return Err(bad(path, format!("{bits}-bit pixel data is not supported (8 or 16)")));
     };
     if raw.len() < expected {
         return Err(bad(path, format!("Pixel Data holds {} values for {expected} pixels", raw.len())));

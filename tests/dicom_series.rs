@@ -103,3 +103,56 @@ fn the_volume_command_reads_a_series_folder() {
     assert_eq!(detail.datasets.len(), 1);
     assert_eq!(detail.datasets[0].sha256, radose::imaging::image_sha256(&dir).unwrap());
 }
+
+/// An RT Structure Set (written by the fixture script on the `ct` series'
+/// frame): structures read by name and number, rasterised onto the series'
+/// grid with the documented rule, and used as the tumour mask by
+/// `preprocess` as `rtstruct_ct.dcm#GTV`.
+#[test]
+fn rtstruct_structures_rasterise_onto_the_series_and_serve_as_the_mask() {
+    use radose::imaging::dicom::rtstruct::{rasterise, read_rtstruct, structure};
+    let file = fixture("rtstruct_ct.dcm");
+    let all = read_rtstruct(&file).unwrap();
+    assert_eq!(
+        all.iter().map(|s| (s.number, s.name.as_str(), s.contours.len())).collect::<Vec<_>>(),
+        vec![(1, "GTV", 3), (2, "Ring", 2)]
+    );
+    let ct = read_image(&fixture("ct")).unwrap();
+    assert_eq!(all[0].frame_of_reference, ct.frame_of_reference);
+    let per_slice = |m: &radose::core::volume::Volume| {
+        (0..m.size[2]).map(|k| (0..24).filter(|i| m.data[k * 24 + i] > 0.5).count()).collect::<Vec<_>>()
+    };
+    let gtv = rasterise(&all[0], &ct.volume, ct.frame_of_reference.as_deref()).unwrap();
+    // 3 × 2 voxel centres inside the square on slices 1–3, nothing beyond the end contours.
+    assert_eq!(per_slice(&gtv), vec![0, 6, 6, 6, 0]);
+    // The ring: the outer square's 5 × 4 centres minus the 3 × 2 hole.
+    let ring = rasterise(&all[1], &ct.volume, None).unwrap();
+    assert_eq!(per_slice(&ring), vec![14, 0, 0, 0, 0]);
+    assert!(rasterise(&all[0], &ct.volume, Some("1.2.3")).is_err());
+    let err = structure(&file, "PTV").unwrap_err().to_string();
+    assert!(err.contains("no structure `PTV`; it has: GTV, Ring"), "{err}");
+    assert!(read_rtstruct(&fixture("ct/IM0000.dcm")).is_err(), "an image is not a structure set");
+
+    // preprocess: the CT series as the image, the GTV structure as the mask.
+    use radose::imaging::preprocess::{PatientInputs, PreprocessParams, hash_inputs, patient_key, run_patient};
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = PatientInputs {
+        id: "P1".into(),
+        mr: vec![("T1".into(), fixture("ct"))],
+        mask: ("rgtv".into(), std::path::PathBuf::from(format!("{}#GTV", file.display()))),
+        dose: None,
+    };
+    let params = PreprocessParams {
+        resample: None,
+        interpolator: "linear".into(),
+        n4: false,
+        n4_shrink: [1, 1, 1],
+        margin_mm: 0.0,
+        force_frame: false,
+    };
+    let hashes = hash_inputs(&inputs).unwrap();
+    let key = patient_key(&params, &hashes);
+    run_patient(&inputs, &params, &key, hashes, dir.path(), &|| false).unwrap();
+    let rgtv = radose::imaging::nifti::read(&dir.path().join("rgtv.nii.gz")).unwrap();
+    assert_eq!(per_slice(&rgtv), vec![0, 6, 6, 6, 0]);
+}

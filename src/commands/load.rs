@@ -243,7 +243,8 @@ fn check_images(dir: &Path, manifest: &Manifest, raw: &RawTable, roles: &Roles) 
     for row in &raw.rows {
         for role in manifest.images.keys() {
             if let Some(p) = manifest.image_path(dir, role, &row[id_col]) {
-                if !p.exists() && crate::imaging::series_path(&p).is_none() {
+                let named = crate::imaging::series_path(&p).is_some() || crate::imaging::rtstruct_path(&p).is_some();
+                if !p.exists() && !named {
                     missing.push((row[id_col].clone(), role.clone(), p));
                 }
             }

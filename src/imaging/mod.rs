@@ -72,10 +72,14 @@ pub fn series_path(path: &Path) -> Option<(std::path::PathBuf, Option<String>)> 
     dir.is_dir().then(|| (dir.to_path_buf(), Some(uid.to_string())))
 }
 
-/// The content hash of an image: the file's SHA-256, or for a folder of
-/// DICOM slices the SHA-256 over every DICOM file's name and hash in name
+/// The content hash of an image: the file's SHA-256 (with the structure's
+/// name for `rtstruct.dcm#NAME`), or for a folder of DICOM slices the SHA-256 over every DICOM file's name and hash in name
 /// order (a changed, added or removed slice changes it).
 pub fn image_sha256(path: &Path) -> Result<String> {
+    if let Some((file, name)) = rtstruct_path(path) {
+        let sha = crate::provenance::sha256_file(&file)?;
+        return Ok(crate::provenance::sha256_bytes(format!("{sha} structure {name}").as_bytes()));
+    }
     let Some((dir, uid)) = series_path(path) else { return crate::provenance::sha256_file(path) };
     let mut listing = String::new();
     for file in dicom::series::part10_files(&dir)? {
@@ -86,4 +90,12 @@ pub fn image_sha256(path: &Path) -> Result<String> {
         listing.push_str(&format!("series {uid}\n"));
     }
     Ok(crate::provenance::sha256_bytes(listing.as_bytes()))
+}
+
+/// `FILE#NAME` naming a structure of an RT Structure Set file (a mask).
+pub fn rtstruct_path(path: &Path) -> Option<(std::path::PathBuf, String)> {
+    let text = path.to_str()?;
+    let (file, name) = text.rsplit_once('#')?;
+    let file = Path::new(file);
+    (file.is_file() && !name.is_empty()).then(|| (file.to_path_buf(), name.to_string()))
 }

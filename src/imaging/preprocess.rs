@@ -178,7 +178,29 @@ pub fn run_patient(
         mr.push((role.clone(), stages.time("resample", || on_grid(&v, interp))));
     }
 
-    let mask_img = stages.time("read", || read_image(&p.mask.1))?;
+    // A mask file, or a structure of an RT Structure Set rasterised straight
+    // onto the working grid (imaging::dicom::rtstruct's rule).
+    let mask_img = match crate::imaging::rtstruct_path(&p.mask.1) {
+        Some((file, name)) => stages.time("read", || {
+            let s = crate::imaging::dicom::rtstruct::structure(&file, &name)?;
+            let geometry = Volume {
+                size: grid.size,
+                spacing: grid.spacing,
+                origin: grid.origin,
+                direction: grid.direction,
+                data: Vec::new(),
+            };
+            let volume =
+                crate::imaging::dicom::rtstruct::rasterise(&s, &geometry, first_img.frame_of_reference.as_deref())?;
+            Ok::<_, Error>(crate::imaging::LoadedImage {
+                volume,
+                dtype: "uint8",
+                units: None,
+                frame_of_reference: s.frame_of_reference,
+            })
+        })?,
+        None => stages.time("read", || read_image(&p.mask.1))?,
+    };
     frames.push((p.mask.1.clone(), mask_img.frame_of_reference.clone()));
     if !mask_img.volume.data.iter().any(|&x| x > 0.5) {
         return Err(Error::invalid(

@@ -141,6 +141,7 @@ fn rtstruct_structures_rasterise_onto_the_series_and_serve_as_the_mask() {
         mr: vec![("T1".into(), fixture("ct"))],
         mask: ("rgtv".into(), std::path::PathBuf::from(format!("{}#GTV", file.display()))),
         dose: None,
+        registration: None,
     };
     let params = PreprocessParams {
         resample: None,
@@ -155,4 +156,17 @@ fn rtstruct_structures_rasterise_onto_the_series_and_serve_as_the_mask() {
     run_patient(&inputs, &params, &key, hashes, dir.path(), &|| false).unwrap();
     let rgtv = radose::imaging::nifti::read(&dir.path().join("rgtv.nii.gz")).unwrap();
     assert_eq!(per_slice(&rgtv), vec![0, 6, 6, 6, 0]);
+}
+
+/// A DICOM Spatial Registration (the fixture script's, the `ct` frame into
+/// the `oblique` series' frame): its rigid matrix and the two frames.
+#[test]
+fn a_spatial_registration_gives_its_rigid_matrix_and_frames() {
+    let r = radose::imaging::registration::read(&fixture("reg_ct_to_mr.dcm")).unwrap();
+    assert_eq!(r.matrix, [0.0, -1.0, 0.0, 10.0, 1.0, 0.0, 0.0, -5.0, 0.0, 0.0, 1.0, 3.0, 0.0, 0.0, 0.0, 1.0]);
+    assert_eq!(r.from_frame, read_image(&fixture("ct")).unwrap().frame_of_reference);
+    assert_eq!(r.to_frame, read_image(&fixture("oblique")).unwrap().frame_of_reference);
+    assert_eq!(r.apply([1.0, 0.0, 0.0]), [10.0, -4.0, 3.0]);
+    // A structure set is not a registration.
+    assert!(radose::imaging::registration::read(&fixture("rtstruct_ct.dcm")).is_err());
 }

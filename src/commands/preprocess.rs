@@ -53,6 +53,14 @@ impl Command for Preprocess {
                 crate::core::simulate::PTV_MARGIN_MM,
             )
             .switch("force-frame", "resample the dose even when it does not cover the PTV")
+            .named(
+                "registration",
+                "FILE",
+                ArgKind::Path,
+                "a rigid registration taking the dose's frame (the planning CT's) into the MR's — a DICOM Spatial \
+                 Registration or a text 4×4 matrix — for every patient; per patient, a `registration` image role in \
+                 cohort.toml",
+            )
             .named("to", "DIR", ArgKind::Path, "output folder (default COHORT_FOLDER/preprocessed/KEY)")
             .named("jobs", "N", ArgKind::Int, "patients processed at once (default: the number of cores)")
             .table()
@@ -99,7 +107,16 @@ impl Command for Preprocess {
             return Err(Error::invalid("--shrink factors must be at least 1", None));
         }
         let jobs = args.parsed::<usize>("jobs", "a number of patients")?.unwrap_or_else(crate::threads::count);
-        let patients = cohort_inputs(&origin.path, manifest, &frame, &cohort.text)?;
+        let mut patients = cohort_inputs(&origin.path, manifest, &frame, &cohort.text)?;
+        if let Some(t) = args.value("registration") {
+            let path = PathBuf::from(&t.text);
+            if !path.is_file() {
+                return Err(Error::FileNotFound { path });
+            }
+            for p in &mut patients {
+                p.registration = Some(path.clone());
+            }
+        }
         let key = params.key();
         let out_root =
             args.value("to").map_or_else(|| origin.path.join("preprocessed").join(&key), |t| PathBuf::from(&t.text));
@@ -257,6 +274,9 @@ fn one_patient(
     }
 }
 
+/// Image roles that name a registration file, not an image.
+const REGISTRATION_ROLES: [&str; 2] = ["registration", "reg"];
+
 /// Each patient's files from the manifest's image roles.
 fn cohort_inputs(
     dir: &Path,
@@ -285,7 +305,10 @@ fn cohort_inputs(
     let mr_roles: Vec<&String> = roles
         .iter()
         .copied()
-        .filter(|r| *r != *mask_role && !r.eq_ignore_ascii_case("dose") && !r.eq_ignore_ascii_case("ptv"))
+        .filter(|r| {
+            *r != *mask_role
+                && !REGISTRATION_ROLES.iter().chain(["dose", "ptv"].iter()).any(|x| r.eq_ignore_ascii_case(x))
+        })
         .collect();
     if mr_roles.is_empty() {
         return Err(Error::invalid(
@@ -294,6 +317,7 @@ fn cohort_inputs(
         ));
     }
     let dose_role = roles.iter().find(|r| r.eq_ignore_ascii_case("dose"));
+    let registration_role = roles.iter().find(|r| REGISTRATION_ROLES.iter().any(|x| r.eq_ignore_ascii_case(x)));
     let mut out = Vec::new();
     for id in ids.into_iter().flatten() {
         let path = |role: &str| manifest.image_path(dir, role, &id).unwrap_or_default();
@@ -302,6 +326,7 @@ fn cohort_inputs(
             mr: mr_roles.iter().map(|r| (r.to_string(), path(r))).collect(),
             mask: (mask_role.to_string(), path(mask_role)),
             dose: dose_role.map(|r| path(r)),
+            registration: registration_role.map(|r| path(r)),
         });
     }
     Ok(out)

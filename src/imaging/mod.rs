@@ -8,6 +8,7 @@ pub mod nifti;
 pub mod nrrd;
 pub mod preprocess;
 pub mod radiomics;
+pub mod registration;
 
 use std::path::Path;
 

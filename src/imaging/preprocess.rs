@@ -59,6 +59,9 @@ pub struct PatientInputs {
     /// The tumour contour (rGTV) role and file.
     pub mask: (String, PathBuf),
     pub dose: Option<PathBuf>,
+    /// A rigid registration taking the dose's frame (the planning CT's) into
+    /// the MR's: a DICOM Spatial Registration or a text 4×4 matrix.
+    pub registration: Option<PathBuf>,
 }
 
 /// What one patient produced (also its cache record).
@@ -130,6 +133,9 @@ pub fn hash_inputs(p: &PatientInputs) -> Result<BTreeMap<String, String>> {
     }
     if let Some(d) = &p.dose {
         out.insert("dose".into(), crate::imaging::image_sha256(d)?);
+    }
+    if let Some(r) = &p.registration {
+        out.insert("registration".into(), sha256_file(r)?);
     }
     Ok(out)
 }
@@ -222,7 +228,26 @@ pub fn run_patient(
         if cancelled() {
             return Err(Error::Cancelled);
         }
-        let dose_img = stages.time("read", || read_image(dose_path))?;
+        let mut dose_img = stages.time("read", || read_image(dose_path))?;
+        if let Some(reg_path) = &p.registration {
+            // The dose's geometry moved into the MR's frame; its voxels are
+            // interpolated once, onto the MR grid, below.
+            let rigid = crate::imaging::registration::read(reg_path)?;
+            if let (Some(from), Some(dose_frame)) = (&rigid.from_frame, &dose_img.frame_of_reference)
+                && from != dose_frame
+            {
+                return Err(Error::invalid(
+                    format!(
+                        "{}: the registration maps frame {from}, the dose {} is in {dose_frame}",
+                        reg_path.display(),
+                        dose_path.display()
+                    ),
+                    Some("give the registration made for this plan's CT"),
+                ));
+            }
+            dose_img.volume = rigid.apply_volume(&dose_img.volume);
+            dose_img.frame_of_reference = rigid.to_frame.clone().or_else(|| first_img.frame_of_reference.clone());
+        }
         check_frame(&frames, dose_path, dose_img.frame_of_reference.as_deref(), params.force_frame)?;
         let covered = stages.time("dose", || coverage(&dose_img.volume, &ptv));
         if covered < 0.999 && !params.force_frame {
@@ -301,7 +326,10 @@ fn check_frame(frames: &[(PathBuf, Option<String>)], dose: &Path, uid: Option<&s
         {
             return Err(Error::invalid(
                 format!("{}: Frame of Reference UID {uid} differs from {}'s {other}", dose.display(), path.display()),
-                Some("the dose was planned on another scan; register it first, or pass --force-frame"),
+                Some(
+                    "the dose was planned on another scan: give the registration (a `registration` image role in \
+                     cohort.toml, or preprocess --registration FILE: DICOM REG or a 4×4 matrix), or pass --force-frame",
+                ),
             ));
         }
     }
@@ -361,6 +389,61 @@ mod tests {
         }
     }
 
+    /// A dose stored in another frame (rotated 90° about z and shifted) lands
+    /// exactly on the MR grid through the rigid registration between the
+    /// frames; without it, it is refused.
+    #[test]
+    fn a_registration_brings_the_dose_onto_the_mr() {
+        let dir = tempfile::tempdir().unwrap();
+        let mr = sphere([20, 20, 10], [1.0, 1.0, 2.0], [0.0; 3], 8.0);
+        let mask = sphere([20, 20, 10], [1.0, 1.0, 2.0], [0.0; 3], 4.0);
+        let mut dose_mr = Volume::zeros([20, 20, 10], [1.0, 1.0, 2.0], [0.0; 3]);
+        for k in 0..10 {
+            for j in 0..20 {
+                for i in 0..20 {
+                    let at = dose_mr.index(i, j, k);
+                    dose_mr.data[at] = (i + 2 * j + 3 * k) as f32;
+                }
+            }
+        }
+        // M: p_mr = R p_ct + t, R = 90° about z. The CT-frame geometry is M⁻¹ of the MR's.
+        let (r, t) = ([0.0, -1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0], [10.0, -5.0, 3.0]);
+        let rt = |v: [f64; 3]| [0, 1, 2].map(|c| (0..3).map(|k| r[k * 3 + c] * v[k]).sum::<f64>());
+        let mut dose_ct = dose_mr.clone();
+        dose_ct.origin = rt([0, 1, 2].map(|a| dose_mr.origin[a] - t[a]));
+        for c in 0..3 {
+            let col = rt([dose_mr.direction[c], dose_mr.direction[3 + c], dose_mr.direction[6 + c]]);
+            for a in 0..3 {
+                dose_ct.direction[a * 3 + c] = col[a];
+            }
+        }
+        let files =
+            [("T1", &mr, StoredType::F32), ("rgtv", &mask, StoredType::U8), ("dose", &dose_ct, StoredType::F32)];
+        for (name, v, st) in files {
+            nifti::write(&dir.path().join(format!("{name}.nii")), v, st, "test").unwrap();
+        }
+        let reg = dir.path().join("ct_to_mr.txt");
+        std::fs::write(&reg, "0 -1 0 10\n1 0 0 -5\n0 0 1 3\n0 0 0 1\n").unwrap();
+        let mut inputs = PatientInputs {
+            id: "P1".into(),
+            mr: vec![("T1".into(), dir.path().join("T1.nii"))],
+            mask: ("rgtv".into(), dir.path().join("rgtv.nii")),
+            dose: Some(dir.path().join("dose.nii")),
+            registration: None,
+        };
+        let out = dir.path().join("out");
+        let key = "k".repeat(64);
+        let err = run_patient(&inputs, &params(), &key, hash_inputs(&inputs).unwrap(), &out, &|| false).unwrap_err();
+        assert!(err.to_string().contains("covers"), "{err}");
+        inputs.registration = Some(reg);
+        let hashes = hash_inputs(&inputs).unwrap();
+        assert!(hashes.contains_key("registration"));
+        run_patient(&inputs, &params(), &key, hashes, &out, &|| false).unwrap();
+        let got = nifti::read(&out.join("dose.nii.gz")).unwrap();
+        let worst = got.data.iter().zip(&dose_mr.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-3, "largest difference {worst}");
+    }
+
     #[test]
     fn dose_outside_the_mr_is_refused_unless_forced() {
         let dir = tempfile::tempdir().unwrap();
@@ -377,6 +460,7 @@ mod tests {
             mr: vec![("T1".into(), dir.path().join("T1.nii"))],
             mask: ("rgtv".into(), dir.path().join("rgtv.nii")),
             dose: Some(dir.path().join("dose.nii")),
+            registration: None,
         };
         let hashes = hash_inputs(&inputs).unwrap();
         let key = patient_key(&params(), &hashes);
@@ -410,6 +494,7 @@ mod tests {
                 mr: vec![("T1".into(), dir.path().join("T1.nii"))],
                 mask: ("rgtv".into(), dir.path().join(file)),
                 dose: None,
+                registration: None,
             };
             let err = run_patient(&inputs, &params(), "k".repeat(64).as_str(), BTreeMap::new(), dir.path(), &|| false)
                 .unwrap_err()

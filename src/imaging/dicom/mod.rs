@@ -6,6 +6,7 @@
 //! refused with their name. Patient identifiers (name, id, birth date, …)
 //! are never read into radose: nothing here touches those tags.
 
+pub mod registration;
 pub mod rtstruct;
 pub mod series;
 

@@ -170,3 +170,58 @@ fn a_spatial_registration_gives_its_rigid_matrix_and_frames() {
     // A structure set is not a registration.
     assert!(radose::imaging::registration::read(&fixture("rtstruct_ct.dcm")).is_err());
 }
+
+/// `dvh`: the fixture's RT Dose (0.1 Gy × (100k + 10j + i) on the `ct` grid)
+/// in the GTV (voxels i 1–3, j 1–2, k 1–3): volume, mean/min/max and metrics
+/// worked out by hand.
+#[test]
+fn dvh_figures_of_a_structure_on_the_dose_grid() {
+    let mut s = common::session();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dvh.json");
+    let cmd = format!(
+        "dvh --dose {} --structures {} --roi gtv --metrics D50,V20Gy,D0.05cc,D100 --out {}",
+        fixture("rtdose_ct.dcm").display(),
+        fixture("rtstruct_ct.dcm").display(),
+        out.display()
+    );
+    let (_, err, outcome) = common::run(&mut s, &cmd, false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    let t: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let row = &t["rows"][0];
+    let f = |k: &str| row[k].as_f64().unwrap_or_else(|| panic!("{k}: {row}"));
+    assert_eq!(row["structure"], "GTV");
+    assert!((f("volume_cc") - 18.0 * 1.2 * 1.2 * 3.0 / 1000.0).abs() < 1e-9);
+    assert!((f("mean_gy") - 21.7).abs() < 1e-4, "{row}");
+    assert!((f("min_gy") - 11.1).abs() < 1e-4 && (f("max_gy") - 32.3).abs() < 1e-4, "{row}");
+    // 12 of 18 voxels at ≥ 20 Gy.
+    assert!((f("V20Gy") - 200.0 / 3.0).abs() < 1e-9, "{row}");
+    // The hottest 9 voxels reach down to 22.1 Gy: its 0.01 Gy bin's upper edge.
+    assert!((f("D50") - 22.11).abs() < 1e-6, "{row}");
+    // 0.05 cm³ = 11.6 voxels → the hottest 12 reach 21.1 Gy.
+    assert!((f("D0.05cc") - 21.11).abs() < 1e-6, "{row}");
+    assert!((f("D100") - 11.11).abs() < 1e-6, "{row}");
+    // Bad input: an unknown structure, a bad metric, no dose.
+    for (bad, says) in [
+        (
+            format!(
+                "dvh --dose {} --structures {} --roi PTV",
+                fixture("rtdose_ct.dcm").display(),
+                fixture("rtstruct_ct.dcm").display()
+            ),
+            "no structure `PTV`; it has: GTV, Ring",
+        ),
+        (
+            format!(
+                "dvh --dose {} --structures {} --metrics D200",
+                fixture("rtdose_ct.dcm").display(),
+                fixture("rtstruct_ct.dcm").display()
+            ),
+            "`D200` is not a DVH metric",
+        ),
+        (format!("dvh --structures {}", fixture("rtstruct_ct.dcm").display()), "dvh needs --dose FILE"),
+    ] {
+        let (_, err, _) = common::run(&mut s, &bad, true);
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}

@@ -22,6 +22,15 @@ fn every_example_runs() {
                    load A data/pre/A; extract A --sequences T1 --roi ptv --to data/feat/A";
     let (_, err, outcome) = common::run(&mut common::session(), prepare, false);
     assert_eq!(outcome.exit_code(), 0, "{err}");
+    // `dvh` reads an RT Dose and an RT Structure Set from the DICOM fixtures.
+    std::fs::create_dir_all("dicom").unwrap();
+    for f in ["rtdose_ct.dcm", "rtstruct_ct.dcm"] {
+        std::fs::copy(
+            common::root().join("tests/fixtures/dicom_series").join(f),
+            std::path::Path::new("dicom").join(f),
+        )
+        .unwrap();
+    }
     // `audit published` compares with the paper's values, kept in the repository.
     std::fs::create_dir_all("experiments").unwrap();
     std::fs::copy(common::root().join("experiments/published.csv"), "experiments/published.csv").unwrap();

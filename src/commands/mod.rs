@@ -13,6 +13,7 @@ mod corr;
 mod cv;
 mod describe;
 mod drop;
+mod dvh;
 mod extract;
 mod filter;
 mod fisher;
@@ -67,6 +68,7 @@ pub fn registry() -> Registry {
         &simulate::Simulate,
         &load::Load,
         &volume::VolumeCmd,
+        &dvh::Dvh,
         &preprocess::Preprocess,
         &radiomics::Radiomics,
         &extract::Extract,

@@ -3,6 +3,7 @@
 
 pub mod cohort;
 pub mod describe;
+pub mod dvh;
 pub mod icc;
 pub mod learn;
 pub mod masks;

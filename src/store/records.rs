@@ -149,10 +149,11 @@ pub enum RunKind {
     Corr,
     Icc,
     Plot,
+    Dvh,
 }
 
 impl RunKind {
-    pub const ALL: [RunKind; 33] = [
+    pub const ALL: [RunKind; 34] = [
         RunKind::Simulate,
         RunKind::Load,
         RunKind::Volume,
@@ -186,6 +187,7 @@ impl RunKind {
         RunKind::Corr,
         RunKind::Icc,
         RunKind::Plot,
+        RunKind::Dvh,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -223,6 +225,7 @@ impl RunKind {
             RunKind::Corr => "corr",
             RunKind::Icc => "icc",
             RunKind::Plot => "plot",
+            RunKind::Dvh => "dvh",
         }
     }
 
@@ -583,6 +586,17 @@ impl DeriveParams {
 metrics_record! {
     pub struct LoadMetrics {
         pub rows: f64,
+    }
+}
+
+params_record! {
+    /// `dvh`: a dose grid's histogram in each structure.
+    pub struct DvhParams {
+        pub dose: String,
+        pub structures: String,
+        pub rois: String,
+        pub metrics: String,
+        pub bin_gy: f64,
     }
 }
 

@@ -48,14 +48,10 @@ fn prov() -> radose::provenance::Provenance {
     radose::provenance::Provenance::gather()
 }
 
-fn study(dir: &Path) -> (radose::session::Session, i64, i64, i64) {
-    common::dashboard_study(dir)
-}
-
 #[test]
 fn the_dashboard_serves_runs_pages_figures_and_refuses_what_it_must() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut s, cv1, cv2, train) = study(dir.path());
+    let (mut s, cv1, cv2, train) = common::dashboard_study(dir.path());
     let db = dir.path().join("runs.db");
     let published = dir.path().join("published.csv");
     std::fs::write(&published, "table,model,auc,acc,f1\n2,first,0.7,0.7,0.5\n").unwrap();
@@ -228,7 +224,7 @@ fn running_runs_show_their_progress_live() {
     for epoch in 1..=3 {
         store.log_metric(fold, "train_loss", 0.7, Some(epoch), Some(0)).unwrap();
     }
-    let server = start(config_for(&db), prov()).unwrap();
+    let server = start(config(&db), prov()).unwrap();
     let addr = server.addr();
     let page = ok(addr, "/");
     assert!(page.contains(&format!("<tr data-run=\"{train}\" data-status=\"running\">")), "{page}");
@@ -241,10 +237,6 @@ fn running_runs_show_their_progress_live() {
     assert_eq!(json["runs"][0]["progress"], "0 folds done · epoch 4 of 10");
     assert!(ok(addr, &format!("/run/{train}")).contains("data-reload"));
     server.stop();
-}
-
-fn config_for(db: &Path) -> UiConfig {
-    config(db)
 }
 
 #[test]

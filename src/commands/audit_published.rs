@@ -49,7 +49,7 @@ fn reproduced_of_run(session: &Session, id: i64) -> Result<(String, String, (f64
     };
     let label = d.params.iter().find(|(k, _)| k == "label").map_or(format!("run {id}"), |(_, v)| v.display());
     let thr = d.metrics.iter().rev().find(|m| m.key == "threshold" && m.fold.is_none()).map_or(0.5, |m| m.value);
-    let preds = crate::workflow::lookup::patient_predictions(session, id)?;
+    let preds = crate::workflow::compare::patient_predictions(session.store(), id)?;
     let (truth, p): (Vec<u8>, Vec<f64>) = preds.values().copied().unzip();
     let m = at_threshold(&p, &truth, thr);
     Ok((table.into(), label, (auc(&p, &truth), m.accuracy, m.f1)))

@@ -101,12 +101,12 @@ impl Command for Dvh {
             ["structure", "volume_cc", "mean_gy", "min_gy", "max_gy"].iter().map(|c| c.to_string()).collect();
         columns.extend(metrics.iter().map(|m| m.0.clone()));
         let mut table = Table::new(columns);
+        let asked: Vec<Metric> = metrics.iter().map(|m| m.1.clone()).collect();
         for s in chosen {
             let mask = crate::imaging::dicom::rtstruct::rasterise(s, v, dose.frame_of_reference.as_deref())?;
             let doses: Vec<f64> =
                 mask.data.iter().zip(&v.data).filter(|(m, _)| **m > 0.5).map(|(_, d)| f64::from(*d)).collect();
-            let m: Vec<Metric> = metrics.iter().map(|m| m.1.clone()).collect();
-            let sum = summarise(&doses, voxel_cc, bin_gy, &m)?;
+            let sum = summarise(&doses, voxel_cc, bin_gy, &asked)?;
             let mut row = vec![
                 Cell::Text(s.name.clone()),
                 Cell::Float(sum.volume_cc),

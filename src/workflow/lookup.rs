@@ -3,8 +3,6 @@
 //! carries into reports, test-set metrics as a run's record and a table,
 //! a run's predictions per patient, `--where` filters, and one run's detail.
 
-use std::collections::BTreeMap;
-
 use crate::core::learn::metrics::{at_threshold, auc, brier, calibration, delong};
 use crate::data::manifest::Manifest;
 use crate::error::{Error, Result};
@@ -161,12 +159,6 @@ pub fn record_test_metrics(
     }
     t.notes.push(note);
     Ok(t)
-}
-
-/// A run's predictions per patient (probabilities of one patient averaged,
-/// e.g. over repeats), sorted by patient id.
-pub fn patient_predictions(session: &Session, run: i64) -> Result<BTreeMap<String, (u8, f64)>> {
-    crate::workflow::compare::patient_predictions(session.store(), run)
 }
 
 /// Parses a `--where` value, placing errors under the token.

@@ -215,11 +215,11 @@ fn running_runs_show_their_progress_live() {
     let db = dir.path().join("runs.db");
     let mut store = radose::store::Store::open(&db, prov()).unwrap();
     let train = store.begin_run(&NewRun::new(RunKind::Train, "train Q on A".into(), Vec::new())).unwrap();
-    let mut config = NewRun::new(RunKind::TrainConfig, String::new(), vec![("epochs".into(), ParamValue::Int(10))]);
-    config.parent = Some(train);
-    let config = store.begin_run(&config).unwrap();
+    let mut grid_point = NewRun::new(RunKind::TrainConfig, String::new(), vec![("epochs".into(), ParamValue::Int(10))]);
+    grid_point.parent = Some(train);
+    let grid_point = store.begin_run(&grid_point).unwrap();
     let mut fold = NewRun::new(RunKind::TrainFold, String::new(), Vec::new());
-    fold.parent = Some(config);
+    fold.parent = Some(grid_point);
     let fold = store.begin_run(&fold).unwrap();
     for epoch in 1..=3 {
         store.log_metric(fold, "train_loss", 0.7, Some(epoch), Some(0)).unwrap();

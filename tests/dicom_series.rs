@@ -275,3 +275,68 @@ fn a_registered_dose_equals_simpleitks_resampling_through_the_same_matrix() {
     assert!(worst < 1e-4, "largest difference from SimpleITK {worst} Gy");
     assert!(want.iter().all(|v| *v > 20.0), "the dose covers the whole MR grid");
 }
+
+/// Contours drawn on the planning CT (`rtstruct_wide.dcm`, axial planes in
+/// the CT frame, one plane with a hole) carried onto the oblique MR through
+/// the registration: the voxels inside equal the fixture's, computed by the
+/// documented rule independently (matplotlib's point-in-polygon on each MR
+/// voxel centre mapped back into the CT frame); `preprocess` takes them as
+/// `rtstruct_wide.dcm#CTV` with `--registration`, and refuses them without.
+#[test]
+fn ct_frame_contours_reach_the_mr_through_the_registration() {
+    use radose::imaging::dicom::rtstruct::{rasterise_onto, structure};
+    use radose::imaging::preprocess::{PatientInputs, PreprocessParams, hash_inputs, patient_key, run_patient};
+    let mr = read_image(&fixture("oblique")).unwrap();
+    let reg = radose::imaging::registration::read(&fixture("reg_wide_to_mr.dcm")).unwrap();
+    let ctv = structure(&fixture("rtstruct_wide.dcm"), "CTV").unwrap();
+    let frame = mr.frame_of_reference.as_deref();
+    let mask = rasterise_onto(&ctv, &mr.volume, frame, Some(&reg)).unwrap();
+    let ours: Vec<u64> =
+        mask.data.iter().enumerate().filter(|(_, v)| **v > 0.5).map(|(i, _)| i as u64).collect();
+    let want: Vec<u64> = expected()["rtstruct_wide_ctv_on_oblique"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(ours, want);
+    let err = rasterise_onto(&ctv, &mr.volume, frame, None).unwrap_err().to_string();
+    assert!(err.contains("is not the image's"), "{err}");
+    // A registration between other frames is refused, naming them.
+    let other = radose::imaging::registration::Rigid::new(
+        reg.matrix,
+        Some("9.9".into()),
+        reg.to_frame.clone(),
+        std::path::Path::new("x"),
+    )
+    .unwrap();
+    let err = rasterise_onto(&ctv, &mr.volume, frame, Some(&other)).unwrap_err().to_string();
+    assert!(err.contains("the registration maps 9.9 into"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs = PatientInputs {
+        id: "P1".into(),
+        mr: vec![("T1".into(), fixture("oblique"))],
+        mask: ("rgtv".into(), PathBuf::from(format!("{}#CTV", fixture("rtstruct_wide.dcm").display()))),
+        dose: Some(fixture("rtdose_wide.dcm")),
+        registration: None,
+    };
+    let params = PreprocessParams {
+        resample: None,
+        interpolator: "linear".into(),
+        n4: false,
+        n4_shrink: [1, 1, 1],
+        margin_mm: 0.0,
+        force_frame: false,
+    };
+    let out = dir.path().join("out");
+    let hashes = hash_inputs(&inputs).unwrap();
+    assert!(run_patient(&inputs, &params, &patient_key(&params, &hashes), hashes, &out, &|| false).is_err());
+    inputs.registration = Some(fixture("reg_wide_to_mr.dcm"));
+    let hashes = hash_inputs(&inputs).unwrap();
+    run_patient(&inputs, &params, &patient_key(&params, &hashes), hashes, &out, &|| false).unwrap();
+    let rgtv = radose::imaging::nifti::read(&out.join("rgtv.nii.gz")).unwrap();
+    let written: Vec<u64> =
+        rgtv.data.iter().enumerate().filter(|(_, v)| **v > 0.5).map(|(i, _)| i as u64).collect();
+    assert_eq!(written, want);
+}

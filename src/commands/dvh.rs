@@ -103,7 +103,8 @@ impl Command for Dvh {
         let mut table = Table::new(columns);
         let asked: Vec<Metric> = metrics.iter().map(|m| m.1.clone()).collect();
         for s in chosen {
-            let mask = crate::imaging::dicom::rtstruct::rasterise(s, v, dose.frame_of_reference.as_deref())?;
+            let mask =
+                crate::imaging::dicom::rtstruct::rasterise_onto(s, v, dose.frame_of_reference.as_deref(), None)?;
             let doses: Vec<f64> =
                 mask.data.iter().zip(&v.data).filter(|(m, _)| **m > 0.5).map(|(_, d)| f64::from(*d)).collect();
             let sum = summarise(&doses, voxel_cc, bin_gy, &asked)?;

@@ -184,6 +184,12 @@ pub fn run_patient(
         mr.push((role.clone(), stages.time("resample", || on_grid(&v, interp))));
     }
 
+    // The rigid registration from the planning CT's frame into the MR's, for
+    // the dose and for contours drawn on the CT.
+    let rigid = match &p.registration {
+        Some(path) => Some(crate::imaging::registration::read(path)?),
+        None => None,
+    };
     // A mask file, or a structure of an RT Structure Set rasterised straight
     // onto the working grid (imaging::dicom::rtstruct's rule).
     let mask_img = match crate::imaging::rtstruct_path(&p.mask.1) {
@@ -196,13 +202,15 @@ pub fn run_patient(
                 direction: grid.direction,
                 data: Vec::new(),
             };
-            let volume =
-                crate::imaging::dicom::rtstruct::rasterise(&s, &geometry, first_img.frame_of_reference.as_deref())?;
+            let frame = first_img.frame_of_reference.as_deref();
+            let volume = crate::imaging::dicom::rtstruct::rasterise_onto(&s, &geometry, frame, rigid.as_ref())?;
+            // Moved by the registration, the contours are in the MR's frame.
+            let moved = rigid.is_some() && s.frame_of_reference.is_some() && frame.is_some();
             Ok::<_, Error>(crate::imaging::LoadedImage {
                 volume,
                 dtype: "uint8",
                 units: None,
-                frame_of_reference: s.frame_of_reference,
+                frame_of_reference: if moved { frame.map(str::to_string) } else { s.frame_of_reference },
             })
         })?,
         None => stages.time("read", || read_image(&p.mask.1))?,
@@ -229,10 +237,9 @@ pub fn run_patient(
             return Err(Error::Cancelled);
         }
         let mut dose_img = stages.time("read", || read_image(dose_path))?;
-        if let Some(reg_path) = &p.registration {
+        if let (Some(reg_path), Some(rigid)) = (&p.registration, &rigid) {
             // The dose's geometry moved into the MR's frame; its voxels are
             // interpolated once, onto the MR grid, below.
-            let rigid = crate::imaging::registration::read(reg_path)?;
             if let (Some(from), Some(dose_frame)) = (&rigid.from_frame, &dose_img.frame_of_reference)
                 && from != dose_frame
             {

@@ -10,7 +10,15 @@
 //! crosses. Planes between two contoured planes take the nearer one's
 //! contours (nearest, not interpolated); nothing is added beyond the first
 //! and last contoured planes. A structure in another Frame of Reference
-//! than the grid's is refused: it needs a registration first.
+//! than the grid's is refused unless a rigid registration maps its frame
+//! into the grid's (`rasterise_onto`): its points are moved by it first.
+//!
+//! Contours that do not lie in the grid's slice planes (an oblique MR, or a
+//! registration that tilts them) follow the same rule in the contours' own
+//! planes: a voxel centre takes the nearest contoured plane along the
+//! contours' normal, is inside when inside an odd number of that plane's
+//! contours (the same half-open edges), and nothing is added further than
+//! half a voxel (its extent along the normal) beyond the end planes.
 
 use std::path::Path;
 
@@ -111,8 +119,203 @@ pub fn structure(path: &Path, name: &str) -> Result<Structure> {
     })
 }
 
-/// `structure` as a 0/1 mask on the grid of `grid` (its voxels are not read).
-/// `grid_frame` is the grid's Frame of Reference UID when known.
+/// `s` as a 0/1 mask on the grid of `grid`, its contours first moved by
+/// `registration` when the structure is in the registration's source frame
+/// and the grid in its target frame; contours that do not lie in the grid's
+/// slice planes are rasterised in their own planes (the module's rule).
+pub fn rasterise_onto(
+    s: &Structure,
+    grid: &Volume,
+    grid_frame: Option<&str>,
+    registration: Option<&crate::imaging::registration::Rigid>,
+) -> Result<Volume> {
+    let mut s = s.clone();
+    if let (Some(a), Some(b), Some(r)) = (s.frame_of_reference.as_deref(), grid_frame, registration)
+        && a != b
+    {
+        let from_ok = r.from_frame.as_deref().is_none_or(|f| f == a);
+        let to_ok = r.to_frame.as_deref().is_none_or(|t| t == b);
+        if !(from_ok && to_ok) {
+            return Err(Error::invalid(
+                format!(
+                    "structure {}: the registration maps {} into {}, the structure is in {a} and the image in {b}",
+                    s.name,
+                    r.from_frame.as_deref().unwrap_or("(unnamed frame)"),
+                    r.to_frame.as_deref().unwrap_or("(unnamed frame)"),
+                ),
+                Some("give the registration made between the planning CT and this MR"),
+            ));
+        }
+        for c in &mut s.contours {
+            for p in c.iter_mut() {
+                *p = r.apply(*p);
+            }
+        }
+        s.frame_of_reference = Some(b.to_string());
+    }
+    if in_grid_planes(&s, grid) { rasterise(&s, grid, grid_frame) } else { rasterise_across(&s, grid, grid_frame) }
+}
+
+/// Whether every contour lies in one slice plane of `grid` (within a tenth of a slice).
+fn in_grid_planes(s: &Structure, grid: &Volume) -> bool {
+    let g = crate::core::resample::Grid::of(grid);
+    s.contours.iter().all(|c| {
+        let ks: Vec<f64> = c.iter().map(|p| g.index_of(*p)[2]).collect();
+        let k = ks.iter().sum::<f64>() / ks.len().max(1) as f64;
+        ks.iter().all(|z| (z - k).abs() <= 0.1)
+    })
+}
+
+/// One contoured plane in the contours' own coordinates: its offset along
+/// the normal, its polygons (u, v), and its edges bucketed by v.
+struct Plane {
+    w: f64,
+    lo: [f64; 2],
+    hi: [f64; 2],
+    bin: f64,
+    /// Edges (p, q) with p.v ≤ q.v, listed in every bin their [p.v, q.v) meets.
+    bins: Vec<Vec<([f64; 2], [f64; 2])>>,
+}
+
+impl Plane {
+    fn new(w: f64, polys: &[Vec<[f64; 2]>]) -> Plane {
+        let pts = polys.iter().flatten();
+        let lo = pts.clone().fold([f64::INFINITY; 2], |m, p| [m[0].min(p[0]), m[1].min(p[1])]);
+        let hi = pts.fold([f64::NEG_INFINITY; 2], |m, p| [m[0].max(p[0]), m[1].max(p[1])]);
+        let edges: usize = polys.iter().map(Vec::len).sum();
+        let n = (edges / 2).clamp(1, 4096);
+        let bin = ((hi[1] - lo[1]) / n as f64).max(1e-9);
+        let mut bins = vec![Vec::new(); n];
+        for poly in polys {
+            for (e, a) in poly.iter().enumerate() {
+                let b = poly[(e + 1) % poly.len()];
+                let (p, q) = if a[1] <= b[1] { (*a, b) } else { (b, *a) };
+                if p[1] == q[1] {
+                    continue;
+                }
+                let first = (((p[1] - lo[1]) / bin).floor() as usize).min(n - 1);
+                let last = (((q[1] - lo[1]) / bin).floor() as usize).min(n - 1);
+                for list in &mut bins[first..=last] {
+                    list.push((p, q));
+                }
+            }
+        }
+        Plane { w, lo, hi, bin, bins }
+    }
+
+    /// Inside an odd number of the plane's contours (crossings at or left of u).
+    fn inside(&self, u: f64, v: f64) -> bool {
+        if u < self.lo[0] || v < self.lo[1] || u > self.hi[0] || v >= self.hi[1] {
+            return false;
+        }
+        let b = (((v - self.lo[1]) / self.bin).floor() as usize).min(self.bins.len() - 1);
+        let mut odd = false;
+        for (p, q) in &self.bins[b] {
+            if v >= p[1] && v < q[1] && p[0] + (v - p[1]) * (q[0] - p[0]) / (q[1] - p[1]) <= u {
+                odd = !odd;
+            }
+        }
+        odd
+    }
+}
+
+/// The module's rule in the contours' own planes, for a grid whose slices
+/// are not those planes.
+fn rasterise_across(s: &Structure, grid: &Volume, grid_frame: Option<&str>) -> Result<Volume> {
+    if let (Some(a), Some(b)) = (s.frame_of_reference.as_deref(), grid_frame)
+        && a != b
+    {
+        return Err(Error::invalid(
+            format!("structure {}: Frame of Reference {a} is not the image's {b}", s.name),
+            Some("the contours were drawn on another scan: give its registration (preprocess --registration FILE)"),
+        ));
+    }
+    let mut mask = Volume { data: vec![0.0; grid.size.iter().product()], ..grid.clone() };
+    let Some(first) = s.contours.iter().find(|c| c.len() >= 3) else { return Ok(mask) };
+    // The normal by Newell's method; the in-plane axes from the grid's first (or second) axis.
+    let mut n = [0.0; 3];
+    for (e, a) in first.iter().enumerate() {
+        let b = first[(e + 1) % first.len()];
+        n[0] += (a[1] - b[1]) * (a[2] + b[2]);
+        n[1] += (a[2] - b[2]) * (a[0] + b[0]);
+        n[2] += (a[0] - b[0]) * (a[1] + b[1]);
+    }
+    let norm = |v: [f64; 3]| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+    let dot = |a: [f64; 3], b: [f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    let len = norm(n);
+    if len < 1e-9 {
+        return Err(Error::invalid(format!("structure {}: a contour encloses no area", s.name), None));
+    }
+    let n = n.map(|x| x / len);
+    let d = &grid.direction;
+    let axis = |c: usize| [d[c], d[3 + c], d[6 + c]];
+    let pick = if dot(axis(0), n).abs() < 0.9 { axis(0) } else { axis(1) };
+    let along = dot(pick, n);
+    let u0 = [pick[0] - along * n[0], pick[1] - along * n[1], pick[2] - along * n[2]];
+    let eu = u0.map(|x| x / norm(u0));
+    let ev = [n[1] * eu[2] - n[2] * eu[1], n[2] * eu[0] - n[0] * eu[2], n[0] * eu[1] - n[1] * eu[0]];
+    let o = first[0];
+    let coords = |p: [f64; 3]| {
+        let r = [p[0] - o[0], p[1] - o[1], p[2] - o[2]];
+        [dot(r, eu), dot(r, ev), dot(r, n)]
+    };
+    let mut grouped: Vec<(f64, Vec<Vec<[f64; 2]>>)> = Vec::new();
+    for c in &s.contours {
+        let pts: Vec<[f64; 3]> = c.iter().map(|p| coords(*p)).collect();
+        let w = pts.iter().map(|p| p[2]).sum::<f64>() / pts.len() as f64;
+        if pts.iter().any(|p| (p[2] - w).abs() > 0.1) {
+            return Err(Error::invalid(
+                format!("structure {}: its contours are not parallel planes", s.name),
+                Some("closed planar contours of one structure must share one orientation"),
+            ));
+        }
+        let poly: Vec<[f64; 2]> = pts.iter().map(|p| [p[0], p[1]]).collect();
+        match grouped.iter_mut().find(|(x, _)| (x - w).abs() < 0.01) {
+            Some((_, v)) => v.push(poly),
+            None => grouped.push((w, vec![poly])),
+        }
+    }
+    grouped.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let planes: Vec<Plane> = grouped.iter().map(|(w, polys)| Plane::new(*w, polys)).collect();
+    let (lo, hi) = (planes[0].w, planes[planes.len() - 1].w);
+    // Half a voxel's extent along the normal.
+    let half = 0.5 * (0..3).map(|c| dot(axis(c), n).abs() * grid.spacing[c]).sum::<f64>();
+    let g = crate::core::resample::Grid::of(grid);
+    let [nx, ny, nz] = grid.size;
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                let [u, v, w] = coords(g.point([i as f64, j as f64, k as f64]));
+                if w < lo - half || w > hi + half {
+                    continue;
+                }
+                // The nearest plane (the lower one on a tie).
+                let at = planes.partition_point(|p| p.w < w);
+                let plane = match (at.checked_sub(1).map(|x| &planes[x]), planes.get(at)) {
+                    (Some(a), Some(b)) => {
+                        if w - a.w <= b.w - w {
+                            a
+                        } else {
+                            b
+                        }
+                    }
+                    (Some(a), None) => a,
+                    (None, Some(b)) => b,
+                    (None, None) => continue,
+                };
+                if plane.inside(u, v) {
+                    let at = mask.index(i, j, k);
+                    mask.data[at] = 1.0;
+                }
+            }
+        }
+    }
+    Ok(mask)
+}
+
+/// `structure` as a 0/1 mask on the grid of `grid` (its voxels are not read),
+/// its contours in the grid's slice planes. `grid_frame` is the grid's Frame
+/// of Reference UID when known.
 pub fn rasterise(s: &Structure, grid: &Volume, grid_frame: Option<&str>) -> Result<Volume> {
     if let (Some(a), Some(b)) = (s.frame_of_reference.as_deref(), grid_frame)
         && a != b
@@ -244,6 +447,25 @@ mod tests {
         assert!(err.contains("Frame of Reference 1.2.3 is not the image's 9.9"), "{err}");
         let tilted = Structure { contours: vec![vec![[0.0, 0.0, 0.0], [5.0, 0.0, 1.0], [5.0, 5.0, 1.0]]], ..s };
         assert!(rasterise(&tilted, &g, None).is_err());
+    }
+
+    /// The rule in the contours' own planes equals the slice-plane scanline
+    /// wherever both apply (contours in the grid's planes).
+    #[test]
+    fn the_rule_across_planes_equals_the_scanline_in_the_grid_planes() {
+        // Origins off the contours' lattice: no voxel centre on an edge, where rounding decides.
+        let g = Volume { origin: [-3.0131, 2.0071, 0.5], ..grid([14, 12, 9], [0.7, 0.9, 1.5]) };
+        let ring = |z: f64| vec![square(-1.9, 4.3, 3.1, 11.0, z), square(-0.2, 1.9, 5.0, 7.3, z)];
+        let mut contours = ring(2.0);
+        contours.extend(ring(6.5));
+        contours.push(square(-2.5, 2.0, 2.8, 9.1, 8.0));
+        contours.push(vec![[0.0, 3.0, 3.5], [5.0, 4.0, 3.5], [1.0, 10.0, 3.5]]);
+        let s = Structure { number: 1, name: "mixed".into(), frame_of_reference: None, contours };
+        let direct = rasterise(&s, &g, None).unwrap();
+        let across = rasterise_across(&s, &g, None).unwrap();
+        assert!(direct.data.iter().filter(|v| **v > 0.5).count() > 50);
+        assert_eq!(direct.data, across.data);
+        assert_eq!(rasterise_onto(&s, &g, None, None).unwrap().data, direct.data);
     }
 
     #[test]

@@ -259,9 +259,8 @@ fn a_registered_dose_equals_simpleitks_resampling_through_the_same_matrix() {
     let out = dir.path().join("out");
     // Without the registration the frames differ: refused.
     let hashes = hash_inputs(&inputs).unwrap();
-    let err = run_patient(&inputs, &params, &patient_key(&params, &hashes), hashes, &out, &|| false)
-        .unwrap_err()
-        .to_string();
+    let err =
+        run_patient(&inputs, &params, &patient_key(&params, &hashes), hashes, &out, &|| false).unwrap_err().to_string();
     assert!(err.contains("Frame of Reference UID") && err.contains("differs from"), "{err}");
     inputs.registration = Some(fixture("reg_wide_to_mr.dcm"));
     let hashes = hash_inputs(&inputs).unwrap();
@@ -291,14 +290,9 @@ fn ct_frame_contours_reach_the_mr_through_the_registration() {
     let ctv = structure(&fixture("rtstruct_wide.dcm"), "CTV").unwrap();
     let frame = mr.frame_of_reference.as_deref();
     let mask = rasterise_onto(&ctv, &mr.volume, frame, Some(&reg)).unwrap();
-    let ours: Vec<u64> =
-        mask.data.iter().enumerate().filter(|(_, v)| **v > 0.5).map(|(i, _)| i as u64).collect();
-    let want: Vec<u64> = expected()["rtstruct_wide_ctv_on_oblique"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect();
+    let ours: Vec<u64> = mask.data.iter().enumerate().filter(|(_, v)| **v > 0.5).map(|(i, _)| i as u64).collect();
+    let want: Vec<u64> =
+        expected()["rtstruct_wide_ctv_on_oblique"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
     assert_eq!(ours, want);
     let err = rasterise_onto(&ctv, &mr.volume, frame, None).unwrap_err().to_string();
     assert!(err.contains("is not the image's"), "{err}");
@@ -336,7 +330,34 @@ fn ct_frame_contours_reach_the_mr_through_the_registration() {
     let hashes = hash_inputs(&inputs).unwrap();
     run_patient(&inputs, &params, &patient_key(&params, &hashes), hashes, &out, &|| false).unwrap();
     let rgtv = radose::imaging::nifti::read(&out.join("rgtv.nii.gz")).unwrap();
-    let written: Vec<u64> =
-        rgtv.data.iter().enumerate().filter(|(_, v)| **v > 0.5).map(|(i, _)| i as u64).collect();
+    let written: Vec<u64> = rgtv.data.iter().enumerate().filter(|(_, v)| **v > 0.5).map(|(i, _)| i as u64).collect();
     assert_eq!(written, want);
+}
+
+/// `plot dvh`: one cumulative curve per structure with voxels on the dose
+/// grid, recorded as a plot run with the two inputs' hashes, written as SVG.
+#[test]
+fn plot_dvh_draws_one_cumulative_curve_per_structure() {
+    let mut s = common::session();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dvh.svg");
+    let cmd = format!(
+        "plot dvh --dose {} --structures {} --out {}",
+        fixture("rtdose_ct.dcm").display(),
+        fixture("rtstruct_ct.dcm").display(),
+        out.display()
+    );
+    let (_, err, outcome) = common::run(&mut s, &cmd, false);
+    assert_eq!(outcome.exit_code(), 0, "{err}");
+    let svg = std::fs::read_to_string(&out).unwrap();
+    common::well_formed(&svg).unwrap();
+    for label in ["GTV", "Ring", "dose (Gy)", "volume (%)"] {
+        assert!(svg.contains(&format!(">\n{label}\n</text>")), "{label} missing");
+    }
+    let runs = s.store().list_runs(100).unwrap();
+    let plot = runs.iter().find(|r| r.kind == radose::store::RunKind::Plot).expect("a plot run");
+    let detail = s.store().run_detail(plot.id).unwrap();
+    assert_eq!(detail.datasets.len(), 2, "the dose and the structure set, hashed");
+    let (_, err, _) = common::run(&mut s, &format!("plot dvh --dose {}", fixture("rtdose_ct.dcm").display()), true);
+    assert!(err.contains("plot dvh needs --structures FILE"), "{err}");
 }

@@ -119,11 +119,9 @@ fn dvh_figures_agree_with_dicompyler_core() {
             mask.data.iter().zip(&dose.volume.data).filter(|(m, _)| **m > 0.5).map(|(_, d)| f64::from(*d)).collect();
         doses.sort_by(|a, b| b.total_cmp(a));
         let voxel_cc = ours("volume_cc") / doses.len() as f64;
-        for (k, want_voxels) in [
-            ("D95", 0.95 * doses.len() as f64),
-            ("D50", 0.50 * doses.len() as f64),
-            ("D2cc", 2.0 / voxel_cc),
-        ] {
+        for (k, want_voxels) in
+            [("D95", 0.95 * doses.len() as f64), ("D50", 0.50 * doses.len() as f64), ("D2cc", 2.0 / voxel_cc)]
+        {
             let Some(b) = theirs(k) else {
                 assert!(ours(k).is_nan(), "{name} {k}: under 2 cm³, radose gives no D2cc");
                 continue;

@@ -36,6 +36,7 @@ mod plot_box;
 mod plot_calibration;
 mod plot_corr;
 mod plot_curves;
+mod plot_dvh;
 mod plot_features;
 mod plot_hist;
 mod plot_roc;
@@ -104,6 +105,7 @@ pub fn registry() -> Registry {
         &plot_roc::PlotRoc,
         &plot_calibration::PlotCalibration,
         &plot_curves::PlotCurves,
+        &plot_dvh::PlotDvh,
         &plot_hist::PlotHist,
         &plot_box::PlotBox,
         &plot_box::PlotViolin,

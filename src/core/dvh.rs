@@ -115,9 +115,46 @@ pub fn summarise(doses: &[f64], voxel_cc: f64, bin_gy: f64, metrics: &[Metric]) 
     Ok(Summary { volume_cc: n as f64 * voxel_cc, mean_gy: mean, min_gy: min, max_gy: max, metrics: values })
 }
 
+/// The cumulative DVH: for each dose `b·bin_gy` from 0 up past the maximum,
+/// the percentage of the structure receiving at least that dose. Empty for
+/// an empty structure.
+pub fn cumulative(doses: &[f64], bin_gy: f64) -> Vec<(f64, f64)> {
+    let n = doses.len();
+    if n == 0 || !(bin_gy > 0.0 && bin_gy.is_finite()) {
+        return Vec::new();
+    }
+    let max = doses.iter().copied().fold(0.0, f64::max);
+    let bins = (max / bin_gy).floor() as usize + 2;
+    let mut counts = vec![0usize; bins];
+    for &d in doses {
+        // A dose exactly on an edge reaches it.
+        let b = ((d.max(0.0) / bin_gy + 1e-9).floor() as usize).min(bins - 1);
+        counts[b] += 1;
+    }
+    let mut at_least = n;
+    let mut out = Vec::with_capacity(bins);
+    for (b, c) in counts.iter().enumerate() {
+        out.push((b as f64 * bin_gy, 100.0 * at_least as f64 / n as f64));
+        at_least -= c;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cumulative_dvh_steps_down_at_each_dose() {
+        let c = cumulative(&[0.5, 1.0, 1.0, 2.25], 0.5);
+        // ≥ 0: all; ≥ 0.5: all; ≥ 1.0: 3; ≥ 1.5 and ≥ 2.0: 1; ≥ 2.5: none.
+        let want = [(0.0, 100.0), (0.5, 100.0), (1.0, 75.0), (1.5, 25.0), (2.0, 25.0), (2.5, 0.0)];
+        assert_eq!(c.len(), want.len());
+        for (a, b) in c.iter().zip(want) {
+            assert!((a.0 - b.0).abs() < 1e-12 && (a.1 - b.1).abs() < 1e-12, "{a:?} vs {b:?}");
+        }
+        assert!(cumulative(&[], 0.1).is_empty());
+    }
 
     #[test]
     fn metrics_parse_as_written() {

@@ -104,6 +104,12 @@ pub enum Figure {
         /// (label, (epoch, mean held-out AUC) per epoch) per run.
         runs: Vec<(String, Vec<(usize, f64)>)>,
     },
+    /// Cumulative dose-volume histograms, one line per structure: the
+    /// percentage of its volume (y) receiving at least each dose (x, Gy).
+    Dvh {
+        title: String,
+        curves: Vec<(String, Vec<(f64, f64)>)>,
+    },
     /// The leakage audit: each fold's AUC in the fold-safe and the LEAKY arm.
     AuditFolds {
         model: String,
@@ -188,6 +194,7 @@ impl Figure {
             Figure::CvGrid(p) => (4 * 420, p.len().div_ceil(4).max(1) as u32 * 440),
             Figure::Curves(_) => (1100, 460),
             Figure::CurvesOverlay { .. } => (720, 460),
+            Figure::Dvh { .. } => (760, 500),
             Figure::Histogram { .. } => (720, 520),
             Figure::Scatter { .. } => (660, 600),
             Figure::Distribution { features, groups, .. } => CategoryAxis::new(features, groups.len()).size(),
@@ -238,6 +245,7 @@ impl Figure {
             Figure::Curves(p) => curves_panel(root, p),
             Figure::RocOverlay { title, curves } => roc_overlay_panel(root, title, curves),
             Figure::CurvesOverlay { title, runs } => curves_overlay_panel(root, title, runs),
+            Figure::Dvh { title, curves } => dvh_panel(root, title, curves),
             Figure::Histogram { title, column, groups, bins } => histogram_panel(root, title, column, groups, *bins),
             Figure::Distribution { title, features, groups, values, violin, y_label } => {
                 distribution_panel(root, title, features, groups, values, *violin, y_label)
@@ -263,6 +271,7 @@ impl Figure {
             Figure::Scatter { title, x, y, groups } => {
                 json!({ "kind": "scatter", "title": title, "x": x, "y": y, "groups": groups })
             }
+            Figure::Dvh { title, curves } => json!({ "kind": "dvh", "title": title, "curves": curves }),
             Figure::Heatmap { title, labels, values, lo, hi } => {
                 json!({ "kind": "heatmap", "title": title, "labels": labels, "values": values, "lo": lo, "hi": hi })
             }
@@ -592,6 +601,52 @@ fn curves_overlay_panel<DB: DrawingBackend>(
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
     }
     legend(&mut chart, SeriesLabelPosition::LowerRight, 12)
+}
+
+fn dvh_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    curves: &[(String, Vec<(f64, f64)>)],
+) -> Result<()> {
+    let top = curves.iter().flat_map(|(_, c)| c.iter().map(|p| p.0)).fold(0.0, f64::max);
+    let x_max = if top > 0.0 { top * 1.02 } else { 1.0 };
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 16).into_font().style(FontStyle::Bold))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0f64..x_max, 0f64..102f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("dose (Gy)")
+        .y_desc("volume (%)")
+        .x_labels(8)
+        .y_labels(6)
+        .label_style(("sans-serif", 13))
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .x_label_formatter(&|v| format!("{v:.1}"))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(err)?;
+    for (k, (label, points)) in curves.iter().enumerate() {
+        let style = ShapeStyle::from(&FOLD_COLOURS[k % FOLD_COLOURS.len()]).stroke_width(2);
+        // Steps: each level holds until the next dose.
+        let mut steps = Vec::with_capacity(points.len() * 2);
+        for (i, p) in points.iter().enumerate() {
+            if i > 0 {
+                steps.push((p.0, points[i - 1].1));
+            }
+            steps.push(*p);
+        }
+        chart
+            .draw_series(LineSeries::new(steps, style))
+            .map_err(err)?
+            .label(label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight, 12)
 }
 
 fn epoch_axes<'a, DB: DrawingBackend>(

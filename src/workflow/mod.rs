@@ -6,12 +6,14 @@
 //! commands have in common (`lookup`), the frame verbs' statement shape
 //! and derived frames with their lineage (`derive`), what the exploration
 //! plots and statistics share (`explore`), and what an unfinished run needs to
-//! be resumed in a new process (`restore`), runs side by side (`compare`). Nothing here is a command; commands
+//! be resumed in a new process (`restore`), runs side by side (`compare`),
+//! dose-volume figures (`dvh`). Nothing here is a command; commands
 //! import from here and never from each other.
 
 pub mod compare;
 pub mod deep;
 pub mod derive;
+pub mod dvh;
 pub mod explore;
 pub mod features;
 pub mod figures;

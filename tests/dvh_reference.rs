@@ -141,3 +141,92 @@ fn dvh_figures_agree_with_dicompyler_core() {
     }
     assert!(compared >= 20, "{compared} D metrics compared");
 }
+
+/// `extract COHORT --dvh METRICS`: every patient's dose figures in the ROI
+/// as the feature frame `COHORT.DVH` (columns `dvh_…`), equal to the
+/// figures of the doses read straight from that patient's images (the mask
+/// carried onto the dose grid); the frame
+/// is a feature frame like a sequence's; bad requests are refused.
+#[test]
+fn extract_dvh_gives_each_patients_figures_as_a_feature_frame() {
+    use radose::core::dvh::{Metric, summarise};
+    let dir = tempfile::tempdir().unwrap();
+    let sim = dir.path().join("sim");
+    let out = dir.path().join("dvh");
+    let mut s = common::session();
+    let text = format!(
+        "simulate --out {sim} --n-a 8 --n-b 6; load A {sim}/A; extract A --dvh D95,D2cc,V60Gy --roi rgtv --to {out} --out {out}/summary.csv",
+        sim = sim.display(),
+        out = out.display()
+    );
+    let (stdout, err, o) = common::run(&mut s, &text, false);
+    assert_eq!(o.exit_code(), 0, "{err}");
+    assert!(stdout.contains("missing where the ROI is smaller"), "{stdout}");
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(summary.contains("DVH,8,7,0,A.DVH"), "{summary}");
+    assert!(out.join("A.DVH.parquet").exists());
+    let shown = dir.path().join("frame.csv");
+    let (_, err, o) = common::run(&mut s, &format!("show A.DVH --rows 1-8 --out {}", shown.display()), false);
+    assert_eq!(o.exit_code(), 0, "{err}");
+    let table = std::fs::read_to_string(&shown).unwrap();
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        header,
+        [
+            "patient_id",
+            "nn",
+            "dvh_volume_cc",
+            "dvh_mean_gy",
+            "dvh_min_gy",
+            "dvh_max_gy",
+            "dvh_D95",
+            "dvh_D2cc",
+            "dvh_V60Gy"
+        ]
+    );
+    let metrics = [Metric::DosePercent(95.0), Metric::DoseCc(2.0), Metric::VolumeGy(60.0)];
+    let mut rows = 0;
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        let images = sim.join("A/images").join(cells[0]);
+        let dose = radose::imaging::nifti::read(&images.join("dose.nii.gz")).unwrap();
+        let mask = radose::imaging::nifti::read(&images.join("rgtv.nii.gz")).unwrap();
+        // The simulated dose has a grid of its own: the mask goes onto it by nearest neighbour.
+        assert_ne!(dose.size, mask.size);
+        use radose::core::resample::{Grid, Interpolator, resample};
+        let mask = resample(&mask, &Grid::of(&dose), Interpolator::Nearest, 0.0);
+        let doses: Vec<f64> =
+            mask.data.iter().zip(&dose.data).filter(|(m, _)| **m > 0.5).map(|(_, d)| f64::from(*d)).collect();
+        let voxel_cc = dose.spacing.iter().product::<f64>() / 1000.0;
+        let want = summarise(&doses, voxel_cc, 0.01, &metrics).unwrap();
+        let mut expect = vec![want.volume_cc, want.mean_gy, want.min_gy, want.max_gy];
+        expect.extend(want.metrics);
+        for (cell, w) in cells[2..].iter().zip(&expect) {
+            if w.is_nan() {
+                assert!(cell.is_empty(), "{}: {cell} for NaN", cells[0]);
+            } else {
+                let got: f64 = cell.parse().unwrap();
+                assert!((got - w).abs() <= 1e-9 * w.abs().max(1.0), "{}: {got} vs {w}", cells[0]);
+            }
+        }
+        rows += 1;
+    }
+    assert_eq!(rows, 8);
+    // A feature frame like any other; a D2cc of a structure under 2 cm³ is missing, and says so.
+    let (_, err, _) = common::run(&mut s, "select A.DVH --method mannwhitney --k 2", true);
+    assert!(err.contains("feature `dvh_D2cc` of `A.DVH` is missing for patient"), "{err}");
+    let (_, err, o) = common::run(&mut s, "extract A --dvh D95,D0.1cc,V60Gy --roi rgtv --as Ad", false);
+    assert_eq!(o.exit_code(), 0, "{err}");
+    let (stdout, err, o) = common::run(&mut s, "select Ad.DVH --method mannwhitney --k 2", false);
+    assert_eq!(o.exit_code(), 0, "{err}");
+    assert!(stdout.contains("dvh_"), "{stdout}");
+    for (bad, says) in [
+        ("extract A --dvh D95,Q5", "`Q5` is not a DVH metric"),
+        ("extract A --dvh D95 --sequences T1", "--dvh extracts dose figures only"),
+        ("extract A --dvh D95 --roi ptv", "has no `ptv` images"),
+    ] {
+        let (_, err, _) = common::run(&mut s, bad, true);
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}

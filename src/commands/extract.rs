@@ -53,8 +53,15 @@ impl Command for Extract {
             "where the Parquet frames and cache go (default COHORT_FOLDER/radiomics/KEY)",
         )
         .named("jobs", "N", ArgKind::Int, "patients processed at once (default: the number of cores)")
+        .named(
+            "dvh",
+            "METRICS",
+            ArgKind::Text,
+            "dose-volume figures instead of radiomics: the dose in the ROI (volume, mean/min/max and e.g. D95,D2cc,V20Gy) as frame COHORT.DVH",
+        )
         .table()
         .example("extract A --sequences T1,T2 --roi rgtv", "frames A.T1 and A.T2 of rGTV radiomics")
+        .example("extract A --dvh D95,D2cc,V5Gy --roi rgtv", "frame A.DVH: each patient's dose figures in the rGTV")
         .example(
             "extract A --sequences T1 --roi rgtv --perturb erode:2 --as Ap",
             "frame Ap.T1: T1 radiomics inside each rGTV eroded by 2 mm, the second extraction for `icc A.T1 Ap.T1`",
@@ -77,6 +84,9 @@ impl Command for Extract {
                 format!("cohort `{}` has no `{roi}` images (it has {})", cohort.text, roles.join(", ")),
                 Some("name a mask role with --roi, or run `preprocess` to make the PTV"),
             ));
+        }
+        if let Some(list) = args.value("dvh") {
+            return extract_dvh(args, session, cohort, &frame, (origin, manifest), &roi, list);
         }
         let sequences: Vec<String> = match args.value("sequences") {
             Some(t) => t.text.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
@@ -134,6 +144,7 @@ impl Command for Extract {
                 ibsi,
                 key: key.clone(),
                 perturb: perturbation.map(|p| p.to_string()),
+                dvh: None,
             },
             None,
         )?;
@@ -226,33 +237,7 @@ impl Command for Extract {
             }
             let name = format!("{base}.{seq}");
             let parquet = out_root.join(format!("{name}.parquet"));
-            write_parquet(&t, &parquet)?;
-            let sha = sha256_file(&parquet)?;
-            let dataset = session.store().record_dataset(
-                run,
-                &name,
-                &parquet.display().to_string(),
-                &sha,
-                Some(t.rows.len() as i64),
-            )?;
-            session.store().log_artifact(run, &parquet.display().to_string(), &sha)?;
-            let df = table_to_dataframe(&t)?;
-            let roles = crate::core::cohort::Roles {
-                id: Some(id_col.clone()),
-                outcome: Some(outcome_col.clone()),
-                categorical: Vec::new(),
-                continuous: names.clone(),
-            };
-            let mut dataset_ids = origin.dataset_ids.clone();
-            dataset_ids.push(dataset);
-            let fo = FrameOrigin {
-                path: parquet.clone(),
-                table_path: parquet.clone(),
-                sha256: sha.clone(),
-                dataset_ids,
-                manifest: Some(manifest.clone()),
-            };
-            session.insert_frame(&name, Frame { df, roles, origin: Some(fo) });
+            let sha = publish_frame(session, run, &name, &t, &parquet, (&id_col, &outcome_col), (origin, manifest))?;
             summary.push(vec![
                 seq.as_str().into(),
                 Cell::Int(rows.len() as i64),
@@ -293,6 +278,171 @@ impl Command for Extract {
         }
         Ok(Output::Table(summary))
     }
+}
+
+/// Writes a feature table as Parquet, records it as the run's dataset and
+/// artifact, and puts it in the session as frame `name` (the id and outcome
+/// columns keep their roles, every other column is a continuous feature);
+/// the file's hash.
+fn publish_frame(
+    session: &mut Session,
+    run: i64,
+    name: &str,
+    t: &Table,
+    parquet: &std::path::Path,
+    (id_col, outcome_col): (&str, &str),
+    (origin, manifest): (&FrameOrigin, &crate::data::manifest::Manifest),
+) -> Result<String> {
+    write_parquet(t, parquet)?;
+    let sha = sha256_file(parquet)?;
+    let dataset =
+        session.store().record_dataset(run, name, &parquet.display().to_string(), &sha, Some(t.rows.len() as i64))?;
+    session.store().log_artifact(run, &parquet.display().to_string(), &sha)?;
+    let df = table_to_dataframe(t)?;
+    let names: Vec<String> = t.columns.iter().skip(2).cloned().collect();
+    let roles = crate::core::cohort::Roles {
+        id: Some(id_col.to_string()),
+        outcome: Some(outcome_col.to_string()),
+        categorical: Vec::new(),
+        continuous: names,
+    };
+    let mut dataset_ids = origin.dataset_ids.clone();
+    dataset_ids.push(dataset);
+    let fo = FrameOrigin {
+        path: parquet.to_path_buf(),
+        table_path: parquet.to_path_buf(),
+        sha256: sha.clone(),
+        dataset_ids,
+        manifest: Some(manifest.clone()),
+    };
+    session.insert_frame(name, Frame { df, roles, origin: Some(fo) });
+    Ok(sha)
+}
+
+/// `extract COHORT --dvh METRICS [--roi ROLE] [--as NAME] [--to DIR]`: each
+/// patient's dose-volume figures in the ROI (the cohort's `dose` image; the
+/// mask on the dose grid, resampled onto it by nearest neighbour, or a
+/// structure rasterised onto it) as frame `COHORT.DVH`, features `dvh_…`.
+fn extract_dvh(
+    args: &Args,
+    session: &mut Session,
+    cohort: &Token,
+    frame: &Frame,
+    (origin, manifest): (&FrameOrigin, &crate::data::manifest::Manifest),
+    roi: &str,
+    list: &Token,
+) -> Result<Output> {
+    for flag in ["sequences", "params", "perturb"] {
+        if let Some(t) = args.value(flag) {
+            return Err(Error::InvalidValue {
+                token: t.text.clone(),
+                what: format!("--{flag}"),
+                reason: "--dvh extracts dose figures only; run radiomics in an extract of its own".into(),
+                span: t.span,
+            });
+        }
+    }
+    if !manifest.images.contains_key("dose") {
+        return Err(Error::invalid(
+            format!("cohort `{}` has no `dose` images", cohort.text),
+            Some("name the dose in cohort.toml ([images] dose = …), or run `preprocess` with a dose"),
+        ));
+    }
+    let metrics = crate::workflow::dvh::metrics(&list.text).map_err(|e| Error::InvalidValue {
+        token: list.text.clone(),
+        what: "--dvh".into(),
+        reason: e.to_string(),
+        span: list.span,
+    })?;
+    let base = frames_base(args, cohort)?;
+    let bin_gy = 0.01;
+    let setup =
+        serde_json::json!({"dvh": list.text, "bin_gy": bin_gy, "roi": roi, "version": env!("CARGO_PKG_VERSION")});
+    let key = sha256_bytes(setup.to_string().as_bytes())[..12].to_string();
+    let out_root = args.value("to").map_or_else(|| origin.path.join("dvh").join(&key), |t| PathBuf::from(&t.text));
+    std::fs::create_dir_all(&out_root).map_err(|e| io_error(&out_root, e))?;
+    let id_col = frame.roles.id.clone().unwrap_or_default();
+    let outcome_col = frame.roles.outcome.clone().unwrap_or_default();
+    let ids: Vec<String> = crate::data::frame::column(&frame.df, &id_col)
+        .map(|c| c.values.as_text().into_iter().flatten().collect())
+        .unwrap_or_default();
+    let outcome: Vec<Option<f64>> =
+        crate::data::frame::column(&frame.df, &outcome_col).and_then(|c| c.values.as_f64()).unwrap_or_default();
+    let run = session.begin_run(
+        args,
+        RunKind::Extract,
+        &ExtractParams {
+            cohort: cohort.text.clone(),
+            sequences: String::new(),
+            roi: roi.to_string(),
+            settings: setup.to_string(),
+            ibsi: false,
+            key,
+            perturb: None,
+            dvh: Some(metrics.iter().map(|m| m.0.clone()).collect::<Vec<_>>().join(",")),
+        },
+        None,
+    )?;
+    for &d in &origin.dataset_ids {
+        session.store().link_dataset(run, d)?;
+    }
+    let names = crate::workflow::dvh::feature_names(&metrics);
+    let mut t = Table::new([id_col.clone(), outcome_col.clone()].into_iter().chain(names.iter().cloned()));
+    let mut failures = Vec::new();
+    let progress = session.progress(ids.len() as u64, "patients", format!("extract {} --dvh", cohort.text));
+    for (p, id) in ids.iter().enumerate() {
+        session.check_cancel()?;
+        let dose = manifest.image_path(&origin.path, "dose", id).unwrap_or_default();
+        let mask = manifest.image_path(&origin.path, roi, id).unwrap_or_default();
+        match crate::workflow::dvh::patient_features(&dose, &mask, &metrics, bin_gy) {
+            Ok(values) => {
+                let mut row = vec![
+                    Cell::Text(id.clone()),
+                    outcome.get(p).copied().flatten().map_or(Cell::Null, |v| Cell::Int(v as i64)),
+                ];
+                row.extend(values.iter().map(|(_, v)| if v.is_finite() { Cell::Float(*v) } else { Cell::Null }));
+                t.push(row);
+            }
+            Err(e) => failures.push(format!("{id}: {e}")),
+        }
+        progress.inc(1);
+    }
+    drop(progress);
+    session.store().log_metrics(run, None, &ExtractMetrics { failed: failures.len() as f64 })?;
+    let mut summary = Table::new(["sequence", "patients", "features", "failed", "frame", "parquet", "sha256"])
+        .with_title(format!("extract {} --dvh {} ({roi})", cohort.text, list.text))
+        .with_incidental(["parquet"]);
+    if !t.rows.is_empty() {
+        let name = format!("{base}.DVH");
+        let parquet = out_root.join(format!("{name}.parquet"));
+        let rows = t.rows.len();
+        let sha = publish_frame(session, run, &name, &t, &parquet, (&id_col, &outcome_col), (origin, manifest))?;
+        summary.push(vec![
+            "DVH".into(),
+            Cell::Int(rows as i64),
+            Cell::Int(names.len() as i64),
+            Cell::Int(failures.len() as i64),
+            name.into(),
+            parquet.display().to_string().into(),
+            crate::provenance::short_hash(&sha).into(),
+        ]);
+    }
+    summary.notes.push(format!(
+        "doses in Gy on the dose grid, {bin_gy} Gy bins; D metrics the dose the hottest part reaches, V metrics in % of the {roi}"
+    ));
+    let missing = t.rows.iter().filter(|r| r.iter().any(|c| *c == Cell::Null)).count();
+    if missing > 0 {
+        summary.notes.push(format!(
+            "{missing} patient(s) with a missing figure: Dxcc is missing where the ROI is smaller than x cm³ (impute or drop it before learning)"
+        ));
+    }
+    for f in &failures {
+        summary.notes.push(format!("failed: {f}"));
+    }
+    if manifest.cohort.simulated {
+        summary.notes.push("SIMULATED cohort: not real patients".into());
+    }
+    Ok(Output::Table(summary))
 }
 
 /// `--perturb SPEC` read into a perturbation, or an error pointing at the

@@ -651,6 +651,8 @@ params_record! {
         pub ibsi: bool,
         pub key: String,
         pub perturb: Option<String>,
+        /// `--dvh`: the DVH metrics extracted instead of radiomics.
+        pub dvh: Option<String>,
     }
 }
 

@@ -170,6 +170,23 @@ pub fn write_atomic_via(path: &Path, write: impl FnOnce(&Path) -> Result<()>) ->
     })
 }
 
+/// The user's pseudonymisation key, from `RADOSE_PSEUDONYM_KEY` (8+
+/// characters): from the environment, so it never enters runs.db or the history.
+pub fn pseudonym_key() -> crate::error::Result<String> {
+    match std::env::var("RADOSE_PSEUDONYM_KEY") {
+        Ok(k) if k.len() >= 8 => Ok(k),
+        _ => Err(crate::error::Error::invalid(
+            "--pseudonymise needs a key of at least 8 characters in RADOSE_PSEUDONYM_KEY",
+            Some("export RADOSE_PSEUDONYM_KEY=… in the shell that starts radose; keep it to map pseudonyms back"),
+        )),
+    }
+}
+
+/// A patient id's pseudonym under `key`: the first 16 hex digits of its HMAC-SHA-256.
+pub fn pseudonym(key: &str, id: &str) -> String {
+    hmac_sha256_hex(key.as_bytes(), id.as_bytes())[..16].to_string()
+}
+
 /// HMAC-SHA-256 (RFC 2104) of `msg` under `key`, as lowercase hex: the
 /// keyed hash `--pseudonymise` uses, so ids cannot be recomputed without
 /// the user's key.

@@ -564,7 +564,7 @@ fn predictions_table(runs: &[ModelRun], pseudonymise: Option<&str>) -> Table {
     for r in runs {
         for Prediction { fold, patient: id, label, probability: p } in &r.predictions {
             let patient = match pseudonymise {
-                Some(key) => crate::provenance::hmac_sha256_hex(key.as_bytes(), id.as_bytes())[..16].to_string(),
+                Some(key) => crate::provenance::pseudonym(key, id),
                 None => id.clone(),
             };
             preds.push(vec![

@@ -7,6 +7,7 @@ mod audit_leakage;
 mod audit_published;
 mod bench;
 mod chisq;
+mod cohort_import;
 mod columns;
 mod compare;
 mod corr;
@@ -85,6 +86,7 @@ pub fn registry() -> Registry {
         &drop::Drop,
         &table1::Table1,
         &chisq::ChiSquare,
+        &cohort_import::CohortImport,
         &fisher::Fisher,
         &mannwhitney::MannWhitney,
         &ttest::TTest,

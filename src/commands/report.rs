@@ -107,22 +107,7 @@ impl Command for Report {
         let opts = crate::report::Options {
             published: published.as_ref(),
             bootstrap,
-            pseudonymise: if args.has("pseudonymise") {
-                // The key comes from the environment so it never enters runs.db or the history.
-                match std::env::var("RADOSE_PSEUDONYM_KEY") {
-                    Ok(k) if k.len() >= 8 => Some(k),
-                    _ => {
-                        return Err(Error::invalid(
-                            "--pseudonymise needs a key of at least 8 characters in RADOSE_PSEUDONYM_KEY",
-                            Some(
-                                "export RADOSE_PSEUDONYM_KEY=… in the shell that starts radose; keep it to map pseudonyms back",
-                            ),
-                        ));
-                    }
-                }
-            } else {
-                None
-            },
+            pseudonymise: if args.has("pseudonymise") { Some(crate::provenance::pseudonym_key()?) } else { None },
             absolute_paths: args.has("absolute-paths"),
             note: args.value("note").map(|t| t.text.clone()),
             table2,

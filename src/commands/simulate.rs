@@ -39,8 +39,13 @@ impl Command for Simulate {
         .named("n-b", "N", ArgKind::Int, "patients in cohort B (default 20)")
         .switch("force", "replace DIR/A and DIR/B if DIR is not empty")
         .switch("if-absent", "do nothing when DIR/A/cohort.toml and DIR/B/cohort.toml exist (real or earlier data)")
+        .switch(
+            "dicom",
+            "also write each patient as a clinical DICOM export in DIR/dicom/A, DIR/dicom/B (MR series, RT Dose and RT Structure Set in a planning frame, a registration), for `cohort import`",
+        )
         .example("simulate --out data/sim2 --seed 7", "the paper-shaped cohorts with small volumes")
         .example("simulate --out data/sim3 --n-a 30 --n-b 10", "smaller cohorts with proportional counts")
+        .example("simulate --out data/sim4 --n-a 12 --n-b 6 --dicom", "the cohorts and a DICOM export of them")
     }
 
     fn run(&self, args: &Args, session: &mut Session) -> Result<Output> {
@@ -83,6 +88,10 @@ impl Command for Simulate {
             );
         }
         prepare_folder(&out, args.has("force"))?;
+        let dicom_root = out.join("dicom");
+        if args.has("dicom") && dicom_root.exists() {
+            std::fs::remove_dir_all(&dicom_root).map_err(|e| io_error(&dicom_root, e))?;
+        }
         let started = Instant::now();
         let total: usize = specs.iter().map(|s| s.n).sum();
         let progress = session.progress(total as u64, "patients", "simulating".into());
@@ -95,6 +104,12 @@ impl Command for Simulate {
             let images =
                 write_images(&dir, seed, &spec.name, &rows, &latents, profile, &session.cancel_flag(), &progress)?;
             write_text(&dir.join("truth.csv"), &truth_csv(&rows, &latents, &images.truths))?;
+            if args.has("dicom") {
+                for row in &rows {
+                    session.check_cancel()?;
+                    export_dicom(&dir, &dicom_root.join(&spec.name), &spec.name, &row.patient_id)?;
+                }
+            }
             for file in ["clinical.csv", MANIFEST_FILE, "truth.csv"] {
                 let path = dir.join(file);
                 session.store().log_artifact(run, &path.display().to_string(), &sha256_file(&path)?)?;
@@ -110,6 +125,52 @@ impl Command for Simulate {
         session.store().log_incidental_metric(run, incidental::SECONDS, seconds)?;
         cohorts_output(session, run, &out, format!("simulated (seed {seed}, {size_name} volumes) in {seconds:.1} s"))
     }
+}
+
+/// The rigid registration of the simulated planning frame into the MR frame
+/// (row-major 4×4): 90° about the z axis, then 10, −5, 3 mm.
+pub const PLANNING_TO_MR: [f64; 16] =
+    [0.0, -1.0, 0.0, 10.0, 1.0, 0.0, 0.0, -5.0, 0.0, 0.0, 1.0, 3.0, 0.0, 0.0, 0.0, 1.0];
+
+/// One simulated patient as a clinical export would hold it, under
+/// `export/ID/`: the three MR sequences as image series (`MR_T1/`, …, in the
+/// MR frame), and in the planning frame (the MR frame moved by the inverse
+/// of [`PLANNING_TO_MR`]) the dose as `RTDOSE.dcm` and the rGTV's outline as
+/// structure `GTV` of `RTSTRUCT.dcm`, with `REG.dcm` mapping the planning
+/// frame into the MR frame.
+fn export_dicom(cohort_dir: &Path, export: &Path, cohort: &str, id: &str) -> Result<()> {
+    use crate::imaging::dicom::write::{
+        Study, mask_contours, uid, write_image_series, write_reg, write_rtdose, write_rtstruct,
+    };
+    let images = cohort_dir.join("images").join(id);
+    let dir = export.join(id);
+    let study = Study {
+        patient_id: id.to_string(),
+        study_uid: uid(&format!("radose simulate/{cohort}/{id}/study")),
+        description: format!("SIMULATED radose cohort {cohort}; not a real patient"),
+    };
+    let mr_frame = uid(&format!("radose simulate/{cohort}/{id}/MR frame"));
+    let planning_frame = uid(&format!("radose simulate/{cohort}/{id}/planning frame"));
+    for (role, description) in [("T1", "AX T1 SE"), ("T1C", "AX T1 SE +C"), ("T2", "AX T2 FSE")] {
+        let v = crate::imaging::nifti::read(&images.join(format!("{role}.nii.gz")))?;
+        write_image_series(&dir.join(format!("MR_{role}")), &v, &study, "MR", description, &mr_frame)?;
+    }
+    // The inverse rigid transform: Rᵀ and −Rᵀt.
+    let m = &PLANNING_TO_MR;
+    let mut inverse = [0.0; 16];
+    for i in 0..3 {
+        for j in 0..3 {
+            inverse[i * 4 + j] = m[j * 4 + i];
+        }
+        inverse[i * 4 + 3] = -(0..3).map(|k| m[k * 4 + i] * m[k * 4 + 3]).sum::<f64>();
+    }
+    inverse[15] = 1.0;
+    let to_planning = crate::imaging::registration::Rigid::new(inverse, None, None, &images)?;
+    let dose = to_planning.apply_volume(&crate::imaging::nifti::read(&images.join("dose.nii.gz"))?);
+    write_rtdose(&dir.join("RTDOSE.dcm"), &dose, &study, &planning_frame)?;
+    let rgtv = to_planning.apply_volume(&crate::imaging::nifti::read(&images.join("rgtv.nii.gz"))?);
+    write_rtstruct(&dir.join("RTSTRUCT.dcm"), &study, &planning_frame, &[("GTV".into(), mask_contours(&rgtv))])?;
+    write_reg(&dir.join("REG.dcm"), &study, &mr_frame, &planning_frame, m)
 }
 
 /// The cohorts in `out` as found on disk — patients, events, the true-risk

@@ -150,10 +150,11 @@ pub enum RunKind {
     Icc,
     Plot,
     Dvh,
+    Import,
 }
 
 impl RunKind {
-    pub const ALL: [RunKind; 34] = [
+    pub const ALL: [RunKind; 35] = [
         RunKind::Simulate,
         RunKind::Load,
         RunKind::Volume,
@@ -188,6 +189,7 @@ impl RunKind {
         RunKind::Icc,
         RunKind::Plot,
         RunKind::Dvh,
+        RunKind::Import,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -226,6 +228,7 @@ impl RunKind {
             RunKind::Icc => "icc",
             RunKind::Plot => "plot",
             RunKind::Dvh => "dvh",
+            RunKind::Import => "import",
         }
     }
 
@@ -597,6 +600,26 @@ params_record! {
         pub rois: String,
         pub metrics: String,
         pub bin_gy: f64,
+    }
+}
+
+params_record! {
+    /// `cohort import`: a DICOM export turned into a cohort folder.
+    pub struct ImportParams {
+        pub root: String,
+        pub to: String,
+        pub map: String,
+        pub roi: String,
+        pub clinical: String,
+        pub pseudonymised: bool,
+    }
+}
+
+metrics_record! {
+    pub struct ImportMetrics {
+        pub patients_imported: f64,
+        pub patients_skipped: f64,
+        pub files_unreadable: f64,
     }
 }
 

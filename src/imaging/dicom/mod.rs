@@ -9,6 +9,8 @@
 pub mod registration;
 pub mod rtstruct;
 pub mod series;
+pub mod tree;
+pub mod write;
 
 use std::path::Path;
 

@@ -143,6 +143,7 @@ impl Command for CohortImport {
             session.progress(tree.patients.len() as u64, "patients", format!("cohort import {}", root.display()));
         let mut imported: Vec<(String, String)> = Vec::new();
         let mut simulated = !tree.patients.is_empty();
+        let mut first_problem: Option<String> = None;
         for (patient, entries) in &tree.patients {
             session.check_cancel()?;
             let cohort_id = match &key {
@@ -171,6 +172,9 @@ impl Command for CohortImport {
                     }
                 }
                 Err(problems) => {
+                    if first_problem.is_none() {
+                        first_problem = Some(format!("{cohort_id}: {}", problems.join("; ")));
+                    }
                     row.extend(std::iter::repeat_n(Cell::Null, roles.len() + 3));
                     row.push(Cell::Text(format!("left out: {}", problems.join("; "))));
                 }
@@ -181,7 +185,12 @@ impl Command for CohortImport {
         drop(progress);
         if imported.is_empty() {
             return Err(Error::invalid(
-                format!("{}: no patient could be imported ({} found)", root.display(), tree.patients.len()),
+                format!(
+                    "{}: no patient could be imported ({} found){}",
+                    root.display(),
+                    tree.patients.len(),
+                    first_problem.map(|p| format!("; e.g. {p}")).unwrap_or_default()
+                ),
                 Some(
                     "check --map and --roi against the Series Descriptions and ROI Names (`cohort import` lists them per patient)",
                 ),

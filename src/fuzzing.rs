@@ -51,6 +51,66 @@ pub fn dicom(data: &[u8]) {
     let _ = std::fs::remove_file(&path);
 }
 
+/// A folder of DICOM slices grouped into series, and the export scan: the
+/// input is split into files at each `--next--`, written into a private
+/// temporary folder.
+pub fn series(data: &[u8]) {
+    let dir = scratch_file("series");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let mut rest = data;
+        let mut n = 0;
+        while !rest.is_empty() && n < 8 {
+            let cut = rest.windows(8).position(|w| w == b"--next--");
+            let (file, after) = match cut {
+                Some(i) => (&rest[..i], &rest[i + 8..]),
+                None => (rest, &b""[..]),
+            };
+            let _ = std::fs::write(dir.join(format!("IM{n}.dcm")), file);
+            rest = after;
+            n += 1;
+        }
+        let _ = crate::imaging::dicom::series::list_series(&dir);
+        let _ = crate::imaging::dicom::series::read_series(&dir, None);
+        if let Ok(tree) = crate::imaging::dicom::tree::scan(&dir, &|| false) {
+            for entries in tree.patients.values() {
+                let _ = crate::imaging::dicom::tree::image_series(entries);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An RT Structure Set, each structure rasterised onto a small grid.
+pub fn rtstruct(data: &[u8]) {
+    let path = scratch_file("dcm");
+    if std::fs::write(&path, data).is_ok()
+        && let Ok(all) = crate::imaging::dicom::rtstruct::read_rtstruct(&path)
+    {
+        let grid = crate::core::volume::Volume {
+            size: [8, 8, 4],
+            spacing: [1.2, 1.2, 3.0],
+            origin: [-100.0, -80.0, -30.0],
+            direction: crate::core::volume::IDENTITY,
+            data: vec![0.0; 256],
+        };
+        for s in &all {
+            let _ = crate::imaging::dicom::rtstruct::rasterise_onto(s, &grid, None, None);
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A registration: a DICOM Spatial Registration or a text 4×4 matrix.
+pub fn registration(data: &[u8]) {
+    let path = scratch_file("reg");
+    if std::fs::write(&path, data).is_ok()
+        && let Ok(r) = crate::imaging::registration::read(&path)
+    {
+        let _ = r.apply([1.0, 2.0, 3.0]);
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
 /// A temporary file name of this call's own: tests replay corpora on several
 /// threads of one process, so the process id alone would let two calls
 /// overwrite each other's input.
@@ -80,6 +140,9 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("nifti", nifti),
     ("nrrd", nrrd),
     ("dicom", dicom),
+    ("series", series),
+    ("rtstruct", rtstruct),
+    ("registration", registration),
     ("params", params),
     ("where_expr", where_expr),
 ];

@@ -14,7 +14,11 @@ use radose::commands::registry;
 fn every_example_runs() {
     let dir = tempfile::tempdir().unwrap();
     std::env::set_current_dir(dir.path()).unwrap();
-    let (_, err, outcome) = common::run(&mut common::session(), "simulate --out data/sim --n-a 40 --n-b 12", false);
+    let (_, err, outcome) = common::run(
+        &mut common::session(),
+        "simulate --out data/sim --n-a 40 --n-b 12; simulate --out data/simd --n-a 8 --n-b 6 --dicom",
+        false,
+    );
     assert_eq!(outcome.exit_code(), 0, "{err}");
     // The deep-learning examples need the PTV, the dose on the MR grid and radiomics frames
     // (`load --features` reattaches the T1 frame extracted here).

@@ -28,13 +28,14 @@ const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
 const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
 
 fn bad(path: &Path, message: impl Into<String>) -> Error {
-    Error::Io { path: path.to_path_buf(), message: format!("not a readable RT Dose: {}", message.into()) }
+    Error::Io { path: path.to_path_buf(), message: format!("not a readable DICOM file: {}", message.into()) }
 }
 
 /// Walks the file's element headers and refuses any element that declares
 /// more bytes than the file holds, before `dicom-object` would allocate
-/// for it (a corrupt length field otherwise costs gigabytes).
-fn check_lengths(path: &Path) -> Result<()> {
+/// for it (a corrupt length field otherwise costs gigabytes). Every reader
+/// of DICOM files calls it first.
+pub(crate) fn check_lengths(path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).map_err(|e| crate::provenance::io_error(path, e))?;
     if bytes.len() < 132 || &bytes[128..132] != b"DICM" {
         return Err(bad(path, "no DICM marker after the 128-byte preamble (not a DICOM Part 10 file)"));

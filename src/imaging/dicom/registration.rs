@@ -36,6 +36,7 @@ pub struct RegMatrix {
 /// The matrix of a REG file: the registration item whose frame is not the
 /// object's own (the moving frame), mapped into the object's frame.
 pub fn read_reg(path: &Path) -> Result<RegMatrix> {
+    super::check_lengths(path)?;
     let file = open_file(path).map_err(|e| bad(path, e.to_string()))?;
     let sop = file.meta().media_storage_sop_class_uid().trim_end_matches('\0').trim().to_string();
     if sop != SOP_CLASS {

@@ -57,6 +57,7 @@ fn items(obj: &InMemDicomObject, tag: Tag) -> Vec<InMemDicomObject> {
 
 /// Reads every structure of an RT Structure Set file.
 pub fn read_rtstruct(path: &Path) -> Result<Vec<Structure>> {
+    super::check_lengths(path)?;
     let file = open_file(path).map_err(|e| bad(path, e.to_string()))?;
     let sop = file.meta().media_storage_sop_class_uid().trim_end_matches('\0').trim().to_string();
     if sop != SOP_CLASS {

@@ -97,6 +97,7 @@ fn slices(dir: &Path) -> Result<Vec<Slice>> {
     }
     let mut out = Vec::new();
     for path in files {
+        super::check_lengths(&path)?;
         let obj = OpenFileOptions::new()
             .read_until(tags::PIXEL_DATA)
             .open_file(&path)

@@ -84,6 +84,10 @@ pub fn scan(root: &Path, cancelled: &dyn Fn() -> bool) -> Result<Tree> {
         if !is_part10(&path) {
             continue;
         }
+        if let Err(e) = super::check_lengths(&path) {
+            tree.skipped.push((path, e.to_string()));
+            continue;
+        }
         let obj = match OpenFileOptions::new().read_until(tags::PIXEL_DATA).open_file(&path) {
             Ok(o) => o,
             Err(e) => {

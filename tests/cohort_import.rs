@@ -114,6 +114,15 @@ fn a_dicom_export_becomes_the_cohort_it_was_made_from() {
     );
     assert!(err.contains("T1 (*T1 SE*) matches 2 series: `AX T1 SE`, `AX T1 SE +C`"), "{err}");
 
+    // Without a clinical table: the patients listed with an empty outcome, which `load` then asks for.
+    let (stdout, err, o) =
+        common::run(&mut s, &format!("cohort import {0}/sim/dicom/A --to {0}/bare", d.display()), false);
+    assert_eq!(o.exit_code(), 0, "{err}");
+    assert!(stdout.contains("no --clinical") && stdout.contains("8 of 8 patients imported"), "{stdout}");
+    assert!(std::fs::read_to_string(d.join("bare/clinical.csv")).unwrap().starts_with("patient_id,nn\nA001,\n"));
+    let (_, err, _) = common::run(&mut s, &format!("load Z {}/bare", d.display()), true);
+    assert!(err.contains("outcome must be 0 or 1"), "{err}");
+
     // Pseudonyms: folders and the clinical table carry HMAC ids, never the DICOM Patient IDs.
     let key = "a-key-the-hospital-keeps";
     // SAFETY: this test binary has this one test; nothing else reads the environment concurrently.

@@ -1,4 +1,4 @@
-//! `cohort import ROOT --to DIR --clinical FILE [--map 'T1=*T1*,…']
+//! `cohort import ROOT --to DIR [--clinical FILE] [--map 'T1=*T1*,…']
 //! [--roi rgtv=*GTV*] [--pseudonymise]`: a clinical DICOM export (any
 //! folder layout) turned into the cohort folder `load` reads. Files are
 //! grouped by Patient ID; each patient's MR series are matched to image
@@ -46,7 +46,7 @@ impl Command for CohortImport {
             "clinical",
             "FILE",
             ArgKind::Path,
-            "the clinical table (CSV), one row per patient keyed by the DICOM Patient ID (required)",
+            "the clinical table (CSV), one row per patient keyed by the DICOM Patient ID (without it: ids and an empty outcome to fill in)",
         )
         .named_with(
             "map",
@@ -85,7 +85,8 @@ impl Command for CohortImport {
                 hint: Some(format!("cohort import {} --to DIR --clinical clinical.csv", root.display())),
             })
         };
-        let (to, clinical_path) = (need("to", "DIR")?, need("clinical", "FILE")?);
+        let to = need("to", "DIR")?;
+        let clinical_path = args.value("clinical").map(|t| PathBuf::from(&t.text));
         let map_text = args.value("map").map_or(DEFAULT_MAP.to_string(), |t| t.text.clone());
         let roles = parse_map(&map_text)?;
         let roi_text = args.value("roi").map_or(DEFAULT_ROI.to_string(), |t| t.text.clone());
@@ -93,7 +94,7 @@ impl Command for CohortImport {
         let key = if args.has("pseudonymise") { Some(crate::provenance::pseudonym_key()?) } else { None };
         let id_col = args.value("id").map_or("patient_id".to_string(), |t| t.text.clone());
         let outcome_col = args.value("outcome").map_or("nn".to_string(), |t| t.text.clone());
-        let clinical = read_clinical(&clinical_path, &id_col, &outcome_col)?;
+        let given = clinical_path.as_deref().map(|p| read_clinical(p, &id_col, &outcome_col)).transpose()?;
         if to.join(MANIFEST_FILE).exists() && !args.has("force") {
             return Err(Error::invalid(
                 format!("{} already holds a cohort", to.display()),
@@ -109,14 +110,15 @@ impl Command for CohortImport {
                 to: to.display().to_string(),
                 map: map_text.clone(),
                 roi: roi_text.clone(),
-                clinical: clinical_path.display().to_string(),
+                clinical: clinical_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
                 pseudonymised: key.is_some(),
             },
             None,
         )?;
-        let sha = sha256_file(&clinical_path)?;
-        let name = clinical_path.display().to_string();
-        session.store().record_dataset(run, &name, &name, &sha, Some(clinical.rows.len() as i64))?;
+        if let (Some(path), Some(table)) = (&clinical_path, &given) {
+            let name = path.display().to_string();
+            session.store().record_dataset(run, &name, &name, &sha256_file(path)?, Some(table.rows.len() as i64))?;
+        }
 
         let cancel = session.cancel_flag();
         let tree = scan(&root, &|| cancel.is_cancelled())?;
@@ -128,6 +130,13 @@ impl Command for CohortImport {
             None,
         )?;
 
+        // Without a clinical table: every patient's id and an empty outcome, to be filled in.
+        let clinical = given.unwrap_or_else(|| ClinicalTable {
+            path: to.join("clinical.csv"),
+            header: vec![id_col.clone(), outcome_col.clone()],
+            id_at: 0,
+            rows: tree.patients.keys().map(|id| (id.clone(), vec![id.clone(), String::new()])).collect(),
+        });
         let images = to.join("images");
         std::fs::create_dir_all(&images).map_err(|e| io_error(&images, e))?;
         remove_partials(&images)?;
@@ -251,6 +260,12 @@ impl Command for CohortImport {
             to.display(),
             to.display()
         ));
+        if clinical_path.is_none() {
+            table.notes.push(format!(
+                "no --clinical: {} lists the patients with an empty `{outcome_col}`; fill in each outcome (and any covariates, with their roles in cohort.toml) before `load`",
+                clinical_out.display()
+            ));
+        }
         if !without_images.is_empty() {
             table.notes.push(format!(
                 "{} patient(s) of the clinical table have no DICOM files here{}",

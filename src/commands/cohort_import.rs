@@ -584,8 +584,8 @@ impl ClinicalTable {
         let mut w = csv::Writer::from_writer(Vec::new());
         let fail = |e: csv::Error| Error::invalid(format!("writing the clinical table: {e}"), None);
         w.write_record(&self.header).map_err(fail)?;
-        for (dicom_id, cohort_id) in imported {
-            if let Some(row) = self.rows.get(dicom_id) {
+        for (source_id, cohort_id) in imported {
+            if let Some(row) = self.rows.get(source_id) {
                 let mut row = row.clone();
                 row[self.id_at] = cohort_id.clone();
                 w.write_record(&row).map_err(fail)?;

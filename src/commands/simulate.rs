@@ -88,9 +88,9 @@ impl Command for Simulate {
             );
         }
         prepare_folder(&out, args.has("force"))?;
-        let dicom_root = out.join("dicom");
-        if args.has("dicom") && dicom_root.exists() {
-            std::fs::remove_dir_all(&dicom_root).map_err(|e| io_error(&dicom_root, e))?;
+        let export_root = out.join("dicom");
+        if args.has("dicom") && export_root.exists() {
+            std::fs::remove_dir_all(&export_root).map_err(|e| io_error(&export_root, e))?;
         }
         let started = Instant::now();
         let total: usize = specs.iter().map(|s| s.n).sum();
@@ -107,7 +107,7 @@ impl Command for Simulate {
             if args.has("dicom") {
                 for row in &rows {
                     session.check_cancel()?;
-                    export_dicom(&dir, &dicom_root.join(&spec.name), &spec.name, &row.patient_id)?;
+                    export_patient(&dir, &export_root.join(&spec.name), &spec.name, &row.patient_id)?;
                 }
             }
             for file in ["clinical.csv", MANIFEST_FILE, "truth.csv"] {
@@ -138,7 +138,7 @@ pub const PLANNING_TO_MR: [f64; 16] =
 /// of [`PLANNING_TO_MR`]) the dose as `RTDOSE.dcm` and the rGTV's outline as
 /// structure `GTV` of `RTSTRUCT.dcm`, with `REG.dcm` mapping the planning
 /// frame into the MR frame.
-fn export_dicom(cohort_dir: &Path, export: &Path, cohort: &str, id: &str) -> Result<()> {
+fn export_patient(cohort_dir: &Path, export: &Path, cohort: &str, id: &str) -> Result<()> {
     use crate::imaging::dicom::write::{
         Study, mask_contours, uid, write_image_series, write_reg, write_rtdose, write_rtstruct,
     };

@@ -177,7 +177,7 @@ mod tests {
         assert_eq!(words("fil"), vec!["filter"]);
         assert_eq!(
             words("plot "),
-            vec!["roc", "calibration", "curves", "hist", "box", "violin", "scatter", "corr", "features"]
+            vec!["roc", "calibration", "curves", "dvh", "hist", "box", "violin", "scatter", "corr", "features"]
         );
         assert_eq!(words("filter old = "), vec!["A", "B"]);
         assert_eq!(words("filter old = A where a"), vec!["age"]);

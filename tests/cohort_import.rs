@@ -74,6 +74,8 @@ fn a_dicom_export_becomes_the_cohort_it_was_made_from() {
     std::fs::remove_dir_all(broken.join("A002/MR_T2")).unwrap();
     std::fs::remove_file(broken.join("A004/REG.dcm")).unwrap();
     std::fs::write(broken.join("A001/notes.txt"), "not DICOM").unwrap();
+    // A link back up the tree is not followed (it would never end).
+    std::os::unix::fs::symlink(&broken, broken.join("A001/loop")).unwrap();
     let clinical = std::fs::read_to_string(d.join("sim/A/clinical.csv")).unwrap();
     let without: String = clinical.lines().filter(|l| !l.starts_with("A005,")).map(|l| format!("{l}\n")).collect();
     std::fs::write(d.join("clinical.csv"), without).unwrap();

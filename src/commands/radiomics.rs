@@ -64,11 +64,18 @@ impl Command for Radiomics {
             },
             None,
         )?;
-        for p in [&image, &mask] {
-            let sha = sha256_file(p)?;
+        // The inputs' hashes: the extraction computes them for its diagnostics
+        // (each file is read and hashed once); a failed extraction hashes them here.
+        let extracted = extract_files(&image, &mask, &params, ibsi);
+        for (p, key) in [(&image, "diagnostics_Image-original_Hash"), (&mask, "diagnostics_Mask-original_Hash")] {
+            let known = extracted.as_ref().ok().and_then(|x| x.diagnostics.iter().find(|(k, _)| k == key));
+            let sha = match known {
+                Some((_, v)) => v.clone(),
+                None => sha256_file(p)?,
+            };
             session.store().record_dataset(run, &p.display().to_string(), &p.display().to_string(), &sha, None)?;
         }
-        let x = extract_files(&image, &mask, &params, ibsi)?;
+        let x = extracted?;
         session.store().log_metrics(run, None, &RadiomicsMetrics { features: x.features.len() as f64 })?;
         let mut t =
             Table::new(x.diagnostics.iter().map(|(k, _)| k.clone()).chain(x.features.iter().map(|(k, _)| k.clone())));

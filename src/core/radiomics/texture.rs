@@ -4,7 +4,7 @@
 //! direction averaged (ignoring empty directions), `eps = 2.22e-16` inside
 //! logarithms, and PyRadiomics' fall-back values for flat regions.
 
-use crate::core::learn::matrix::{Matrix, symmetric_eigen};
+use crate::core::learn::matrix::{Matrix, symmetric_eigenvalues};
 
 /// Machine epsilon, as `numpy.spacing(1)`.
 const EPS: f64 = f64::EPSILON;
@@ -321,9 +321,8 @@ fn mcc(p: &[f64], ng: usize, px: &[f64], py: &[f64]) -> f64 {
             s.set(i, j, v / (px[i] * px[j]).sqrt());
         }
     }
-    let (values, _) = symmetric_eigen(&s);
-    let mut values = values;
-    values.sort_by(|a, b| b.total_cmp(a));
+    // Descending: the second is the one MCC takes.
+    let values = symmetric_eigenvalues(&s);
     values.get(1).map_or(1.0, |v| v.max(0.0).sqrt())
 }
 

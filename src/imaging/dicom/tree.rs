@@ -59,7 +59,8 @@ fn is_part10(path: &Path) -> bool {
         && &head[128..132] == b"DICM"
 }
 
-/// Every file under `root` (recursively, in name order), indexed;
+/// Every file under `root` (recursively, in name order; linked folders are
+/// not followed), indexed;
 /// `cancelled` is asked between files.
 pub fn scan(root: &Path, cancelled: &dyn Fn() -> bool) -> Result<Tree> {
     let mut files = Vec::new();
@@ -67,11 +68,13 @@ pub fn scan(root: &Path, cancelled: &dyn Fn() -> bool) -> Result<Tree> {
     while let Some(dir) = stack.pop() {
         let entries = std::fs::read_dir(&dir).map_err(|e| crate::provenance::io_error(&dir, e))?;
         for entry in entries {
-            let path = entry.map_err(|e| crate::provenance::io_error(&dir, e))?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.is_file() {
-                files.push(path);
+            let entry = entry.map_err(|e| crate::provenance::io_error(&dir, e))?;
+            let path = entry.path();
+            // Folders are entered only as themselves, never through a link (a link loop would never end).
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(_) if path.is_file() => files.push(path),
+                _ => {}
             }
         }
     }

@@ -169,8 +169,20 @@ impl Command for CohortImport {
                         row.push(Cell::Text(
                             "left out: the Patient ID cannot name a folder (use --pseudonymise)".into(),
                         ));
+                    } else if let Err(e) =
+                        write_patient(&plan, &roles, &images, &cohort_id, &mask_role, &|| cancel.is_cancelled())
+                    {
+                        // A file that cannot be converted (a missing slice, a corrupt dose)
+                        // leaves this patient out; Ctrl-C stops the import.
+                        if matches!(e, Error::Cancelled) {
+                            return Err(e);
+                        }
+                        if first_problem.is_none() {
+                            first_problem = Some(format!("{cohort_id}: {e}"));
+                        }
+                        row.extend(std::iter::repeat_n(Cell::Null, roles.len() + 3));
+                        row.push(Cell::Text(format!("left out: {e}")));
                     } else {
-                        write_patient(&plan, &roles, &images, &cohort_id, &mask_role, &|| cancel.is_cancelled())?;
                         simulated &= entries.iter().all(|e| e.study_description.contains("SIMULATED"));
                         row.extend(plan.series.iter().map(|s| Cell::Text(s.description.clone())));
                         row.push(Cell::Text(plan.structure.clone()));

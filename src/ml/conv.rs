@@ -66,6 +66,83 @@ impl Geometry {
     }
 }
 
+/// The instruction set the convolution's own kernels (the small products,
+/// col2im's sums) run with, chosen once at run time: the widest the CPU has,
+/// or a lower one asked for with `RADOSE_SIMD=avx2|portable` (to compare, or
+/// to rule a path out). Within one path a seed gives bit-identical training.
+/// AVX2 and AVX-512 compute every output element by the same sequence of
+/// fused multiply-adds, so they agree exactly; the portable path rounds each
+/// product before adding (no FMA) and agrees to float precision. The large
+/// products go through the `gemm` crate (its own AVX2/FMA kernels on every
+/// x86 path), im2col's copies through the C library's memcpy/memset (chosen
+/// per CPU by glibc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Simd {
+    /// Plain Rust without FMA: any CPU.
+    Portable,
+    /// 256-bit AVX2 with FMA.
+    Avx2,
+    /// 512-bit AVX-512F (with AVX2 and FMA).
+    Avx512,
+}
+
+impl Simd {
+    pub const ALL: [Simd; 3] = [Simd::Portable, Simd::Avx2, Simd::Avx512];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Simd::Portable => "portable",
+            Simd::Avx2 => "avx2",
+            Simd::Avx512 => "avx512",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Simd> {
+        Simd::ALL.into_iter().find(|s| s.name().eq_ignore_ascii_case(text.trim()))
+    }
+
+    /// The widest path this CPU runs.
+    pub fn detected() -> Simd {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let fma = std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+            if fma && std::arch::is_x86_feature_detected!("avx512f") {
+                return Simd::Avx512;
+            }
+            if fma {
+                return Simd::Avx2;
+            }
+        }
+        Simd::Portable
+    }
+
+    /// The path this process uses: [`Simd::detected`], lowered by
+    /// `RADOSE_SIMD` (never raised above what the CPU has). An unknown value
+    /// is ignored and named by [`Simd::request_problem`].
+    pub fn active() -> Simd {
+        static ACTIVE: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
+        *ACTIVE.get_or_init(|| Simd::chosen(std::env::var("RADOSE_SIMD").ok().as_deref(), Simd::detected()))
+    }
+
+    /// The path for a request (`RADOSE_SIMD`'s value) on a CPU whose widest is `detected`.
+    fn chosen(asked: Option<&str>, detected: Simd) -> Simd {
+        asked.and_then(Simd::parse).map_or(detected, |a| a.min(detected))
+    }
+
+    /// What is wrong with `RADOSE_SIMD`, if anything: an unknown value, or a
+    /// path this CPU does not have.
+    pub fn request_problem() -> Option<String> {
+        let value = std::env::var("RADOSE_SIMD").ok()?;
+        match Simd::parse(&value) {
+            None => Some(format!("RADOSE_SIMD={value} is not one of portable, avx2, avx512; using {}", Simd::active().name())),
+            Some(asked) if asked > Simd::detected() => {
+                Some(format!("RADOSE_SIMD={value}: this CPU has at most {}", Simd::detected().name()))
+            }
+            Some(_) => None,
+        }
+    }
+}
+
 /// A tile of whole output rows (zd, zh) of one batch item: output
 /// positions `row0 * ow .. (row0 + rows) * ow`.
 #[derive(Debug, Clone, Copy)]
@@ -191,21 +268,54 @@ fn im2col(g: &Geometry, xp: &[f32], tile: Tile, col: &mut [f32]) {
 }
 
 /// Adds `col` ([K, len]) into one batch item's phased input gradient.
-fn col2im(g: &Geometry, col: &[f32], tile: Tile, dxp: &mut [f32]) {
+/// `simd` must not exceed [`Simd::detected`].
+fn col2im(simd: Simd, g: &Geometry, col: &[f32], tile: Tile, dxp: &mut [f32]) {
     for_each_run(g, tile, |at, input, (lo, hi)| {
         let Some(i0) = input else { return };
-        for (d, v) in dxp[i0..i0 + (hi - lo)].iter_mut().zip(&col[at + lo..at + hi]) {
-            *d += v;
-        }
+        add_into(simd, &mut dxp[i0..i0 + (hi - lo)], &col[at + lo..at + hi]);
     });
 }
 
-/// Rows i0..i0+R of dst = lhs · rhs for a small inner dimension: 16 output
-/// columns at a time with R × 16 accumulators kept in registers, each rhs
-/// load feeding R multiply-adds.
+#[inline(always)]
+fn add_body(dst: &mut [f32], src: &[f32]) {
+    for (d, v) in dst.iter_mut().zip(src) {
+        *d += v;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn add_avx2(dst: &mut [f32], src: &[f32]) {
+    add_body(dst, src);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn add_avx512(dst: &mut [f32], src: &[f32]) {
+    add_body(dst, src);
+}
+
+/// dst += src elementwise (the same sums on every path).
+fn add_into(simd: Simd, dst: &mut [f32], src: &[f32]) {
+    match simd {
+        // SAFETY: callers never pass a path above `Simd::detected()`.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { add_avx512(dst, src) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { add_avx2(dst, src) },
+        _ => add_body(dst, src),
+    }
+}
+
+/// Rows i0..i0+R of dst = lhs · rhs for a small inner dimension: W output
+/// columns at a time with R × W accumulators kept in registers, each rhs
+/// load feeding R multiply-adds (W = 16 for 256-bit registers, 32 for
+/// 512-bit: two registers per row either way). Every output element is the
+/// same sequence of multiply-adds whatever W is.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn axpy_block<const R: usize, const FMA: bool>(
+fn axpy_block<const R: usize, const FMA: bool, const W: usize>(
     i0: usize,
     n: usize,
     k: usize,
@@ -218,7 +328,6 @@ fn axpy_block<const R: usize, const FMA: bool>(
     rhs: &[f32],
     rhs_rs: usize,
 ) {
-    const W: usize = 16;
     let mut coef = [[0f32; 32]; R];
     for (r, c) in coef.iter_mut().enumerate() {
         for t in 0..k {
@@ -236,7 +345,7 @@ fn axpy_block<const R: usize, const FMA: bool>(
         }
         if w == W {
             for t in 0..k {
-                let x: &[f32; W] = rhs[t * rhs_rs + p..t * rhs_rs + p + W].try_into().unwrap_or(&[0.0; W]);
+                let x = &rhs[t * rhs_rs + p..][..W];
                 for r in 0..R {
                     let c = coef[r][t];
                     for l in 0..W {
@@ -265,11 +374,11 @@ fn axpy_block<const R: usize, const FMA: bool>(
 /// The shapes GEMM handles poorly, as plain loops: rows of axpy when the
 /// inner dimension is small (the first block: one input channel, K = 27),
 /// dot products when the output is small (its weight gradient). Returns
-/// false for every other shape. Compiled twice: for AVX2 + FMA (chosen at
-/// run time) and for the baseline.
+/// false for every other shape. Compiled three times: for AVX-512, for AVX2
+/// + FMA and for the baseline ([`Simd`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn small_product_body<const FMA: bool>(
+fn small_product_body<const FMA: bool, const W: usize>(
     m: usize,
     n: usize,
     k: usize,
@@ -291,10 +400,10 @@ fn small_product_body<const FMA: bool>(
         while i < m {
             let rows = (m - i).min(4);
             match rows {
-                4 => axpy_block::<4, FMA>(i, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs),
-                3 => axpy_block::<3, FMA>(i, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs),
-                2 => axpy_block::<2, FMA>(i, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs),
-                _ => axpy_block::<1, FMA>(i, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs),
+                4 => axpy_block::<4, FMA, W>(i, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs),
+                3 => axpy_block::<3, FMA, W>(i, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs),
+                2 => axpy_block::<2, FMA, W>(i, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs),
+                _ => axpy_block::<1, FMA, W>(i, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs),
             }
             i += rows;
         }
@@ -347,11 +456,13 @@ fn small_product_avx2(
     rhs_rs: usize,
     rhs_cs: usize,
 ) -> bool {
-    small_product_body::<true>(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs)
+    small_product_body::<true, 16>(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-fn small_product(
+fn small_product_avx512(
     m: usize,
     n: usize,
     k: usize,
@@ -365,20 +476,48 @@ fn small_product(
     rhs_rs: usize,
     rhs_cs: usize,
 ) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has the features the function was compiled for.
-        return unsafe {
+    small_product_body::<true, 32>(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs)
+}
+
+/// `simd` must not exceed [`Simd::detected`].
+#[allow(clippy::too_many_arguments)]
+fn small_product(
+    simd: Simd,
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_rs: usize,
+    lhs_cs: usize,
+    rhs: &[f32],
+    rhs_rs: usize,
+    rhs_cs: usize,
+) -> bool {
+    match simd {
+        // SAFETY: the CPU has the features the function was compiled for
+        // (callers never pass a path above `Simd::detected()`).
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe {
+            small_product_avx512(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs)
+        },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe {
             small_product_avx2(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs)
-        };
+        },
+        _ => small_product_body::<false, 16>(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs),
     }
-    small_product_body::<false>(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs)
 }
 
 /// dst[m×n] (row stride `dst_rs`) = (accumulate ? dst : 0) + lhs[m×k] · rhs[k×n], with
-/// arbitrary element strides for lhs and rhs.
+/// arbitrary element strides for lhs and rhs. `simd` must not exceed
+/// [`Simd::detected`].
 #[allow(clippy::too_many_arguments)]
 fn gemm(
+    simd: Simd,
     m: usize,
     n: usize,
     k: usize,
@@ -395,7 +534,7 @@ fn gemm(
     if m == 0 || n == 0 {
         return;
     }
-    if small_product(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs) {
+    if small_product(simd, m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs) {
         return;
     }
     // Every index the kernel touches lies inside the slices.
@@ -453,8 +592,14 @@ fn tiles(g: &Geometry) -> Vec<Tile> {
     (0..rows).step_by(per).map(|row0| Tile { row0, rows: per.min(rows - row0) }).collect()
 }
 
-/// y[n, co, out] = conv(x[n, ci, in], w[co, ci, k]) + bias.
+/// y[n, co, out] = conv(x[n, ci, in], w[co, ci, k]) + bias, on [`Simd::active`].
 pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    forward_on(Simd::active(), g, x, w, bias)
+}
+
+/// [`forward`] on a chosen path (lowered to what the CPU has).
+pub fn forward_on(simd: Simd, g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let simd = simd.min(Simd::detected());
     let (pv, k, iv) = (g.out_vol(), g.k(), g.in_vol());
     let mut y = vec![0f32; g.n * g.co * pv];
     // Each piece writes its own columns of one batch item: split y per batch item.
@@ -466,7 +611,7 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<
                 let (p0, len) = (tile.start(g), tile.len(g));
                 col.resize(k * len, 0.0);
                 im2col(g, &xp, tile, col);
-                gemm(g.co, len, k, &mut yb[p0..], pv, false, w, k, 1, col, len, 1);
+                gemm(simd, g.co, len, k, &mut yb[p0..], pv, false, w, k, 1, col, len, 1);
             }
         });
         if let Some(bias) = bias {
@@ -478,14 +623,17 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<
     y
 }
 
-/// Gradients of the convolution: (dx, dw, db) as asked.
-pub fn backward(
-    g: &Geometry,
-    x: &[f32],
-    w: &[f32],
-    gy: &[f32],
-    need: [bool; 3],
-) -> (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>) {
+/// The gradients a training step needs: (dx, dw, db), each when asked.
+pub type ConvGradients = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
+
+/// Gradients of the convolution: (dx, dw, db) as asked, on [`Simd::active`].
+pub fn backward(g: &Geometry, x: &[f32], w: &[f32], gy: &[f32], need: [bool; 3]) -> ConvGradients {
+    backward_on(Simd::active(), g, x, w, gy, need)
+}
+
+/// [`backward`] on a chosen path (lowered to what the CPU has).
+pub fn backward_on(simd: Simd, g: &Geometry, x: &[f32], w: &[f32], gy: &[f32], need: [bool; 3]) -> ConvGradients {
+    let simd = simd.min(Simd::detected());
     let (pv, k, iv) = (g.out_vol(), g.k(), g.in_vol());
     let per_item: Vec<(Option<Vec<f32>>, Option<Vec<f32>>)> = (0..g.n)
         .into_par_iter()
@@ -501,12 +649,12 @@ pub fn backward(
                     if let (Some(dw), Some(xp)) = (dw.as_mut(), xp.as_ref()) {
                         im2col(g, xp, tile, col);
                         // dw[co, K] += gy[co, tile] · col[K, tile]ᵀ
-                        gemm(g.co, k, len, dw, k, true, &gyb[p0..], pv, 1, col, 1, len);
+                        gemm(simd, g.co, k, len, dw, k, true, &gyb[p0..], pv, 1, col, 1, len);
                     }
                     if let Some(dx) = dx.as_mut() {
                         // col[K, tile] = wᵀ[K, co] · gy[co, tile]
-                        gemm(k, len, g.co, col, len, false, w, 1, k, &gyb[p0..], pv, 1);
-                        col2im(g, col, tile, dx);
+                        gemm(simd, k, len, g.co, col, len, false, w, 1, k, &gyb[p0..], pv, 1);
+                        col2im(simd, g, col, tile, dx);
                     }
                 }
             });
@@ -678,6 +826,77 @@ pub fn conv3d(x: Tensor<5>, weight: Tensor<5>, bias: Tensor<1>, stride: [usize; 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (0..n)
+            .map(|_| {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn assert_close(what: &str, simd: Simd, got: &[f32], want: &[f32]) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in got.iter().zip(want).enumerate() {
+            assert!((a - b).abs() <= 2e-6 * scale, "{what} on {}: [{i}] {a} vs {b} (scale {scale})", simd.name());
+        }
+    }
+
+    /// Each path the CPU has computes the convolution and its gradients as
+    /// the portable path does, to 2e-6 of the largest value (the portable
+    /// path rounds products before adding); AVX2 and AVX-512 agree exactly.
+    /// The shapes are the network's kinds with widths that leave remainders
+    /// in the 16- and 32-wide loops.
+    #[test]
+    fn every_simd_path_agrees_with_the_portable_one() {
+        let shapes = [
+            // Block 1's first convolution: one input channel, K = 27 (small products).
+            Geometry::new(2, 1, 8, [5, 6, 37], [3, 3, 3], [1, 1, 1], [1, 1, 1]),
+            // Its stride-2 convolution and the stride-2 skip.
+            Geometry::new(2, 8, 8, [5, 6, 37], [3, 3, 3], [2, 2, 2], [1, 1, 1]),
+            Geometry::new(2, 1, 8, [5, 6, 37], [1, 1, 1], [2, 2, 2], [0, 0, 0]),
+            // A deeper block (GEMM for the large products).
+            Geometry::new(1, 16, 32, [4, 5, 9], [3, 3, 3], [1, 1, 1], [1, 1, 1]),
+        ];
+        let detected = Simd::detected();
+        for (i, g) in shapes.into_iter().enumerate() {
+            let x = values(g.n * g.ci * g.in_vol(), 3 * i as u64);
+            let w = values(g.co * g.k(), 3 * i as u64 + 1);
+            let bias = values(g.co, 7);
+            let gy = values(g.n * g.co * g.out_vol(), 3 * i as u64 + 2);
+            let y0 = forward_on(Simd::Portable, &g, &x, &w, Some(&bias));
+            let (dx0, dw0, db0) = backward_on(Simd::Portable, &g, &x, &w, &gy, [true; 3]);
+            let mut by_path = Vec::new();
+            for simd in Simd::ALL.into_iter().filter(|s| *s > Simd::Portable && *s <= detected) {
+                let y = forward_on(simd, &g, &x, &w, Some(&bias));
+                let (dx, dw, db) = backward_on(simd, &g, &x, &w, &gy, [true; 3]);
+                assert_close("forward", simd, &y, &y0);
+                assert_close("input gradient", simd, dx.as_deref().unwrap_or(&[]), dx0.as_deref().unwrap_or(&[1.0]));
+                assert_close("weight gradient", simd, dw.as_deref().unwrap_or(&[]), dw0.as_deref().unwrap_or(&[1.0]));
+                assert_close("bias gradient", simd, db.as_deref().unwrap_or(&[]), db0.as_deref().unwrap_or(&[1.0]));
+                by_path.push((y, dx, dw));
+            }
+            if let [avx2, avx512] = &by_path[..] {
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&avx2.0), bits(&avx512.0), "forward, shape {i}");
+                assert_eq!(bits(avx2.1.as_deref().unwrap_or(&[])), bits(avx512.1.as_deref().unwrap_or(&[])), "dx {i}");
+                assert_eq!(bits(avx2.2.as_deref().unwrap_or(&[])), bits(avx512.2.as_deref().unwrap_or(&[])), "dw {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_requested_path_lowers_but_never_raises() {
+        assert_eq!(Simd::chosen(None, Simd::Avx512), Simd::Avx512);
+        assert_eq!(Simd::chosen(Some("avx2"), Simd::Avx512), Simd::Avx2);
+        assert_eq!(Simd::chosen(Some(" Portable "), Simd::Avx2), Simd::Portable);
+        assert_eq!(Simd::chosen(Some("avx512"), Simd::Avx2), Simd::Avx2);
+        assert_eq!(Simd::chosen(Some("sse9"), Simd::Avx2), Simd::Avx2);
+        assert!(Simd::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
 
     /// Timing probe (not a test of speed): `cargo test --release --lib conv_probe -- --ignored --nocapture`.
     #[test]

@@ -1,6 +1,8 @@
 //! The one file that chooses burn's backend. The CPU backend is Flex (burn's
 //! pure-Rust GEMM backend: 15–40× faster than NdArray on this network);
-//! `wgpu` (Vulkan/Metal) and `cuda` are cargo features, never defaults.
+//! `wgpu` (WGSL shaders on Vulkan/Metal), `vulkan` (kernels compiled
+//! straight to SPIR-V, Vulkan only: the path for NVIDIA compute nodes) and
+//! `cuda` are cargo features, never defaults.
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -20,8 +22,10 @@ pub enum DeviceChoice {
 /// The backends this binary was built with.
 pub fn compiled_backends() -> Vec<&'static str> {
     let mut out = vec!["cpu (flex)"];
-    if cfg!(feature = "wgpu") {
-        out.push("gpu (wgpu)");
+    if cfg!(feature = "vulkan") {
+        out.push("gpu (vulkan, SPIR-V)");
+    } else if cfg!(feature = "wgpu") {
+        out.push("gpu (wgpu, WGSL)");
     }
     if cfg!(feature = "cuda") {
         out.push("cuda");
@@ -44,7 +48,7 @@ impl DeviceChoice {
         match (kind.to_ascii_lowercase().as_str(), index) {
             ("cpu", None) => Ok(DeviceChoice::Cpu),
             ("cpu", Some(_)) => Err(Error::invalid("`cpu` takes no index", Some("write `--device cpu`"))),
-            ("gpu" | "wgpu", i) => Ok(DeviceChoice::Gpu(i.unwrap_or(0))),
+            ("gpu" | "wgpu" | "vulkan", i) => Ok(DeviceChoice::Gpu(i.unwrap_or(0))),
             ("cuda", i) => Ok(DeviceChoice::Cuda(i.unwrap_or(0))),
             _ => Err(Error::invalid(
                 format!("unknown device `{text}`"),
@@ -74,7 +78,7 @@ impl DeviceChoice {
             DeviceChoice::Gpu(_index) => {
                 #[cfg(feature = "wgpu")]
                 {
-                    Ok(Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(*_index)))
+                    gpu_device(*_index)
                 }
                 #[cfg(not(feature = "wgpu"))]
                 {
@@ -123,6 +127,85 @@ pub fn keep_freed_memory() {
     });
 }
 
+/// A GPU adapter wgpu finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adapter {
+    pub name: String,
+    /// Vulkan, Metal, Gl…
+    pub api: String,
+    /// DiscreteGpu, IntegratedGpu, VirtualGpu, Cpu (a software renderer), Other.
+    pub kind: String,
+    pub driver: String,
+}
+
+/// The adapters this build's GPU path can use (Vulkan only with the
+/// `vulkan` feature), in wgpu's order; empty in a CPU-only build.
+pub fn gpu_adapters() -> Vec<Adapter> {
+    #[cfg(feature = "wgpu")]
+    {
+        use burn::tensor::wgpu::wgpu;
+        let backends = if cfg!(feature = "vulkan") { wgpu::Backends::VULKAN } else { wgpu::Backends::all() };
+        let mut descriptor = wgpu::InstanceDescriptor::from_env_or_default();
+        descriptor.backends = backends;
+        let instance = wgpu::Instance::new(descriptor);
+        let adapters = futures_lite::future::block_on(instance.enumerate_adapters(backends));
+        adapters
+            .iter()
+            .map(|a| {
+                let info = a.get_info();
+                Adapter {
+                    name: info.name,
+                    api: format!("{:?}", info.backend),
+                    kind: format!("{:?}", info.device_type),
+                    driver: format!("{} {}", info.driver, info.driver_info).trim().to_owned(),
+                }
+            })
+            .collect()
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        Vec::new()
+    }
+}
+
+/// The burn device for `--device gpu:N`: the N-th discrete GPU, else the
+/// N-th integrated or virtual one; a software renderer (llvmpipe) does not
+/// count. No adapter is a clear error, not a panic inside the runtime.
+#[cfg(feature = "wgpu")]
+fn gpu_device(index: usize) -> Result<Device> {
+    use burn::tensor::DeviceKind;
+    let adapters = gpu_adapters();
+    let count = |kind: &str| adapters.iter().filter(|a| a.kind == kind).count();
+    let kind = if index < count("DiscreteGpu") {
+        DeviceKind::DiscreteGpu(index)
+    } else if index < count("IntegratedGpu") {
+        DeviceKind::IntegratedGpu(index)
+    } else if index < count("VirtualGpu") {
+        DeviceKind::VirtualGpu(index)
+    } else {
+        let seen: Vec<String> = adapters.iter().map(|a| format!("{} ({}, {})", a.name, a.api, a.kind)).collect();
+        return Err(Error::invalid(
+            format!(
+                "no GPU adapter for `--device gpu:{index}`: {}",
+                if seen.is_empty() { "the graphics driver reports none".to_owned() } else { format!("found only {}", seen.join(", ")) }
+            ),
+            Some(if cfg!(feature = "vulkan") {
+                "the Vulkan loader (libvulkan.so.1) and the vendor's driver file (e.g. nvidia_icd.json, named by VK_DRIVER_FILES) must be found; scripts/gpu-check.sh sets both up"
+            } else {
+                "install the GPU vendor's Vulkan or Metal driver"
+            }),
+        ));
+    };
+    #[cfg(feature = "vulkan")]
+    {
+        Ok(Device::vulkan(kind))
+    }
+    #[cfg(not(feature = "vulkan"))]
+    {
+        Ok(Device::wgpu(kind))
+    }
+}
+
 #[allow(dead_code)]
 fn missing(device: &str, feature: &str) -> Error {
     Error::invalid(
@@ -159,5 +242,6 @@ mod tests {
     fn a_cpu_build_refuses_the_gpu_clearly() {
         let e = DeviceChoice::Gpu(0).device().unwrap_err().to_string();
         assert!(e.contains("built without the `wgpu` backend"), "{e}");
+        assert!(gpu_adapters().is_empty());
     }
 }

@@ -670,6 +670,33 @@ fn the_fast_convolution_equals_burns() {
     }
 }
 
+/// The fused InstanceNorm + ReLU equals burn's `InstanceNorm` (no affine)
+/// followed by `relu`, forward and input gradient, on planes of several
+/// sizes (one voxel per plane included: the output is 0 and so is the gradient).
+#[test]
+fn the_fused_instance_norm_equals_burns() {
+    use burn::nn::InstanceNormConfig;
+    let device = cpu();
+    device.seed(11);
+    for shape in [[2, 3, 5, 6, 7], [1, 8, 10, 15, 15], [3, 2, 1, 1, 1], [2, 4, 2, 3, 33]] {
+        let norm = InstanceNormConfig::new(shape[1]).with_affine(false).init(&device);
+        let x = Tensor::<5>::random(shape, Distribution::Normal(0.5, 2.0), &device).require_grad();
+        let ours = radose::ml::norm::instance_norm_relu(&norm, x.clone());
+        let theirs = burn::tensor::activation::relu(norm.forward(x.clone()));
+        let r = Tensor::<5>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+        let values = |t: Tensor<5>| -> Vec<f32> { t.into_data().try_to_vec().unwrap() };
+        let close = |a: Vec<f32>, b: Vec<f32>, what: &str| {
+            assert_eq!(a.len(), b.len());
+            let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs() / (1.0 + y.abs())).fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "{what} {shape:?}: relative difference {worst}");
+        };
+        close(values(ours.clone()), values(theirs.clone()), "output");
+        let g1 = (ours * r.clone()).sum().backward();
+        let g2 = (theirs * r).sum().backward();
+        close(values(x.grad(&g1).unwrap()), values(x.grad(&g2).unwrap()), "input gradient");
+    }
+}
+
 #[test]
 fn bench_step_prints_the_median_last() {
     let out = std::process::Command::new(common::binary())

@@ -111,7 +111,8 @@ fn devices() -> Output {
         t.notes.push(problem);
     }
     if compiled.len() == 1 {
-        t.notes.push("this build has no GPU backend: build with `--features vulkan` (or wgpu) for `--device gpu`".into());
+        t.notes
+            .push("this build has no GPU backend: build with `--features vulkan` (or wgpu) for `--device gpu`".into());
     } else if !adapters.iter().any(|a| a.kind != "Cpu") {
         t.notes.push("no GPU adapter: the graphics driver reports none (a Vulkan loader and the vendor's driver file are needed)".into());
     }

@@ -134,7 +134,10 @@ impl Simd {
     pub fn request_problem() -> Option<String> {
         let value = std::env::var("RADOSE_SIMD").ok()?;
         match Simd::parse(&value) {
-            None => Some(format!("RADOSE_SIMD={value} is not one of portable, avx2, avx512; using {}", Simd::active().name())),
+            None => Some(format!(
+                "RADOSE_SIMD={value} is not one of portable, avx2, avx512; using {}",
+                Simd::active().name()
+            )),
             Some(asked) if asked > Simd::detected() => {
                 Some(format!("RADOSE_SIMD={value}: this CPU has at most {}", Simd::detected().name()))
             }
@@ -215,34 +218,72 @@ fn unphased(g: &Geometry, xp: Vec<f32>) -> Vec<f32> {
     out
 }
 
-/// Calls `run(col_offset, input_offset, (lo, hi))` for every (im2col row,
-/// output row) pair of a tile: output columns lo..hi are valid and read the
-/// phased input from `input_offset` on, consecutively; `input_offset` is
-/// None when the whole output row falls outside the image.
-fn for_each_run(g: &Geometry, tile: Tile, mut run: impl FnMut(usize, Option<usize>, (usize, usize))) {
+/// Calls `block(col_offset, input_offset, rows, (lo, hi))` for the runs of
+/// a tile's im2col matrix: `rows` output rows, the r-th at `col_offset +
+/// r·ow`, whose output columns lo..hi are valid and read the phased input
+/// consecutively from `input_offset + r·ow` on (None: the rows fall outside
+/// the image). Within an output plane the rows whose input rows lie inside
+/// the image form one block when consecutive output rows read input rows
+/// `ow` apart — a stride-1 convolution whose output rows are as wide as its
+/// input rows (the network's k3 s1 p1 ones) — and one block per row
+/// otherwise. So im2col makes one copy per plane instead of one per row: at
+/// the quick profile's size rows hold 24 values, and the per-row work cost
+/// more than the copying.
+fn for_each_block(g: &Geometry, tile: Tile, mut block: impl FnMut(usize, Option<usize>, usize, (usize, usize))) {
     let [id, ih, _] = g.input;
     let [kd, kh, kw] = g.kernel;
     let [_, oh, ow] = g.output;
     let (s, cw) = (g.stride[2], phase_len(g));
+    let (s1, p1) = (g.stride[1], g.padding[1]);
     let row_len = s * cw;
     let len = tile.len(g);
+    let merge = s1 * row_len == ow;
+    // The tile's rows by output plane: (first row, rows, zd, first zh).
+    let mut planes = Vec::new();
+    let mut r = 0;
+    while r < tile.rows {
+        let out_row = tile.row0 + r;
+        let (zd, zh) = (out_row / oh, out_row % oh);
+        let n = (oh - zh).min(tile.rows - r);
+        planes.push((r, n, zd, zh));
+        r += n;
+    }
     let mut row = 0;
     for c in 0..g.ci {
         for a in 0..kd {
             for e in 0..kh {
+                // Output rows zh whose input row zh·s1 + e − p1 lies in 0..ih.
+                let zh_lo = if p1 > e { (p1 - e).div_ceil(s1) } else { 0 };
+                let zh_hi = if ih + p1 > e { (ih - 1 + p1 - e) / s1 + 1 } else { 0 };
                 for f in 0..kw {
                     let cols = valid_columns(g, f);
                     // The first valid output column's input column, as (phase, index).
                     let w0 = (cols.0 * s + f).wrapping_sub(g.padding[2]);
                     let within = (w0 % s) * cw + w0 / s;
-                    for r in 0..tile.rows {
-                        let out_row = tile.row0 + r;
-                        let (zd, zh) = (out_row / oh, out_row % oh);
+                    for &(r0, n, zd, zh0) in &planes {
+                        let at0 = row * len + r0 * ow;
                         let d = (zd * g.stride[0] + a) as isize - g.padding[0] as isize;
-                        let h = (zh * g.stride[1] + e) as isize - g.padding[1] as isize;
-                        let inside = d >= 0 && (d as usize) < id && h >= 0 && (h as usize) < ih && cols.1 > cols.0;
-                        let input = inside.then(|| ((c * id + d as usize) * ih + h as usize) * row_len + within);
-                        run(row * len + r * ow, input, cols);
+                        if d < 0 || d as usize >= id || cols.1 <= cols.0 {
+                            block(at0, None, n, cols);
+                            continue;
+                        }
+                        let start = zh_lo.clamp(zh0, zh0 + n);
+                        let end = zh_hi.clamp(start, zh0 + n);
+                        if start > zh0 {
+                            block(at0, None, start - zh0, cols);
+                        }
+                        let input = |zh: usize| ((c * id + d as usize) * ih + zh * s1 + e - p1) * row_len + within;
+                        let at = at0 + (start - zh0) * ow;
+                        if merge && end > start {
+                            block(at, Some(input(start)), end - start, cols);
+                        } else {
+                            for zh in start..end {
+                                block(at + (zh - start) * ow, Some(input(zh)), 1, cols);
+                            }
+                        }
+                        if zh0 + n > end {
+                            block(at0 + (end - zh0) * ow, None, zh0 + n - end, cols);
+                        }
                     }
                     row += 1;
                 }
@@ -251,28 +292,52 @@ fn for_each_run(g: &Geometry, tile: Tile, mut run: impl FnMut(usize, Option<usiz
     }
 }
 
+/// Zeroes a few values (a run's padding columns: usually 0 or 1 of them)
+/// without a call into memset.
+#[inline(always)]
+fn zero(values: &mut [f32]) {
+    match values.len() {
+        0 => {}
+        1 => values[0] = 0.0,
+        _ => values.fill(0.0),
+    }
+}
+
+/// Zeroes the columns outside lo..hi of `rows` rows of `ow` values from `at`.
+fn zero_edges(col: &mut [f32], at: usize, rows: usize, ow: usize, (lo, hi): (usize, usize)) {
+    for r in 0..rows {
+        let o = at + r * ow;
+        zero(&mut col[o..o + lo]);
+        zero(&mut col[o + hi..o + ow]);
+    }
+}
+
 /// Fills `col` ([K, len], row-major) from one batch item's phased input.
 fn im2col(g: &Geometry, xp: &[f32], tile: Tile, col: &mut [f32]) {
     let ow = g.output[2];
-    for_each_run(g, tile, |at, input, (lo, hi)| {
-        let out = &mut col[at..at + ow];
-        match input {
-            None => out.fill(0.0),
-            Some(i0) => {
-                out[..lo].fill(0.0);
-                out[hi..].fill(0.0);
-                out[lo..hi].copy_from_slice(&xp[i0..i0 + (hi - lo)]);
-            }
+    for_each_block(g, tile, |at, input, rows, (lo, hi)| match input {
+        None => col[at..at + rows * ow].fill(0.0),
+        Some(i0) => {
+            // One copy for the block; the values it puts between rows (the
+            // neighbouring input columns) are the padding's zeros again after.
+            let span = (rows - 1) * ow;
+            col[at + lo..at + span + hi].copy_from_slice(&xp[i0..i0 + span + hi - lo]);
+            zero_edges(col, at, rows, ow, (lo, hi));
         }
     });
 }
 
-/// Adds `col` ([K, len]) into one batch item's phased input gradient.
-/// `simd` must not exceed [`Simd::detected`].
-fn col2im(simd: Simd, g: &Geometry, col: &[f32], tile: Tile, dxp: &mut [f32]) {
-    for_each_run(g, tile, |at, input, (lo, hi)| {
+/// Adds `col` ([K, len]) into one batch item's phased input gradient. The
+/// columns of `col` outside each run are zeroed first (they fall on the
+/// padding), so a block adds as one contiguous sum: the same values as row
+/// by row. `simd` must not exceed [`Simd::detected`].
+fn col2im(simd: Simd, g: &Geometry, col: &mut [f32], tile: Tile, dxp: &mut [f32]) {
+    let ow = g.output[2];
+    for_each_block(g, tile, |at, input, rows, (lo, hi)| {
         let Some(i0) = input else { return };
-        add_into(simd, &mut dxp[i0..i0 + (hi - lo)], &col[at + lo..at + hi]);
+        let span = (rows - 1) * ow;
+        zero_edges(col, at, rows, ow, (lo, hi));
+        add_into(simd, &mut dxp[i0..i0 + span + hi - lo], &col[at + lo..at + span + hi]);
     });
 }
 
@@ -508,7 +573,9 @@ fn small_product(
         Simd::Avx2 => unsafe {
             small_product_avx2(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs)
         },
-        _ => small_product_body::<false, 16>(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs),
+        _ => {
+            small_product_body::<false, 16>(m, n, k, dst, dst_rs, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs)
+        }
     }
 }
 
@@ -699,12 +766,12 @@ pub trait FastConv3d: Backend {
     ) -> FloatTensor<Self>;
 }
 
-fn dense(t: &FlexTensor) -> FlexTensor {
+pub(super) fn dense(t: &FlexTensor) -> FlexTensor {
     assert_eq!(t.dtype(), DType::F32, "the fast convolution takes f32 tensors");
     t.to_contiguous()
 }
 
-fn flex<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
+pub(super) fn flex<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
     FlexTensor::new(Bytes::from_elems(values), Layout::contiguous(Shape::new(shape)), DType::F32)
 }
 
@@ -715,7 +782,7 @@ fn geometry(x: &FlexTensor, w: &FlexTensor, stride: [usize; 3], padding: [usize;
     Geometry::new(n, ci, co, [d, h, wd], [kd, kh, kw], stride, padding)
 }
 
-fn slice(t: &FlexTensor) -> &[f32] {
+pub(super) fn slice(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().unwrap_or(&[])
 }
 

@@ -145,7 +145,7 @@ pub fn gpu_adapters() -> Vec<Adapter> {
     {
         use burn::tensor::wgpu::wgpu;
         let backends = if cfg!(feature = "vulkan") { wgpu::Backends::VULKAN } else { wgpu::Backends::all() };
-        let mut descriptor = wgpu::InstanceDescriptor::from_env_or_default();
+        let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         descriptor.backends = backends;
         let instance = wgpu::Instance::new(descriptor);
         let adapters = futures_lite::future::block_on(instance.enumerate_adapters(backends));
@@ -187,7 +187,11 @@ fn gpu_device(index: usize) -> Result<Device> {
         return Err(Error::invalid(
             format!(
                 "no GPU adapter for `--device gpu:{index}`: {}",
-                if seen.is_empty() { "the graphics driver reports none".to_owned() } else { format!("found only {}", seen.join(", ")) }
+                if seen.is_empty() {
+                    "the graphics driver reports none".to_owned()
+                } else {
+                    format!("found only {}", seen.join(", "))
+                }
             ),
             Some(if cfg!(feature = "vulkan") {
                 "the Vulkan loader (libvulkan.so.1) and the vendor's driver file (e.g. nvidia_icd.json, named by VK_DRIVER_FILES) must be found; scripts/gpu-check.sh sets both up"

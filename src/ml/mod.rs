@@ -7,12 +7,14 @@
 //! - `train`: Adam training with per-epoch validation, prediction, save/load.
 //! - `spec`: the `model` declaration (presets, selection, input size).
 //! - `bench`: one timed training step.
+//! - `conv`, `norm`: the CPU convolution and the fused InstanceNorm + ReLU.
 
 pub mod bench;
 pub mod data;
 pub mod device;
 pub mod fit;
 pub mod net;
+pub mod norm;
 pub mod spec;
 pub mod train;
 

@@ -178,7 +178,7 @@ impl Block {
 
     /// The block's BatchNorm input (before normalisation).
     fn pre_norm(&self, x: Tensor<5>) -> Tensor<5> {
-        let a = relu(self.norm.forward(conv::apply(&self.conv1, x, [1, 1, 1], [1, 1, 1])));
+        let a = super::norm::instance_norm_relu(&self.norm, conv::apply(&self.conv1, x, [1, 1, 1], [1, 1, 1]));
         conv::apply(&self.conv2, a, [2, 2, 2], [1, 1, 1])
     }
 

@@ -106,3 +106,28 @@ fn brain_baselines_match_pyradiomics() {
     assert!(failures.is_empty(), "{} of {checked} values differ", failures.len());
     assert_eq!(checked, 1330);
 }
+
+/// Without resampling or normalisation, `radiomics` reads only the NRRD
+/// image's slices that hold the ROI: the features equal those extracted from
+/// the whole image, bit for bit (with a label that is absent, the same error).
+#[test]
+fn reading_only_the_rois_slices_changes_no_feature() {
+    for case in ["brain1", "brain2"] {
+        let (image, mask) =
+            (reference(&format!("data/{case}_image.nrrd")), reference(&format!("data/{case}_label.nrrd")));
+        let params = ParamFile::default();
+        let whole = read_image(&image).unwrap();
+        let expected =
+            extract(&whole.volume, whole.dtype == "int16", &read_image(&mask).unwrap().volume, &params, false).unwrap();
+        let got = radose::imaging::radiomics::extract_files(&image, &mask, &params, false).unwrap();
+        let bits = |x: &radose::core::radiomics::Extraction| -> Vec<(String, u64)> {
+            x.features.iter().map(|(k, v)| (k.clone(), v.to_bits())).collect()
+        };
+        assert_eq!(bits(&got), bits(&expected), "{case}");
+        assert!(got.features.len() > 100, "{case}");
+        let mut absent = ParamFile::default();
+        absent.settings.label = 7;
+        let e = radose::imaging::radiomics::extract_files(&image, &mask, &absent, false).unwrap_err().to_string();
+        assert!(e.contains("label 7 is not in the mask"), "{e}");
+    }
+}

@@ -136,9 +136,24 @@ pub fn read_typed(path: &Path) -> Result<(Volume, &'static str)> {
     decode_typed(path, bytes)
 }
 
+/// Reads only the slices `z.0..z.1` (along the third axis) of an image: the
+/// volume has its full size and geometry, and every voxel outside those
+/// slices is 0. For callers that look inside a known bounding box only
+/// (radiomics without resampling): a gzip body is inflated up to the last
+/// slice wanted and only those slices are converted, so the rest costs
+/// neither inflating nor memory. ASCII data is read whole.
+pub fn read_typed_slices(path: &Path, z: (usize, usize)) -> Result<(Volume, &'static str)> {
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    decode(path, bytes, Some(z))
+}
+
 /// [`read_typed`] on bytes already in memory (`path` names them in errors;
 /// a detached data file is looked for beside it).
 pub fn decode_typed(path: &Path, bytes: Vec<u8>) -> Result<(Volume, &'static str)> {
+    decode(path, bytes, None)
+}
+
+fn decode(path: &Path, bytes: Vec<u8>, slices: Option<(usize, usize)>) -> Result<(Volume, &'static str)> {
     if !bytes.starts_with(b"NRRD000") {
         return Err(bad(path, "the file does not start with the NRRD magic (NRRD000x)"));
     }
@@ -230,26 +245,56 @@ pub fn decode_typed(path: &Path, bytes: Vec<u8>) -> Result<(Volume, &'static str
     }
 
     // Data: attached after the header, or in a detached file.
-    let raw: Vec<u8> = match get("data file").or_else(|| get("datafile")) {
+    let detached: Vec<u8>;
+    let raw: &[u8] = match get("data file").or_else(|| get("datafile")) {
         Some(file) => {
             let data_path: PathBuf = path.parent().unwrap_or(Path::new(".")).join(file);
-            std::fs::read(&data_path).map_err(|e| io_error(&data_path, e))?
+            detached = std::fs::read(&data_path).map_err(|e| io_error(&data_path, e))?;
+            &detached
         }
-        None => bytes[header_end..].to_vec(),
+        None => &bytes[header_end..],
     };
     let expected = n * kind.width();
-    let body: Vec<u8> = match encoding {
+    // Only some slices: a zero volume with those slices decoded. Data of
+    // another length than the header promises (a byte skip, a truncated
+    // file) goes through the full decoding below, which says what is wrong.
+    let plain = get("byte skip").is_none_or(|b| b.trim() == "0");
+    if let Some((z0, z1)) = slices.filter(|_| plain && matches!(encoding, "raw" | "gzip" | "gz")) {
+        let (z0, z1) = (z0.min(size[2]), z1.clamp(z0.min(size[2]), size[2]));
+        let plane = size[0] * size[1];
+        let slab = plane * kind.width();
+        let part: Option<Vec<u8>> = if encoding == "raw" {
+            (raw.len() == expected).then(|| raw[z0 * slab..z1 * slab].to_vec())
+        } else {
+            // Inflate up to the slices, keep them, inflate the rest without
+            // keeping it (its length and the gzip checksum are still checked).
+            let mut gz = GzDecoder::new(raw);
+            let gzip = |e: std::io::Error| bad(path, format!("gzip: {e}"));
+            let before = std::io::copy(&mut (&mut gz).take((z0 * slab) as u64), &mut std::io::sink()).map_err(gzip)?;
+            let mut part = Vec::with_capacity((z1 - z0) * slab);
+            let kept = (&mut gz).take(((z1 - z0) * slab) as u64).read_to_end(&mut part).map_err(gzip)?;
+            let after = std::io::copy(&mut gz, &mut std::io::sink()).map_err(gzip)?;
+            (before as usize + kept + after as usize == expected).then_some(part)
+        };
+        let Some(part) = part else { return decode(path, bytes, None) };
+        let mut data = vec![0f32; n];
+        data[z0 * plane..z1 * plane].copy_from_slice(&decode_all(kind, &part, little));
+        return Ok((Volume { size, spacing, origin, direction, data }, kind.name()));
+    }
+    let inflated: Vec<u8>;
+    let body: &[u8] = match encoding {
         "raw" => raw,
         "gzip" | "gz" => {
             let mut out = Vec::with_capacity(expected);
-            GzDecoder::new(&raw[..])
+            GzDecoder::new(raw)
                 .take(expected as u64 + 1)
                 .read_to_end(&mut out)
                 .map_err(|e| bad(path, format!("gzip: {e}")))?;
-            out
+            inflated = out;
+            &inflated
         }
         "ascii" | "text" | "txt" => {
-            let text = String::from_utf8_lossy(&raw);
+            let text = String::from_utf8_lossy(raw);
             let values: Vec<f32> = text
                 .split_whitespace()
                 .map(|t| t.parse::<f32>().map_err(|_| bad(path, format!("bad ASCII value `{t}`"))))
@@ -325,6 +370,46 @@ pub fn write_typed(path: &Path, v: &Volume, stored: StoredType) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reading some slices gives the whole read's voxels there and zeros
+    /// elsewhere, for gzip and raw data; data shorter than the header says
+    /// is refused as by the whole read.
+    #[test]
+    fn some_slices_equal_the_whole_read_there() {
+        let mut v = Volume::zeros([5, 4, 6], [0.5, 1.5, 2.0], [1.0, 2.0, 3.0]);
+        for (i, x) in v.data.iter_mut().enumerate() {
+            *x = i as f32 * 0.5 - 3.0;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let gz = dir.path().join("v.nrrd");
+        write(&gz, &v).unwrap();
+        let raw = dir.path().join("r.nrrd");
+        let mut bytes =
+            b"NRRD0004\ntype: float\ndimension: 3\nsizes: 5 4 6\nencoding: raw\nendian: little\n\n".to_vec();
+        bytes.extend(v.data.iter().flat_map(|x| x.to_le_bytes()));
+        std::fs::write(&raw, &bytes).unwrap();
+        for p in [&gz, &raw] {
+            let (full, kind) = read_typed(p).unwrap();
+            for (z0, z1) in [(2, 4), (0, 1), (5, 6), (0, 6)] {
+                let (part, part_kind) = read_typed_slices(p, (z0, z1)).unwrap();
+                assert_eq!(
+                    (part.size, part.spacing, part.origin, part_kind),
+                    (full.size, full.spacing, full.origin, kind)
+                );
+                for (i, (a, b)) in part.data.iter().zip(&full.data).enumerate() {
+                    let z = i / 20;
+                    let want = if (z0..z1).contains(&z) { *b } else { 0.0 };
+                    assert_eq!(a.to_bits(), want.to_bits(), "{} voxel {i}, slices {z0}..{z1}", p.display());
+                }
+            }
+            let cut = std::fs::read(p).unwrap();
+            let short = dir.path().join("short.nrrd");
+            std::fs::write(&short, &cut[..cut.len() - 12]).unwrap();
+            let whole = read_typed(&short).unwrap_err().to_string();
+            let some = read_typed_slices(&short, (0, 1)).unwrap_err().to_string();
+            assert!(whole.contains("short.nrrd") && some.contains("short.nrrd"), "{whole} / {some}");
+        }
+    }
 
     #[test]
     fn round_trip_with_direction() {

@@ -33,8 +33,8 @@ use error::Result;
 use session::Session;
 use store::Store;
 
-/// Opens the run database at `db` (`:memory:` for a private one) and starts
-/// a session on it.
+/// Opens the run database at `db` (`:memory:` for a private one, a
+/// `postgres://` URL for a server) and starts a session on it.
 pub fn open_session(db: &Path) -> Result<Session> {
     let provenance = provenance::Provenance::gather();
     let store =

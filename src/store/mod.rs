@@ -1,24 +1,53 @@
-//! The run tracker `runs.db`: the only module that touches SQLite.
+//! The run tracker: the only module that touches a database.
 //!
 //! One [`Store`] owns the connection and has one method per query. The
-//! database is in WAL mode with a busy timeout, so several radose processes
-//! can record runs into one file at once. A run row is written before its
-//! work starts and finished after; [`Store::open`] marks runs whose process
-//! died as `interrupted`.
+//! store is SQLite (`runs.db`, in WAL mode with a busy timeout, so several
+//! radose processes can record runs into one file at once) or PostgreSQL
+//! (`postgres://USER@HOST:PORT/DB`, the store a cluster's workers share);
+//! the same statements and the same migrations serve both (`db`). A run
+//! row is written before its work starts and finished after; [`Store::open`]
+//! marks runs whose process died as `interrupted`.
 
+pub mod db;
 mod migrations;
 pub mod query;
 pub mod records;
+pub mod work;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::provenance::{self, Provenance};
+use db::{Db, DbError, DbResult, Dialect, Row, Value, vals};
 pub use records::{MetricRecord, Metrics, ParamValue, Params, Prediction, RunId, RunKind, RunStatus};
 
+/// Whether `db` names a PostgreSQL server rather than a SQLite file.
+pub fn is_server_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// A server URL with its password (if any) replaced by `***`, for messages
+/// and records.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{scheme}://{name}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// The key of the PostgreSQL advisory lock migrations run under ("radose").
+const MIGRATION_LOCK: i64 = 0x7261_646f_7365;
 /// What is known about a run when it starts.
 #[derive(Debug, Clone)]
 pub struct NewRun {
@@ -105,29 +134,34 @@ pub struct RunDetail {
 
 /// The run database.
 pub struct Store {
-    conn: Connection,
+    db: Db,
+    /// The SQLite file, or the server's URL without its password.
     path: PathBuf,
     provenance: Provenance,
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `path`, applies pending
-    /// migrations and marks runs of dead processes as interrupted.
+    /// migrations and marks runs of dead processes as interrupted. A
+    /// `postgres://` URL connects to that server instead ([`Store::connect`]).
     pub fn open(path: &Path, provenance: Provenance) -> Result<Store> {
+        if let Some(url) = path.to_str().filter(|s| is_server_url(s)) {
+            return Store::connect(url, provenance);
+        }
         // Two processes creating one database at once can meet SQLITE_BUSY
         // where SQLite does not call the busy handler (switching a new file
         // to WAL while the other one writes its schema): retry for up to 30 s.
         let mut attempt = 0;
         loop {
-            let conn = Connection::open(path).map_err(|e| store_error(path, e))?;
-            let mut store = Store { conn, path: path.to_path_buf(), provenance: provenance.clone() };
+            let conn = Connection::open(path).map_err(|e| store_error(path, e.into()))?;
+            let mut store = Store { db: Db::Sqlite(conn), path: path.to_path_buf(), provenance: provenance.clone() };
             match store.configure() {
                 Ok(()) => {
                     store.migrate()?;
                     store.mark_interrupted()?;
                     return Ok(store);
                 }
-                Err(e) if is_busy(&e) && attempt < 300 => {
+                Err(e) if e.busy && attempt < 300 => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -136,31 +170,56 @@ impl Store {
         }
     }
 
+    /// Connects to the PostgreSQL database at `url`, applies pending
+    /// migrations (under an advisory lock: a job array's tasks open the
+    /// database at the same moment) and marks runs of dead processes on
+    /// this host as interrupted.
+    pub fn connect(url: &str, provenance: Provenance) -> Result<Store> {
+        let shown = PathBuf::from(redact_url(url));
+        let db = Db::connect_postgres(url).map_err(|e| store_error(&shown, e))?;
+        let mut store = Store { db, path: shown, provenance };
+        store.migrate()?;
+        store.mark_interrupted()?;
+        Ok(store)
+    }
+
     /// Opens an existing database read-only (`radose ui`): no migration, no
-    /// run marked; every write fails in SQLite itself. A database whose
-    /// schema is not this version's is refused with what to do.
+    /// run marked; every write fails in the database itself. A database
+    /// whose schema is not this version's is refused with what to do.
     pub fn open_read_only(path: &Path, provenance: Provenance) -> Result<Store> {
         use rusqlite::OpenFlags;
-        if !path.is_file() {
-            return Err(Error::Store { path: path.to_path_buf(), message: "no run database here".into() });
-        }
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| store_error(path, e))?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(|e| store_error(path, e))?;
-        let store = Store { conn, path: path.to_path_buf(), provenance };
+        let store = if let Some(url) = path.to_str().filter(|s| is_server_url(s)) {
+            let shown = PathBuf::from(redact_url(url));
+            let db = Db::connect_postgres(url).map_err(|e| store_error(&shown, e))?;
+            db.batch("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY").map_err(|e| store_error(&shown, e))?;
+            Store { db, path: shown, provenance }
+        } else {
+            if !path.is_file() {
+                return Err(Error::Store { path: path.to_path_buf(), message: "no run database here".into() });
+            }
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = Connection::open_with_flags(path, flags).map_err(|e| store_error(path, e.into()))?;
+            conn.busy_timeout(Duration::from_secs(10)).map_err(|e| store_error(path, e.into()))?;
+            Store { db: Db::Sqlite(conn), path: path.to_path_buf(), provenance }
+        };
         let version = store.schema_version()?;
         let known = migrations::MIGRATIONS.len() as i64;
         if version != known {
             return Err(Error::Store {
-                path: path.to_path_buf(),
+                path: store.path.clone(),
                 message: format!(
                     "schema version {version}, this radose reads version {known}; open it once with this radose \
                      (e.g. `radose --db {} runs`) to migrate it",
-                    path.display()
+                    store.path.display()
                 ),
             });
         }
         Ok(store)
+    }
+
+    /// Which database this is.
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
     }
 
     /// For the dashboard's runs table: each run's experiment, its run-level
@@ -179,133 +238,166 @@ impl Store {
         };
         let sql = format!(
             "SELECT r.id, e.name, {}, {}, (SELECT COUNT(*) FROM runs c WHERE c.parent_id = r.id) \
-             FROM runs r LEFT JOIN experiments e ON e.id = r.experiment_id WHERE r.id IN ({marks})",
+             FROM runs r LEFT JOIN experiments e ON e.id = r.experiment_id WHERE r.id IN ({marks}) ORDER BY r.id",
             format!("COALESCE({}, {})", metric("auc_pooled"), metric("auc")),
             metric("auc_mean")
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(ids.iter()), |r| {
-                Ok(RunOverview {
-                    id: r.get(0)?,
-                    experiment: r.get(1)?,
-                    auc_pooled: r.get(2)?,
-                    auc_mean: r.get(3)?,
-                    children: r.get(4)?,
-                })
+        let binds: Vec<Value> = ids.iter().map(|&id| Value::Int(id)).collect();
+        self.rows(&sql, &binds, |r| {
+            Ok(RunOverview {
+                id: r.int(0)?,
+                experiment: r.opt_text(1)?,
+                auc_pooled: r.opt_real(2)?,
+                auc_mean: r.opt_real(3)?,
+                children: r.int(4)?,
             })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+        })
     }
 
     /// Every experiment's name with its number of runs.
     pub fn experiment_counts(&self) -> Result<Vec<(String, i64)>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT e.name, COUNT(r.id) FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id \
-                 GROUP BY e.id ORDER BY e.name",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+        self.rows(
+            "SELECT e.name, COUNT(r.id) FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id \
+             GROUP BY e.id, e.name ORDER BY e.name",
+            &[],
+            |r| Ok((r.text(0)?, r.int(1)?)),
+        )
     }
 
     /// Every run kind in the database with its number of runs.
     pub fn kind_counts(&self) -> Result<Vec<(String, i64)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT kind, COUNT(*) FROM runs GROUP BY kind ORDER BY kind")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+        self.rows("SELECT kind, COUNT(*) FROM runs GROUP BY kind ORDER BY kind", &[], |r| Ok((r.text(0)?, r.int(1)?)))
     }
 
     /// The latest value of metric `key` logged by `run` with a step (e.g.
     /// the epoch a running fold reached), with that step.
     pub fn latest_step(&self, run: RunId, key: &str) -> Result<Option<(i64, f64)>> {
-        self.conn
-            .query_row(
+        let row = self
+            .db
+            .query_opt(
                 "SELECT step, value FROM metrics WHERE run_id = ?1 AND key = ?2 AND step IS NOT NULL \
                  ORDER BY step DESC, id DESC LIMIT 1",
-                rusqlite::params![run, key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                vals![run, key],
             )
-            .optional()
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        row.map(|r| Ok((r.int(0)?, r.real(1)?))).transpose().map_err(|e| self.err(e))
     }
 
     /// `run`'s children, oldest first.
     pub fn children_of(&self, run: RunId) -> Result<Vec<RunSummary>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, parent_id, kind, status, started_at, ended_at, command FROM runs WHERE parent_id = ?1 \
-                 ORDER BY id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([run], summary_from_row).map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+        self.rows(
+            "SELECT id, parent_id, kind, status, started_at, ended_at, command FROM runs WHERE parent_id = ?1 \
+             ORDER BY id",
+            vals![run],
+            summary_from_row,
+        )
     }
 
     /// A private in-memory database (for tests and `--db :memory:`).
     pub fn open_in_memory(provenance: Provenance) -> Result<Store> {
         let path = Path::new(":memory:");
-        let conn = Connection::open_in_memory().map_err(|e| store_error(path, e))?;
-        Store::init(conn, path, provenance)
-    }
-
-    fn init(conn: Connection, path: &Path, provenance: Provenance) -> Result<Store> {
-        let mut store = Store { conn, path: path.to_path_buf(), provenance };
+        let conn = Connection::open_in_memory().map_err(|e| store_error(path, e.into()))?;
+        let mut store = Store { db: Db::Sqlite(conn), path: path.to_path_buf(), provenance };
         store.configure().map_err(|e| store.err(e))?;
         store.migrate()?;
         store.mark_interrupted()?;
         Ok(store)
     }
 
+    /// The SQLite file, or the PostgreSQL URL without its password.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the store is a database server (PostgreSQL) rather than a file.
+    pub fn is_server(&self) -> bool {
+        self.dialect() == Dialect::Postgres
     }
 
     pub fn provenance(&self) -> &Provenance {
         &self.provenance
     }
 
-    fn err(&self, e: rusqlite::Error) -> Error {
+    fn err(&self, e: DbError) -> Error {
         store_error(&self.path, e)
     }
 
-    fn configure(&self) -> rusqlite::Result<()> {
-        self.conn.busy_timeout(Duration::from_secs(30))?;
+    /// Runs `sql` and turns each row into a `T`.
+    fn rows<T>(&self, sql: &str, params: &[Value], each: impl Fn(&Row) -> DbResult<T>) -> Result<Vec<T>> {
+        let rows = self.db.query(sql, params).map_err(|e| self.err(e))?;
+        rows.iter().map(&each).collect::<DbResult<Vec<T>>>().map_err(|e| self.err(e))
+    }
+
+    fn count(&self, sql: &str, params: &[Value]) -> Result<i64> {
+        self.db.query_one(sql, params).and_then(|r| r.int(0)).map_err(|e| self.err(e))
+    }
+
+    fn configure(&self) -> DbResult<()> {
+        let Db::Sqlite(conn) = &self.db else { return Ok(()) };
+        conn.busy_timeout(Duration::from_secs(30))?;
         // journal_mode returns a row; WAL is refused for in-memory databases.
-        let _mode: String = self.conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        self.conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        Ok(conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?)
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let path = self.path.clone();
-        let tx =
-            self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| store_error(&path, e))?;
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| store_error(&path, e))?;
         let known = migrations::MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(Error::Store {
-                path,
-                message: format!(
-                    "schema version {version} is newer than this radose understands ({known}); upgrade radose"
-                ),
-            });
-        }
-        for (i, sql) in migrations::MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-            tx.execute_batch(sql).map_err(|e| store_error(&path, e))?;
-            tx.pragma_update(None, "user_version", i as i64 + 1).map_err(|e| store_error(&path, e))?;
-        }
-        tx.commit().map_err(|e| store_error(&path, e))
+        let dialect = self.dialect();
+        let path = self.path.clone();
+        let newer = |version: i64| DbError {
+            message: format!(
+                "schema version {version} is newer than this radose understands ({known}); upgrade radose"
+            ),
+            busy: false,
+        };
+        let result = self.db.transaction(|db| {
+            let version = match db {
+                Db::Sqlite(_) => db.query_one("PRAGMA user_version", &[])?.int(0)?,
+                Db::Postgres(_) => {
+                    db.execute("SELECT pg_advisory_xact_lock(?1)", vals![MIGRATION_LOCK])?;
+                    db.batch("CREATE TABLE IF NOT EXISTS radose_schema (version BIGINT NOT NULL)")?;
+                    match db.query_opt("SELECT version FROM radose_schema", &[])? {
+                        Some(r) => r.int(0)?,
+                        None => {
+                            db.execute("INSERT INTO radose_schema (version) VALUES (0)", &[])?;
+                            0
+                        }
+                    }
+                }
+            };
+            if version > known {
+                return Err(newer(version));
+            }
+            for (i, sql) in migrations::MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+                db.batch(&migrations::for_dialect(sql, dialect))?;
+                match db {
+                    Db::Sqlite(_) => db.batch(&format!("PRAGMA user_version = {}", i + 1))?,
+                    Db::Postgres(_) => {
+                        db.execute("UPDATE radose_schema SET version = ?1", vals![i as i64 + 1])?;
+                    }
+                }
+            }
+            Ok(())
+        });
+        result.map_err(|e| store_error(&path, e))
     }
 
     /// The schema version (number of migrations applied).
     pub fn schema_version(&self) -> Result<i64> {
-        self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| self.err(e))
+        match &self.db {
+            Db::Sqlite(_) => self.count("PRAGMA user_version", &[]),
+            Db::Postgres(_) => {
+                let exists = self
+                    .db
+                    .query_one("SELECT CAST(to_regclass('radose_schema') IS NOT NULL AS INTEGER)", &[])
+                    .and_then(|r| r.int(0))
+                    .map_err(|e| self.err(e))?;
+                if exists == 0 {
+                    return Ok(0);
+                }
+                self.count("SELECT version FROM radose_schema", &[])
+            }
+        }
     }
 
     /// Marks `running` runs whose process on this host is gone as
@@ -314,32 +406,28 @@ impl Store {
         if !provenance::can_check_processes() {
             return Ok(0);
         }
-        let candidates: Vec<(RunId, u32, Option<String>)> = {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT id, pid, process_token FROM runs WHERE status = 'running' AND host = ?1")
-                .map_err(|e| self.err(e))?;
-            stmt.query_map([&self.provenance.host], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .and_then(|rows| rows.collect())
-                .map_err(|e| self.err(e))?
-        };
+        let candidates = self.rows(
+            "SELECT id, pid, process_token FROM runs WHERE status = 'running' AND host = ?1",
+            vals![&self.provenance.host],
+            |r| Ok((r.int(0)?, r.int(1)?, r.opt_text(2)?)),
+        )?;
         let mut marked = 0;
         for (id, pid, token) in candidates {
-            let alive = match (provenance::process_token(pid), token) {
+            let alive = match (u32::try_from(pid).ok().and_then(provenance::process_token), token) {
                 (Some(now), Some(then)) => now == then,
                 (Some(_), None) => true,
                 (None, _) => false,
             };
             if !alive {
                 marked += self
-                    .conn
+                    .db
                     .execute(
                         "UPDATE runs SET status = 'interrupted', ended_at = ?2,
                          error = 'the process recording this run ended before it finished'
                          WHERE id = ?1 AND status = 'running'",
-                        params![id, provenance::now_iso()],
+                        vals![id, provenance::now_iso()],
                     )
-                    .map_err(|e| self.err(e))?;
+                    .map_err(|e| self.err(e))? as usize;
             }
         }
         Ok(marked)
@@ -348,45 +436,43 @@ impl Store {
     /// Records a run as `running`, with its parameters, before work starts.
     pub fn begin_run(&mut self, run: &NewRun) -> Result<RunId> {
         let p = self.provenance.clone();
-        let path = self.path.clone();
-        let result = (|| -> rusqlite::Result<RunId> {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let experiment = run.experiment.as_deref().map(|name| experiment_id(&tx, name)).transpose()?;
-            tx.execute(
-                "INSERT INTO runs (experiment_id, parent_id, kind, command, status, started_at, seed,
-                                   program_version, git_commit, host, pid, process_token)
-                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    experiment,
-                    run.parent,
-                    run.kind.as_str(),
-                    run.command,
-                    provenance::now_iso(),
-                    run.seed.map(|s| s as i64),
-                    p.version,
-                    p.git_commit,
-                    p.host,
-                    p.pid,
-                    p.process_token,
-                ],
-            )?;
-            let id = tx.last_insert_rowid();
+        let result = self.db.transaction(|db| {
+            let experiment = run.experiment.as_deref().map(|name| experiment_id(db, name)).transpose()?;
+            let id = db
+                .query_one(
+                    "INSERT INTO runs (experiment_id, parent_id, kind, command, status, started_at, seed,
+                                       program_version, git_commit, host, pid, process_token)
+                     VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+                    vals![
+                        experiment,
+                        run.parent,
+                        run.kind.as_str(),
+                        &run.command,
+                        provenance::now_iso(),
+                        run.seed.map(|s| s as i64),
+                        &p.version,
+                        p.git_commit.clone(),
+                        &p.host,
+                        i64::from(p.pid),
+                        p.process_token.clone(),
+                    ],
+                )?
+                .int(0)?;
             for (key, value) in &run.params {
-                insert_param(&tx, id, key, value)?;
+                insert_param(db, id, key, value)?;
             }
-            tx.commit()?;
             Ok(id)
-        })();
-        result.map_err(|e| store_error(&path, e))
+        });
+        result.map_err(|e| self.err(e))
     }
 
     /// Closes a run that is still `running` with its final status (and the
     /// error, if it failed); a run already closed keeps its status.
     pub fn finish_run(&self, id: RunId, status: RunStatus, error: Option<&str>) -> Result<()> {
-        self.conn
+        self.db
             .execute(
                 "UPDATE runs SET status = ?2, ended_at = ?3, error = ?4 WHERE id = ?1 AND status = 'running'",
-                params![id, status.as_str(), provenance::now_iso(), error],
+                vals![id, status.as_str(), provenance::now_iso(), error],
             )
             .map(|_| ())
             .map_err(|e| self.err(e))
@@ -394,7 +480,7 @@ impl Store {
 
     /// Sets (or replaces) one parameter of a run.
     pub fn log_param(&self, run: RunId, key: &str, value: &ParamValue) -> Result<()> {
-        insert_param(&self.conn, run, key, value).map_err(|e| self.err(e))
+        insert_param(&self.db, run, key, value).map_err(|e| self.err(e))
     }
 
     /// Appends a metric value.
@@ -434,11 +520,11 @@ impl Store {
         fold: Option<i64>,
         incidental: bool,
     ) -> Result<()> {
-        self.conn
+        self.db
             .execute(
                 "INSERT INTO metrics (run_id, key, value, step, fold, recorded_at, incidental) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![run, key, value, step, fold, provenance::now_iso(), incidental],
+                vals![run, key, value, step, fold, provenance::now_iso(), incidental],
             )
             .map(|_| ())
             .map_err(|e| self.err(e))
@@ -446,26 +532,31 @@ impl Store {
 
     /// Records that `run` read a dataset (the same content is stored once).
     pub fn record_dataset(&self, run: RunId, name: &str, path: &str, sha256: &str, rows: Option<i64>) -> Result<i64> {
-        let result = (|| -> rusqlite::Result<i64> {
-            self.conn.execute(
+        let result = (|| -> DbResult<i64> {
+            self.db.execute(
                 "INSERT INTO datasets (name, path, sha256, rows) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(name, path, sha256) DO UPDATE SET rows = COALESCE(excluded.rows, rows)",
-                params![name, path, sha256, rows],
+                 ON CONFLICT(name, path, sha256) DO UPDATE SET rows = COALESCE(excluded.rows, datasets.rows)",
+                vals![name, path, sha256, rows],
             )?;
-            let id: i64 = self.conn.query_row(
-                "SELECT id FROM datasets WHERE name = ?1 AND path = ?2 AND sha256 = ?3",
-                params![name, path, sha256],
-                |r| r.get(0),
-            )?;
+            let id = self
+                .db
+                .query_one(
+                    "SELECT id FROM datasets WHERE name = ?1 AND path = ?2 AND sha256 = ?3",
+                    vals![name, path, sha256],
+                )?
+                .int(0)?;
             self.link_dataset_raw(run, id)?;
             Ok(id)
         })();
         result.map_err(|e| self.err(e))
     }
 
-    fn link_dataset_raw(&self, run: RunId, dataset: i64) -> rusqlite::Result<()> {
-        self.conn
-            .execute("INSERT OR IGNORE INTO run_datasets (run_id, dataset_id) VALUES (?1, ?2)", params![run, dataset])
+    fn link_dataset_raw(&self, run: RunId, dataset: i64) -> DbResult<()> {
+        self.db
+            .execute(
+                "INSERT INTO run_datasets (run_id, dataset_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                vals![run, dataset],
+            )
             .map(|_| ())
     }
 
@@ -476,61 +567,46 @@ impl Store {
 
     /// Stores out-of-fold or test predictions of a run in one transaction.
     pub fn log_predictions(&mut self, run: RunId, rows: &[Prediction]) -> Result<()> {
-        let path = self.path.clone();
-        let result = (|| -> rusqlite::Result<()> {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            {
-                let mut stmt = tx.prepare(
-                    "INSERT INTO predictions (run_id, fold, patient_id, label, probability) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for p in rows {
-                    stmt.execute(params![run, p.fold, p.patient, i64::from(p.label), p.probability])?;
-                }
-            }
-            tx.commit()
-        })();
-        result.map_err(|e| store_error(&path, e))
+        let result = self.db.transaction(|db| insert_predictions(db, run, rows));
+        result.map_err(|e| self.err(e))
     }
 
     /// Records a file a run wrote.
     pub fn log_artifact(&self, run: RunId, path: &str, sha256: &str) -> Result<()> {
-        self.conn
-            .execute("INSERT INTO artifacts (run_id, path, sha256) VALUES (?1, ?2, ?3)", params![run, path, sha256])
+        self.db
+            .execute("INSERT INTO artifacts (run_id, path, sha256) VALUES (?1, ?2, ?3)", vals![run, path, sha256])
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
 
     /// The most recent runs first; `limit` of them.
     pub fn list_runs(&self, limit: usize) -> Result<Vec<RunSummary>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, parent_id, kind, status, started_at, ended_at, command
-                 FROM runs ORDER BY id DESC LIMIT ?1",
-            )
-            .map_err(|e| self.err(e))?;
-        stmt.query_map([limit as i64], summary_from_row).and_then(|rows| rows.collect()).map_err(|e| self.err(e))
+        self.rows(
+            "SELECT id, parent_id, kind, status, started_at, ended_at, command
+             FROM runs ORDER BY id DESC LIMIT ?1",
+            vals![limit as i64],
+            summary_from_row,
+        )
     }
 
     /// Removes `run`'s artifact records whose path starts with `prefix`
     /// (files pruned on purpose, e.g. a finished fold's checkpoints).
     pub fn forget_artifacts_under(&self, run: RunId, prefix: &str) -> Result<usize> {
         let like = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        self.conn
-            .execute("DELETE FROM artifacts WHERE run_id = ?1 AND path LIKE ?2 ESCAPE '\\'", params![run, like])
+        self.db
+            .execute("DELETE FROM artifacts WHERE run_id = ?1 AND path LIKE ?2 ESCAPE '\\'", vals![run, like])
+            .map(|n| n as usize)
             .map_err(|e| self.err(e))
     }
 
     /// Every run linked to a dataset record, oldest first.
     pub fn runs_with_dataset(&self, dataset: i64) -> Result<Vec<RunSummary>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT r.id, r.parent_id, r.kind, r.status, r.started_at, r.ended_at, r.command
-                 FROM runs r JOIN run_datasets d ON d.run_id = r.id WHERE d.dataset_id = ?1 ORDER BY r.id",
-            )
-            .map_err(|e| self.err(e))?;
-        stmt.query_map([dataset], summary_from_row).and_then(|rows| rows.collect()).map_err(|e| self.err(e))
+        self.rows(
+            "SELECT r.id, r.parent_id, r.kind, r.status, r.started_at, r.ended_at, r.command
+             FROM runs r JOIN run_datasets d ON d.run_id = r.id WHERE d.dataset_id = ?1 ORDER BY r.id",
+            vals![dataset],
+            summary_from_row,
+        )
     }
 
     /// Runs matching `filter`, ordered by `sort` (a field; id when none),
@@ -542,104 +618,118 @@ impl Store {
         desc: bool,
         limit: usize,
     ) -> Result<Vec<(RunSummary, Option<String>)>> {
+        use query::Reading;
+        let dialect = self.dialect();
+        let dir = if desc { "DESC" } else { "ASC" };
+        // The statement is written left to right and every field's values
+        // are bound as it is written, so the binds are in the text's order.
         let mut binds = Vec::new();
-        let key = match sort {
-            Some(f) => query::field_sql(f, &mut binds),
+        let field = |f: Option<&query::Field>, reading: Reading, binds: &mut Vec<query::Bound>| match f {
+            Some(f) => query::field_sql_in(f, binds, dialect, reading),
+            None if reading == Reading::Text => "CAST(r.id AS TEXT)".to_string(),
             None => "r.id".to_string(),
         };
+        let shown = match dialect {
+            Dialect::Sqlite => format!("CAST({} AS TEXT)", field(sort, Reading::Any, &mut binds)),
+            Dialect::Postgres => field(sort, Reading::Text, &mut binds),
+        };
         let mut sql = format!(
-            "SELECT r.id, r.parent_id, r.kind, r.status, r.started_at, r.ended_at, r.command, CAST({key} AS TEXT) AS sort_value FROM runs r"
+            "SELECT r.id, r.parent_id, r.kind, r.status, r.started_at, r.ended_at, r.command, {shown} AS sort_value \
+             FROM runs r"
         );
         if let Some(e) = filter {
             sql.push_str(" WHERE ");
-            sql.push_str(&query::to_sql(e, &mut binds));
+            sql.push_str(&query::to_sql_in(e, &mut binds, dialect));
         }
         // Runs without the sort value go last either way.
-        sql.push_str(&format!(
-            " ORDER BY ({key}) IS NULL, {key} {}, r.id DESC LIMIT ?",
-            if desc { "DESC" } else { "ASC" }
-        ));
-        // The key's own binds appear three times in the text, in this order.
-        let key_binds: Vec<query::Bound> = match sort {
-            Some(f) => {
-                let mut b = Vec::new();
-                query::field_sql(f, &mut b);
-                b
+        match dialect {
+            Dialect::Sqlite => {
+                let present = field(sort, Reading::Any, &mut binds);
+                let key = field(sort, Reading::Any, &mut binds);
+                sql.push_str(&format!(" ORDER BY ({present}) IS NULL, {key} {dir}, r.id DESC LIMIT ?"));
             }
-            None => Vec::new(),
-        };
-        let filter_binds = binds.split_off(key_binds.len());
-        let mut all: Vec<rusqlite::types::Value> = Vec::new();
-        let conv = |b: &query::Bound| match b {
-            query::Bound::Real(x) => rusqlite::types::Value::Real(*x),
-            query::Bound::Text(t) => rusqlite::types::Value::Text(t.clone()),
-        };
-        all.extend(key_binds.iter().map(conv));
-        all.extend(filter_binds.iter().map(conv));
-        all.extend(key_binds.iter().map(conv));
-        all.extend(key_binds.iter().map(conv));
-        all.push(rusqlite::types::Value::Integer(limit as i64));
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        stmt.query_map(rusqlite::params_from_iter(all), |r| Ok((summary_from_row(r)?, r.get(7)?)))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))
+            Dialect::Postgres => {
+                // Numbers in numeric order, then text: the order SQLite
+                // gives a column holding both.
+                let present = field(sort, Reading::Text, &mut binds);
+                let number = field(sort, Reading::Number, &mut binds);
+                let text = field(sort, Reading::Text, &mut binds);
+                sql.push_str(&format!(
+                    " ORDER BY ({present}) IS NULL, {number} {dir}, {text} {dir}, r.id DESC LIMIT ?"
+                ));
+            }
+        }
+        let mut all: Vec<Value> = binds
+            .into_iter()
+            .map(|b| match b {
+                query::Bound::Real(x) => Value::Real(x),
+                query::Bound::Text(t) => Value::Text(t),
+            })
+            .collect();
+        all.push(Value::Int(limit as i64));
+        self.rows(&sql, &all, |r| Ok((summary_from_row(r)?, r.as_text(7))))
     }
 
     /// A run's predictions, in the order they were stored.
     pub fn predictions(&self, run: RunId) -> Result<Vec<Prediction>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT fold, patient_id, label, probability FROM predictions WHERE run_id = ?1 ORDER BY id")
-            .map_err(|e| self.err(e))?;
-        stmt.query_map([run], |r| {
-            Ok(Prediction {
-                fold: r.get(0)?,
-                patient: r.get(1)?,
-                label: r.get::<_, i64>(2)? as u8,
-                probability: r.get(3)?,
-            })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| self.err(e))
+        self.rows(
+            "SELECT fold, patient_id, label, probability FROM predictions WHERE run_id = ?1 ORDER BY id",
+            vals![run],
+            |r| {
+                Ok(Prediction {
+                    fold: r.opt_int(0)?,
+                    patient: r.text(1)?,
+                    label: r.int(2)? as u8,
+                    probability: r.real(3)?,
+                })
+            },
+        )
     }
 
-    /// SQLite's `PRAGMA integrity_check` ("ok" when the file is sound).
+    /// SQLite's `PRAGMA integrity_check` ("ok" when the file is sound); a
+    /// PostgreSQL server checks its own pages, so "ok" once it answers.
     pub fn integrity_check(&self) -> Result<String> {
-        self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| self.err(e))
+        match &self.db {
+            Db::Sqlite(_) => {
+                self.db.query_one("PRAGMA integrity_check", &[]).and_then(|r| r.text(0)).map_err(|e| self.err(e))
+            }
+            Db::Postgres(_) => self.count("SELECT 1", &[]).map(|_| "ok".to_string()),
+        }
     }
 
     /// Number of runs in the database.
     pub fn count_runs(&self) -> Result<i64> {
-        self.conn.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0)).map_err(|e| self.err(e))
+        self.count("SELECT COUNT(*) FROM runs", &[])
     }
 
     /// Everything recorded for run `id`.
     pub fn run_detail(&self, id: RunId) -> Result<RunDetail> {
         let row = self
-            .conn
-            .query_row(
+            .db
+            .query_opt(
                 "SELECT r.id, r.parent_id, r.kind, r.status, r.started_at, r.ended_at, r.command,
                         e.name, r.seed, r.program_version, r.git_commit, r.host, r.pid, r.error
                  FROM runs r LEFT JOIN experiments e ON e.id = r.experiment_id WHERE r.id = ?1",
-                [id],
-                |r| {
-                    Ok((
-                        summary_from_row(r)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                        r.get(10)?,
-                        r.get(11)?,
-                        r.get(12)?,
-                        r.get(13)?,
-                    ))
-                },
+                vals![id],
             )
-            .optional()
             .map_err(|e| self.err(e))?;
-        let Some((summary, experiment, seed, program_version, git_commit, host, pid, error)) = row else {
+        let Some(r) = row else {
             return Err(Error::UnknownRun { id });
         };
+        let read = || -> DbResult<_> {
+            Ok((
+                summary_from_row(&r)?,
+                r.opt_text(7)?,
+                r.opt_int(8)?,
+                r.text(9)?,
+                r.opt_text(10)?,
+                r.text(11)?,
+                r.int(12)?,
+                r.opt_text(13)?,
+            ))
+        };
+        let (summary, experiment, seed, program_version, git_commit, host, pid, error) =
+            read().map_err(|e| self.err(e))?;
         Ok(RunDetail {
             summary,
             experiment,
@@ -652,137 +742,120 @@ impl Store {
             params: self.params(id)?,
             metrics: self.metrics(id)?,
             datasets: self.datasets(id)?,
-            predictions: self
-                .conn
-                .query_row("SELECT COUNT(*) FROM predictions WHERE run_id = ?1", [id], |r| r.get(0))
-                .map_err(|e| self.err(e))?,
-            artifacts: self.query_pairs("SELECT path, sha256 FROM artifacts WHERE run_id = ?1 ORDER BY id", id)?,
-            children: {
-                let mut stmt = self
-                    .conn
-                    .prepare("SELECT id FROM runs WHERE parent_id = ?1 ORDER BY id")
-                    .map_err(|e| self.err(e))?;
-                stmt.query_map([id], |r| r.get(0)).and_then(|rows| rows.collect()).map_err(|e| self.err(e))?
-            },
+            predictions: self.count("SELECT COUNT(*) FROM predictions WHERE run_id = ?1", vals![id])?,
+            artifacts: self.rows(
+                "SELECT path, sha256 FROM artifacts WHERE run_id = ?1 ORDER BY id",
+                vals![id],
+                |r| Ok((r.text(0)?, r.text(1)?)),
+            )?,
+            children: self.rows("SELECT id FROM runs WHERE parent_id = ?1 ORDER BY id", vals![id], |r| r.int(0))?,
         })
-    }
-
-    fn query_pairs(&self, sql: &str, id: RunId) -> Result<Vec<(String, String)>> {
-        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
-        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?))).and_then(|rows| rows.collect()).map_err(|e| self.err(e))
     }
 
     /// The parameters of a run, by key.
     pub fn params(&self, id: RunId) -> Result<Vec<(String, ParamValue)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key, type, value FROM params WHERE run_id = ?1 ORDER BY key")
-            .map_err(|e| self.err(e))?;
-        stmt.query_map([id], |r| {
-            let key: String = r.get(0)?;
-            let ty: String = r.get(1)?;
-            let value = match ty.as_str() {
-                "int" => ParamValue::Int(r.get(2)?),
-                "float" => ParamValue::Float(r.get(2)?),
-                "bool" => ParamValue::Bool(r.get::<_, i64>(2)? != 0),
-                _ => ParamValue::Text(r.get(2)?),
+        self.rows("SELECT key, type, value FROM params WHERE run_id = ?1 ORDER BY key", vals![id], |r| {
+            let key = r.text(0)?;
+            let value = match r.text(1)?.as_str() {
+                "int" => ParamValue::Int(r.int(2)?),
+                "float" => ParamValue::Float(r.real(2)?),
+                "bool" => ParamValue::Bool(r.int(2)? != 0),
+                _ => ParamValue::Text(r.as_text(2).unwrap_or_default()),
             };
             Ok((key, value))
         })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| self.err(e))
     }
 
     /// The metrics of a run in recording order.
     pub fn metrics(&self, id: RunId) -> Result<Vec<MetricRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key, value, step, fold, incidental FROM metrics WHERE run_id = ?1 ORDER BY id")
-            .map_err(|e| self.err(e))?;
-        stmt.query_map([id], |r| {
-            Ok(MetricRecord {
-                key: r.get(0)?,
-                value: r.get(1)?,
-                step: r.get(2)?,
-                fold: r.get(3)?,
-                incidental: r.get(4)?,
-            })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| self.err(e))
+        self.rows(
+            "SELECT key, value, step, fold, incidental FROM metrics WHERE run_id = ?1 ORDER BY id",
+            vals![id],
+            |r| {
+                Ok(MetricRecord {
+                    key: r.text(0)?,
+                    value: r.opt_real(1)?.unwrap_or(f64::NAN),
+                    step: r.opt_int(2)?,
+                    fold: r.opt_int(3)?,
+                    incidental: r.int(4)? != 0,
+                })
+            },
+        )
     }
 
     /// The datasets a run read.
     pub fn datasets(&self, id: RunId) -> Result<Vec<DatasetRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT d.id, d.name, d.path, d.sha256, d.rows FROM datasets d
-                 JOIN run_datasets rd ON rd.dataset_id = d.id WHERE rd.run_id = ?1 ORDER BY d.id",
-            )
-            .map_err(|e| self.err(e))?;
-        stmt.query_map([id], |r| {
-            Ok(DatasetRecord { id: r.get(0)?, name: r.get(1)?, path: r.get(2)?, sha256: r.get(3)?, rows: r.get(4)? })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| self.err(e))
+        self.rows(
+            "SELECT d.id, d.name, d.path, d.sha256, d.rows FROM datasets d
+             JOIN run_datasets rd ON rd.dataset_id = d.id WHERE rd.run_id = ?1 ORDER BY d.id",
+            vals![id],
+            |r| {
+                Ok(DatasetRecord {
+                    id: r.int(0)?,
+                    name: r.text(1)?,
+                    path: r.text(2)?,
+                    sha256: r.text(3)?,
+                    rows: r.opt_int(4)?,
+                })
+            },
+        )
     }
 }
 
 /// The id of the named experiment, created on first use.
-fn experiment_id(conn: &Connection, name: &str) -> rusqlite::Result<i64> {
-    conn.execute(
+fn experiment_id(db: &Db, name: &str) -> DbResult<i64> {
+    db.execute(
         "INSERT INTO experiments (name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
-        params![name, provenance::now_iso()],
+        vals![name, provenance::now_iso()],
     )?;
-    conn.query_row("SELECT id FROM experiments WHERE name = ?1", [name], |r| r.get(0))
+    db.query_one("SELECT id FROM experiments WHERE name = ?1", vals![name])?.int(0)
 }
 
-fn insert_param(conn: &Connection, run: RunId, key: &str, value: &ParamValue) -> rusqlite::Result<()> {
-    let sql = "INSERT OR REPLACE INTO params (run_id, key, type, value) VALUES (?1, ?2, ?3, ?4)";
-    let ty = value.type_name();
-    match value {
-        ParamValue::Int(v) => conn.execute(sql, params![run, key, ty, v]),
-        ParamValue::Float(v) => conn.execute(sql, params![run, key, ty, v]),
-        ParamValue::Text(v) => conn.execute(sql, params![run, key, ty, v]),
-        ParamValue::Bool(v) => conn.execute(sql, params![run, key, ty, i64::from(*v)]),
-    }
+fn insert_param(db: &Db, run: RunId, key: &str, value: &ParamValue) -> DbResult<()> {
+    let bound = match value {
+        ParamValue::Int(v) => Value::Int(*v),
+        ParamValue::Float(v) => Value::Real(*v),
+        ParamValue::Text(v) => Value::Text(v.clone()),
+        ParamValue::Bool(v) => Value::Int(i64::from(*v)),
+    };
+    db.execute(
+        "INSERT INTO params (run_id, key, type, value) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(run_id, key) DO UPDATE SET type = excluded.type, value = excluded.value",
+        &[Value::Int(run), Value::from(key), Value::from(value.type_name()), bound],
+    )
     .map(|_| ())
 }
 
-/// SQLITE_BUSY or SQLITE_LOCKED.
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
+fn insert_predictions(db: &Db, run: RunId, rows: &[Prediction]) -> DbResult<()> {
+    for p in rows {
+        db.execute(
+            "INSERT INTO predictions (run_id, fold, patient_id, label, probability) VALUES (?1, ?2, ?3, ?4, ?5)",
+            vals![run, p.fold, &p.patient, i64::from(p.label), p.probability],
+        )?;
+    }
+    Ok(())
 }
 
-fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
-    let unknown = |column: usize, name: String| {
-        rusqlite::Error::FromSqlConversionFailure(
-            column,
-            rusqlite::types::Type::Text,
-            format!("`{name}` is not a run {} this radose version knows", if column == 2 { "kind" } else { "status" })
-                .into(),
-        )
+fn summary_from_row(r: &Row) -> DbResult<RunSummary> {
+    let unknown = |what: &str, name: String| DbError {
+        message: format!("`{name}` is not a run {what} this radose version knows"),
+        busy: false,
     };
-    let kind: String = r.get(2)?;
-    let status: String = r.get(3)?;
+    let kind = r.text(2)?;
+    let status = r.text(3)?;
     Ok(RunSummary {
-        id: r.get(0)?,
-        parent: r.get(1)?,
-        kind: RunKind::parse(&kind).ok_or_else(|| unknown(2, kind))?,
-        status: RunStatus::parse(&status).ok_or_else(|| unknown(3, status))?,
-        started_at: r.get(4)?,
-        ended_at: r.get(5)?,
-        command: r.get(6)?,
+        id: r.int(0)?,
+        parent: r.opt_int(1)?,
+        kind: RunKind::parse(&kind).ok_or_else(|| unknown("kind", kind))?,
+        status: RunStatus::parse(&status).ok_or_else(|| unknown("status", status))?,
+        started_at: r.text(4)?,
+        ended_at: r.opt_text(5)?,
+        command: r.text(6)?,
     })
 }
 
-fn store_error(path: &Path, e: rusqlite::Error) -> Error {
-    Error::Store { path: path.to_path_buf(), message: e.to_string() }
+fn store_error(path: &Path, e: DbError) -> Error {
+    Error::Store { path: path.to_path_buf(), message: e.message }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! It is parsed into a typed expression and turned into SQL whose values
 //! are all bound parameters: no text from the user is ever pasted into SQL.
 
+use super::db::Dialect;
 use crate::error::{Error, Result, Span};
 
 /// A comparison operator.
@@ -369,24 +370,70 @@ impl From<&Value> for Bound {
 pub const RUN_METRIC: &str = "(SELECT m.value FROM metrics m WHERE m.run_id = r.id AND m.key = ? AND m.step IS NULL \
      ORDER BY m.fold IS NULL DESC, m.id DESC LIMIT 1)";
 
+/// Run `r`'s value of one parameter (the key is bound).
+const RUN_PARAM: &str = "(SELECT p.value FROM params p WHERE p.run_id = r.id AND p.key = ?)";
+
+/// PostgreSQL keeps parameter values as text: a number parameter's value
+/// as a number (text parameters have none).
+const RUN_PARAM_NUMBER: &str = "(SELECT CASE WHEN p.type <> 'text' THEN CAST(p.value AS DOUBLE PRECISION) END \
+     FROM params p WHERE p.run_id = r.id AND p.key = ?)";
+
+/// The `runs` columns that hold numbers.
+const NUMBER_COLUMNS: &[&str] = &["r.id", "r.parent_id", "r.seed"];
+
+/// How a field is read where the dialect needs to know. SQLite compares
+/// values of any type (every number before every text); PostgreSQL
+/// compares a number with a field's number (a metric, a number parameter,
+/// a numeric column) and a text with its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    Any,
+    Number,
+    Text,
+}
+
 /// SQL for a field's value of run `r` (a scalar subquery for metrics and
-/// parameters); names are bound, never pasted.
+/// parameters), as SQLite reads it; names are bound, never pasted.
 pub fn field_sql(f: &Field, binds: &mut Vec<Bound>) -> String {
-    let metric = RUN_METRIC;
-    let param = "(SELECT p.value FROM params p WHERE p.run_id = r.id AND p.key = ?)";
+    field_sql_in(f, binds, Dialect::Sqlite, Reading::Any)
+}
+
+/// [`field_sql`] in `dialect`, read as `reading` (PostgreSQL: `Any` reads text).
+pub fn field_sql_in(f: &Field, binds: &mut Vec<Bound>, dialect: Dialect, reading: Reading) -> String {
+    let reading = match (dialect, reading) {
+        (Dialect::Sqlite, _) => Reading::Any,
+        (Dialect::Postgres, Reading::Any) => Reading::Text,
+        (_, r) => r,
+    };
+    let metric = match reading {
+        Reading::Text => format!("CAST({RUN_METRIC} AS TEXT)"),
+        _ => RUN_METRIC.to_string(),
+    };
+    let param = match reading {
+        Reading::Number => RUN_PARAM_NUMBER,
+        _ => RUN_PARAM,
+    };
+    let no_number = "CAST(NULL AS DOUBLE PRECISION)".to_string();
     match f {
-        Field::Column(c) => (*c).to_string(),
+        Field::Column(c) => match reading {
+            Reading::Any => (*c).to_string(),
+            Reading::Number if NUMBER_COLUMNS.contains(c) => (*c).to_string(),
+            Reading::Number => no_number,
+            Reading::Text if NUMBER_COLUMNS.contains(c) => format!("CAST({c} AS TEXT)"),
+            Reading::Text => (*c).to_string(),
+        },
+        Field::Model if reading == Reading::Number => no_number,
         Field::Model => {
             // A deep model's declared name (`model M8 = …`), else the run's
             // label (e.g. T1+Dose), else its pipeline's name.
             binds.push(Bound::Text("model".into()));
             binds.push(Bound::Text("label".into()));
             binds.push(Bound::Text("pipeline".into()));
-            format!("COALESCE({param}, {param}, {param})")
+            format!("COALESCE({RUN_PARAM}, {RUN_PARAM}, {RUN_PARAM})")
         }
         Field::Metric(name) => {
             binds.push(Bound::Text(name.clone()));
-            metric.to_string()
+            metric
         }
         Field::Param(name) => {
             binds.push(Bound::Text(name.clone()));
@@ -400,30 +447,60 @@ pub fn field_sql(f: &Field, binds: &mut Vec<Bound>) -> String {
     }
 }
 
-/// SQL for a filter over `runs r`, with its bound values in order.
+/// SQL for a filter over `runs r` as SQLite reads it, with its bound values in order.
 pub fn to_sql(e: &Expr, binds: &mut Vec<Bound>) -> String {
+    to_sql_in(e, binds, Dialect::Sqlite)
+}
+
+fn reading_of(v: &Value) -> Reading {
+    match v {
+        Value::Number(_) => Reading::Number,
+        Value::Text(_) => Reading::Text,
+    }
+}
+
+/// [`to_sql`] in `dialect`.
+pub fn to_sql_in(e: &Expr, binds: &mut Vec<Bound>, dialect: Dialect) -> String {
     match e {
         Expr::Cmp(f, op, v) => {
-            let lhs = field_sql(f, binds);
+            let lhs = field_sql_in(f, binds, dialect, reading_of(v));
             binds.push(v.into());
             format!("({lhs} {} ?)", op.sql())
         }
-        Expr::In(f, vs, negated) => {
+        Expr::In(f, vs, negated) if dialect == Dialect::Sqlite => {
             let lhs = field_sql(f, binds);
             binds.extend(vs.iter().map(Bound::from));
             let marks = vec!["?"; vs.len()].join(", ");
             format!("({lhs} {}IN ({marks}))", if *negated { "NOT " } else { "" })
         }
-        Expr::Not(x) => format!("(NOT {})", to_sql(x, binds)),
-        Expr::Absent(f) => format!("({} IS NULL)", field_sql(f, binds)),
+        Expr::In(f, vs, negated) => {
+            // Numbers against the field's number, texts against its text.
+            let mut parts = Vec::new();
+            for reading in [Reading::Number, Reading::Text] {
+                let these: Vec<&Value> = vs.iter().filter(|v| reading_of(v) == reading).collect();
+                if these.is_empty() {
+                    continue;
+                }
+                let lhs = field_sql_in(f, binds, dialect, reading);
+                binds.extend(these.iter().map(|v| Bound::from(*v)));
+                parts.push(format!("{lhs} IN ({})", vec!["?"; these.len()].join(", ")));
+            }
+            if parts.is_empty() {
+                return if *negated { "(1 = 1)".into() } else { "(1 = 0)".into() };
+            }
+            let any = format!("({})", parts.join(" OR "));
+            if *negated { format!("(NOT {any})") } else { any }
+        }
+        Expr::Not(x) => format!("(NOT {})", to_sql_in(x, binds, dialect)),
+        Expr::Absent(f) => format!("({} IS NULL)", field_sql_in(f, binds, dialect, Reading::Any)),
         Expr::And(a, b) => {
-            let l = to_sql(a, binds);
-            let r = to_sql(b, binds);
+            let l = to_sql_in(a, binds, dialect);
+            let r = to_sql_in(b, binds, dialect);
             format!("({l} AND {r})")
         }
         Expr::Or(a, b) => {
-            let l = to_sql(a, binds);
-            let r = to_sql(b, binds);
+            let l = to_sql_in(a, binds, dialect);
+            let r = to_sql_in(b, binds, dialect);
             format!("({l} OR {r})")
         }
     }

@@ -137,3 +137,32 @@ pub fn dashboard_study(dir: &Path) -> (Session, i64, i64, i64) {
     assert_eq!(outcome.exit_code(), 0, "{err}");
     (s, cvs[0], cvs[1], train)
 }
+
+/// A fresh, empty PostgreSQL database named `radose_NAME` on the server
+/// `RADOSE_TEST_PG` names (dropped and made again), as a URL. `None` when
+/// no server is named — unless `RADOSE_REQUIRE_PG=1` (CI), where that
+/// fails the test instead of skipping it.
+pub fn pg_database(name: &str) -> Option<String> {
+    let Some(url) = std::env::var("RADOSE_TEST_PG").ok().filter(|u| !u.is_empty()) else {
+        assert!(
+            std::env::var("RADOSE_REQUIRE_PG").as_deref() != Ok("1"),
+            "RADOSE_REQUIRE_PG=1 but RADOSE_TEST_PG names no PostgreSQL server"
+        );
+        eprintln!("skipping the PostgreSQL half: RADOSE_TEST_PG is not set");
+        return None;
+    };
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connect to RADOSE_TEST_PG");
+    let db = format!("radose_{name}");
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).expect("drop the test database");
+    admin.batch_execute(&format!("CREATE DATABASE {db}")).expect("create the test database");
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
+    Some(format!("{base}/{db}"))
+}
+
+/// The stores a store test runs on: a SQLite file in `dir`, and a fresh
+/// PostgreSQL database when one is available.
+pub fn store_targets(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut targets = vec![dir.join(format!("{name}.db"))];
+    targets.extend(pg_database(name).map(PathBuf::from));
+    targets
+}

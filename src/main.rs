@@ -13,9 +13,12 @@ use radose::shell::{repl, script};
 #[derive(Parser)]
 #[command(name = "radose", version, about)]
 struct Cli {
-    /// The run database (created if missing); `:memory:` keeps nothing.
-    #[arg(long, global = true, default_value = "runs.db")]
-    db: PathBuf,
+    /// The run database: a SQLite file (created if missing; default
+    /// runs.db), `:memory:` (keeps nothing) or a PostgreSQL server,
+    /// `postgres://USER[:PASSWORD]@HOST:PORT/DB`; default: the RADOSE_DB
+    /// environment variable, else runs.db.
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
     /// Worker threads for training, preprocessing and extraction (default:
     /// every core, or RAYON_NUM_THREADS); results do not depend on it.
     #[arg(long, global = true, value_name = "N")]
@@ -48,6 +51,15 @@ enum Action {
     /// the last line (the shell's `bench` command).
     Bench {
         /// `step` and the shell command's flags.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Train work items from the run store until none is left (a Slurm
+    /// array task of `train --backend slurm`): `radose --db URL worker
+    /// [--parent ID]`; `--collect ID` also waits for the run's other workers
+    /// and ends the run (the collect job).
+    Worker {
+        /// The shell command's flags.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -100,6 +112,9 @@ fn terminal_width() -> usize {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let db: PathBuf = cli.db.clone().unwrap_or_else(|| {
+        std::env::var_os("RADOSE_DB").filter(|v| !v.is_empty()).map_or_else(|| PathBuf::from("runs.db"), PathBuf::from)
+    });
     if cli.commands.is_some() && cli.action.is_some() {
         eprintln!("error: give either -c COMMANDS or `radose run FILE`, not both");
         return ExitCode::from(2);
@@ -112,7 +127,7 @@ fn main() -> ExitCode {
     }
     if let Some(Action::Ui { port, bind, token, published }) = &cli.action {
         let cfg = radose::ui::UiConfig {
-            db: cli.db.clone(),
+            db: db.clone(),
             bind: *bind,
             port: *port,
             token: token.clone().or_else(|| std::env::var("RADOSE_UI_TOKEN").ok()),
@@ -120,7 +135,7 @@ fn main() -> ExitCode {
         };
         return serve_ui(cfg);
     }
-    let mut session = match radose::open_session(&cli.db) {
+    let mut session = match radose::open_session(&db) {
         Ok(s) => s,
         Err(e) => {
             eprint!("{}", e.render(None));
@@ -151,8 +166,9 @@ fn main() -> ExitCode {
         (None, Some(Action::Ui { .. })) => 0,
         (None, Some(Action::Bench { args })) => shell_command(&mut session, "bench", args),
         (None, Some(Action::Notebook { args })) => shell_command(&mut session, "notebook", args),
+        (None, Some(Action::Worker { args })) => shell_command(&mut session, "worker", args),
         (None, None) => {
-            let history = history_path(&cli.db);
+            let history = history_path(&db);
             repl::run_shell(&mut session, &history)
         }
     };
@@ -189,6 +205,9 @@ fn shell_command(session: &mut radose::session::Session, name: &str, args: Vec<S
 fn history_path(db: &std::path::Path) -> PathBuf {
     if db == std::path::Path::new(":memory:") {
         return std::env::temp_dir().join("radose_history");
+    }
+    if db.to_str().is_some_and(radose::store::is_server_url) {
+        return PathBuf::from(".radose_history");
     }
     db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).join(".radose_history")
 }

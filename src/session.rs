@@ -252,9 +252,19 @@ impl Session {
     }
 
     /// The folder for run files (model weights): `artifacts/` beside
-    /// runs.db, or a temporary folder, removed with the session, when the
-    /// database is in memory.
+    /// runs.db (in the current folder for a PostgreSQL store), or a
+    /// temporary folder, removed with the session, when the database is in
+    /// memory.
     pub fn artifact_base(&self) -> PathBuf {
+        if self.store.is_server() {
+            // A server store has no folder of its own: one named after the
+            // database in the current folder, which a cluster's jobs share
+            // with the submitting shell.
+            let name = self.store.path().to_string_lossy().rsplit('/').next().unwrap_or("db").to_string();
+            let name: String =
+                name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
+            return PathBuf::from("artifacts").join(name);
+        }
         let path = self.store.path();
         match path.parent() {
             Some(p) if path.exists() => {
@@ -379,6 +389,14 @@ impl Session {
         let id = self.store.begin_run(&run)?;
         self.current_children.push(id);
         Ok(id)
+    }
+
+    /// Leaves runs of this statement open when it ends: runs whose work
+    /// goes on elsewhere (`train --backend slurm`), closed by whoever
+    /// finishes that work.
+    pub fn keep_open(&mut self, ids: &[RunId]) {
+        self.current_runs.retain(|r| !ids.contains(r));
+        self.current_children.retain(|r| !ids.contains(r));
     }
 
     fn open(&mut self, run: NewRun) -> Result<RunId> {

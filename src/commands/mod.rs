@@ -61,6 +61,7 @@ mod train;
 mod ttest;
 mod ui;
 mod volume;
+mod worker;
 
 use crate::session::Registry;
 
@@ -95,6 +96,7 @@ pub fn registry() -> Registry {
         &holdout::Holdout,
         &model::ModelCmd,
         &train::Train,
+        &worker::Worker,
         &test_model::TestModel,
         &predict::Predict,
         &bench::Bench,

@@ -97,6 +97,9 @@ fn resume(session: &mut Session, tok: &crate::syntax::Token, force: bool) -> Res
             None,
         ));
     }
+    if d.summary.kind == crate::store::RunKind::Train && session.store().work_counts(id)?.total() > 0 {
+        return crate::workflow::cluster::resubmit(session, id);
+    }
     let statements = crate::syntax::parse(&d.summary.command, 1)?;
     // A child run (a fold, a configuration) carries its command; its
     // inputs and declarations are recorded on the top-level run.

@@ -10,82 +10,29 @@
 use std::path::PathBuf;
 
 use crate::core::learn::cv::{Fold, stratified_kfold};
-use crate::core::learn::metrics::{accuracy, auc, delong, f1};
+use crate::core::learn::metrics::{accuracy, auc, f1};
 use crate::core::rng::Rng;
 use crate::error::{Error, Result};
 use crate::ml::device::DeviceChoice;
 use crate::ml::fit::{CohortInputs, fit};
 use crate::ml::spec::ModelSpec;
 use crate::ml::train::{Checkpoint, Checkpointing, TrainConfig};
-use crate::output::{Output, Table, format_sig};
+use crate::output::{Output, format_sig};
 use crate::progress::ProgressHandle;
 use crate::session::{CancelFlag, Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
-use crate::store::records::{
-    CvMetrics, FoldMetrics, NestedMetrics, TrainConfigParams, TrainFoldParams, TrainOuterParams, TrainParams, curve,
-};
+use crate::store::records::{FoldMetrics, TrainConfigParams, TrainFoldParams, TrainOuterParams, TrainParams, curve};
 use crate::store::{Params, Prediction, RunId, RunKind, RunStatus, Store};
 use crate::syntax::Token;
 use crate::workflow::deep::{
     checkpoint_dir, checkpoint_every, checkpoint_of, device_choice, gather, parse_grid, prune_checkpoints,
     record_checkpoint, save_artifacts,
 };
+use crate::workflow::grid::{
+    ConfigResult, Estimate, best_of, better, config_text, estimate, finish_config, held_out, record_best, summary_table,
+};
 
 pub struct Train;
-
-/// A cross-validated estimate: each fold's held-out probabilities.
-struct Estimate {
-    mean: f64,
-    sd: f64,
-    pooled: f64,
-    /// Out-of-fold probability per patient.
-    oof: Vec<f64>,
-    /// (fold, patient, outcome, probability).
-    preds: Vec<Prediction>,
-    /// (config, fold, train, test, auc, acc, f1, selected) per fold.
-    rows: Vec<(usize, usize, usize, usize, f64, f64, f64, usize)>,
-}
-
-/// One grid point over every fold.
-struct ConfigResult {
-    index: usize,
-    estimate: Estimate,
-    /// Folds reused from a resumed run.
-    reused: usize,
-}
-
-/// Whether a mean fold AUC `new` beats `old` (a number beats NaN).
-fn better(new: f64, old: f64) -> bool {
-    new > old || (old.is_nan() && !new.is_nan())
-}
-
-/// The folds' AUC, ACC and F1, pooled and per fold, from per-fold
-/// held-out probabilities: (config, fold, fold rows, probabilities, selected).
-fn estimate(y: &[u8], ids: &[String], folds: &[(usize, usize, &Fold, Vec<f64>, usize)]) -> Estimate {
-    let mut oof = vec![f64::NAN; y.len()];
-    let (mut aucs, mut preds, mut rows) = (Vec::new(), Vec::new(), Vec::new());
-    for (ci, f, fold, probs, selected) in folds {
-        let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();
-        let (a, acc, f1v) = (auc(probs, &truth), accuracy(probs, &truth, 0.5), f1(probs, &truth, 0.5));
-        for (&i, &p) in fold.test.iter().zip(probs) {
-            oof[i] = p;
-        }
-        preds.extend(held_out(*f, &fold.test, probs, ids, y));
-        aucs.push(a);
-        rows.push((*ci, *f, fold.train.len(), fold.test.len(), a, acc, f1v, *selected));
-    }
-    let (mean, sd) = crate::core::describe::mean_sd_finite(&aucs);
-    let pooled = auc(&oof, y);
-    Estimate { mean, sd, pooled, oof, preds, rows }
-}
-
-/// A fold's held-out predictions: the test rows with their probabilities.
-fn held_out(fold: usize, test: &[usize], probs: &[f64], ids: &[String], y: &[u8]) -> Vec<Prediction> {
-    test.iter()
-        .zip(probs)
-        .map(|(&i, &p)| Prediction { fold: Some(fold as i64), patient: ids[i].clone(), label: y[i], probability: p })
-        .collect()
-}
 
 /// The folds an unfinished `train` run finished, by (configuration, fold),
 /// when it was the same command on the same data: training is
@@ -213,10 +160,6 @@ fn copy_fold(
     store.log_predictions(run, rows)
 }
 
-fn config_text(c: &TrainConfig) -> String {
-    format!("lr={} batch={} epochs={} weight_decay={}", c.lr, c.batch, c.epochs, c.weight_decay)
-}
-
 impl Command for Train {
     fn signature(&self) -> Signature {
         Signature::new(
@@ -250,6 +193,19 @@ impl Command for Train {
             "fresh",
             "train every fold, even when an unfinished run of this same command (a crash, Ctrl-C) left folds to reuse",
         )
+        .named(
+            "backend",
+            "B",
+            ArgKind::Text,
+            "local (default: every fold in this process), slurm (one work item per configuration and fold, a Slurm \
+             job array of `radose worker` tasks and a collect job; needs a store every node reaches, e.g. --db \
+             postgres://…) or queue (the work items only: start `radose worker` processes yourself)",
+        )
+        .named("max-parallel", "K", ArgKind::Int, "slurm: at most K array tasks at once (`--array=…%K`)")
+        .named("sbatch", "OPTIONS", ArgKind::Text, "slurm: options for both jobs, e.g. \"--partition=gpu --gres=gpu:1 --time=04:00:00\"")
+        .named("lease", "SECONDS", ArgKind::Int, "slurm/queue: a worker's claim lasts this long unless renewed (every epoch); default 300")
+        .named("attempts", "N", ArgKind::Int, "slurm/queue: an item is failed after N attempts that did not finish (default 3)")
+        .switch("wait", "slurm/queue: block until the run is collected, showing the items' progress")
         .table()
         .example(
             "model Q = T1+Dose --select mannwhitney:k=8 --input 20x30x30; train Q on A --folds 2 --grid epochs=2 batch=8",
@@ -263,7 +219,17 @@ impl Command for Train {
         let inputs = gather(session, &req.spec, req.cohort, None)?;
         let folds = stratified_kfold(&inputs.y, req.k, Some(Rng::sub_seed(req.seed, &["train", "folds"])))?;
         let nested = req.nested.filter(|_| req.configs.len() > 1);
+        let backend = Backend::of(args)?;
+        if backend != Backend::Local && req.nested.is_some() {
+            return Err(Error::invalid(
+                format!("--nested runs in this process only; drop --backend {}", backend.name()),
+                None,
+            ));
+        }
         let mut opened = open_run(args, session, &req, &inputs, nested)?;
+        if backend != Backend::Local {
+            return submit(args, session, &req, &inputs, &folds, &opened, backend);
+        }
         let grid_epochs: usize = req.configs.iter().map(|c| c.epochs).sum();
         let total = grid_epochs * req.k * (1 + nested.unwrap_or(0));
         let job = Job {
@@ -276,34 +242,15 @@ impl Command for Train {
             artifacts: session.artifact_base(),
             checkpoint_every: checkpoint_every(args)?,
         };
-        let mut summary =
-            Table::new(["config", "lr", "batch", "epochs", "weight decay", "auc mean", "auc sd", "auc pooled"]);
         let mut grid: Vec<ConfigResult> = Vec::new();
         let mut reused = 0;
         let set = FoldSet { folds: &folds, outer: None };
         for (ci, cfg) in req.configs.iter().enumerate() {
             let result = train_config(session, &job, &set, opened.parent, ci, cfg)?;
             reused += result.reused;
-            let e = &result.estimate;
-            summary.push(vec![
-                (ci + 1).into(),
-                cfg.lr.into(),
-                cfg.batch.into(),
-                cfg.epochs.into(),
-                f64::from(cfg.weight_decay).into(),
-                e.mean.into(),
-                e.sd.into(),
-                e.pooled.into(),
-            ]);
             grid.push(result);
         }
-        let best = grid
-            .iter()
-            .fold(None::<&ConfigResult>, |b, r| match b {
-                Some(b) if !better(r.estimate.mean, b.estimate.mean) => Some(b),
-                _ => Some(r),
-            })
-            .ok_or_else(|| Error::invalid("the grid is empty", None))?;
+        let best = best_of(&grid)?;
         let nested_estimate = match nested {
             Some(inner_k) => {
                 let (estimate, inner_reused) = nested_cv(session, &job, opened.parent, inner_k, &grid)?;
@@ -313,7 +260,16 @@ impl Command for Train {
             None => None,
         };
         drop(job);
-        let folds_table = record_best(session, &req, &inputs, &mut opened, best, nested_estimate.as_ref())?;
+        let folds_table = record_best(
+            session.store_mut(),
+            &req.configs,
+            &inputs.y,
+            opened.parent,
+            &mut opened.params,
+            best,
+            nested_estimate.as_ref(),
+        )?;
+        let mut summary = summary_table(&req.configs, &grid);
         summary.title = Some(format!(
             "train {} ({}) on {} — {} folds × {} configurations, seed {}, {} on {}, run {}",
             req.spec.name,
@@ -569,22 +525,7 @@ fn train_config(
         reused += usize::from(out.reused);
         outcomes.push((ci, f, fold, out.probs, out.selected));
     }
-    let estimate = estimate(y, &job.inputs.ids, &outcomes);
-    let store = session.store_mut();
-    let config_metrics = CvMetrics {
-        auc_mean: estimate.mean,
-        auc_sd: estimate.sd,
-        auc_pooled: estimate.pooled,
-        acc_pooled: None,
-        f1_pooled: None,
-        selection_jaccard: None,
-        auc_pooled_ci_low: None,
-        auc_pooled_ci_high: None,
-    };
-    store.log_metrics(config_run, None, &config_metrics)?;
-    store.log_predictions(config_run, &estimate.preds)?;
-    store.finish_run(config_run, RunStatus::Finished, None)?;
-    Ok(ConfigResult { index: ci, estimate, reused })
+    finish_config(session.store_mut(), config_run, ci, y, &job.inputs.ids, &outcomes, reused)
 }
 
 /// Stage 3b (`--nested`): for each of the cohort's folds (the outer folds),
@@ -759,71 +700,186 @@ fn train_fold(
     Ok(FoldOutcome { probs, selected: fitted.features.selected.len(), reused: false })
 }
 
-/// Stage 4: the best configuration's settings on the train run, and the
-/// run's results with their per-fold table: the best configuration's
-/// out-of-fold predictions and metrics, or under `--nested` the outer
-/// folds' (with the plain grid search's figures beside them).
-fn record_best(
+/// Where a `train` run's folds are trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Local,
+    Slurm,
+    Queue,
+}
+
+impl Backend {
+    fn of(args: &Args) -> Result<Backend> {
+        let Some(t) = args.value("backend") else {
+            for flag in ["max-parallel", "sbatch", "lease", "attempts", "wait"] {
+                if args.has(flag) {
+                    return Err(Error::invalid(format!("--{flag} is for --backend slurm or queue"), None));
+                }
+            }
+            return Ok(Backend::Local);
+        };
+        match t.text.as_str() {
+            "local" => Ok(Backend::Local),
+            "slurm" => Ok(Backend::Slurm),
+            "queue" => Ok(Backend::Queue),
+            _ => Err(Error::InvalidValue {
+                token: t.text.clone(),
+                what: "--backend".into(),
+                reason: "local, slurm or queue".into(),
+                span: t.span,
+            }),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Local => "local",
+            Backend::Slurm => "slurm",
+            Backend::Queue => "queue",
+        }
+    }
+}
+
+/// `--backend slurm|queue`: the inputs frozen into one file beside the
+/// run's artifacts, a configuration run per grid point, one work item per
+/// (configuration, fold), and (slurm) the job array and collect job. The
+/// runs stay open: the collector closes them.
+fn submit(
+    args: &Args,
     session: &mut Session,
     req: &Request<'_>,
     inputs: &CohortInputs,
-    opened: &mut Opened,
-    best: &ConfigResult,
-    nested: Option<&Estimate>,
-) -> Result<Table> {
-    let (y, bi, parent) = (&inputs.y, best.index, opened.parent);
-    let store = session.store_mut();
-    opened.params.best_config = Some(bi);
-    opened.params.best_train_json = serde_json::to_string(&req.configs[bi]).ok();
-    opened.params.best = Some(config_text(&req.configs[bi]));
-    store.log_params(parent, &opened.params)?;
-    let reported = nested.unwrap_or(&best.estimate);
-    store.log_predictions(parent, &reported.preds)?;
-    let ci = delong(&reported.oof, y).map(|d| d.ci(0.95));
-    let metrics = CvMetrics {
-        auc_mean: reported.mean,
-        auc_sd: reported.sd,
-        auc_pooled: reported.pooled,
-        acc_pooled: Some(accuracy(&reported.oof, y, 0.5)),
-        f1_pooled: Some(f1(&reported.oof, y, 0.5)),
-        selection_jaccard: None,
-        auc_pooled_ci_low: ci.map(|c| c.0),
-        auc_pooled_ci_high: ci.map(|c| c.1),
-    };
-    store.log_metrics(parent, None, &metrics)?;
-    if let Some(n) = nested {
-        let grid = &best.estimate;
-        let m = NestedMetrics {
-            selection_auc_pooled: grid.pooled,
-            selection_auc_mean: grid.mean,
-            selection_optimism: grid.pooled - n.pooled,
+    folds: &[Fold],
+    opened: &Opened,
+    backend: Backend,
+) -> Result<Output> {
+    use crate::workflow::cluster::{self, ItemSpec};
+    let parent = opened.parent;
+    let lease: i64 = args.parsed("lease", "seconds")?.unwrap_or(300);
+    let attempts: i64 = args.parsed("attempts", "a number of attempts")?.unwrap_or(3);
+    if lease < 5 || attempts < 1 {
+        return Err(Error::invalid("--lease is at least 5 seconds and --attempts at least 1", None));
+    }
+    let max_parallel: Option<usize> = args.parsed("max-parallel", "a number of tasks")?;
+    if max_parallel == Some(0) {
+        return Err(Error::invalid("--max-parallel is at least 1", None));
+    }
+    let extra: Vec<String> =
+        args.value("sbatch").map(|t| t.text.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
+    let db = store_location(session)?;
+    let base = std::path::absolute(session.artifact_base())
+        .map_err(|e| Error::Io { path: session.artifact_base(), message: e.to_string() })?;
+    let run_dir = base.join(format!("run-{parent}"));
+    let inputs_path = run_dir.join("inputs.bin");
+    let sha = cluster::write_inputs(&inputs_path, inputs)?;
+    session.store().log_artifact(parent, &inputs_path.to_string_lossy(), &sha)?;
+    let mut specs = Vec::new();
+    let mut config_runs = Vec::new();
+    let set = FoldSet { folds, outer: None };
+    for (ci, cfg) in req.configs.iter().enumerate() {
+        let config_params = TrainConfigParams {
+            config: ci,
+            lr: cfg.lr,
+            batch: cfg.batch,
+            epochs: cfg.epochs,
+            weight_decay: f64::from(cfg.weight_decay),
+            lr_decay: (cfg.lr_decay > 0.0).then_some(cfg.lr_decay),
         };
-        store.log_metrics(parent, None, &m)?;
-    }
-    let mut columns = vec!["fold", "train", "test", "auc", "acc", "f1", "selected"];
-    if nested.is_some() {
-        columns.insert(1, "config");
-    }
-    let mut folds_table = Table::new(columns);
-    for r in &reported.rows {
-        let mut row: Vec<crate::output::Cell> =
-            vec![(r.1 + 1).into(), r.2.into(), r.3.into(), r.4.into(), r.5.into(), r.6.into(), r.7.into()];
-        if nested.is_some() {
-            row.insert(1, (r.0 + 1).into());
+        let config_run = session.begin_child(parent, RunKind::TrainConfig, &config_params, Some(req.seed))?;
+        config_runs.push(config_run);
+        for (f, fold) in folds.iter().enumerate() {
+            let spec = ItemSpec {
+                format: 1,
+                parent,
+                config_run,
+                config: ci,
+                fold: f,
+                folds: folds.len(),
+                command: args.statement.text.clone(),
+                model_json: opened.params.model_json.clone(),
+                config_json: serde_json::to_string(cfg)
+                    .map_err(|e| Error::invalid(format!("the training settings: {e}"), None))?,
+                seed: set.seed(req.seed, f),
+                train_ids: fold.train.iter().map(|&i| inputs.ids[i].clone()).collect(),
+                test_ids: fold.test.iter().map(|&i| inputs.ids[i].clone()).collect(),
+                inputs: inputs_path.to_string_lossy().into_owned(),
+                inputs_sha256: sha.clone(),
+                artifacts: base.to_string_lossy().into_owned(),
+                device: req.device_choice.label(),
+            };
+            specs.push(serde_json::to_string(&spec).map_err(|e| Error::invalid(format!("work item: {e}"), None))?);
         }
-        folds_table.push(row);
     }
-    folds_table.title = Some(match nested {
-        Some(_) => "nested cross-validation: each fold's configuration, chosen inside its training rows".to_string(),
-        None => format!("best configuration ({}) by fold", config_text(&req.configs[bi])),
-    });
-    if let Some((lo, hi)) = ci {
-        folds_table.notes.push(format!(
-            "pooled out-of-fold AUC {} (DeLong 95% CI {}–{})",
-            format_sig(reported.pooled, 3),
-            format_sig(lo, 3),
-            format_sig(hi, 3)
+    let store = session.store_mut();
+    store.add_work_items(parent, &specs, attempts, lease as f64)?;
+    store.log_param(parent, "backend", &crate::store::ParamValue::Text(backend.name().into()))?;
+    let mut lines = vec![format!(
+        "run {parent}: {} work items ({} configurations × {} folds) in {}",
+        specs.len(),
+        req.configs.len(),
+        folds.len(),
+        session.store().path().display()
+    )];
+    if backend == Backend::Slurm {
+        let submitted = cluster::submit_slurm(&cluster::Submission {
+            parent,
+            items: specs.len(),
+            max_parallel,
+            extra: &extra,
+            db: &db,
+            dir: &run_dir.join("slurm"),
+        })?;
+        let store = session.store();
+        store.log_param(parent, "slurm_array_job", &crate::store::ParamValue::Text(submitted.array.clone()))?;
+        store.log_param(parent, "slurm_collect_job", &crate::store::ParamValue::Text(submitted.collect.clone()))?;
+        if let Some(k) = max_parallel {
+            store.log_param(parent, "max_parallel", &crate::store::ParamValue::Int(k as i64))?;
+        }
+        if !extra.is_empty() {
+            store.log_param(parent, "sbatch", &crate::store::ParamValue::Text(extra.join(" ")))?;
+        }
+        lines.push(format!(
+            "submitted: job array {} ({} tasks{}), collect job {} after it; logs in {}",
+            submitted.array,
+            specs.len(),
+            max_parallel.map(|k| format!(", at most {k} at once")).unwrap_or_default(),
+            submitted.collect,
+            run_dir.join("slurm").display()
+        ));
+    } else {
+        lines.push(format!(
+            "start workers: `radose --db {} worker --parent {parent}` (as many as you like), and one collector: \
+             `radose --db {} worker --collect {parent}`",
+            session.store().path().display(),
+            session.store().path().display()
         ));
     }
-    Ok(folds_table)
+    let mut keep = config_runs;
+    keep.push(parent);
+    session.keep_open(&keep);
+    if args.has("wait") {
+        let status = cluster::wait_for(session, parent, std::time::Duration::from_secs(2))?;
+        lines.push(format!("run {parent} {status}"));
+        let detail = session.store().run_detail(parent)?;
+        if status != RunStatus::Finished {
+            return Err(Error::invalid(
+                format!("run {parent} {status}: {}", detail.error.unwrap_or_default()),
+                Some(&format!("`run show {parent}` lists its work items")),
+            ));
+        }
+        let table = cluster::recorded_grid(session.store(), parent)?;
+        return Ok(Output::Many(vec![Output::Message(lines.join("\n")), Output::Table(table)]));
+    }
+    lines.push(format!("`run show {parent}` shows the items' progress; `runs --where id = {parent}` the run"));
+    Ok(Output::Message(lines.join("\n")))
+}
+
+/// The store as another process opens it.
+fn store_location(session: &Session) -> Result<String> {
+    session.store().location_for_workers().ok_or_else(|| {
+        Error::invalid(
+            "a private in-memory store cannot be shared with workers",
+            Some("give --db runs.db (one machine) or --db postgres://… (a cluster)"),
+        )
+    })
 }

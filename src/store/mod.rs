@@ -137,6 +137,9 @@ pub struct Store {
     db: Db,
     /// The SQLite file, or the server's URL without its password.
     path: PathBuf,
+    /// The server's URL as given (with its password), for the processes
+    /// this one starts; never shown or recorded.
+    url: Option<String>,
     provenance: Provenance,
 }
 
@@ -154,7 +157,8 @@ impl Store {
         let mut attempt = 0;
         loop {
             let conn = Connection::open(path).map_err(|e| store_error(path, e.into()))?;
-            let mut store = Store { db: Db::Sqlite(conn), path: path.to_path_buf(), provenance: provenance.clone() };
+            let mut store =
+                Store { db: Db::Sqlite(conn), path: path.to_path_buf(), url: None, provenance: provenance.clone() };
             match store.configure() {
                 Ok(()) => {
                     store.migrate()?;
@@ -177,7 +181,7 @@ impl Store {
     pub fn connect(url: &str, provenance: Provenance) -> Result<Store> {
         let shown = PathBuf::from(redact_url(url));
         let db = Db::connect_postgres(url).map_err(|e| store_error(&shown, e))?;
-        let mut store = Store { db, path: shown, provenance };
+        let mut store = Store { db, path: shown, url: Some(url.to_string()), provenance };
         store.migrate()?;
         store.mark_interrupted()?;
         Ok(store)
@@ -192,7 +196,7 @@ impl Store {
             let shown = PathBuf::from(redact_url(url));
             let db = Db::connect_postgres(url).map_err(|e| store_error(&shown, e))?;
             db.batch("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY").map_err(|e| store_error(&shown, e))?;
-            Store { db, path: shown, provenance }
+            Store { db, path: shown, url: Some(url.to_string()), provenance }
         } else {
             if !path.is_file() {
                 return Err(Error::Store { path: path.to_path_buf(), message: "no run database here".into() });
@@ -200,7 +204,7 @@ impl Store {
             let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
             let conn = Connection::open_with_flags(path, flags).map_err(|e| store_error(path, e.into()))?;
             conn.busy_timeout(Duration::from_secs(10)).map_err(|e| store_error(path, e.into()))?;
-            Store { db: Db::Sqlite(conn), path: path.to_path_buf(), provenance }
+            Store { db: Db::Sqlite(conn), path: path.to_path_buf(), url: None, provenance }
         };
         let version = store.schema_version()?;
         let known = migrations::MIGRATIONS.len() as i64;
@@ -297,7 +301,7 @@ impl Store {
     pub fn open_in_memory(provenance: Provenance) -> Result<Store> {
         let path = Path::new(":memory:");
         let conn = Connection::open_in_memory().map_err(|e| store_error(path, e.into()))?;
-        let mut store = Store { db: Db::Sqlite(conn), path: path.to_path_buf(), provenance };
+        let mut store = Store { db: Db::Sqlite(conn), path: path.to_path_buf(), url: None, provenance };
         store.configure().map_err(|e| store.err(e))?;
         store.migrate()?;
         store.mark_interrupted()?;
@@ -307,6 +311,19 @@ impl Store {
     /// The SQLite file, or the PostgreSQL URL without its password.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How another process opens this store: the server URL as it was given
+    /// (password included: hand it over in an environment, never a file), or
+    /// the SQLite file's absolute path; `None` for a private in-memory store.
+    pub fn location_for_workers(&self) -> Option<String> {
+        if let Some(url) = &self.url {
+            return Some(url.clone());
+        }
+        if self.path == Path::new(":memory:") {
+            return None;
+        }
+        std::path::absolute(&self.path).ok().map(|p| p.display().to_string())
     }
 
     /// Whether the store is a database server (PostgreSQL) rather than a file.
@@ -407,7 +424,8 @@ impl Store {
             return Ok(0);
         }
         let candidates = self.rows(
-            "SELECT id, pid, process_token FROM runs WHERE status = 'running' AND host = ?1",
+            "SELECT id, pid, process_token FROM runs r WHERE status = 'running' AND host = ?1 \
+             AND NOT EXISTS (SELECT 1 FROM work_items w WHERE w.parent_id = r.id OR w.parent_id = r.parent_id)",
             vals![&self.provenance.host],
             |r| Ok((r.int(0)?, r.int(1)?, r.opt_text(2)?)),
         )?;
@@ -475,6 +493,21 @@ impl Store {
                 vals![id, status.as_str(), provenance::now_iso(), error],
             )
             .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Opens a closed run again (`runs --resume` of a run whose work items
+    /// are resubmitted): `running`, with no end or error, owned by this
+    /// process. `false` when it was still running.
+    pub fn reopen_run(&self, id: RunId) -> Result<bool> {
+        let p = &self.provenance;
+        self.db
+            .execute(
+                "UPDATE runs SET status = 'running', ended_at = NULL, error = NULL, host = ?2, pid = ?3, \
+                 process_token = ?4 WHERE id = ?1 AND status <> 'running'",
+                vals![id, &p.host, i64::from(p.pid), p.process_token.clone()],
+            )
+            .map(|n| n == 1)
             .map_err(|e| self.err(e))
     }
 

@@ -7,9 +7,12 @@
 //! and derived frames with their lineage (`derive`), what the exploration
 //! plots and statistics share (`explore`), and what an unfinished run needs to
 //! be resumed in a new process (`restore`), runs side by side (`compare`),
-//! dose-volume figures (`dvh`). Nothing here is a command; commands
+//! dose-volume figures (`dvh`), a grid search's estimates, best
+//! configuration and closing records whichever way its folds were trained
+//! (`grid`). Nothing here is a command; commands
 //! import from here and never from each other.
 
+pub mod cluster;
 pub mod compare;
 pub mod deep;
 pub mod derive;
@@ -17,6 +20,7 @@ pub mod dvh;
 pub mod explore;
 pub mod features;
 pub mod figures;
+pub mod grid;
 pub mod groups;
 pub mod lookup;
 pub mod restore;

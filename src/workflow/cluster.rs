@@ -1,0 +1,883 @@
+//! `train --backend slurm`: a grid search's folds as work items that
+//! `radose worker` processes claim from the run store, submitted to Slurm
+//! as a job array with a collect job after it.
+//!
+//! The submitting process gathers the cohort's inputs once and freezes
+//! them into one file on the shared filesystem (`inputs.bin`, its SHA-256
+//! in every item), records the parent and configuration runs, and writes
+//! one item per (configuration, fold) holding everything a worker needs:
+//! the model declaration, the fold's training settings with its seed, the
+//! training and validation patients, the inputs' path and hash, the
+//! artifact folder. A worker trains the fold exactly as the local path does
+//! (same inputs, same seed, same code), so its predictions are bit for bit
+//! the local ones; its results are written under its claim. The collector
+//! ends the run with [`crate::workflow::grid`], the local path's own code.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::learn::cv::Fold;
+use crate::core::learn::matrix::Matrix;
+use crate::core::learn::metrics::{accuracy, auc, f1};
+use crate::error::{Error, Result};
+use crate::ml::fit::{CohortInputs, fit};
+use crate::ml::spec::ModelSpec;
+use crate::ml::train::{Checkpointing, TrainConfig};
+use crate::output::{Output, Table};
+use crate::session::Session;
+use crate::store::records::{FoldMetrics, Metrics, Params, TrainFoldParams, TrainParams, curve};
+use crate::store::work::{Claim, ItemCounts, ItemRecord, ItemStatus};
+use crate::store::{NewRun, ParamValue, RunId, RunKind, RunStatus, Store};
+use crate::workflow::grid::{self, ConfigResult};
+
+/// The first bytes of an inputs file, with its format version.
+const INPUTS_MAGIC: &[u8; 8] = b"RADOSEI1";
+
+/// Writes `inputs` to `path` (through a temporary file, renamed) and
+/// returns the file's SHA-256. Numbers are stored as their bits, so a
+/// worker reads exactly what was gathered.
+pub fn write_inputs(path: &Path, inputs: &CohortInputs) -> Result<String> {
+    let mut b: Vec<u8> = Vec::new();
+    b.extend_from_slice(INPUTS_MAGIC);
+    let put_str = |b: &mut Vec<u8>, s: &str| {
+        b.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        b.extend_from_slice(s.as_bytes());
+    };
+    b.extend_from_slice(&(inputs.ids.len() as u64).to_le_bytes());
+    for id in &inputs.ids {
+        put_str(&mut b, id);
+    }
+    b.extend_from_slice(&inputs.y);
+    b.push(u8::from(inputs.simulated));
+    b.extend_from_slice(&(inputs.frames.len() as u64).to_le_bytes());
+    for (name, m, columns) in &inputs.frames {
+        put_str(&mut b, name);
+        b.extend_from_slice(&(m.rows as u64).to_le_bytes());
+        b.extend_from_slice(&(m.cols as u64).to_le_bytes());
+        for v in &m.data {
+            b.extend_from_slice(&v.to_bits().to_le_bytes());
+        }
+        b.extend_from_slice(&(columns.len() as u64).to_le_bytes());
+        for c in columns {
+            put_str(&mut b, c);
+        }
+    }
+    match &inputs.dose {
+        None => b.push(0),
+        Some(crops) => {
+            b.push(1);
+            b.extend_from_slice(&(crops.len() as u64).to_le_bytes());
+            for crop in crops {
+                b.extend_from_slice(&(crop.len() as u64).to_le_bytes());
+                for v in crop {
+                    b.extend_from_slice(&v.to_bits().to_le_bytes());
+                }
+            }
+        }
+    }
+    b.extend_from_slice(&(inputs.dataset_ids.len() as u64).to_le_bytes());
+    for d in &inputs.dataset_ids {
+        b.extend_from_slice(&d.to_le_bytes());
+    }
+    let io = |e: std::io::Error| Error::Io { path: path.to_path_buf(), message: e.to_string() };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("bin.partial");
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(&b).and_then(|()| f.sync_all()).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(crate::provenance::sha256_bytes(&b))
+}
+
+/// A reader over an inputs file's bytes that names the file on any flaw.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    path: &'a Path,
+}
+
+impl Cursor<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8]> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or_else(|| Error::Io {
+            path: self.path.to_path_buf(),
+            message: format!("the inputs file ends early (at byte {})", self.at),
+        })?;
+        let s = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+
+    fn u64(&mut self) -> Result<u64> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    /// A count of items of at least `each` bytes, checked against what is left.
+    fn count(&mut self, each: usize) -> Result<usize> {
+        let n = self.u64()?;
+        let left = (self.bytes.len() - self.at) as u64;
+        if n.saturating_mul(each.max(1) as u64) > left {
+            return Err(Error::Io {
+                path: self.path.to_path_buf(),
+                message: format!("a count of {n} at byte {} is more than the file holds", self.at - 8),
+            });
+        }
+        Ok(n as usize)
+    }
+
+    fn string(&mut self) -> Result<String> {
+        let n = self.count(1)?;
+        let path = self.path.to_path_buf();
+        String::from_utf8(self.take(n)?.to_vec())
+            .map_err(|_| Error::Io { path, message: "a name in the inputs file is not UTF-8".into() })
+    }
+}
+
+/// Reads an inputs file written by [`write_inputs`], refusing it unless
+/// its SHA-256 is `sha256` (the file on the shared filesystem changed, or
+/// this node sees another file at that path).
+pub fn read_inputs(path: &Path, sha256: &str) -> Result<CohortInputs> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Io { path: path.to_path_buf(), message: e.to_string() })?;
+    let found = crate::provenance::sha256_bytes(&bytes);
+    if found != sha256 {
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            message: format!(
+                "its SHA-256 is {found}, the work item was written for {sha256}: every node must see the submitting \
+                 node's file (a shared filesystem)"
+            ),
+        });
+    }
+    let mut c = Cursor { bytes: &bytes, at: 0, path };
+    if c.take(8)? != INPUTS_MAGIC {
+        return Err(Error::Io { path: path.to_path_buf(), message: "not a radose inputs file".into() });
+    }
+    let n = c.count(8)?;
+    let ids = (0..n).map(|_| c.string()).collect::<Result<Vec<_>>>()?;
+    let y = c.take(n)?.to_vec();
+    let simulated = c.take(1)?[0] != 0;
+    let frames_n = c.count(24)?;
+    let mut frames = Vec::with_capacity(frames_n);
+    for _ in 0..frames_n {
+        let name = c.string()?;
+        let (rows, cols) = (c.u64()? as usize, c.u64()? as usize);
+        let len = rows.checked_mul(cols).filter(|l| l.saturating_mul(8) <= bytes.len()).ok_or_else(|| Error::Io {
+            path: path.to_path_buf(),
+            message: format!("frame {name}: {rows}×{cols} is more than the file holds"),
+        })?;
+        let data = c
+            .take(len * 8)?
+            .chunks_exact(8)
+            .map(|w| f64::from_bits(u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))))
+            .collect();
+        let cn = c.count(8)?;
+        let columns = (0..cn).map(|_| c.string()).collect::<Result<Vec<_>>>()?;
+        frames.push((name, Matrix { rows, cols, data }, columns));
+    }
+    let dose = match c.take(1)?[0] {
+        0 => None,
+        _ => {
+            let m = c.count(8)?;
+            let mut crops = Vec::with_capacity(m);
+            for _ in 0..m {
+                let len = c.count(4)?;
+                crops.push(
+                    c.take(len * 4)?
+                        .chunks_exact(4)
+                        .map(|w| f32::from_bits(u32::from_le_bytes(w.try_into().unwrap_or([0; 4]))))
+                        .collect(),
+                );
+            }
+            Some(crops)
+        }
+    };
+    let dn = c.count(8)?;
+    let dataset_ids = (0..dn).map(|_| c.u64().map(|v| v as i64)).collect::<Result<Vec<_>>>()?;
+    Ok(CohortInputs { ids, y, frames, dose, dataset_ids, simulated })
+}
+
+/// Everything a worker needs for one (configuration, fold), frozen when
+/// the run was submitted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ItemSpec {
+    pub format: u32,
+    pub parent: RunId,
+    pub config_run: RunId,
+    pub config: usize,
+    pub fold: usize,
+    pub folds: usize,
+    /// The statement that started the run (the fold run's command).
+    pub command: String,
+    /// The model declaration (`ModelSpec` as JSON).
+    pub model_json: String,
+    /// The configuration's settings with the run's seed (`TrainConfig` as JSON).
+    pub config_json: String,
+    /// The fold's seed (initial weights, batches, SMOTE).
+    pub seed: u64,
+    pub train_ids: Vec<String>,
+    pub test_ids: Vec<String>,
+    pub inputs: String,
+    pub inputs_sha256: String,
+    /// Where the fold's model files go (`BASE/run-ID/model`).
+    pub artifacts: String,
+    pub device: String,
+}
+
+const SPEC_FORMAT: u32 = 1;
+
+impl ItemSpec {
+    pub fn parse(text: &str, item: i64) -> Result<ItemSpec> {
+        let spec: ItemSpec = serde_json::from_str(text)
+            .map_err(|e| Error::invalid(format!("work item {item}: its specification does not read: {e}"), None))?;
+        if spec.format != SPEC_FORMAT {
+            return Err(Error::invalid(
+                format!("work item {item} was written by another radose (format {})", spec.format),
+                Some("run the workers with the radose that submitted the run"),
+            ));
+        }
+        Ok(spec)
+    }
+
+    /// The configuration, checked to be exactly the one submitted: JSON
+    /// holds a float as its shortest text, which reads back to the same
+    /// bits only when the parser rounds correctly; writing it again must
+    /// give the same text.
+    pub fn train_config(&self) -> Result<TrainConfig> {
+        let bad = |why: String| Error::invalid(format!("work item for run {}: {why}", self.parent), None);
+        let cfg: TrainConfig =
+            serde_json::from_str(&self.config_json).map_err(|e| bad(format!("its training settings: {e}")))?;
+        if serde_json::to_string(&cfg).ok().as_deref() != Some(self.config_json.as_str()) {
+            return Err(bad("its training settings do not read back exactly".into()));
+        }
+        Ok(cfg)
+    }
+
+    pub fn model(&self) -> Result<ModelSpec> {
+        serde_json::from_str(&self.model_json)
+            .map_err(|e| Error::invalid(format!("work item for run {}: its model: {e}", self.parent), None))
+    }
+
+    /// The fold as row positions in `ids`.
+    pub fn fold_rows(&self, ids: &[String]) -> Result<Fold> {
+        let at: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+        let rows = |list: &[String]| {
+            list.iter()
+                .map(|id| {
+                    at.get(id.as_str()).copied().ok_or_else(|| {
+                        Error::invalid(
+                            format!("work item for run {}: patient {id} is not in its inputs", self.parent),
+                            None,
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        };
+        Ok(Fold { train: rows(&self.train_ids)?, test: rows(&self.test_ids)? })
+    }
+}
+
+/// How one claimed item ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemEnd {
+    Done {
+        run: RunId,
+        auc: f64,
+    },
+    /// The lease ran out and another worker took the item: nothing written.
+    LostLease {
+        run: RunId,
+    },
+    /// Cancelled (Ctrl-C, SIGTERM): the item is pending again.
+    Cancelled,
+    /// Training failed: the item is retried while attempts remain.
+    Failed {
+        error: String,
+        status: Option<ItemStatus>,
+    },
+}
+
+/// The inputs files a worker has read, by hash (a worker often takes
+/// several items of one run).
+#[derive(Default)]
+pub struct InputsCache {
+    files: HashMap<String, CohortInputs>,
+}
+
+impl InputsCache {
+    fn get(&mut self, path: &str, sha256: &str) -> Result<&CohortInputs> {
+        if !self.files.contains_key(sha256) {
+            let inputs = read_inputs(Path::new(path), sha256)?;
+            self.files.insert(sha256.to_string(), inputs);
+        }
+        self.files.get(sha256).ok_or_else(|| Error::invalid("inputs cache", None))
+    }
+}
+
+/// What the scheduler says about the task running this worker, recorded
+/// on its fold run.
+fn scheduler_params() -> Vec<(String, ParamValue)> {
+    let mut p = vec![("worker_host".to_string(), ParamValue::Text(crate::provenance::Provenance::gather().host))];
+    for (var, key) in [
+        ("SLURM_JOB_ID", "slurm_job_id"),
+        ("SLURM_ARRAY_JOB_ID", "slurm_array_job_id"),
+        ("SLURM_ARRAY_TASK_ID", "slurm_array_task_id"),
+    ] {
+        if let Ok(v) = std::env::var(var) {
+            p.push((key.to_string(), ParamValue::Text(v)));
+        }
+    }
+    p
+}
+
+/// A test-only hook: with `RADOSE_TEST_KILL_ONCE=FILE`, the first worker to
+/// finish an epoch (the one that creates FILE) kills itself with SIGKILL,
+/// as a node lost mid-fold would die.
+fn kill_hook() {
+    let Ok(marker) = std::env::var("RADOSE_TEST_KILL_ONCE") else { return };
+    if std::fs::OpenOptions::new().write(true).create_new(true).open(&marker).is_ok() {
+        let _ = std::process::Command::new("kill").args(["-KILL", &std::process::id().to_string()]).status();
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
+/// Trains one claimed item's fold and records it: the fold run (a child of
+/// its configuration run, with the scheduler's job and task), its curves
+/// as they come, and at the end — under the claim — its held-out
+/// predictions and metrics. The lease is renewed after every epoch.
+pub fn run_item(session: &mut Session, claim: &Claim, cache: &mut InputsCache) -> Result<ItemEnd> {
+    let spec = ItemSpec::parse(&claim.spec, claim.item)?;
+    let model = spec.model()?;
+    let cfg = spec.train_config()?.with_seed(spec.seed);
+    let device = crate::ml::device::DeviceChoice::parse(&spec.device)?.device()?;
+    let inputs = cache.get(&spec.inputs, &spec.inputs_sha256)?;
+    let fold = spec.fold_rows(&inputs.ids)?;
+    let f = spec.fold;
+    let mut fold_params = TrainFoldParams {
+        config: spec.config,
+        fold: f,
+        train: fold.train.len(),
+        test: fold.test.len(),
+        reused_from: None,
+        selected: None,
+        synthetic: None,
+        resumed_at_epoch: None,
+    };
+    let mut params = fold_params.to_params();
+    params.extend(scheduler_params());
+    params.push(("work_item".into(), ParamValue::Int(claim.item)));
+    params.push(("attempt".into(), ParamValue::Int(claim.attempt)));
+    let new = NewRun::new(RunKind::TrainFold, spec.command.clone(), params)
+        .with_seed(Some(cfg.seed))
+        .child_of(spec.config_run);
+    let store = session.store_mut();
+    let fold_run = store.begin_run(&new)?;
+    if !store.set_work_item_run(claim, fold_run)? {
+        store.finish_run(fold_run, RunStatus::Cancelled, Some("the work item was taken by another worker"))?;
+        return Ok(ItemEnd::LostLease { run: fold_run });
+    }
+    let cancel = session.cancel_flag();
+    let lost = std::cell::Cell::new(false);
+    let store = session.store();
+    let trained = fit(
+        &model,
+        inputs,
+        &fold.train,
+        Some(&fold.test),
+        &cfg,
+        &device,
+        &|| cancel.is_cancelled() || lost.get(),
+        &mut |log| {
+            let step = Some(log.epoch as i64);
+            store.log_metric(fold_run, curve::TRAIN_LOSS, log.train_loss, step, Some(f as i64))?;
+            if let (Some(l), Some(a)) = (log.val_loss, log.val_auc) {
+                store.log_metric(fold_run, curve::VAL_LOSS, l, step, Some(f as i64))?;
+                store.log_metric(fold_run, curve::VAL_AUC, a, step, Some(f as i64))?;
+            }
+            if !store.renew_lease(claim)? {
+                lost.set(true);
+            }
+            kill_hook();
+            Ok(())
+        },
+        &mut Checkpointing { resume: None, dir: None, every: Duration::ZERO, written: None },
+    );
+    let store = session.store_mut();
+    let (fitted, probs) = match trained {
+        _ if lost.get() => {
+            store.finish_run(
+                fold_run,
+                RunStatus::Cancelled,
+                Some("its lease ran out and another worker took the item"),
+            )?;
+            return Ok(ItemEnd::LostLease { run: fold_run });
+        }
+        Err(Error::Cancelled) => {
+            store.release_work_item(claim)?;
+            store.finish_run(fold_run, RunStatus::Cancelled, None)?;
+            return Ok(ItemEnd::Cancelled);
+        }
+        Err(e) => {
+            let error = e.to_string();
+            let status = store.fail_work_item(claim, &error)?;
+            store.finish_run(fold_run, RunStatus::Failed, Some(&error))?;
+            return Ok(ItemEnd::Failed { error, status });
+        }
+        Ok(t) => t,
+    };
+    let probs = probs.unwrap_or_default();
+    fold_params.selected = serde_json::to_string(&fitted.features.selected).ok();
+    fold_params.synthetic = Some(fitted.synthetic);
+    store.log_params(fold_run, &fold_params)?;
+    let base = PathBuf::from(&spec.artifacts);
+    let dir = crate::workflow::deep::save_artifacts(store, &base, fold_run, &fitted, "model")?;
+    let rows = grid::held_out(f, &fold.test, &probs, &inputs.ids, &inputs.y);
+    let truth: Vec<u8> = fold.test.iter().map(|&i| inputs.y[i]).collect();
+    let metrics =
+        FoldMetrics { auc: auc(&probs, &truth), acc: accuracy(&probs, &truth, 0.5), f1: f1(&probs, &truth, 0.5) };
+    let metric_rows: Vec<_> =
+        metrics.to_metrics().into_iter().map(|(k, v)| (k.to_string(), v, None, Some(f as i64))).collect();
+    if !store.complete_work_item(claim, fold_run, &rows, &metric_rows)? {
+        store.forget_artifacts_under(fold_run, "")?;
+        let _ = std::fs::remove_dir_all(&dir);
+        store.finish_run(fold_run, RunStatus::Cancelled, Some("its lease ran out and another worker took the item"))?;
+        return Ok(ItemEnd::LostLease { run: fold_run });
+    }
+    store.finish_run(fold_run, RunStatus::Finished, None)?;
+    Ok(ItemEnd::Done { run: fold_run, auc: metrics.auc })
+}
+
+/// Claims and runs items (of `parent`, or of any run) until none is left
+/// to claim or the worker is cancelled. Returns one line per item.
+pub fn work(session: &mut Session, parent: Option<RunId>, worker: &str) -> Result<Vec<(Claim, ItemEnd)>> {
+    let mut cache = InputsCache::default();
+    let mut done = Vec::new();
+    while !session.cancel_flag().is_cancelled() {
+        let Some(claim) = session.store_mut().claim_work_item(parent, worker)? else { break };
+        let end = match run_item(session, &claim, &mut cache) {
+            Ok(end) => end,
+            // A flaw in the item itself (a missing inputs file, another
+            // format): the attempt fails and is counted.
+            Err(e) => {
+                let error = e.to_string();
+                let status = session.store().fail_work_item(&claim, &error)?;
+                ItemEnd::Failed { error, status }
+            }
+        };
+        let cancelled = end == ItemEnd::Cancelled;
+        done.push((claim, end));
+        if cancelled {
+            return Err(Error::Cancelled);
+        }
+    }
+    Ok(done)
+}
+
+/// A worker's report: one row per item it took.
+pub fn work_table(done: &[(Claim, ItemEnd)]) -> Table {
+    let mut t = Table::new(["item", "run", "position", "attempt", "ended", "fold run", "fold auc"]);
+    for (c, end) in done {
+        let (ended, run, fold_auc) = match end {
+            ItemEnd::Done { run, auc } => ("done".to_string(), Some(*run), Some(*auc)),
+            ItemEnd::LostLease { run } => ("lease lost, nothing written".to_string(), Some(*run), None),
+            ItemEnd::Cancelled => ("cancelled, given back".to_string(), None, None),
+            ItemEnd::Failed { error, status } => {
+                (format!("failed ({}): {error}", status.map_or("no longer held", ItemStatus::as_str)), None, None)
+            }
+        };
+        t.push(vec![
+            c.item.into(),
+            c.parent.into(),
+            (c.position + 1).into(),
+            c.attempt.into(),
+            ended.into(),
+            run.map_or_else(|| "".into(), Into::into),
+            fold_auc.map_or_else(|| "".into(), Into::into),
+        ]);
+    }
+    t
+}
+
+/// The collector: works on `parent`'s items itself while any is claimable,
+/// waits for the ones other workers hold (taking those whose lease runs
+/// out), then ends the run as the local path does. A run with a failed
+/// item ends `failed`, naming it.
+pub fn collect(session: &mut Session, parent: RunId, worker: &str, poll: Duration) -> Result<Output> {
+    let detail = session.store().run_detail(parent)?;
+    if detail.summary.kind != RunKind::Train {
+        return Err(Error::invalid(format!("run {parent} is a {} run, not a `train` run", detail.summary.kind), None));
+    }
+    if detail.summary.status != RunStatus::Running {
+        return Err(Error::invalid(
+            format!("run {parent} is already {}; nothing to collect", detail.summary.status),
+            Some("`runs --resume ID` submits what a failed run is missing"),
+        ));
+    }
+    let mut done = work(session, Some(parent), worker)?;
+    loop {
+        let counts = session.store().work_counts(parent)?;
+        if counts.settled() {
+            break;
+        }
+        if session.cancel_flag().is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        std::thread::sleep(poll);
+        done.extend(work(session, Some(parent), worker)?);
+    }
+    let items = session.store().work_items(parent)?;
+    let mut out = Vec::new();
+    if !done.is_empty() {
+        let mut t = work_table(&done);
+        t.title = Some(format!("the collector trained {} of the items itself", done.len()));
+        out.push(Output::Table(t));
+    }
+    let failed: Vec<&ItemRecord> = items.iter().filter(|i| i.status == ItemStatus::Failed).collect();
+    if !failed.is_empty() {
+        let mut names = Vec::new();
+        for i in &failed {
+            let spec = ItemSpec::parse(&i.spec, i.id)?;
+            names.push(format!(
+                "work item {} (configuration {}, fold {}) failed after {} attempts: {}",
+                i.id,
+                spec.config + 1,
+                spec.fold + 1,
+                i.attempts,
+                i.error.as_deref().unwrap_or("no reason recorded")
+            ));
+        }
+        let error = names.join("; ");
+        let store = session.store();
+        for i in &failed {
+            if let Ok(spec) = ItemSpec::parse(&i.spec, i.id) {
+                store.finish_run(spec.config_run, RunStatus::Failed, Some(&error))?;
+            }
+        }
+        store.finish_run(parent, RunStatus::Failed, Some(&error))?;
+        return Err(Error::invalid(
+            format!("run {parent} failed: {error}"),
+            Some(&format!("fix the cause, then `runs --resume {parent}` submits only the missing items")),
+        ));
+    }
+    let tables = conclude(session.store_mut(), parent, &items)?;
+    out.extend(tables.into_iter().map(Output::Table));
+    Ok(Output::Many(out))
+}
+
+/// Ends a run whose items are all done: each configuration's estimate from
+/// its folds' recorded predictions, the best configuration, the run's
+/// records ([`grid`], the local path's code) and its tables.
+fn conclude(store: &mut Store, parent: RunId, items: &[ItemRecord]) -> Result<Vec<Table>> {
+    let specs = items.iter().map(|i| ItemSpec::parse(&i.spec, i.id)).collect::<Result<Vec<_>>>()?;
+    let first = specs.first().ok_or_else(|| Error::invalid(format!("run {parent} has no work items"), None))?;
+    let inputs = read_inputs(Path::new(&first.inputs), &first.inputs_sha256)?;
+    let n_configs = specs.iter().map(|s| s.config + 1).max().unwrap_or(0);
+    let mut configs = Vec::with_capacity(n_configs);
+    for c in 0..n_configs {
+        let s = specs
+            .iter()
+            .find(|s| s.config == c)
+            .ok_or_else(|| Error::invalid(format!("configuration {c} has no items"), None))?;
+        configs.push(s.train_config()?);
+    }
+    let mut grid_results: Vec<ConfigResult> = Vec::new();
+    for (c, _) in configs.iter().enumerate() {
+        let mut members: Vec<(&ItemSpec, &ItemRecord)> =
+            specs.iter().zip(items).filter(|(s, _)| s.config == c).collect();
+        members.sort_by_key(|(s, _)| s.fold);
+        let mut folds = Vec::with_capacity(members.len());
+        for (s, i) in &members {
+            let run =
+                i.run.ok_or_else(|| Error::invalid(format!("work item {} is done but names no run", i.id), None))?;
+            let fold = s.fold_rows(&inputs.ids)?;
+            let by_id: HashMap<String, f64> =
+                store.predictions(run)?.into_iter().map(|p| (p.patient, p.probability)).collect();
+            let probs = fold
+                .test
+                .iter()
+                .map(|&r| by_id.get(&inputs.ids[r]).copied())
+                .collect::<Option<Vec<f64>>>()
+                .ok_or_else(|| Error::invalid(format!("fold run {run} lacks a held-out prediction"), None))?;
+            let found = TrainFoldParams::from_params(run, &store.params(run)?)?;
+            let selected = found
+                .selected
+                .as_deref()
+                .and_then(|v| serde_json::from_str::<Vec<String>>(v).ok())
+                .map_or(0, |v| v.len());
+            folds.push((s.config_run, s.fold, fold, probs, selected));
+        }
+        let config_run = members.first().map(|(s, _)| s.config_run).unwrap_or_default();
+        let outcomes: Vec<(usize, usize, &Fold, Vec<f64>, usize)> =
+            folds.iter().map(|(_, f, fold, p, sel)| (c, *f, fold, p.clone(), *sel)).collect();
+        grid_results.push(grid::finish_config(store, config_run, c, &inputs.y, &inputs.ids, &outcomes, 0)?);
+    }
+    let best = grid::best_of(&grid_results)?;
+    let detail = store.run_detail(parent)?;
+    let mut params = TrainParams::from_params(parent, &detail.params)?;
+    let folds_table = grid::record_best(store, &configs, &inputs.y, parent, &mut params, best, None)?;
+    let mut summary = grid::summary_table(&configs, &grid_results);
+    summary.title = Some(format!(
+        "train {} ({}) on {} — {} folds × {} configurations through work items, run {parent}",
+        params.model,
+        params.preset,
+        params.cohort,
+        params.folds,
+        configs.len()
+    ));
+    summary.notes.push(format!(
+        "best by mean fold AUC: configuration {} ({})",
+        best.index + 1,
+        grid::config_text(&configs[best.index])
+    ));
+    store.finish_run(parent, RunStatus::Finished, None)?;
+    Ok(vec![summary, folds_table])
+}
+
+/// How a run's items stand, for `run show` and `train --wait`.
+pub fn progress_line(counts: &ItemCounts) -> String {
+    format!(
+        "work items: {} pending, {} running, {} done, {} failed (of {})",
+        counts.pending,
+        counts.claimed,
+        counts.done,
+        counts.failed,
+        counts.total()
+    )
+}
+
+/// `sbatch` options for the job array and the collect job.
+pub struct Submission<'a> {
+    pub parent: RunId,
+    pub items: usize,
+    pub max_parallel: Option<usize>,
+    /// Options passed through to both jobs (partition, GPUs, time, account).
+    pub extra: &'a [String],
+    /// `--db` as the workers open it (a server URL or the SQLite file's
+    /// absolute path); handed to the jobs in their environment, never
+    /// written to a file.
+    pub db: &'a str,
+    /// Where the jobs' scripts and logs go (shared).
+    pub dir: &'a Path,
+}
+
+/// The Slurm job ids of a submitted run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submitted {
+    pub array: String,
+    pub collect: String,
+}
+
+/// Submits the job array of `radose worker` tasks and the collect job that
+/// runs after it (`afterany`: it also ends a run whose tasks were killed).
+pub fn submit_slurm(s: &Submission<'_>) -> Result<Submitted> {
+    let exe = std::env::var("RADOSE_BIN").map(PathBuf::from).or_else(|_| std::env::current_exe()).map_err(|e| {
+        Error::invalid(format!("cannot name this radose binary for the workers: {e}"), Some("set RADOSE_BIN"))
+    })?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e: std::io::Error| Error::Io { path: path.clone(), message: e.to_string() }
+    };
+    std::fs::create_dir_all(s.dir).map_err(io(s.dir))?;
+    let script = |name: &str, args: &str| -> Result<PathBuf> {
+        let path = s.dir.join(name);
+        let text = format!(
+            "#!/bin/sh\n# radose run {}: written by `train --backend slurm`; the database is in $RADOSE_DB.\n\
+             exec {} --db \"$RADOSE_DB\" worker {args}\n",
+            s.parent,
+            crate::syntax::quote(&exe.to_string_lossy())
+        );
+        std::fs::write(&path, text).map_err(io(&path))?;
+        Ok(path)
+    };
+    let worker = script("worker.sh", &format!("--parent {}", s.parent))?;
+    let collector = script("collect.sh", &format!("--collect {}", s.parent))?;
+    let cwd = std::env::current_dir().map_err(io(Path::new(".")))?;
+    let array = match s.max_parallel {
+        Some(k) => format!("--array=0-{}%{k}", s.items.saturating_sub(1)),
+        None => format!("--array=0-{}", s.items.saturating_sub(1)),
+    };
+    let sbatch = |args: Vec<String>| -> Result<String> {
+        let out = std::process::Command::new("sbatch").args(&args).env("RADOSE_DB", s.db).output().map_err(|e| {
+            Error::invalid(format!("cannot run sbatch: {e}"), Some("run on a Slurm login node, or --backend local"))
+        })?;
+        if !out.status.success() {
+            return Err(Error::invalid(
+                format!("sbatch {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()),
+                None,
+            ));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let id = text.trim().split(';').next().unwrap_or("").to_string();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(Error::invalid(format!("sbatch answered `{}`, not a job id", text.trim()), None));
+        }
+        Ok(id)
+    };
+    let mut args = vec![
+        "--parsable".to_string(),
+        array,
+        format!("--job-name=radose-{}", s.parent),
+        format!("--output={}", s.dir.join("worker-%A_%a.log").display()),
+        format!("--chdir={}", cwd.display()),
+        "--export=ALL".to_string(),
+    ];
+    args.extend(s.extra.iter().cloned());
+    args.push(worker.display().to_string());
+    let array_id = sbatch(args)?;
+    let mut args = vec![
+        "--parsable".to_string(),
+        format!("--dependency=afterany:{array_id}"),
+        format!("--job-name=radose-{}-collect", s.parent),
+        format!("--output={}", s.dir.join("collect-%j.log").display()),
+        format!("--chdir={}", cwd.display()),
+        "--export=ALL".to_string(),
+    ];
+    args.extend(s.extra.iter().cloned());
+    args.push(collector.display().to_string());
+    let collect_id = sbatch(args)?;
+    Ok(Submitted { array: array_id, collect: collect_id })
+}
+
+/// Blocks until `parent` is closed (its collector ended it), reporting the
+/// items' progress; returns its final status.
+pub fn wait_for(session: &Session, parent: RunId, poll: Duration) -> Result<RunStatus> {
+    let total = session.store().work_counts(parent)?.total() as u64;
+    let bar = session.progress(total, "items", format!("run {parent} on the cluster"));
+    let started = Instant::now();
+    let mut shown = 0;
+    loop {
+        let counts = session.store().work_counts(parent)?;
+        let settled = (counts.done + counts.failed) as u64;
+        bar.inc(settled.saturating_sub(shown));
+        shown = shown.max(settled);
+        bar.set_message(format!("run {parent}: {} ({} s)", progress_line(&counts), started.elapsed().as_secs()));
+        let status = session.store().run_detail(parent)?.summary.status;
+        if status != RunStatus::Running {
+            return Ok(status);
+        }
+        if session.cancel_flag().is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        std::thread::sleep(poll);
+    }
+}
+
+/// A collected run's grid as recorded: one row per configuration run.
+pub fn recorded_grid(store: &Store, parent: RunId) -> Result<Table> {
+    let mut t = Table::new(["config", "lr", "batch", "epochs", "weight decay", "auc mean", "auc sd", "auc pooled"]);
+    for child in store.children_of(parent)? {
+        if child.kind != RunKind::TrainConfig {
+            continue;
+        }
+        let d = store.run_detail(child.id)?;
+        let p = crate::store::records::TrainConfigParams::from_params(child.id, &d.params)?;
+        let metric =
+            |key: &str| d.metrics.iter().rev().find(|m| m.key == key && m.step.is_none()).map_or(f64::NAN, |m| m.value);
+        t.push(vec![
+            (p.config + 1).into(),
+            p.lr.into(),
+            p.batch.into(),
+            p.epochs.into(),
+            p.weight_decay.into(),
+            metric("auc_mean").into(),
+            metric("auc_sd").into(),
+            metric("auc_pooled").into(),
+        ]);
+    }
+    t.title = Some(format!("run {parent}: the grid as collected"));
+    Ok(t)
+}
+
+/// `runs --resume ID` of a run trained through work items: its failed
+/// items get their attempts back, the run and its unfinished
+/// configuration runs are opened again, and (slurm) a job array sized to
+/// what is missing is submitted with a new collect job. Items already done
+/// are not trained again.
+pub fn resubmit(session: &mut Session, parent: RunId) -> Result<Output> {
+    let store = session.store();
+    let detail = store.run_detail(parent)?;
+    let retried = store.retry_failed_work_items(parent)?;
+    store.reopen_run(parent)?;
+    for child in store.children_of(parent)? {
+        if child.kind == RunKind::TrainConfig && child.status.is_unfinished() {
+            store.reopen_run(child.id)?;
+        }
+    }
+    let counts = store.work_counts(parent)?;
+    let missing = (counts.pending + counts.claimed) as usize;
+    let param = |key: &str| detail.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.display());
+    let mut lines = vec![format!(
+        "resuming run {parent}: {retried} failed items given their attempts back; {}",
+        progress_line(&counts)
+    )];
+    match param("backend").as_deref() {
+        Some("slurm") => {
+            let db = store
+                .location_for_workers()
+                .ok_or_else(|| Error::invalid("an in-memory store has no workers", None))?;
+            let extra: Vec<String> =
+                param("sbatch").map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
+            let max_parallel = param("max_parallel").and_then(|v| v.parse().ok());
+            let inputs = detail
+                .artifacts
+                .iter()
+                .find(|(p, _)| p.ends_with("inputs.bin"))
+                .map(|(p, _)| PathBuf::from(p))
+                .ok_or_else(|| Error::invalid(format!("run {parent} recorded no inputs file"), None))?;
+            let dir = inputs.parent().unwrap_or(Path::new(".")).join("slurm");
+            let submitted = submit_slurm(&Submission {
+                parent,
+                items: missing.max(1),
+                max_parallel,
+                extra: &extra,
+                db: &db,
+                dir: &dir,
+            })?;
+            store.log_param(parent, "slurm_array_job", &ParamValue::Text(submitted.array.clone()))?;
+            store.log_param(parent, "slurm_collect_job", &ParamValue::Text(submitted.collect.clone()))?;
+            lines.push(format!(
+                "submitted: job array {} ({} tasks), collect job {} after it",
+                submitted.array,
+                missing.max(1),
+                submitted.collect
+            ));
+        }
+        _ => lines.push(format!(
+            "start workers (`radose worker --parent {parent}`) and the collector (`radose worker --collect {parent}`)"
+        )),
+    }
+    session.keep_open(&[parent]);
+    Ok(Output::Message(lines.join("\n")))
+}
+
+/// A run's work items as a table (`run show`), with the progress line.
+pub fn items_table(store: &Store, parent: RunId) -> Result<Option<Table>> {
+    let items = store.work_items(parent)?;
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let mut t =
+        Table::new(["item", "config", "fold", "status", "attempts", "worker", "fold run", "lease left s", "error"]);
+    for i in &items {
+        let spec = ItemSpec::parse(&i.spec, i.id).ok();
+        t.push(vec![
+            i.id.into(),
+            spec.as_ref().map_or_else(|| "".into(), |s| (s.config + 1).into()),
+            spec.as_ref().map_or_else(|| "".into(), |s| (s.fold + 1).into()),
+            i.status.as_str().into(),
+            format!("{}/{}", i.attempts, i.max_attempts).into(),
+            i.worker.clone().unwrap_or_default().into(),
+            i.run.map_or_else(|| "".into(), Into::into),
+            i.lease_left.map_or_else(|| "".into(), |l| format!("{l:.0}").into()),
+            i.error.clone().unwrap_or_default().into(),
+        ]);
+    }
+    t.title = Some("work items".into());
+    t.notes.push(progress_line(&store.work_counts(parent)?));
+    Ok(Some(t))
+}

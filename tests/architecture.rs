@@ -308,6 +308,7 @@ fn each_boundary_has_one_owner() {
     let mods = modules();
     let rules: &[(&str, &[&str], &str)] = &[
         ("rusqlite", &["store"], "only `store` imports rusqlite"),
+        ("postgres::", &["store::db"], "only `store::db` speaks to PostgreSQL"),
         ("burn", &["ml"], "only `ml` imports burn"),
         ("polars", &["data::frame"], "only `data::frame` knows polars"),
         ("dicom_", &["imaging::dicom"], "only `imaging::dicom` knows DICOM"),

@@ -45,7 +45,42 @@ fn ok(out: &Output) -> String {
 
 /// A simulated, preprocessed cohort of 30 in `dir/pre/A`, its runs in `db`.
 fn cohort(dir: &Path, db: &str) {
-    ok(&radose(dir, db, &["-c", "simulate --out sim --n-a 24 --n-b 6; load A0 sim/A; preprocess A0 --to pre/A"], &[]));
+    ok(&radose(
+        dir,
+        db,
+        &[
+            "-c",
+            "simulate --out sim --n-a 24 --n-b 12; load A0 sim/A; preprocess A0 --to pre/A; load B0 sim/B; preprocess B0 --to pre/B",
+        ],
+        &[],
+    ));
+}
+
+/// Test cohort B loaded and extracted as A is.
+const SETUP_B: &str = "load B pre/B; extract B --sequences T1 --roi ptv --to feat/B";
+
+/// The newest `test` run.
+fn last_test(store: &Store) -> RunId {
+    store.list_runs(1000).unwrap().iter().find(|r| r.kind == RunKind::Test).unwrap().id
+}
+
+/// A test run's predictions (bits) and non-incidental metrics.
+fn tested(store: &Store, run: RunId) -> Vec<String> {
+    let mut v: Vec<String> = store
+        .predictions(run)
+        .unwrap()
+        .iter()
+        .map(|p| format!("pred {} {} {:016x}", p.patient, p.label, p.probability.to_bits()))
+        .collect();
+    v.extend(
+        store
+            .metrics(run)
+            .unwrap()
+            .iter()
+            .filter(|m| !m.incidental)
+            .map(|m| format!("metric {} {:016x} {:?}", m.key, m.value.to_bits(), m.step)),
+    );
+    v
 }
 
 fn open(db: &str) -> Store {
@@ -161,6 +196,23 @@ fn queue_workers_store_exactly_what_local_training_stores() {
     // `run show` lists the items.
     let text = ok(&radose(d, &db, &["-c", &format!("run show {queued}")], &[]));
     assert!(text.contains("work items: 0 pending, 0 running, 4 done, 0 failed (of 4)"), "{text}");
+    // The retraining of `test` as a work item: the same test run as locally.
+    ok(&radose(d, &db, &["-c", &format!("{SETUP}; {SETUP_B}; test Q on B --run {local} --threshold youden")], &[]));
+    let local_test = last_test(&open(&db));
+    let text = ok(&radose(
+        d,
+        &db,
+        &["-c", &format!("{SETUP}; {SETUP_B}; test Q on B --run {local} --threshold youden --backend queue")],
+        &[],
+    ));
+    assert!(text.contains("the retraining is a work item"), "{text}");
+    let queued_test = last_test(&open(&db));
+    ok(&radose(d, &db, &["worker", "--parent", &queued_test.to_string()], &[]));
+    let store = open(&db);
+    assert_eq!(store.run_detail(queued_test).unwrap().summary.status, RunStatus::Finished);
+    let (a, b) = (tested(&store, local_test), tested(&store, queued_test));
+    assert!(a.iter().any(|l| l.starts_with("metric auc ")), "{a:?}");
+    assert_eq!(a, b, "test through a work item differs from the local test");
 }
 
 #[test]
@@ -265,6 +317,19 @@ fn the_slurm_backend_on_postgresql_stores_exactly_what_local_training_stores() {
     let params = store.params(fold).unwrap();
     assert!(params.iter().any(|(k, _)| k == "slurm_array_task_id"), "{params:?}");
     assert!(params.iter().any(|(k, _)| k == "slurm_job_id"), "{params:?}");
+    // `test … --backend slurm`: the retraining as one Slurm job.
+    ok(&radose(d, &db, &["-c", &format!("{SETUP}; {SETUP_B}; test Q on B --run {local}")], &[]));
+    let local_test = last_test(&open(&db));
+    let text = ok(&radose(
+        d,
+        &db,
+        &["-c", &format!("{SETUP}; {SETUP_B}; test Q on B --run {local} --backend slurm --wait")],
+        &[],
+    ));
+    assert!(text.contains("submitted: job") && text.contains("finished: test AUC"), "{text}");
+    let store = open(&db);
+    let slurm_test = last_test(&store);
+    assert_eq!(tested(&store, local_test), tested(&store, slurm_test));
 }
 
 #[test]

@@ -43,6 +43,18 @@ impl Command for TestModel {
              passed since the last (default 3; 0: every epoch; off: never); a resumed test continues from its last",
         )
         .switch("fresh", "retrain from epoch 1 even when an unfinished run of this same command left a checkpoint")
+        .named(
+            "backend",
+            "B",
+            ArgKind::Text,
+            "local (default), slurm (the retraining as one Slurm job, a `radose worker`, with a collect job after it; \
+             needs a store every node reaches) or queue (the work item only: run `radose worker` yourself)",
+        )
+        .named("sbatch", "OPTIONS", ArgKind::Text, "slurm: options for the job, e.g. \"--partition=gpu --gres=gpu:1\"")
+        .named("lease", "SECONDS", ArgKind::Int, "slurm/queue: the worker's claim lasts this long unless renewed (every epoch); default 300")
+        .named("attempts", "N", ArgKind::Int, "slurm/queue: the retraining fails after N attempts that did not finish (default 3)")
+        .named("max-parallel", "K", ArgKind::Int, "accepted for symmetry with `train`; one job either way")
+        .switch("wait", "slurm/queue: block until the worker has written the results")
         .experiment_flag()
         .table()
         .example(
@@ -130,6 +142,34 @@ impl Command for TestModel {
             }
             None => None,
         };
+        let backend = crate::workflow::cluster::Backend::of(args)?;
+        if backend != crate::workflow::cluster::Backend::Local {
+            let title = format!(
+                "test {} ({label}): retrained on {} patients of {train_cohort} ({}), tested on {} of {}, run {run}",
+                spec.name,
+                train_inputs.ids.len(),
+                format!("lr={} batch={} epochs={}", cfg.lr, cfg.batch, cfg.epochs),
+                test_inputs.ids.len(),
+                cohort.text
+            );
+            let note = format!(
+                "threshold rule {rule} ({}); selection, PCA and balancing fitted on {train_cohort} only; trained by a \
+                 work item",
+                if fixed.is_none() { "Youden's J on the training patients" } else { "fixed" },
+            );
+            let retrain = crate::workflow::cluster::Retrain {
+                run,
+                model_json: params.model_json.clone(),
+                config_json: params.config.clone(),
+                train: &train_inputs,
+                test: &test_inputs,
+                threshold: fixed,
+                device: device_choice.label(),
+                title,
+                note,
+            };
+            return crate::workflow::cluster::submit_retrain(args, session, retrain, backend);
+        }
         let resume = match continuing {
             Some(old) => continuable(session.store(), old, run)?,
             None => None,

@@ -219,15 +219,15 @@ impl Command for Train {
         let inputs = gather(session, &req.spec, req.cohort, None)?;
         let folds = stratified_kfold(&inputs.y, req.k, Some(Rng::sub_seed(req.seed, &["train", "folds"])))?;
         let nested = req.nested.filter(|_| req.configs.len() > 1);
-        let backend = Backend::of(args)?;
-        if backend != Backend::Local && req.nested.is_some() {
+        let backend = crate::workflow::cluster::Backend::of(args)?;
+        if backend != crate::workflow::cluster::Backend::Local && req.nested.is_some() {
             return Err(Error::invalid(
                 format!("--nested runs in this process only; drop --backend {}", backend.name()),
                 None,
             ));
         }
         let mut opened = open_run(args, session, &req, &inputs, nested)?;
-        if backend != Backend::Local {
+        if backend != crate::workflow::cluster::Backend::Local {
             return submit(args, session, &req, &inputs, &folds, &opened, backend);
         }
         let grid_epochs: usize = req.configs.iter().map(|c| c.epochs).sum();
@@ -700,46 +700,6 @@ fn train_fold(
     Ok(FoldOutcome { probs, selected: fitted.features.selected.len(), reused: false })
 }
 
-/// Where a `train` run's folds are trained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Local,
-    Slurm,
-    Queue,
-}
-
-impl Backend {
-    fn of(args: &Args) -> Result<Backend> {
-        let Some(t) = args.value("backend") else {
-            for flag in ["max-parallel", "sbatch", "lease", "attempts", "wait"] {
-                if args.has(flag) {
-                    return Err(Error::invalid(format!("--{flag} is for --backend slurm or queue"), None));
-                }
-            }
-            return Ok(Backend::Local);
-        };
-        match t.text.as_str() {
-            "local" => Ok(Backend::Local),
-            "slurm" => Ok(Backend::Slurm),
-            "queue" => Ok(Backend::Queue),
-            _ => Err(Error::InvalidValue {
-                token: t.text.clone(),
-                what: "--backend".into(),
-                reason: "local, slurm or queue".into(),
-                span: t.span,
-            }),
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Backend::Local => "local",
-            Backend::Slurm => "slurm",
-            Backend::Queue => "queue",
-        }
-    }
-}
-
 /// `--backend slurm|queue`: the inputs frozen into one file beside the
 /// run's artifacts, a configuration run per grid point, one work item per
 /// (configuration, fold), and (slurm) the job array and collect job. The
@@ -751,21 +711,12 @@ fn submit(
     inputs: &CohortInputs,
     folds: &[Fold],
     opened: &Opened,
-    backend: Backend,
+    backend: crate::workflow::cluster::Backend,
 ) -> Result<Output> {
+    use crate::workflow::cluster::Backend;
     use crate::workflow::cluster::{self, ItemSpec};
     let parent = opened.parent;
-    let lease: i64 = args.parsed("lease", "seconds")?.unwrap_or(300);
-    let attempts: i64 = args.parsed("attempts", "a number of attempts")?.unwrap_or(3);
-    if lease < 5 || attempts < 1 {
-        return Err(Error::invalid("--lease is at least 5 seconds and --attempts at least 1", None));
-    }
-    let max_parallel: Option<usize> = args.parsed("max-parallel", "a number of tasks")?;
-    if max_parallel == Some(0) {
-        return Err(Error::invalid("--max-parallel is at least 1", None));
-    }
-    let extra: Vec<String> =
-        args.value("sbatch").map(|t| t.text.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
+    let cluster::WorkOptions { lease, attempts, max_parallel, extra } = cluster::WorkOptions::of(args)?;
     let db = store_location(session)?;
     let base = std::path::absolute(session.artifact_base())
         .map_err(|e| Error::Io { path: session.artifact_base(), message: e.to_string() })?;
@@ -858,7 +809,7 @@ fn submit(
     keep.push(parent);
     session.keep_open(&keep);
     if args.has("wait") {
-        let status = cluster::wait_for(session, parent, std::time::Duration::from_secs(2))?;
+        let status = cluster::wait_for(session, parent, std::time::Duration::from_secs(1))?;
         lines.push(format!("run {parent} {status}"));
         let detail = session.store().run_detail(parent)?;
         if status != RunStatus::Finished {

@@ -34,6 +34,46 @@ use crate::store::work::{Claim, ItemCounts, ItemRecord, ItemStatus};
 use crate::store::{NewRun, ParamValue, RunId, RunKind, RunStatus, Store};
 use crate::workflow::grid::{self, ConfigResult};
 
+/// Where a `train` run's folds (or a `test` run's retraining) are trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Local,
+    Slurm,
+    Queue,
+}
+
+impl Backend {
+    pub fn of(args: &crate::signature::Args) -> Result<Backend> {
+        let Some(t) = args.value("backend") else {
+            for flag in ["max-parallel", "sbatch", "lease", "attempts", "wait"] {
+                if args.has(flag) {
+                    return Err(Error::invalid(format!("--{flag} is for --backend slurm or queue"), None));
+                }
+            }
+            return Ok(Backend::Local);
+        };
+        match t.text.as_str() {
+            "local" => Ok(Backend::Local),
+            "slurm" => Ok(Backend::Slurm),
+            "queue" => Ok(Backend::Queue),
+            _ => Err(Error::InvalidValue {
+                token: t.text.clone(),
+                what: "--backend".into(),
+                reason: "local, slurm or queue".into(),
+                span: t.span,
+            }),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Local => "local",
+            Backend::Slurm => "slurm",
+            Backend::Queue => "queue",
+        }
+    }
+}
+
 /// The first bytes of an inputs file, with its format version.
 const INPUTS_MAGIC: &[u8; 8] = b"RADOSEI1";
 
@@ -309,6 +349,28 @@ pub struct InputsCache {
     files: HashMap<String, CohortInputs>,
 }
 
+/// A copy of gathered inputs (a worker keeps the file's in its cache).
+trait CloneInputs {
+    fn clone_inputs(&self) -> CohortInputs;
+}
+
+impl CloneInputs for CohortInputs {
+    fn clone_inputs(&self) -> CohortInputs {
+        CohortInputs {
+            ids: self.ids.clone(),
+            y: self.y.clone(),
+            frames: self
+                .frames
+                .iter()
+                .map(|(n, m, c)| (n.clone(), Matrix { rows: m.rows, cols: m.cols, data: m.data.clone() }, c.clone()))
+                .collect(),
+            dose: self.dose.clone(),
+            dataset_ids: self.dataset_ids.clone(),
+            simulated: self.simulated,
+        }
+    }
+}
+
 impl InputsCache {
     fn get(&mut self, path: &str, sha256: &str) -> Result<&CohortInputs> {
         if !self.files.contains_key(sha256) {
@@ -351,6 +413,16 @@ fn kill_hook() {
 /// as they come, and at the end — under the claim — its held-out
 /// predictions and metrics. The lease is renewed after every epoch.
 pub fn run_item(session: &mut Session, claim: &Claim, cache: &mut InputsCache) -> Result<ItemEnd> {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        kind: Option<String>,
+    }
+    let probe: Probe = serde_json::from_str(&claim.spec)
+        .map_err(|e| Error::invalid(format!("work item {}: its specification does not read: {e}", claim.item), None))?;
+    if probe.kind.as_deref() == Some(RETRAIN) {
+        return run_retrain(session, claim, cache);
+    }
     let spec = ItemSpec::parse(&claim.spec, claim.item)?;
     let model = spec.model()?;
     let cfg = spec.train_config()?.with_seed(spec.seed);
@@ -509,8 +581,14 @@ pub fn work_table(done: &[(Claim, ItemEnd)]) -> Table {
 /// item ends `failed`, naming it.
 pub fn collect(session: &mut Session, parent: RunId, worker: &str, poll: Duration) -> Result<Output> {
     let detail = session.store().run_detail(parent)?;
+    if detail.summary.kind == RunKind::Test {
+        return collect_test(session, parent, worker, poll);
+    }
     if detail.summary.kind != RunKind::Train {
-        return Err(Error::invalid(format!("run {parent} is a {} run, not a `train` run", detail.summary.kind), None));
+        return Err(Error::invalid(
+            format!("run {parent} is a {} run, not a `train` or `test` run", detail.summary.kind),
+            None,
+        ));
     }
     if detail.summary.status != RunStatus::Running {
         return Err(Error::invalid(
@@ -880,4 +958,293 @@ pub fn items_table(store: &Store, parent: RunId) -> Result<Option<Table>> {
     t.title = Some("work items".into());
     t.notes.push(progress_line(&store.work_counts(parent)?));
     Ok(Some(t))
+}
+
+/// The kind of a retrain item (`test … --backend slurm`).
+const RETRAIN: &str = "retrain";
+
+/// A `test` run's retraining on the whole training cohort and its
+/// evaluation on the test cohort, as one work item.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RetrainSpec {
+    pub format: u32,
+    /// Always `retrain`.
+    pub kind: String,
+    /// The `test` run, which the worker writes and closes.
+    pub run: RunId,
+    pub model_json: String,
+    /// The final training settings with their seed.
+    pub config_json: String,
+    pub train_inputs: String,
+    pub train_sha256: String,
+    pub test_inputs: String,
+    pub test_sha256: String,
+    /// A fixed threshold, or `None`: Youden's J on the training patients.
+    pub threshold: Option<f64>,
+    pub artifacts: String,
+    pub device: String,
+    /// The result table's title and note, as the local path writes them.
+    pub title: String,
+    pub note: String,
+}
+
+impl RetrainSpec {
+    pub fn new_kind() -> String {
+        RETRAIN.to_string()
+    }
+}
+
+/// Trains a retrain item: the model on every training patient (its loss
+/// curve on the test run, the lease renewed each epoch), the threshold, the
+/// test cohort's probabilities written under the claim, then the test
+/// metrics as `test` records them, and the run closed.
+fn run_retrain(session: &mut Session, claim: &Claim, cache: &mut InputsCache) -> Result<ItemEnd> {
+    use crate::core::learn::metrics::youden_threshold;
+    let spec: RetrainSpec = serde_json::from_str(&claim.spec)
+        .map_err(|e| Error::invalid(format!("work item {}: its specification does not read: {e}", claim.item), None))?;
+    let as_fold = ItemSpec {
+        format: SPEC_FORMAT,
+        parent: spec.run,
+        config_run: spec.run,
+        config: 0,
+        fold: 0,
+        folds: 1,
+        command: String::new(),
+        model_json: spec.model_json.clone(),
+        config_json: spec.config_json.clone(),
+        seed: 0,
+        train_ids: Vec::new(),
+        test_ids: Vec::new(),
+        inputs: String::new(),
+        inputs_sha256: String::new(),
+        artifacts: String::new(),
+        device: spec.device.clone(),
+    };
+    let model = as_fold.model()?;
+    let cfg = as_fold.train_config()?;
+    let device = crate::ml::device::DeviceChoice::parse(&spec.device)?.device()?;
+    let run = spec.run;
+    let train = cache.get(&spec.train_inputs, &spec.train_sha256)?.clone_inputs();
+    let test = cache.get(&spec.test_inputs, &spec.test_sha256)?.clone_inputs();
+    let store = session.store();
+    store.log_param(run, "work_item", &ParamValue::Int(claim.item))?;
+    for (key, value) in scheduler_params() {
+        store.log_param(run, &key, &value)?;
+    }
+    if !store.set_work_item_run(claim, run)? {
+        return Ok(ItemEnd::LostLease { run });
+    }
+    let cancel = session.cancel_flag();
+    let lost = std::cell::Cell::new(false);
+    let all: Vec<usize> = (0..train.ids.len()).collect();
+    let trained = fit(
+        &model,
+        &train,
+        &all,
+        None,
+        &cfg,
+        &device,
+        &|| cancel.is_cancelled() || lost.get(),
+        &mut |log| {
+            store.log_metric(run, curve::TRAIN_LOSS, log.train_loss, Some(log.epoch as i64), None)?;
+            if !store.renew_lease(claim)? {
+                lost.set(true);
+            }
+            kill_hook();
+            Ok(())
+        },
+        &mut Checkpointing { resume: None, dir: None, every: Duration::ZERO, written: None },
+    );
+    let fitted = match trained {
+        _ if lost.get() => return Ok(ItemEnd::LostLease { run }),
+        Err(Error::Cancelled) => {
+            store.release_work_item(claim)?;
+            return Ok(ItemEnd::Cancelled);
+        }
+        Err(e) => {
+            let error = e.to_string();
+            let status = store.fail_work_item(claim, &error)?;
+            if status == Some(ItemStatus::Failed) {
+                store.finish_run(run, RunStatus::Failed, Some(&error))?;
+            }
+            return Ok(ItemEnd::Failed { error, status });
+        }
+        Ok((fitted, _)) => fitted,
+    };
+    let inference = crate::ml::device::without_autodiff(&device);
+    let threshold = match spec.threshold {
+        Some(t) => t,
+        None => {
+            let p = fitted.predict(&train, &inference)?;
+            youden_threshold(&p, &train.y)
+                .ok_or_else(|| Error::invalid("the training cohort has one class only", None))?
+        }
+    };
+    let p = fitted.predict(&test, &inference)?;
+    let rows = crate::store::Prediction::all(None, &test.ids, &test.y, &p);
+    let store = session.store_mut();
+    let weights = crate::workflow::deep::save_artifacts(store, Path::new(&spec.artifacts), run, &fitted, "model")?;
+    if !store.complete_work_item(claim, run, &rows, &[])? {
+        store.forget_artifacts_under(run, &weights.to_string_lossy())?;
+        return Ok(ItemEnd::LostLease { run });
+    }
+    let note = format!("{}; weights in {}", spec.note, weights.display());
+    crate::workflow::lookup::record_test_metrics(session, run, &p, &test.y, threshold, spec.title.clone(), note)?;
+    session.store().finish_run(run, RunStatus::Finished, None)?;
+    Ok(ItemEnd::Done { run, auc: auc(&p, &test.y) })
+}
+
+/// The collect job of `test … --backend slurm`: takes over the retrain item
+/// if its worker died, waits for it, and fails the run when the item failed.
+fn collect_test(session: &mut Session, run: RunId, worker: &str, poll: Duration) -> Result<Output> {
+    let mut done = work(session, Some(run), worker)?;
+    while !session.store().work_counts(run)?.settled() {
+        if session.cancel_flag().is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        std::thread::sleep(poll);
+        done.extend(work(session, Some(run), worker)?);
+    }
+    let items = session.store().work_items(run)?;
+    if let Some(i) = items.iter().find(|i| i.status == ItemStatus::Failed) {
+        let error = format!(
+            "work item {} (the retraining) failed after {} attempts: {}",
+            i.id,
+            i.attempts,
+            i.error.as_deref().unwrap_or("no reason recorded")
+        );
+        session.store().finish_run(run, RunStatus::Failed, Some(&error))?;
+        return Err(Error::invalid(format!("run {run} failed: {error}"), None));
+    }
+    let status = session.store().run_detail(run)?.summary.status;
+    let mut out = vec![Output::Message(format!("run {run} {status}"))];
+    if !done.is_empty() {
+        out.push(Output::Table(work_table(&done)));
+    }
+    Ok(Output::Many(out))
+}
+
+/// What `test … --backend slurm|queue` hands to [`submit_retrain`].
+pub struct Retrain<'a> {
+    pub run: RunId,
+    pub model_json: String,
+    pub config_json: String,
+    pub train: &'a CohortInputs,
+    pub test: &'a CohortInputs,
+    pub threshold: Option<f64>,
+    pub device: String,
+    pub title: String,
+    pub note: String,
+}
+
+/// The `--lease`, `--attempts`, `--max-parallel` and `--sbatch` of a
+/// command that hands its work to workers, checked.
+pub struct WorkOptions {
+    pub lease: i64,
+    pub attempts: i64,
+    pub max_parallel: Option<usize>,
+    pub extra: Vec<String>,
+}
+
+impl WorkOptions {
+    pub fn of(args: &crate::signature::Args) -> Result<WorkOptions> {
+        let lease: i64 = args.parsed("lease", "seconds")?.unwrap_or(300);
+        let attempts: i64 = args.parsed("attempts", "a number of attempts")?.unwrap_or(3);
+        if lease < 5 || attempts < 1 {
+            return Err(Error::invalid("--lease is at least 5 seconds and --attempts at least 1", None));
+        }
+        let max_parallel: Option<usize> = args.parsed("max-parallel", "a number of tasks")?;
+        if max_parallel == Some(0) {
+            return Err(Error::invalid("--max-parallel is at least 1", None));
+        }
+        let extra =
+            args.value("sbatch").map(|t| t.text.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
+        Ok(WorkOptions { lease, attempts, max_parallel, extra })
+    }
+}
+
+/// `test … --backend slurm|queue`: both cohorts' inputs frozen beside the
+/// run, one retrain item, and (slurm) one job with a collect job after it.
+/// The test run stays open; the worker closes it.
+pub fn submit_retrain(
+    args: &crate::signature::Args,
+    session: &mut Session,
+    r: Retrain<'_>,
+    backend: Backend,
+) -> Result<Output> {
+    let o = WorkOptions::of(args)?;
+    let db = session.store().location_for_workers().ok_or_else(|| {
+        Error::invalid(
+            "a private in-memory store cannot be shared with workers",
+            Some("give --db runs.db (one machine) or --db postgres://… (a cluster)"),
+        )
+    })?;
+    let base = std::path::absolute(session.artifact_base())
+        .map_err(|e| Error::Io { path: session.artifact_base(), message: e.to_string() })?;
+    let dir = base.join(format!("run-{}", r.run));
+    let train_path = dir.join("train_inputs.bin");
+    let test_path = dir.join("test_inputs.bin");
+    let train_sha = write_inputs(&train_path, r.train)?;
+    let test_sha = write_inputs(&test_path, r.test)?;
+    let store = session.store_mut();
+    store.log_artifact(r.run, &train_path.to_string_lossy(), &train_sha)?;
+    store.log_artifact(r.run, &test_path.to_string_lossy(), &test_sha)?;
+    let spec = RetrainSpec {
+        format: SPEC_FORMAT,
+        kind: RETRAIN.to_string(),
+        run: r.run,
+        model_json: r.model_json,
+        config_json: r.config_json,
+        train_inputs: train_path.to_string_lossy().into_owned(),
+        train_sha256: train_sha,
+        test_inputs: test_path.to_string_lossy().into_owned(),
+        test_sha256: test_sha,
+        threshold: r.threshold,
+        artifacts: base.to_string_lossy().into_owned(),
+        device: r.device,
+        title: r.title,
+        note: r.note,
+    };
+    let text = serde_json::to_string(&spec).map_err(|e| Error::invalid(format!("work item: {e}"), None))?;
+    store.add_work_items(r.run, &[text], o.attempts, o.lease as f64)?;
+    store.log_param(r.run, "backend", &ParamValue::Text(backend.name().into()))?;
+    let mut lines = vec![format!("run {}: the retraining is a work item in {}", r.run, store.path().display())];
+    if backend == Backend::Slurm {
+        let submitted = submit_slurm(&Submission {
+            parent: r.run,
+            items: 1,
+            max_parallel: None,
+            extra: &o.extra,
+            db: &db,
+            dir: &dir.join("slurm"),
+        })?;
+        let store = session.store();
+        store.log_param(r.run, "slurm_array_job", &ParamValue::Text(submitted.array.clone()))?;
+        store.log_param(r.run, "slurm_collect_job", &ParamValue::Text(submitted.collect.clone()))?;
+        if !o.extra.is_empty() {
+            store.log_param(r.run, "sbatch", &ParamValue::Text(o.extra.join(" ")))?;
+        }
+        lines.push(format!("submitted: job {}, collect job {} after it", submitted.array, submitted.collect));
+    } else {
+        lines.push(format!(
+            "start a worker: `radose --db {} worker --parent {}`",
+            session.store().path().display(),
+            r.run
+        ));
+    }
+    session.keep_open(&[r.run]);
+    if args.has("wait") {
+        let status = wait_for(session, r.run, Duration::from_secs(1))?;
+        let detail = session.store().run_detail(r.run)?;
+        if status != RunStatus::Finished {
+            return Err(Error::invalid(format!("run {} {status}: {}", r.run, detail.error.unwrap_or_default()), None));
+        }
+        let auc_value = detail.metrics.iter().rev().find(|m| m.key == "auc" && m.step.is_none()).map(|m| m.value);
+        lines.push(format!(
+            "run {} finished: test AUC {}",
+            r.run,
+            auc_value.map_or_else(|| "?".to_string(), |a| crate::output::format_sig(a, 3))
+        ));
+    }
+    Ok(Output::Message(lines.join("\n")))
 }

@@ -24,8 +24,9 @@ for k in 1 2 4; do
     run=$(echo "$out" | grep -o '^run [0-9]*' | head -1 | cut -d' ' -f2)
     for _ in $(seq 1 "$k"); do "$bin" --db runs.db worker --parent "$run" >/dev/null & done
     wait
+    c=$(now)
     "$bin" --db runs.db worker --collect "$run" >/dev/null
-    echo "queue, $k worker(s), SQLite:       $(since "$t") s"
+    echo "queue, $k worker(s), SQLite:       $(since "$t") s (the collector, items all done: $(since "$c") s)"
 done
 if [ -n "${RADOSE_TEST_PG:-}" ] && [ -n "${SLURM_CONF:-}" ]; then
     pg=${RADOSE_TEST_PG%/*}/radose_bench_cluster

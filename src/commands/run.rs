@@ -28,6 +28,11 @@ impl Command for Run {
             });
         }
         let id: i64 = parse_token(args.required(1)?, "ID", "a run id (a whole number)")?;
-        crate::workflow::lookup::detail(session, id)
+        let detail = crate::workflow::lookup::detail(session, id)?;
+        // A run trained by workers: its work items and how far they are.
+        match crate::workflow::cluster::items_table(session.store(), id)? {
+            Some(items) => Ok(Output::Many(vec![detail, Output::Table(items)])),
+            None => Ok(detail),
+        }
     }
 }

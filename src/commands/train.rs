@@ -799,9 +799,8 @@ fn submit(
         ));
     } else {
         lines.push(format!(
-            "start workers: `radose --db {} worker --parent {parent}` (as many as you like), and one collector: \
-             `radose --db {} worker --collect {parent}`",
-            session.store().path().display(),
+            "start workers on this store ({}): `radose worker --parent {parent}` (as many as you like), and one \
+             collector: `radose worker --collect {parent}`",
             session.store().path().display()
         ));
     }
@@ -821,7 +820,9 @@ fn submit(
         let table = cluster::recorded_grid(session.store(), parent)?;
         return Ok(Output::Many(vec![Output::Message(lines.join("\n")), Output::Table(table)]));
     }
-    lines.push(format!("`run show {parent}` shows the items' progress; `runs --where id = {parent}` the run"));
+    lines.push(format!(
+        "`run show {parent}` shows the items' progress; `runs --where 'id = {parent} or parent = {parent}'` its runs"
+    ));
     Ok(Output::Message(lines.join("\n")))
 }
 

@@ -19,7 +19,7 @@ impl Command for Worker {
         Signature::new(
             "worker",
             "deep learning",
-            "Train work items from the run store (a `train --backend slurm|queue` run's folds) until none is left",
+            "Train work items from the run store (the folds of train --backend slurm or queue) until none is left",
         )
         .named("parent", "ID", ArgKind::Int, "only this run's items (default: any run's)")
         .named(

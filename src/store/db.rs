@@ -412,7 +412,7 @@ mod pg_types {
     use bytes::BytesMut;
     use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
-    use super::Value;
+    use crate::store::db::Value;
 
     type Boxed = Box<dyn Error + Sync + Send>;
 

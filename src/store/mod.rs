@@ -662,13 +662,21 @@ impl Store {
             None if reading == Reading::Text => "CAST(r.id AS TEXT)".to_string(),
             None => "r.id".to_string(),
         };
+        // The sort value as a number where it is one and as text where not,
+        // written as text here (one spelling of a number for both databases).
         let shown = match dialect {
-            Dialect::Sqlite => format!("CAST({} AS TEXT)", field(sort, Reading::Any, &mut binds)),
-            Dialect::Postgres => field(sort, Reading::Text, &mut binds),
+            Dialect::Sqlite => {
+                let any = field(sort, Reading::Any, &mut binds);
+                format!("{any}, NULL")
+            }
+            Dialect::Postgres => {
+                let number = field(sort, Reading::Number, &mut binds);
+                let text = field(sort, Reading::Text, &mut binds);
+                format!("{number}, {text}")
+            }
         };
         let mut sql = format!(
-            "SELECT r.id, r.parent_id, r.kind, r.status, r.started_at, r.ended_at, r.command, {shown} AS sort_value \
-             FROM runs r"
+            "SELECT r.id, r.parent_id, r.kind, r.status, r.started_at, r.ended_at, r.command, {shown} FROM runs r"
         );
         if let Some(e) = filter {
             sql.push_str(" WHERE ");
@@ -700,7 +708,13 @@ impl Store {
             })
             .collect();
         all.push(Value::Int(limit as i64));
-        self.rows(&sql, &all, |r| Ok((summary_from_row(r)?, r.as_text(7))))
+        self.rows(&sql, &all, |r| {
+            let value = match r.value(7) {
+                Value::Null => r.as_text(8),
+                _ => r.as_text(7),
+            };
+            Ok((summary_from_row(r)?, value))
+        })
     }
 
     /// A run's predictions, in the order they were stored.

@@ -14,7 +14,6 @@
 //! ends the run with [`crate::workflow::grid`], the local path's own code.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -123,14 +122,10 @@ pub fn write_inputs(path: &Path, inputs: &CohortInputs) -> Result<String> {
     for d in &inputs.dataset_ids {
         b.extend_from_slice(&d.to_le_bytes());
     }
-    let io = |e: std::io::Error| Error::Io { path: path.to_path_buf(), message: e.to_string() };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.to_path_buf(), message: e.to_string() })?;
     }
-    let tmp = path.with_extension("bin.partial");
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(&b).and_then(|()| f.sync_all()).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)?;
+    crate::provenance::write_atomic(path, &b)?;
     Ok(crate::provenance::sha256_bytes(&b))
 }
 
@@ -764,12 +759,12 @@ pub fn submit_slurm(s: &Submission<'_>) -> Result<Submitted> {
     let script = |name: &str, args: &str| -> Result<PathBuf> {
         let path = s.dir.join(name);
         let text = format!(
-            "#!/bin/sh\n# radose run {}: written by `train --backend slurm`; the database is in $RADOSE_DB.\n\
+            "#!/bin/sh\n# radose run {}: written by train --backend slurm; the database is in $RADOSE_DB.\n\
              exec {} --db \"$RADOSE_DB\" worker {args}\n",
             s.parent,
             crate::syntax::quote(&exe.to_string_lossy())
         );
-        std::fs::write(&path, text).map_err(io(&path))?;
+        crate::provenance::write_atomic(&path, text.as_bytes())?;
         Ok(path)
     };
     let worker = script("worker.sh", &format!("--parent {}", s.parent))?;
@@ -1227,7 +1222,7 @@ pub fn submit_retrain(
         lines.push(format!("submitted: job {}, collect job {} after it", submitted.array, submitted.collect));
     } else {
         lines.push(format!(
-            "start a worker: `radose --db {} worker --parent {}`",
+            "start a worker on this store ({}): `radose worker --parent {}`",
             session.store().path().display(),
             r.run
         ));

@@ -191,9 +191,6 @@ pub fn detail(session: &Session, id: i64) -> Result<Output> {
             fact("child runs", ids.join(", ").into());
         }
         let mut outputs = vec![Output::Table(facts)];
-        if let Some(items) = crate::workflow::cluster::items_table(session.store(), id)? {
-            outputs.push(Output::Table(items));
-        }
         if !d.params.is_empty() {
             let mut t = Table::new(["param", "value"]).with_title("parameters");
             for (k, v) in &d.params {

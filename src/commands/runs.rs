@@ -72,6 +72,13 @@ impl Command for Runs {
         }
         let matched = if filter.is_some() { " matching" } else { "" };
         table.notes.push(format!("{}{matched} of {total} runs in {}", runs.len(), session.store().path().display()));
+        // Runs whose work items other processes are training: how far they are.
+        for parent in session.store().parents_with_open_work()? {
+            if runs.iter().any(|(r, _)| r.id == parent) {
+                let counts = session.store().work_counts(parent)?;
+                table.notes.push(format!("run {parent}: {}", crate::workflow::cluster::progress_line(&counts)));
+            }
+        }
         Ok(Output::Table(table))
     }
 }

@@ -257,13 +257,7 @@ impl Session {
     /// memory.
     pub fn artifact_base(&self) -> PathBuf {
         if self.store.is_server() {
-            // A server store has no folder of its own: one named after the
-            // database in the current folder, which a cluster's jobs share
-            // with the submitting shell.
-            let name = self.store.path().to_string_lossy().rsplit('/').next().unwrap_or("db").to_string();
-            let name: String =
-                name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
-            return PathBuf::from("artifacts").join(name);
+            return crate::store::artifact_folder(self.store.path());
         }
         let path = self.store.path();
         match path.parent() {

@@ -236,6 +236,12 @@ fn a_server_url_is_shown_without_its_password() {
     );
     assert_eq!(radose::store::redact_url("postgres://ann@db:5432/runs"), "postgres://ann@db:5432/runs");
     assert!(radose::store::is_server_url("postgresql://x/y") && !radose::store::is_server_url("runs.db"));
+    // Run files: beside a SQLite file, or in a folder named after the database.
+    let folder = |db: &str| radose::store::artifact_folder(Path::new(db));
+    assert_eq!(folder("postgres://ann:pw@db:5432/study"), Path::new("artifacts/study"));
+    assert_eq!(folder("postgresql://db/st?sslmode=disable"), Path::new("artifacts/st"));
+    assert_eq!(folder("x/runs.db"), Path::new("x/artifacts"));
+    assert_eq!(folder("runs.db"), Path::new("artifacts"));
     // A server that is not there: a clear error naming it, no password.
     let e = Store::open(Path::new("postgres://ann:pw@127.0.0.1:1/none"), Provenance::gather()).err().unwrap();
     let text = e.to_string();

@@ -46,6 +46,24 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The folder of run files (model weights, frozen inputs) for the store
+/// `db`: `artifacts/` beside a SQLite file; for a server, `artifacts/DB` in
+/// the current folder (a cluster's jobs share it with the submitting shell).
+pub fn artifact_folder(db: &Path) -> PathBuf {
+    match db.to_str().filter(|s| is_server_url(s)) {
+        Some(url) => {
+            let name = url.rsplit('/').next().unwrap_or("db").split('?').next().unwrap_or("db");
+            let name: String =
+                name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
+            PathBuf::from("artifacts").join(name)
+        }
+        None => match db.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.join("artifacts"),
+            _ => PathBuf::from("artifacts"),
+        },
+    }
+}
+
 /// The key of the PostgreSQL advisory lock migrations run under ("radose").
 const MIGRATION_LOCK: i64 = 0x7261_646f_7365;
 /// What is known about a run when it starts.

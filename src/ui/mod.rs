@@ -106,7 +106,7 @@ pub fn start(cfg: UiConfig, provenance: Provenance) -> Result<Server> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<TcpStream>(QUEUE);
     let rx = Arc::new(Mutex::new(rx));
     let shared = Arc::new(pages::Shared {
-        artifacts: cfg.db.parent().map_or_else(|| PathBuf::from("artifacts"), |p| p.join("artifacts")),
+        artifacts: crate::store::artifact_folder(&cfg.db),
         token: cfg.token.clone(),
         published,
     });

@@ -376,3 +376,45 @@ fn a_scancelled_worker_gives_its_item_back_and_the_collector_finishes_the_run() 
         store.children_of(config).unwrap().into_iter().filter(|r| r.status == RunStatus::Cancelled).collect();
     assert_eq!(cancelled.len(), 1, "the scancelled attempt's fold run is cancelled");
 }
+
+#[test]
+fn waiting_on_a_run_whose_collect_job_was_cancelled_ends_with_what_to_do() {
+    if !cluster_available() {
+        return;
+    }
+    let Some(db) = common::pg_database("slurm_collect_gone") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    cohort(d, &db);
+    let grid = "--folds 2 --grid epochs=30 batch=8 --seed 3";
+    let waiting = Command::new(common::binary())
+        .current_dir(d)
+        .args(["--db", &db, "-c", &format!("{SETUP}; train Q on A {grid} --backend slurm --max-parallel 1 --wait")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let store = open(&db);
+    let mut jobs = Vec::new();
+    wait_until("the run to be submitted", Duration::from_secs(120), || {
+        let Some(train) = store.list_runs(100).unwrap().iter().find(|r| r.kind == RunKind::Train).map(|r| r.id) else {
+            return false;
+        };
+        let params = store.params(train).unwrap();
+        jobs = ["slurm_array_job", "slurm_collect_job"]
+            .iter()
+            .filter_map(|k| params.iter().find(|(p, _)| p == k).map(|(_, v)| v.display()))
+            .collect();
+        jobs.len() == 2
+    });
+    assert!(Command::new("scancel").args(&jobs).status().unwrap().success());
+    let out = waiting.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("has ended but the run is still open") && text.contains("worker --collect"), "{text}");
+    // What the message says to do finishes the run.
+    let train = last_train(&store);
+    ok(&radose(d, &db, &["worker", "--collect", &train.to_string(), "--poll", "0.5"], &[]));
+    assert_eq!(store.run_detail(train).unwrap().summary.status, RunStatus::Finished);
+}

@@ -817,26 +817,58 @@ pub fn submit_slurm(s: &Submission<'_>) -> Result<Submitted> {
 }
 
 /// Blocks until `parent` is closed (its collector ended it), reporting the
-/// items' progress; returns its final status.
+/// items' progress; returns its final status. When the run's Slurm collect
+/// job has left the queue and the run is still open (the job was killed or
+/// cancelled before it could close it), waiting stops with what to do.
 pub fn wait_for(session: &Session, parent: RunId, poll: Duration) -> Result<RunStatus> {
     let total = session.store().work_counts(parent)?.total() as u64;
     let bar = session.progress(total, "items", format!("run {parent} on the cluster"));
     let started = Instant::now();
     let mut shown = 0;
+    let mut gone_since: Option<Instant> = None;
     loop {
         let counts = session.store().work_counts(parent)?;
         let settled = (counts.done + counts.failed) as u64;
         bar.inc(settled.saturating_sub(shown));
         shown = shown.max(settled);
         bar.set_message(format!("run {parent}: {} ({} s)", progress_line(&counts), started.elapsed().as_secs()));
-        let status = session.store().run_detail(parent)?.summary.status;
-        if status != RunStatus::Running {
-            return Ok(status);
+        let detail = session.store().run_detail(parent)?;
+        if detail.summary.status != RunStatus::Running {
+            return Ok(detail.summary.status);
         }
         if session.cancel_flag().is_cancelled() {
             return Err(Error::Cancelled);
         }
+        let collect = detail.params.iter().find(|(k, _)| k == "slurm_collect_job").map(|(_, v)| v.display());
+        match collect {
+            Some(job) if !slurm_job_queued(&job) => {
+                // The run may be closing this very moment: look again a few
+                // seconds later before giving up.
+                let since = *gone_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_secs(10) {
+                    return Err(Error::invalid(
+                        format!("run {parent}: its collect job {job} has ended but the run is still open"),
+                        Some(&format!(
+                            "the job was cancelled or killed; `radose worker --collect {parent}` finishes the run \
+                             (its log is in the run's slurm/ folder)"
+                        )),
+                    ));
+                }
+            }
+            _ => gone_since = None,
+        }
         std::thread::sleep(poll);
+    }
+}
+
+/// Whether Slurm still holds job `id` pending, running or completing
+/// (`true` when squeue cannot be asked: never give up on a guess).
+fn slurm_job_queued(id: &str) -> bool {
+    match std::process::Command::new("squeue").args(["-h", "-o", "%i", "-t", "PD,R,CG,CF,S", "-j", id]).output() {
+        Ok(out) if out.status.success() => !String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+        // squeue refuses a job id it no longer knows.
+        Ok(out) => !String::from_utf8_lossy(&out.stderr).contains("Invalid job id"),
+        Err(_) => true,
     }
 }
 

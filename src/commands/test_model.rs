@@ -145,10 +145,13 @@ impl Command for TestModel {
         let backend = crate::workflow::cluster::Backend::of(args)?;
         if backend != crate::workflow::cluster::Backend::Local {
             let title = format!(
-                "test {} ({label}): retrained on {} patients of {train_cohort} ({}), tested on {} of {}, run {run}",
+                "test {} ({label}): retrained on {} patients of {train_cohort} (lr={} batch={} epochs={}), tested on {} \
+                 of {}, run {run}",
                 spec.name,
                 train_inputs.ids.len(),
-                format!("lr={} batch={} epochs={}", cfg.lr, cfg.batch, cfg.epochs),
+                cfg.lr,
+                cfg.batch,
+                cfg.epochs,
                 test_inputs.ids.len(),
                 cohort.text
             );

@@ -10,7 +10,6 @@
 use std::path::PathBuf;
 
 use crate::core::learn::cv::{Fold, stratified_kfold};
-use crate::core::learn::metrics::{accuracy, auc, f1};
 use crate::core::rng::Rng;
 use crate::error::{Error, Result};
 use crate::ml::device::DeviceChoice;
@@ -21,7 +20,7 @@ use crate::output::{Output, format_sig};
 use crate::progress::ProgressHandle;
 use crate::session::{CancelFlag, Command, Session};
 use crate::signature::{ArgKind, Args, Signature};
-use crate::store::records::{FoldMetrics, TrainConfigParams, TrainFoldParams, TrainOuterParams, TrainParams, curve};
+use crate::store::records::{TrainFoldParams, TrainOuterParams, TrainParams};
 use crate::store::{Params, Prediction, RunId, RunKind, RunStatus, Store};
 use crate::syntax::Token;
 use crate::workflow::deep::{
@@ -501,14 +500,7 @@ fn train_config(
     cfg: &TrainConfig,
 ) -> Result<ConfigResult> {
     let (req, y) = (job.req, &job.inputs.y);
-    let config_params = TrainConfigParams {
-        config: ci,
-        lr: cfg.lr,
-        batch: cfg.batch,
-        epochs: cfg.epochs,
-        weight_decay: f64::from(cfg.weight_decay),
-        lr_decay: (cfg.lr_decay > 0.0).then_some(cfg.lr_decay),
-    };
+    let config_params = crate::workflow::grid::config_params(ci, cfg);
     let config_run = session.begin_child(parent, RunKind::TrainConfig, &config_params, Some(req.seed))?;
     let (mut outcomes, mut reused) = (Vec::new(), 0);
     for (f, fold) in set.folds.iter().enumerate() {
@@ -583,8 +575,7 @@ fn nested_cv(
         let truth: Vec<u8> = outer.test.iter().map(|&i| y[i]).collect();
         let store = session.store_mut();
         store.log_params(outer_run, &params)?;
-        let metrics =
-            FoldMetrics { auc: auc(&probs, &truth), acc: accuracy(&probs, &truth, 0.5), f1: f1(&probs, &truth, 0.5) };
+        let metrics = crate::workflow::grid::fold_metrics(&probs, &truth);
         store.log_metrics(outer_run, Some(o as i64), &metrics)?;
         store.log_predictions(outer_run, &held_out(o, &outer.test, &probs, &job.inputs.ids, y))?;
         store.finish_run(outer_run, RunStatus::Finished, None)?;
@@ -669,12 +660,7 @@ fn train_fold(
         &req.device,
         &|| job.cancel.is_cancelled(),
         &mut |log| {
-            let step = Some(log.epoch as i64);
-            store.log_metric(fold_run, curve::TRAIN_LOSS, log.train_loss, step, Some(f as i64))?;
-            if let (Some(l), Some(a)) = (log.val_loss, log.val_auc) {
-                store.log_metric(fold_run, curve::VAL_LOSS, l, step, Some(f as i64))?;
-                store.log_metric(fold_run, curve::VAL_AUC, a, step, Some(f as i64))?;
-            }
+            crate::workflow::grid::log_fold_epoch(store, fold_run, f, log)?;
             job.progress.inc(1);
             Ok(())
         },
@@ -693,8 +679,7 @@ fn train_fold(
     let rows = held_out(f, &fold.test, &probs, &inputs.ids, y);
     store.log_predictions(fold_run, &rows)?;
     let truth: Vec<u8> = fold.test.iter().map(|&i| y[i]).collect();
-    let metrics =
-        FoldMetrics { auc: auc(&probs, &truth), acc: accuracy(&probs, &truth, 0.5), f1: f1(&probs, &truth, 0.5) };
+    let metrics = crate::workflow::grid::fold_metrics(&probs, &truth);
     store.log_metrics(fold_run, Some(f as i64), &metrics)?;
     store.finish_run(fold_run, RunStatus::Finished, None)?;
     Ok(FoldOutcome { probs, selected: fitted.features.selected.len(), reused: false })
@@ -728,14 +713,7 @@ fn submit(
     let mut config_runs = Vec::new();
     let set = FoldSet { folds, outer: None };
     for (ci, cfg) in req.configs.iter().enumerate() {
-        let config_params = TrainConfigParams {
-            config: ci,
-            lr: cfg.lr,
-            batch: cfg.batch,
-            epochs: cfg.epochs,
-            weight_decay: f64::from(cfg.weight_decay),
-            lr_decay: (cfg.lr_decay > 0.0).then_some(cfg.lr_decay),
-        };
+        let config_params = crate::workflow::grid::config_params(ci, cfg);
         let config_run = session.begin_child(parent, RunKind::TrainConfig, &config_params, Some(req.seed))?;
         config_runs.push(config_run);
         for (f, fold) in folds.iter().enumerate() {

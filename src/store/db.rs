@@ -193,7 +193,7 @@ impl Row {
 /// An open database.
 pub enum Db {
     Sqlite(Connection),
-    Postgres(Postgres),
+    Postgres(Box<Postgres>),
 }
 
 /// A PostgreSQL connection with its prepared statements, by text.
@@ -213,7 +213,7 @@ impl Db {
         }
         config.application_name("radose");
         let client = config.connect(postgres::NoTls)?;
-        Ok(Db::Postgres(Postgres { client: RefCell::new(client), prepared: RefCell::new(HashMap::new()) }))
+        Ok(Db::Postgres(Box::new(Postgres { client: RefCell::new(client), prepared: RefCell::new(HashMap::new()) })))
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -21,14 +21,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::learn::cv::Fold;
 use crate::core::learn::matrix::Matrix;
-use crate::core::learn::metrics::{accuracy, auc, f1};
+use crate::core::learn::metrics::auc;
 use crate::error::{Error, Result};
 use crate::ml::fit::{CohortInputs, fit};
 use crate::ml::spec::ModelSpec;
 use crate::ml::train::{Checkpointing, TrainConfig};
 use crate::output::{Output, Table};
 use crate::session::Session;
-use crate::store::records::{FoldMetrics, Metrics, Params, TrainFoldParams, TrainParams, curve};
+use crate::store::records::{Metrics, Params, TrainFoldParams, TrainParams, curve};
 use crate::store::work::{Claim, ItemCounts, ItemRecord, ItemStatus};
 use crate::store::{NewRun, ParamValue, RunId, RunKind, RunStatus, Store};
 use crate::workflow::grid::{self, ConfigResult};
@@ -460,12 +460,7 @@ pub fn run_item(session: &mut Session, claim: &Claim, cache: &mut InputsCache) -
         &device,
         &|| cancel.is_cancelled() || lost.get(),
         &mut |log| {
-            let step = Some(log.epoch as i64);
-            store.log_metric(fold_run, curve::TRAIN_LOSS, log.train_loss, step, Some(f as i64))?;
-            if let (Some(l), Some(a)) = (log.val_loss, log.val_auc) {
-                store.log_metric(fold_run, curve::VAL_LOSS, l, step, Some(f as i64))?;
-                store.log_metric(fold_run, curve::VAL_AUC, a, step, Some(f as i64))?;
-            }
+            crate::workflow::grid::log_fold_epoch(store, fold_run, f, log)?;
             if !store.renew_lease(claim)? {
                 lost.set(true);
             }
@@ -505,8 +500,7 @@ pub fn run_item(session: &mut Session, claim: &Claim, cache: &mut InputsCache) -
     let dir = crate::workflow::deep::save_artifacts(store, &base, fold_run, &fitted, "model")?;
     let rows = grid::held_out(f, &fold.test, &probs, &inputs.ids, &inputs.y);
     let truth: Vec<u8> = fold.test.iter().map(|&i| inputs.y[i]).collect();
-    let metrics =
-        FoldMetrics { auc: auc(&probs, &truth), acc: accuracy(&probs, &truth, 0.5), f1: f1(&probs, &truth, 0.5) };
+    let metrics = crate::workflow::grid::fold_metrics(&probs, &truth);
     let metric_rows: Vec<_> =
         metrics.to_metrics().into_iter().map(|(k, v)| (k.to_string(), v, None, Some(f as i64))).collect();
     if !store.complete_work_item(claim, fold_run, &rows, &metric_rows)? {

@@ -9,9 +9,10 @@
 use crate::core::learn::cv::Fold;
 use crate::core::learn::metrics::{accuracy, auc, delong, f1};
 use crate::error::{Error, Result};
+use crate::ml::train::EpochLog;
 use crate::ml::train::TrainConfig;
 use crate::output::{Table, format_sig};
-use crate::store::records::{CvMetrics, NestedMetrics, TrainParams};
+use crate::store::records::{CvMetrics, FoldMetrics, NestedMetrics, TrainConfigParams, TrainParams, curve};
 use crate::store::{Prediction, RunId, RunStatus, Store};
 
 /// A cross-validated estimate: each fold's held-out probabilities.
@@ -199,4 +200,33 @@ pub fn record_best(
         ));
     }
     Ok(folds_table)
+}
+
+/// A configuration run's record of its settings.
+pub fn config_params(index: usize, cfg: &TrainConfig) -> TrainConfigParams {
+    TrainConfigParams {
+        config: index,
+        lr: cfg.lr,
+        batch: cfg.batch,
+        epochs: cfg.epochs,
+        weight_decay: f64::from(cfg.weight_decay),
+        lr_decay: (cfg.lr_decay > 0.0).then_some(cfg.lr_decay),
+    }
+}
+
+/// One epoch of fold `fold` on its fold run: training loss, and the
+/// validation loss and AUC when there is a validation set.
+pub fn log_fold_epoch(store: &Store, fold_run: RunId, fold: usize, log: &EpochLog) -> Result<()> {
+    let (step, fold) = (Some(log.epoch as i64), Some(fold as i64));
+    store.log_metric(fold_run, curve::TRAIN_LOSS, log.train_loss, step, fold)?;
+    if let (Some(l), Some(a)) = (log.val_loss, log.val_auc) {
+        store.log_metric(fold_run, curve::VAL_LOSS, l, step, fold)?;
+        store.log_metric(fold_run, curve::VAL_AUC, a, step, fold)?;
+    }
+    Ok(())
+}
+
+/// A held-out fold's AUC, accuracy and F1 (threshold 0.5).
+pub fn fold_metrics(probs: &[f64], truth: &[u8]) -> FoldMetrics {
+    FoldMetrics { auc: auc(probs, truth), acc: accuracy(probs, truth, 0.5), f1: f1(probs, truth, 0.5) }
 }

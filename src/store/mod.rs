@@ -891,12 +891,30 @@ fn insert_param(db: &Db, run: RunId, key: &str, value: &ParamValue) -> DbResult<
     .map(|_| ())
 }
 
+/// Inserts predictions in multi-row statements of 64, 32, …, 1 rows (a
+/// server round trip per statement, not per row; at most seven statement
+/// texts to prepare), in their order.
 fn insert_predictions(db: &Db, run: RunId, rows: &[Prediction]) -> DbResult<()> {
-    for p in rows {
-        db.execute(
-            "INSERT INTO predictions (run_id, fold, patient_id, label, probability) VALUES (?1, ?2, ?3, ?4, ?5)",
-            vals![run, p.fold, &p.patient, i64::from(p.label), p.probability],
-        )?;
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let n = [64, 32, 16, 8, 4, 2, 1].into_iter().find(|&n| n <= rest.len()).unwrap_or(1);
+        let (chunk, tail) = rest.split_at(n);
+        let sql = format!(
+            "INSERT INTO predictions (run_id, fold, patient_id, label, probability) VALUES {}",
+            vec!["(?, ?, ?, ?, ?)"; n].join(", ")
+        );
+        let mut values = Vec::with_capacity(5 * n);
+        for p in chunk {
+            values.extend([
+                Value::Int(run),
+                Value::from(p.fold),
+                Value::from(&p.patient),
+                Value::Int(i64::from(p.label)),
+                Value::Real(p.probability),
+            ]);
+        }
+        db.execute(&sql, &values)?;
+        rest = tail;
     }
     Ok(())
 }

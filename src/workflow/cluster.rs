@@ -344,35 +344,24 @@ pub struct InputsCache {
     files: HashMap<String, CohortInputs>,
 }
 
-/// A copy of gathered inputs (a worker keeps the file's in its cache).
-trait CloneInputs {
-    fn clone_inputs(&self) -> CohortInputs;
-}
-
-impl CloneInputs for CohortInputs {
-    fn clone_inputs(&self) -> CohortInputs {
-        CohortInputs {
-            ids: self.ids.clone(),
-            y: self.y.clone(),
-            frames: self
-                .frames
-                .iter()
-                .map(|(n, m, c)| (n.clone(), Matrix { rows: m.rows, cols: m.cols, data: m.data.clone() }, c.clone()))
-                .collect(),
-            dose: self.dose.clone(),
-            dataset_ids: self.dataset_ids.clone(),
-            simulated: self.simulated,
-        }
-    }
-}
-
 impl InputsCache {
-    fn get(&mut self, path: &str, sha256: &str) -> Result<&CohortInputs> {
+    /// Reads the file unless it is held already.
+    fn load(&mut self, path: &str, sha256: &str) -> Result<()> {
         if !self.files.contains_key(sha256) {
             let inputs = read_inputs(Path::new(path), sha256)?;
             self.files.insert(sha256.to_string(), inputs);
         }
-        self.files.get(sha256).ok_or_else(|| Error::invalid("inputs cache", None))
+        Ok(())
+    }
+
+    /// A file [`InputsCache::load`] read.
+    fn held(&self, sha256: &str) -> Result<&CohortInputs> {
+        self.files.get(sha256).ok_or_else(|| Error::invalid(format!("inputs {sha256} were not read"), None))
+    }
+
+    fn get(&mut self, path: &str, sha256: &str) -> Result<&CohortInputs> {
+        self.load(path, sha256)?;
+        self.held(sha256)
     }
 }
 
@@ -1045,8 +1034,9 @@ fn run_retrain(session: &mut Session, claim: &Claim, cache: &mut InputsCache) ->
     let cfg = as_fold.train_config()?;
     let device = crate::ml::device::DeviceChoice::parse(&spec.device)?.device()?;
     let run = spec.run;
-    let train = cache.get(&spec.train_inputs, &spec.train_sha256)?.clone_inputs();
-    let test = cache.get(&spec.test_inputs, &spec.test_sha256)?.clone_inputs();
+    cache.load(&spec.train_inputs, &spec.train_sha256)?;
+    cache.load(&spec.test_inputs, &spec.test_sha256)?;
+    let (train, test) = (cache.held(&spec.train_sha256)?, cache.held(&spec.test_sha256)?);
     let store = session.store();
     store.log_param(run, "work_item", &ParamValue::Int(claim.item))?;
     for (key, value) in scheduler_params() {
@@ -1060,7 +1050,7 @@ fn run_retrain(session: &mut Session, claim: &Claim, cache: &mut InputsCache) ->
     let all: Vec<usize> = (0..train.ids.len()).collect();
     let trained = fit(
         &model,
-        &train,
+        train,
         &all,
         None,
         &cfg,
@@ -1096,12 +1086,12 @@ fn run_retrain(session: &mut Session, claim: &Claim, cache: &mut InputsCache) ->
     let threshold = match spec.threshold {
         Some(t) => t,
         None => {
-            let p = fitted.predict(&train, &inference)?;
+            let p = fitted.predict(train, &inference)?;
             youden_threshold(&p, &train.y)
                 .ok_or_else(|| Error::invalid("the training cohort has one class only", None))?
         }
     };
-    let p = fitted.predict(&test, &inference)?;
+    let p = fitted.predict(test, &inference)?;
     let rows = crate::store::Prediction::all(None, &test.ids, &test.y, &p);
     let store = session.store_mut();
     let weights = crate::workflow::deep::save_artifacts(store, Path::new(&spec.artifacts), run, &fitted, "model")?;

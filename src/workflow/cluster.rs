@@ -728,6 +728,12 @@ pub struct Submitted {
     pub collect: String,
 }
 
+/// `text` as one word of a POSIX shell line: single-quoted, each `'`
+/// written as `'\''`.
+fn sh_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
 /// Submits the job array of `radose worker` tasks and the collect job that
 /// runs after it (`afterany`: it also ends a run whose tasks were killed).
 pub fn submit_slurm(s: &Submission<'_>) -> Result<Submitted> {
@@ -745,7 +751,7 @@ pub fn submit_slurm(s: &Submission<'_>) -> Result<Submitted> {
             "#!/bin/sh\n# radose run {}: written by train --backend slurm; the database is in $RADOSE_DB.\n\
              exec {} --db \"$RADOSE_DB\" worker {args}\n",
             s.parent,
-            crate::syntax::quote(&exe.to_string_lossy())
+            sh_quote(&exe.to_string_lossy())
         );
         crate::provenance::write_atomic(&path, text.as_bytes())?;
         Ok(path)
@@ -1258,4 +1264,52 @@ pub fn submit_retrain(
         ));
     }
     Ok(Output::Message(lines.join("\n")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_one_shell_word_whatever_it_holds() {
+        assert_eq!(sh_quote("/opt/radose/bin/radose"), "'/opt/radose/bin/radose'");
+        assert_eq!(sh_quote("/home/o'neil/my tools/radose"), "'/home/o'\\''neil/my tools/radose'");
+    }
+
+    #[test]
+    fn inputs_read_back_bit_for_bit_and_a_changed_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inputs.bin");
+        let inputs = CohortInputs {
+            ids: vec!["P1".into(), "Pé2".into()],
+            y: vec![0, 1],
+            frames: vec![(
+                "T1".into(),
+                Matrix { rows: 2, cols: 2, data: vec![0.1 + 0.2, -0.0, f64::MIN_POSITIVE, 1e300] },
+                vec!["a".into(), "b".into()],
+            )],
+            dose: Some(vec![vec![1.5f32, f32::EPSILON], vec![0.0, 3.25]]),
+            dataset_ids: vec![3, 9],
+            simulated: true,
+        };
+        let sha = write_inputs(&path, &inputs).unwrap();
+        let back = read_inputs(&path, &sha).unwrap();
+        assert_eq!(back.ids, inputs.ids);
+        assert_eq!(back.y, inputs.y);
+        let bits = |m: &Matrix| m.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&back.frames[0].1), bits(&inputs.frames[0].1));
+        assert_eq!(back.frames[0].2, inputs.frames[0].2);
+        assert_eq!(back.dose, inputs.dose);
+        assert_eq!((back.dataset_ids, back.simulated), (inputs.dataset_ids, true));
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[20] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let e = read_inputs(&path, &sha).err().unwrap().to_string();
+        assert!(e.contains("SHA-256") && e.contains("inputs.bin"), "{e}");
+        // A truncated file with a matching hash still fails cleanly, naming the file.
+        let cut = &bytes[..30];
+        std::fs::write(&path, cut).unwrap();
+        let e = read_inputs(&path, &crate::provenance::sha256_bytes(cut)).err().unwrap().to_string();
+        assert!(e.contains("inputs.bin"), "{e}");
+    }
 }

@@ -49,6 +49,17 @@ missing=()
 # ---- the binary ---------------------------------------------------------
 if [ -n "${GPU_CHECK_BIN:-}" ]; then
   BIN=$GPU_CHECK_BIN
+elif [ -f "$HERE/radose.xz" ]; then
+  mkdir -p "$OUT/bin"
+  # xz where the node has it, else Python's lzma (a node with PyTorch has Python).
+  if command -v xz >/dev/null 2>&1; then
+    xz -dc "$HERE/radose.xz" > "$OUT/bin/radose"
+  else
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+      "$HERE/radose.xz" "$OUT/bin/radose"
+  fi
+  chmod +x "$OUT/bin/radose"
+  BIN="$OUT/bin/radose"
 elif [ -f "$HERE/radose.gz" ]; then
   mkdir -p "$OUT/bin"
   gzip -dc "$HERE/radose.gz" > "$OUT/bin/radose" && chmod +x "$OUT/bin/radose"

@@ -31,10 +31,19 @@ services_install() {
     [ ${#want[@]} = 0 ] && return 0
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq || true
-    # The packages' own scripts may try to start their services; nothing of
-    # this file relies on those (they run on other ports and sockets).
+    # The packages' own scripts would start their services (PostgreSQL's
+    # `main` cluster, munged) through invoke-rc.d; Debian's policy-rc.d
+    # hook (exit 101: "action forbidden") keeps them from starting, so
+    # nothing runs that services_stop does not know. Removed afterwards
+    # unless the system had one of its own.
+    local policy=/usr/sbin/policy-rc.d placed=
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && placed=1
+    fi
     apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null \
         || echo "warning: could not install ${want[*]}" >&2
+    [ -n "$placed" ] && rm -f "$policy"
+    return 0
 }
 
 # A free TCP port on 127.0.0.1.

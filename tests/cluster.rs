@@ -260,7 +260,7 @@ fn an_item_that_fails_every_attempt_fails_its_run_and_resume_finishes_it() {
     ok(&radose(d, &db, &["-c", &format!("{SETUP}; train Q on A {GRID} --backend queue --attempts 3")], &[]));
     let queued = last_train(&open(&db));
     // The frozen inputs change under the workers: every attempt refuses them.
-    let inputs = glob_inputs(d, queued);
+    let inputs = inputs_file(d, queued);
     let original = std::fs::read(&inputs).unwrap();
     let mut changed = original.clone();
     changed.push(0);
@@ -283,7 +283,7 @@ fn an_item_that_fails_every_attempt_fails_its_run_and_resume_finishes_it() {
 }
 
 /// The frozen inputs file of run `train`.
-fn glob_inputs(dir: &Path, train: RunId) -> PathBuf {
+fn inputs_file(dir: &Path, train: RunId) -> PathBuf {
     let p = dir.join("artifacts").join(format!("run-{train}")).join("inputs.bin");
     assert!(p.is_file(), "{} is missing", p.display());
     p

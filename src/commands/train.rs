@@ -28,7 +28,8 @@ use crate::workflow::deep::{
     record_checkpoint, save_artifacts,
 };
 use crate::workflow::grid::{
-    ConfigResult, Estimate, best_of, better, config_text, estimate, finish_config, held_out, record_best, summary_table,
+    ConfigResult, Estimate, best_of, better, config_text, estimate, finish_config, held_out, record_best,
+    recorded_probabilities, selected_count, summary_table,
 };
 
 pub struct Train;
@@ -118,12 +119,10 @@ struct Reusable {
 
 fn reusable(store: &Store, fold_run: RunId, test: &[usize], ids: &[String]) -> Result<Option<Reusable>> {
     let detail = store.run_detail(fold_run)?;
-    let by_id: std::collections::HashMap<String, f64> =
-        store.predictions(fold_run)?.into_iter().map(|p| (p.patient, p.probability)).collect();
-    let Some(probs) = test.iter().map(|&i| by_id.get(&ids[i]).copied()).collect::<Option<Vec<f64>>>() else {
+    let Some(probs) = recorded_probabilities(store, fold_run, test, ids)? else {
         return Ok(None);
     };
-    if by_id.len() != test.len() || detail.artifacts.is_empty() {
+    if detail.predictions != test.len() as i64 || detail.artifacts.is_empty() {
         return Ok(None);
     }
     for (path, hash) in &detail.artifacts {
@@ -133,8 +132,7 @@ fn reusable(store: &Store, fold_run: RunId, test: &[usize], ids: &[String]) -> R
         }
     }
     let found = TrainFoldParams::from_params(fold_run, &detail.params)?;
-    let selected =
-        found.selected.as_deref().and_then(|v| serde_json::from_str::<Vec<String>>(v).ok()).map_or(0, |v| v.len());
+    let selected = selected_count(&found);
     Ok(Some(Reusable { detail, found, probs, selected }))
 }
 
@@ -702,7 +700,7 @@ fn submit(
     use crate::workflow::cluster::{self, ItemSpec};
     let parent = opened.parent;
     let cluster::WorkOptions { lease, attempts, max_parallel, extra } = cluster::WorkOptions::of(args)?;
-    let db = store_location(session)?;
+    let db = cluster::workers_db(session)?;
     let base = std::path::absolute(session.artifact_base())
         .map_err(|e| Error::Io { path: session.artifact_base(), message: e.to_string() })?;
     let run_dir = base.join(format!("run-{parent}"));
@@ -716,18 +714,18 @@ fn submit(
         let config_params = crate::workflow::grid::config_params(ci, cfg);
         let config_run = session.begin_child(parent, RunKind::TrainConfig, &config_params, Some(req.seed))?;
         config_runs.push(config_run);
+        let config_json =
+            serde_json::to_string(cfg).map_err(|e| Error::invalid(format!("the training settings: {e}"), None))?;
         for (f, fold) in folds.iter().enumerate() {
             let spec = ItemSpec {
-                format: 1,
+                format: cluster::SPEC_FORMAT,
                 parent,
                 config_run,
                 config: ci,
                 fold: f,
-                folds: folds.len(),
                 command: args.statement.text.clone(),
                 model_json: opened.params.model_json.clone(),
-                config_json: serde_json::to_string(cfg)
-                    .map_err(|e| Error::invalid(format!("the training settings: {e}"), None))?,
+                config_json: config_json.clone(),
                 seed: set.seed(req.seed, f),
                 train_ids: fold.train.iter().map(|&i| inputs.ids[i].clone()).collect(),
                 test_ids: fold.test.iter().map(|&i| inputs.ids[i].clone()).collect(),
@@ -802,14 +800,4 @@ fn submit(
         "`run show {parent}` shows the items' progress; `runs --where 'id = {parent} or parent = {parent}'` its runs"
     ));
     Ok(Output::Message(lines.join("\n")))
-}
-
-/// The store as another process opens it.
-fn store_location(session: &Session) -> Result<String> {
-    session.store().location_for_workers().ok_or_else(|| {
-        Error::invalid(
-            "a private in-memory store cannot be shared with workers",
-            Some("give --db runs.db (one machine) or --db postgres://… (a cluster)"),
-        )
-    })
 }

@@ -46,7 +46,7 @@ impl Command for Worker {
         if !(0.01..=600.0).contains(&poll) {
             return Err(Error::invalid("--poll is between 0.01 and 600 seconds", None));
         }
-        let name = worker_name();
+        let name = worker_name(&session.store().provenance().host);
         if let Some(run) = collect {
             if parent.is_some_and(|p| p != run) {
                 return Err(Error::invalid("--collect ID already names the run; drop --parent", None));
@@ -68,8 +68,7 @@ impl Command for Worker {
 
 /// This worker's name in the store: the host, and the Slurm job and task
 /// when it runs as one.
-fn worker_name() -> String {
-    let host = crate::provenance::Provenance::gather().host;
+fn worker_name(host: &str) -> String {
     match (std::env::var("SLURM_ARRAY_JOB_ID"), std::env::var("SLURM_ARRAY_TASK_ID"), std::env::var("SLURM_JOB_ID")) {
         (Ok(a), Ok(t), _) => format!("{host}/slurm-{a}_{t}"),
         (_, _, Ok(j)) => format!("{host}/slurm-{j}"),

@@ -571,14 +571,7 @@ impl Store {
         fold: Option<i64>,
         incidental: bool,
     ) -> Result<()> {
-        self.db
-            .execute(
-                "INSERT INTO metrics (run_id, key, value, step, fold, recorded_at, incidental) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                vals![run, key, value, step, fold, provenance::now_iso(), incidental],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        insert_metric(&self.db, run, key, value, step, fold, incidental).map_err(|e| self.err(e))
     }
 
     /// Records that `run` read a dataset (the same content is stored once).
@@ -887,6 +880,24 @@ fn insert_param(db: &Db, run: RunId, key: &str, value: &ParamValue) -> DbResult<
         "INSERT INTO params (run_id, key, type, value) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(run_id, key) DO UPDATE SET type = excluded.type, value = excluded.value",
         &[Value::Int(run), Value::from(key), Value::from(value.type_name()), bound],
+    )
+    .map(|_| ())
+}
+
+/// Appends one metric row (`Store::log_metric` and an item's completion).
+fn insert_metric(
+    db: &Db,
+    run: RunId,
+    key: &str,
+    value: f64,
+    step: Option<i64>,
+    fold: Option<i64>,
+    incidental: bool,
+) -> DbResult<()> {
+    db.execute(
+        "INSERT INTO metrics (run_id, key, value, step, fold, recorded_at, incidental) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        vals![run, key, value, step, fold, provenance::now_iso(), incidental],
     )
     .map(|_| ())
 }

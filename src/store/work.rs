@@ -57,7 +57,6 @@ pub struct Claim {
     pub attempt: i64,
     /// Names this claim; every later write is guarded by it.
     pub token: String,
-    pub lease_seconds: f64,
 }
 
 /// One item as `runs`/`run show` report it.
@@ -178,7 +177,7 @@ impl Store {
              WHERE status = 'claimed' AND lease_until < {now} AND attempts >= max_attempts \
              AND (CAST(?1 AS BIGINT) IS NULL OR parent_id = ?1)"
         );
-        retrying(|| self.db.execute(&sql, &[parent_value(parent)])).map(|n| n as usize).map_err(|e| self.err(e))
+        retrying(|| self.db.execute(&sql, &[Value::from(parent)])).map(|n| n as usize).map_err(|e| self.err(e))
     }
 
     /// Claims the next claimable item (of `parent`, or of any parent): a
@@ -198,12 +197,12 @@ impl Store {
                          AND attempts < max_attempts \
                          AND (status = 'pending' OR (status = 'claimed' AND lease_until < {now})) \
                          ORDER BY parent_id, position LIMIT 1{skip_locked}) \
-             RETURNING id, parent_id, position, spec, attempts, lease_seconds"
+             RETURNING id, parent_id, position, spec, attempts"
         );
         let token = new_token(worker);
         let result = retrying(|| {
             self.db.transaction(|db| {
-                let row = db.query_opt(&sql, &[Value::from(&token), Value::from(worker), parent_value(parent)])?;
+                let row = db.query_opt(&sql, &[Value::from(&token), Value::from(worker), Value::from(parent)])?;
                 row.map(|r| {
                     Ok(Claim {
                         item: r.int(0)?,
@@ -212,7 +211,6 @@ impl Store {
                         spec: r.text(3)?,
                         attempt: r.int(4)?,
                         token: token.clone(),
-                        lease_seconds: r.real(5)?,
                     })
                 })
                 .transpose()
@@ -274,11 +272,7 @@ impl Store {
                 }
                 super::insert_predictions(db, run, predictions)?;
                 for (key, value, step, fold) in metrics {
-                    db.execute(
-                        "INSERT INTO metrics (run_id, key, value, step, fold, recorded_at, incidental) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
-                        vals![run, key, *value, *step, *fold, crate::provenance::now_iso()],
-                    )?;
+                    super::insert_metric(db, run, key, *value, *step, *fold, false)?;
                 }
                 db.execute(
                     "UPDATE work_items SET status = 'done', run_id = ?2, lease_until = NULL, error = NULL \
@@ -385,8 +379,4 @@ impl Store {
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
-}
-
-fn parent_value(parent: Option<RunId>) -> Value {
-    Value::from(parent)
 }

@@ -246,7 +246,6 @@ pub struct ItemSpec {
     pub config_run: RunId,
     pub config: usize,
     pub fold: usize,
-    pub folds: usize,
     /// The statement that started the run (the fold run's command).
     pub command: String,
     /// The model declaration (`ModelSpec` as JSON).
@@ -264,7 +263,8 @@ pub struct ItemSpec {
     pub device: String,
 }
 
-const SPEC_FORMAT: u32 = 1;
+/// The format of the item specifications this radose writes and reads.
+pub const SPEC_FORMAT: u32 = 1;
 
 impl ItemSpec {
     pub fn parse(text: &str, item: i64) -> Result<ItemSpec> {
@@ -279,23 +279,12 @@ impl ItemSpec {
         Ok(spec)
     }
 
-    /// The configuration, checked to be exactly the one submitted: JSON
-    /// holds a float as its shortest text, which reads back to the same
-    /// bits only when the parser rounds correctly; writing it again must
-    /// give the same text.
     pub fn train_config(&self) -> Result<TrainConfig> {
-        let bad = |why: String| Error::invalid(format!("work item for run {}: {why}", self.parent), None);
-        let cfg: TrainConfig =
-            serde_json::from_str(&self.config_json).map_err(|e| bad(format!("its training settings: {e}")))?;
-        if serde_json::to_string(&cfg).ok().as_deref() != Some(self.config_json.as_str()) {
-            return Err(bad("its training settings do not read back exactly".into()));
-        }
-        Ok(cfg)
+        exact_train_config(&self.config_json, self.parent)
     }
 
     pub fn model(&self) -> Result<ModelSpec> {
-        serde_json::from_str(&self.model_json)
-            .map_err(|e| Error::invalid(format!("work item for run {}: its model: {e}", self.parent), None))
+        model_of(&self.model_json, self.parent)
     }
 
     /// The fold as row positions in `ids`.
@@ -315,6 +304,34 @@ impl ItemSpec {
         };
         Ok(Fold { train: rows(&self.train_ids)?, test: rows(&self.test_ids)? })
     }
+}
+
+/// Training settings written into a work item for run `run`, checked to be
+/// exactly the ones submitted: JSON holds a float as its shortest text,
+/// which reads back to the same bits only when the parser rounds
+/// correctly; writing it again must give the same text.
+fn exact_train_config(json: &str, run: RunId) -> Result<TrainConfig> {
+    let bad = |why: String| Error::invalid(format!("work item for run {run}: {why}"), None);
+    let cfg: TrainConfig = serde_json::from_str(json).map_err(|e| bad(format!("its training settings: {e}")))?;
+    if serde_json::to_string(&cfg).ok().as_deref() != Some(json) {
+        return Err(bad("its training settings do not read back exactly".into()));
+    }
+    Ok(cfg)
+}
+
+/// The model declaration written into a work item for run `run`.
+fn model_of(json: &str, run: RunId) -> Result<ModelSpec> {
+    serde_json::from_str(json).map_err(|e| Error::invalid(format!("work item for run {run}: its model: {e}"), None))
+}
+
+/// The store as a worker opens it (see `Store::location_for_workers`).
+pub fn workers_db(session: &Session) -> Result<String> {
+    session.store().location_for_workers().ok_or_else(|| {
+        Error::invalid(
+            "a private in-memory store cannot be shared with workers",
+            Some("give --db runs.db (one machine) or --db postgres://… (a cluster)"),
+        )
+    })
 }
 
 /// How one claimed item ended.
@@ -367,8 +384,8 @@ impl InputsCache {
 
 /// What the scheduler says about the task running this worker, recorded
 /// on its fold run.
-fn scheduler_params() -> Vec<(String, ParamValue)> {
-    let mut p = vec![("worker_host".to_string(), ParamValue::Text(crate::provenance::Provenance::gather().host))];
+fn scheduler_params(host: &str) -> Vec<(String, ParamValue)> {
+    let mut p = vec![("worker_host".to_string(), ParamValue::Text(host.to_string()))];
     for (var, key) in [
         ("SLURM_JOB_ID", "slurm_job_id"),
         ("SLURM_ARRAY_JOB_ID", "slurm_array_job_id"),
@@ -425,7 +442,7 @@ pub fn run_item(session: &mut Session, claim: &Claim, cache: &mut InputsCache) -
         resumed_at_epoch: None,
     };
     let mut params = fold_params.to_params();
-    params.extend(scheduler_params());
+    params.extend(scheduler_params(&session.store().provenance().host));
     params.push(("work_item".into(), ParamValue::Int(claim.item)));
     params.push(("attempt".into(), ParamValue::Int(claim.attempt)));
     let new = NewRun::new(RunKind::TrainFold, spec.command.clone(), params)
@@ -646,30 +663,21 @@ fn conclude(store: &mut Store, parent: RunId, items: &[ItemRecord]) -> Result<Ve
         let mut members: Vec<(&ItemSpec, &ItemRecord)> =
             specs.iter().zip(items).filter(|(s, _)| s.config == c).collect();
         members.sort_by_key(|(s, _)| s.fold);
-        let mut folds = Vec::with_capacity(members.len());
+        let mut rows = Vec::with_capacity(members.len());
+        let mut found = Vec::with_capacity(members.len());
         for (s, i) in &members {
             let run =
                 i.run.ok_or_else(|| Error::invalid(format!("work item {} is done but names no run", i.id), None))?;
             let fold = s.fold_rows(&inputs.ids)?;
-            let by_id: HashMap<String, f64> =
-                store.predictions(run)?.into_iter().map(|p| (p.patient, p.probability)).collect();
-            let probs = fold
-                .test
-                .iter()
-                .map(|&r| by_id.get(&inputs.ids[r]).copied())
-                .collect::<Option<Vec<f64>>>()
+            let probs = grid::recorded_probabilities(store, run, &fold.test, &inputs.ids)?
                 .ok_or_else(|| Error::invalid(format!("fold run {run} lacks a held-out prediction"), None))?;
-            let found = TrainFoldParams::from_params(run, &store.params(run)?)?;
-            let selected = found
-                .selected
-                .as_deref()
-                .and_then(|v| serde_json::from_str::<Vec<String>>(v).ok())
-                .map_or(0, |v| v.len());
-            folds.push((s.config_run, s.fold, fold, probs, selected));
+            let selected = grid::selected_count(&TrainFoldParams::from_params(run, &store.params(run)?)?);
+            rows.push(fold);
+            found.push((s.fold, probs, selected));
         }
         let config_run = members.first().map(|(s, _)| s.config_run).unwrap_or_default();
         let outcomes: Vec<(usize, usize, &Fold, Vec<f64>, usize)> =
-            folds.iter().map(|(_, f, fold, p, sel)| (c, *f, fold, p.clone(), *sel)).collect();
+            rows.iter().zip(found).map(|(fold, (f, probs, selected))| (c, f, fold, probs, selected)).collect();
         grid_results.push(grid::finish_config(store, config_run, c, &inputs.y, &inputs.ids, &outcomes, 0)?);
     }
     let best = grid::best_of(&grid_results)?;
@@ -1004,12 +1012,6 @@ pub struct RetrainSpec {
     pub note: String,
 }
 
-impl RetrainSpec {
-    pub fn new_kind() -> String {
-        RETRAIN.to_string()
-    }
-}
-
 /// Trains a retrain item: the model on every training patient (its loss
 /// curve on the test run, the lease renewed each epoch), the threshold, the
 /// test cohort's probabilities written under the claim, then the test
@@ -1018,26 +1020,8 @@ fn run_retrain(session: &mut Session, claim: &Claim, cache: &mut InputsCache) ->
     use crate::core::learn::metrics::youden_threshold;
     let spec: RetrainSpec = serde_json::from_str(&claim.spec)
         .map_err(|e| Error::invalid(format!("work item {}: its specification does not read: {e}", claim.item), None))?;
-    let as_fold = ItemSpec {
-        format: SPEC_FORMAT,
-        parent: spec.run,
-        config_run: spec.run,
-        config: 0,
-        fold: 0,
-        folds: 1,
-        command: String::new(),
-        model_json: spec.model_json.clone(),
-        config_json: spec.config_json.clone(),
-        seed: 0,
-        train_ids: Vec::new(),
-        test_ids: Vec::new(),
-        inputs: String::new(),
-        inputs_sha256: String::new(),
-        artifacts: String::new(),
-        device: spec.device.clone(),
-    };
-    let model = as_fold.model()?;
-    let cfg = as_fold.train_config()?;
+    let model = model_of(&spec.model_json, spec.run)?;
+    let cfg = exact_train_config(&spec.config_json, spec.run)?;
     let device = crate::ml::device::DeviceChoice::parse(&spec.device)?.device()?;
     let run = spec.run;
     cache.load(&spec.train_inputs, &spec.train_sha256)?;
@@ -1045,7 +1029,7 @@ fn run_retrain(session: &mut Session, claim: &Claim, cache: &mut InputsCache) ->
     let (train, test) = (cache.held(&spec.train_sha256)?, cache.held(&spec.test_sha256)?);
     let store = session.store();
     store.log_param(run, "work_item", &ParamValue::Int(claim.item))?;
-    for (key, value) in scheduler_params() {
+    for (key, value) in scheduler_params(&store.provenance().host) {
         store.log_param(run, &key, &value)?;
     }
     if !store.set_work_item_run(claim, run)? {
@@ -1190,12 +1174,7 @@ pub fn submit_retrain(
     backend: Backend,
 ) -> Result<Output> {
     let o = WorkOptions::of(args)?;
-    let db = session.store().location_for_workers().ok_or_else(|| {
-        Error::invalid(
-            "a private in-memory store cannot be shared with workers",
-            Some("give --db runs.db (one machine) or --db postgres://… (a cluster)"),
-        )
-    })?;
+    let db = workers_db(session)?;
     let base = std::path::absolute(session.artifact_base())
         .map_err(|e| Error::Io { path: session.artifact_base(), message: e.to_string() })?;
     let dir = base.join(format!("run-{}", r.run));

@@ -230,3 +230,21 @@ pub fn log_fold_epoch(store: &Store, fold_run: RunId, fold: usize, log: &EpochLo
 pub fn fold_metrics(probs: &[f64], truth: &[u8]) -> FoldMetrics {
     FoldMetrics { auc: auc(probs, truth), acc: accuracy(probs, truth, 0.5), f1: f1(probs, truth, 0.5) }
 }
+
+/// A finished fold run's held-out probability for each patient of `test`
+/// (rows of `ids`), in that order; `None` when one is missing.
+pub fn recorded_probabilities(
+    store: &Store,
+    fold_run: RunId,
+    test: &[usize],
+    ids: &[String],
+) -> Result<Option<Vec<f64>>> {
+    let by_id: std::collections::HashMap<String, f64> =
+        store.predictions(fold_run)?.into_iter().map(|p| (p.patient, p.probability)).collect();
+    Ok(test.iter().map(|&i| by_id.get(&ids[i]).copied()).collect())
+}
+
+/// How many features a fold's training selected, from its record.
+pub fn selected_count(found: &crate::store::records::TrainFoldParams) -> usize {
+    found.selected.as_deref().and_then(|v| serde_json::from_str::<Vec<String>>(v).ok()).map_or(0, |v| v.len())
+}
